@@ -1,0 +1,142 @@
+"""`improvebot`: serve Slack (Socket Mode or HTTP), chat in the console, migrate, deliver due work.
+
+`improvebot` alone serves when Slack credentials are configured, and otherwise starts the console.
+Platform code is imported inside the commands that need it, so bot/ itself never depends on a chat SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from bot.clock import Clock, FakeClock, SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from storage.db import make_engine, upgrade
+
+log = logging.getLogger("improvebot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="improvebot", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve Slack")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--socket", action="store_true", help="Socket Mode (no public URL needed; the default)")
+    mode.add_argument("--http", action="store_true", help="HTTP: POST /slack/events, GET /healthz")
+    serve.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    sub.add_parser("console", help="chat with the bot in this terminal (local database)")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    tick = sub.add_parser("tick", help="deliver due work once (undelivered messages) and exit")
+    tick.add_argument("--now", help="act as if it were this ISO-8601 time (default: now)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        command = args.command or ("serve" if settings.slack_configured else "console")
+        if command == "serve":
+            socket = not getattr(args, "http", False)
+            settings.require_slack(socket=socket)
+            return _serve(settings, socket=socket, port=getattr(args, "port", None), host=getattr(args, "host", "0.0.0.0"))
+        if command == "console":
+            return _console(settings)
+        if command == "db":
+            upgrade(make_engine(settings.database_url))
+            print("database is up to date")
+            return 0
+        if command == "tick":
+            return _tick(settings, _clock(args.now))
+    except ConfigError as exc:
+        print(f"improvebot: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _clock(now: str | None) -> Clock:
+    if not now:
+        return SystemClock()
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        raise ConfigError(f"--now {now!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00Z)") from None
+    return FakeClock(when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
+    from handlers.slack.app import build_slack
+    from handlers.web import create_web_app, delivery_loop
+
+    engine = _engine(settings)
+    slack = build_slack(settings, engine=engine, clock=SystemClock(), socket_mode=socket)
+    if socket:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        async def run_socket() -> None:
+            loop = asyncio.create_task(delivery_loop(slack.service.deliver, 30.0))
+            try:
+                await AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()
+            finally:
+                loop.cancel()
+
+        log.info("serving Slack in Socket Mode")
+        asyncio.run(run_socket())
+        return 0
+    import uvicorn
+
+    web = create_web_app(engine, slack)
+    log.info("serving Slack over HTTP on port %s (POST /slack/events)", port or settings.port)
+    uvicorn.run(web, host=host, port=port or settings.port, log_level="info")
+    return 0
+
+
+def _console(settings: Settings) -> int:
+    from handlers.console.repl import build_console
+
+    def read(prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    engine = _engine(settings)
+    console = build_console(settings, engine=engine, clock=SystemClock(), read=read, write=print)
+    try:
+        asyncio.run(console.run())
+    except KeyboardInterrupt:
+        pass
+    print("bye")
+    return 0
+
+
+def _tick(settings: Settings, clock: Clock) -> int:
+    """Deliver what is due; with Slack configured, through Slack."""
+    if not settings.slack_configured:
+        print("nothing to deliver to: SLACK_BOT_TOKEN is not set")
+        return 0
+    from handlers.slack.app import build_slack
+
+    engine = _engine(settings)
+    slack = build_slack(settings, engine=engine, clock=clock)
+    report = asyncio.run(slack.service.deliver())
+    print(f"delivered {report.sent}, failed {report.failed}, waiting {report.waiting}")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

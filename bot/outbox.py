@@ -1,0 +1,69 @@
+"""Save first, notify second: messages are rows written in the same transaction as the change they announce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.messages import Message
+from storage.models import AuditEntry, Improvement, OutboxMessage
+
+
+class Outbox:
+    """Collects what one use case wants said; bound to its transaction."""
+
+    def __init__(self, session: Session, workspace_id: int, now: datetime) -> None:
+        self._session = session
+        self._workspace_id = workspace_id
+        self._now = now
+
+    def _add(self, kind: str, improvement: Improvement | None, **fields: object) -> None:
+        self._session.add(
+            OutboxMessage(
+                workspace_id=self._workspace_id,
+                improvement_id=improvement.id if improvement else None,
+                kind=kind,
+                next_attempt_at=self._now,
+                created_at=self._now,
+                **fields,
+            )
+        )
+
+    def refresh_card(self, improvement: Improvement) -> None:
+        """Post the improvement's card (first time) or edit it in place (every time after)."""
+        self._add("card", improvement)
+
+    def reply(self, improvement: Improvement, message: Message, *, key: str | None = None) -> None:
+        """A reply in the improvement's thread; `key` remembers it for a later in-place edit."""
+        self._add("thread", improvement, key=key, payload=message.model_dump(mode="json"))
+
+    def edit(self, improvement: Improvement, key: str, message: Message) -> None:
+        self._add("update", improvement, key=key, payload=message.model_dump(mode="json"))
+
+    def dm(self, user: str, message: Message, *, improvement: Improvement | None = None) -> None:
+        self._add("dm", improvement, target=user, payload=message.model_dump(mode="json"))
+
+    def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> None:
+        self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))
+
+
+def audit(
+    session: Session,
+    workspace_id: int,
+    improvement: Improvement | None,
+    actor: str,
+    action: str,
+    now: datetime,
+    **detail: object,
+) -> None:
+    session.add(
+        AuditEntry(
+            workspace_id=workspace_id,
+            improvement_id=improvement.id if improvement else None,
+            actor_id=actor,
+            action=action,
+            detail=dict(detail),
+            at=now,
+        )
+    )

@@ -1,0 +1,69 @@
+"""The console's side of the platform seam: 'posting' prints to the terminal."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from bot.messages import Message
+from bot.ports import Posted
+from handlers.console.render import message_lines
+
+INTAKE = "#improvements"
+WINS = "#wins"
+DEFAULT_APPROVERS = ["@maya"]
+
+
+class ConsoleChat:
+    """Prints each message; remembers which numbered buttons are live (an edit retires the old ones)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._refs = itertools.count(1)
+        self._numbers = itertools.count(1)
+        self.buttons: dict[int, tuple[str, str]] = {}
+        self._buttons_of: dict[str, list[int]] = {}
+        self.threads: dict[str, str] = {}  # card ref -> channel
+
+    def _show(self, header: str, ref: str, message: Message) -> None:
+        for number in self._buttons_of.pop(ref, []):
+            self.buttons.pop(number, None)
+        numbers: list[int] = []
+
+        def number_button(action: str, value: str) -> int:
+            number = next(self._numbers)
+            self.buttons[number] = (action, value)
+            numbers.append(number)
+            return number
+
+        lines = message_lines(message, number_button)
+        self._buttons_of[ref] = numbers
+        self._write(header)
+        for line in lines:
+            self._write("    " + line)
+
+    async def post(self, channel: str, message: Message) -> Posted:
+        ref = f"m{next(self._refs)}"
+        self.threads[ref] = channel
+        self._show(f"[{channel}] bot:", ref, message)
+        return Posted(channel=channel, ref=ref)
+
+    async def reply(self, channel: str, thread: str, message: Message) -> Posted:
+        ref = f"m{next(self._refs)}"
+        self._show(f"[{channel} › thread {thread}] bot:", ref, message)
+        return Posted(channel=channel, ref=ref)
+
+    async def update(self, channel: str, ref: str, message: Message) -> None:
+        self._show(f"[{channel}] bot edited message {ref}:", ref, message)
+
+    async def dm(self, user: str, message: Message) -> Posted:
+        ref = f"m{next(self._refs)}"
+        self._show(f"[DM to {user}] bot:", ref, message)
+        return Posted(channel=f"DM {user}", ref=ref)
+
+
+class ConsoleDirectory:
+    """In the console the approvers are names like @maya; with none configured, @maya is the admin."""
+
+    async def is_approver(self, user: str, approvers: list[str]) -> bool:
+        return user in (approvers or DEFAULT_APPROVERS)

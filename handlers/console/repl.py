@@ -1,0 +1,190 @@
+"""`improvebot console`: chat with the real use cases in a terminal, on a local database.
+
+In the spirit of errbot's text backend: type `/improve …`, switch who you are (`:as @maya`), enter an
+improvement's thread (`:thread 1`) and reply there, click a numbered button (`:click 3`), fill forms at prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
+from bot.service import Done, FormErrors, ImproveService, Notice, OpenForm, Outcome
+from bot.workspace import WorkspaceSettings
+from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
+
+WORKSPACE = "console"
+HELP = """Commands:
+  /improve [text]     report a broken process (a form opens at the prompts)
+  :as @name           switch who you are (approver: @maya)
+  :thread N           enter the thread of improvement #N; plain lines are then replies there
+  :leave              leave the thread
+  :click N            click button [N]
+  :help               this help          :quit   leave the console
+At a form prompt, press Enter to skip an optional field, or type :cancel."""
+
+Reader = Callable[[str], str | None]  # prompt -> the line typed, or None at end of input
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Console:
+    def __init__(self, service: ImproveService, chat: ConsoleChat, read: Reader, write: Callable[[str], None]) -> None:
+        self.service = service
+        self.chat = chat
+        self.read = read
+        self.write = write
+        self.user = "@alex"
+        self.thread: tuple[str, str, int] | None = None  # (channel, card ref, number)
+
+    def _prompt(self) -> str:
+        where = f" #{self.thread[2]} thread" if self.thread else ""
+        return f"{self.user}{where}> "
+
+    async def run(self) -> None:
+        self.write("improvebot console: you are @alex; @maya is an approver. Type :help for commands.")
+        await self.service.deliver()
+        while True:
+            line = await asyncio.to_thread(self.read, self._prompt())
+            if line is None or line.strip() in (":quit", ":q", ":exit"):
+                return
+            try:
+                await self.handle(line.strip())
+            except Cancelled:
+                self.write("(cancelled)")
+
+    async def handle(self, line: str) -> None:
+        if not line:
+            return
+        if line.startswith("/improve"):
+            form = await self.service.report_form(WORKSPACE, line[len("/improve") :].strip(), {})
+            await self._fill_and_submit(form)
+        elif line.startswith(":as"):
+            self._switch_user(line[3:].strip())
+        elif line.startswith(":thread"):
+            await self._enter_thread(line[len(":thread") :].strip())
+        elif line == ":leave":
+            self.thread = None
+        elif line.startswith(":click") or re.fullmatch(r"\[?\d+\]?", line):
+            await self._click(line.removeprefix(":click").strip(" []"))
+        elif line == ":help":
+            self.write(HELP)
+        elif line.startswith(":"):
+            self.write(f"Unknown command {line.split()[0]}. Type :help.")
+        elif self.thread is not None:
+            channel, ref, _number = self.thread
+            await self.service.thread_reply(
+                WORKSPACE, channel=channel, thread=ref, user=self.user, text=line, event_id=str(uuid.uuid4())
+            )
+        else:
+            self.write("(said in the channel; the bot listens in improvement threads. :thread N enters one.)")
+
+    def _switch_user(self, name: str) -> None:
+        if not re.fullmatch(r"@[\w.-]{1,40}", name):
+            self.write("Usage: :as @name")
+            return
+        self.user = name
+        self.write(f"You are now {name}.")
+
+    async def _enter_thread(self, arg: str) -> None:
+        number = int(arg.lstrip("#")) if arg.lstrip("#").isdigit() else 0
+        found = await self.service.thread_of(WORKSPACE, number)
+        if found is None:
+            self.write(f"There is no improvement #{arg} with a posted card.")
+            return
+        self.thread = (found[0], found[1], number)
+        self.write(f"In the thread of #{number}. Lines you type are replies; :leave to leave.")
+
+
+    async def _click(self, arg: str) -> None:
+        button = self.chat.buttons.get(int(arg)) if arg.isdigit() else None
+        if button is None:
+            self.write(f"No live button [{arg}]. Buttons disappear when their message is edited.")
+            return
+        outcome = await self.service.click(WORKSPACE, self.user, *button)
+        if isinstance(outcome, OpenForm):
+            await self._fill_and_submit(outcome.form)
+        else:
+            self._show(outcome)
+
+    async def _fill_and_submit(self, form: Form) -> None:
+        self.write(f"--- {form.title} ---")
+        if form.intro:
+            self.write(form.intro)
+        raw: dict[str, FormValue] = {}
+        todo = list(form.fields)
+        while True:
+            for spec in todo:
+                raw[spec.id] = await self._ask(spec)
+            outcome = await self.service.submit_form(WORKSPACE, self.user, form.form_id, form.context, raw)
+            if not isinstance(outcome, FormErrors):
+                self._show(outcome)
+                return
+            for field_id, error in outcome.errors.items():
+                self.write(f"  ! {form.field(field_id).label}: {error}")
+            todo = [spec for spec in form.fields if spec.id in outcome.errors]
+
+    async def _ask(self, spec: Any) -> FormValue:
+        optional = "" if getattr(spec, "required", False) else " (optional)"
+        if isinstance(spec, Select):
+            for i, option in enumerate(spec.options, 1):
+                self.write(f"  {i}. {option.label}")
+            answer = await self._line(f"{spec.label}{optional} [number]: ")
+            if answer.isdigit() and 1 <= int(answer) <= len(spec.options):
+                return spec.options[int(answer) - 1].value
+            return answer or spec.initial
+        if isinstance(spec, Checkbox):
+            return (await self._line(f"{spec.option_label}? [y/N]: ")).lower() in ("y", "yes")
+        default = spec.initial if isinstance(spec, TextInput | UserPicker | DatePicker) else None
+        if isinstance(spec, NumberInput) and spec.initial is not None:
+            default = str(spec.initial)
+        shown = f" [{default}]" if default and len(str(default)) < 40 else ""
+        if isinstance(spec, DatePicker):
+            shown += " (YYYY-MM-DD)"
+        answer = await self._line(f"{spec.label}{optional}{shown}: ")
+        return answer or default
+
+    async def _line(self, prompt: str) -> str:
+        line = await asyncio.to_thread(self.read, "  " + prompt)
+        if line is None or line.strip() == ":cancel":
+            raise Cancelled
+        return line.strip()
+
+    def _show(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Notice):
+            self.write(f"(only you see this) {outcome.text}")
+        elif isinstance(outcome, Done):
+            pass
+
+
+def build_console(
+    settings: Settings, *, engine: Engine, clock: Clock, read: Reader, write: Callable[[str], None]
+) -> Console:
+    chat = ConsoleChat(write)
+    workspace_settings = replace(
+        WorkspaceSettings.from_settings(settings, intake_channel=INTAKE),
+        wins_channel=WINS,
+        approvers=list(DEFAULT_APPROVERS),
+    )
+    service = ImproveService(
+        engine=engine,
+        clock=clock,
+        platform="console",
+        settings_for=lambda _ws: workspace_settings,
+        directory=ConsoleDirectory(),
+        delivery=Delivery(engine, clock, chat, "console"),
+    )
+    return Console(service, chat, read, write)
+

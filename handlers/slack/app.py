@@ -1,0 +1,46 @@
+"""Build the Slack side: one Bolt AsyncApp wired to the product's service. Listeners register in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.service import ImproveService
+from bot.workspace import WorkspaceSettings
+from handlers.slack import actions, commands, events, views
+from handlers.slack.port import SlackChat, SlackDirectory, make_client
+
+
+@dataclass
+class SlackBot:
+    app: AsyncApp
+    service: ImproveService
+    client: AsyncWebClient
+
+
+def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    service = ImproveService(
+        engine=engine,
+        clock=clock,
+        platform="slack",
+        settings_for=lambda _team: WorkspaceSettings.from_settings(settings),
+        directory=SlackDirectory(client),
+        delivery=Delivery(engine, clock, SlackChat(client), "slack"),
+    )
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("improvebot.bolt"),
+    )
+    for listeners in (commands, actions, views, events):
+        listeners.register(app, service)
+    return SlackBot(app=app, service=service, client=client)

@@ -1,0 +1,138 @@
+"""Slack's side of the platform seam: posting through the Web API, and who may approve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.messages import Message
+from bot.ports import ChatError, Posted
+from handlers.slack import render
+
+log = logging.getLogger("improvebot.slack")
+
+# errors an admin or time can fix: keep the message and try again later
+RETRYABLE = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "team_access_not_granted",
+}
+
+
+def make_client(token: str, base_url: str) -> AsyncWebClient:
+    """The Web API client: retries 429s (honouring Retry-After), 5xx and dropped connections a couple of times."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class SlackChat:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return await self._client.api_call(method, json=kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
+            retryable = error in RETRYABLE or exc.response.status_code >= 500 or exc.response.status_code == 429
+            raise ChatError(f"{method}: {error}", retryable=retryable) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
+
+    async def post(self, channel: str, message: Message) -> Posted:
+        response = await self._call("chat.postMessage", channel=channel, unfurl_links=False, **render.message(message))
+        return Posted(channel=response["channel"], ref=response["ts"])
+
+    async def reply(self, channel: str, thread: str, message: Message) -> Posted:
+        response = await self._call(
+            "chat.postMessage", channel=channel, thread_ts=thread, unfurl_links=False, **render.message(message)
+        )
+        return Posted(channel=response["channel"], ref=response["ts"])
+
+    async def update(self, channel: str, ref: str, message: Message) -> None:
+        await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
+
+    async def dm(self, user: str, message: Message) -> Posted:
+        response = await self._call("chat.postMessage", channel=user, unfurl_links=False, **render.message(message))
+        return Posted(channel=response["channel"], ref=response["ts"])
+
+
+class SlackDirectory:
+    """Approvers are user ids and user-group ids; with none configured, workspace admins and owners.
+    Answers are cached for a minute; any failure to ask Slack counts as 'no' (fail closed)."""
+
+    TTL = 60.0
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
+        hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < self.TTL:
+            return hit[1]
+        response = await self._client.api_call(method, http_verb="GET", params=kwargs)
+        self._cache[key] = (time.monotonic(), response.data)
+        return response.data
+
+    async def is_approver(self, user: str, approvers: list[str]) -> bool:
+        try:
+            if not approvers:
+                info = await self._cached(f"user:{user}", "users.info", user=user)
+                profile = info.get("user", {})
+                return bool(profile.get("is_admin") or profile.get("is_owner"))
+            if user in approvers:
+                return True
+            for group in (a for a in approvers if a.startswith("S")):
+                members = await self._cached(f"group:{group}", "usergroups.users.list", usergroup=group)
+                if user in members.get("users", []):
+                    return True
+            return False
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.warning("could not check approver rights of %s: %s", user, exc)
+            return False
+
+
+async def notify_private(
+    client: AsyncWebClient, channel: str | None, user: str, text: str, thread: str | None = None
+) -> None:
+    """A short message only `user` sees: ephemeral where they acted, else (or if that fails) a DM. Best effort."""
+    text = render.escape(text)
+    if channel:
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread:
+            kwargs["thread_ts"] = thread
+        try:
+            await client.api_call("chat.postEphemeral", json=kwargs)
+            return
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.info("ephemeral to %s in %s failed (%s); sending a DM instead", user, channel, exc)
+    try:
+        await client.api_call("chat.postMessage", json={"channel": user, "text": text})
+    except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        log.warning("could not tell %s privately: %s", user, exc)

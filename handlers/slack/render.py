@@ -1,0 +1,252 @@
+"""Pure renderers: the neutral vocabulary in, Block Kit out (and modal answers back to plain values).
+
+User text is escaped everywhere (&, <, >), so `<!channel>` or `<@U…>` typed by a user is shown, not executed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from bot.messages import (
+    Actions,
+    Block,
+    Bold,
+    Checkbox,
+    Context,
+    DatePicker,
+    Fields,
+    Form,
+    FormValue,
+    Heading,
+    Mention,
+    Message,
+    NumberInput,
+    Paragraph,
+    Quote,
+    Select,
+    Span,
+    Text,
+    TextInput,
+    UserPicker,
+)
+
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+HEADER_LIMIT = 150
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Slack sends message text with &, <, > escaped; store what the person typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(user: str) -> str:
+    if not _SLACK_ID.match(user):
+        return escape(user)
+    return f"<!subteam^{user}>" if user.startswith("S") else f"<@{user}>"
+
+
+def mrkdwn(parts: list[Span]) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, Text):
+            out.append(escape(part.text))
+        elif isinstance(part, Bold):
+            stripped = part.text.rstrip()
+            trailing = part.text[len(stripped) :]
+            out.append(f"*{escape(stripped)}*{trailing}" if stripped else trailing)
+        elif isinstance(part, Mention):
+            out.append(mention(part.user))
+    return "".join(out)
+
+
+def plain(parts: list[Span]) -> str:
+    """Plain text (notifications): mentions stay mentions, the rest is escaped text."""
+    return "".join(mention(p.user) if isinstance(p, Mention) else escape(p.text) for p in parts)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+
+
+def block(item: Block) -> dict[str, Any]:
+    if isinstance(item, Heading):
+        return {"type": "header", "text": {"type": "plain_text", "text": _clip(item.text, HEADER_LIMIT), "emoji": True}}
+    if isinstance(item, Paragraph):
+        return _section(mrkdwn(item.spans))
+    if isinstance(item, Quote):
+        body = mrkdwn(item.spans)
+        return _section("\n".join("> " + line for line in body.splitlines() or [""]))
+    if isinstance(item, Fields):
+        fields = [
+            {"type": "mrkdwn", "text": _clip(f"*{escape(f.label)}*\n{mrkdwn(f.spans)}", FIELD_LIMIT)}
+            for f in item.items[:10]
+        ]
+        return {"type": "section", "fields": fields}
+    if isinstance(item, Context):
+        return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn(item.spans), SECTION_LIMIT)}]}
+    if isinstance(item, Actions):
+        buttons = []
+        for b in item.buttons:
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": b.action,
+                "text": {"type": "plain_text", "text": _clip(b.label, 75), "emoji": True},
+                "value": b.value,
+            }
+            if b.style:
+                button["style"] = b.style
+            buttons.append(button)
+        return {"type": "actions", "elements": buttons}
+    raise TypeError(f"cannot render {item!r}")
+
+
+def message(msg: Message) -> dict[str, Any]:
+    """Keyword arguments for chat.postMessage / chat.update."""
+    return {"text": escape(_clip(msg.summary, 3000)), "blocks": [block(b) for b in msg.blocks]}
+
+
+# -- forms as modals ---------------------------------------------------------------------------------
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text, limit), "emoji": True}
+
+
+def _element(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, TextInput):
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": spec.id,
+            "multiline": spec.multiline,
+            "max_length": spec.max_length,
+        }
+        if spec.initial:
+            element["initial_value"] = spec.initial[: spec.max_length]
+        if spec.placeholder:
+            element["placeholder"] = _plain(spec.placeholder, 150)
+        return element
+    if isinstance(spec, NumberInput):
+        element = {
+            "type": "number_input",
+            "action_id": spec.id,
+            "is_decimal_allowed": spec.decimal,
+            "min_value": _num(spec.minimum),
+            "max_value": _num(spec.maximum),
+        }
+        if spec.initial is not None:
+            element["initial_value"] = _num(spec.initial)
+        return element
+    if isinstance(spec, Select):
+        options = [{"text": _plain(o.label, 75), "value": o.value} for o in spec.options[:100]]
+        element = {"type": "static_select", "action_id": spec.id, "options": options}
+        initial = next((o for o in options if o["value"] == spec.initial), None)
+        if initial:
+            element["initial_option"] = initial
+        return element
+    if isinstance(spec, Checkbox):
+        option = {"text": _plain(spec.option_label, 75), "value": "yes"}
+        element = {"type": "checkboxes", "action_id": spec.id, "options": [option]}
+        if spec.initial:
+            element["initial_options"] = [option]
+        return element
+    if isinstance(spec, UserPicker):
+        element = {"type": "users_select", "action_id": spec.id}
+        if spec.initial:
+            element["initial_user"] = spec.initial
+        return element
+    if isinstance(spec, DatePicker):
+        element = {"type": "datepicker", "action_id": spec.id}
+        if spec.initial:
+            element["initial_date"] = spec.initial
+        return element
+    raise TypeError(f"cannot render {spec!r}")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def modal(form: Form) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    if form.intro:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(form.intro)}]})
+    for spec in form.fields:
+        item: dict[str, Any] = {
+            "type": "input",
+            "block_id": spec.id,
+            "label": _plain(spec.label, 2000),
+            "element": _element(spec),
+            "optional": isinstance(spec, Checkbox) or not getattr(spec, "required", False),
+        }
+        hint = getattr(spec, "hint", None)
+        if hint:
+            item["hint"] = _plain(hint, 2000)
+        blocks.append(item)
+    return {
+        "type": "modal",
+        "callback_id": form.form_id,
+        "title": _plain(form.title, 24),
+        "submit": _plain(form.submit_label, 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps(form.context, separators=(",", ":")),
+        "blocks": blocks,
+    }
+
+
+def form_values(state: Any) -> dict[str, FormValue]:
+    """view.state.values -> {field id: raw value}. Anything malformed reads as 'not answered'."""
+    values: dict[str, FormValue] = {}
+    if not isinstance(state, dict):
+        return values
+    for block_id, actions in state.items():
+        if not isinstance(actions, dict):
+            continue
+        for element in actions.values():
+            if isinstance(element, dict):
+                values[str(block_id)] = _value_of(element)
+    return values
+
+
+def _value_of(element: dict[str, Any]) -> FormValue:
+    kind = element.get("type")
+    if kind in ("plain_text_input", "number_input"):
+        value = element.get("value")
+        return value if isinstance(value, str) else None
+    if kind in ("static_select", "radio_buttons"):
+        option = element.get("selected_option")
+        return option.get("value") if isinstance(option, dict) else None
+    if kind == "checkboxes":
+        options = element.get("selected_options")
+        return bool(options) if isinstance(options, list) else False
+    if kind == "users_select":
+        user = element.get("selected_user")
+        return user if isinstance(user, str) else None
+    if kind == "datepicker":
+        day = element.get("selected_date")
+        return day if isinstance(day, str) else None
+    return None
+
+
+def metadata(raw: Any) -> dict[str, str]:
+    """private_metadata back to the form's context; anything malformed is an empty context."""
+    if not isinstance(raw, str) or not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}

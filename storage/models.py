@@ -1,0 +1,153 @@
+"""SQLModel tables. One workspace (a Slack team, a Teams tenant, the console) owns everything below it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _when(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class Workspace(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_workspace_platform_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)  # slack | teams | console
+    external_id: str = Field(max_length=100)  # Slack team id, Teams tenant id
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    last_number: int = 0  # per-workspace improvement numbering: #1, #2 …
+    created_at: datetime = _when()
+
+
+class Improvement(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    number: int
+    status: str = Field(max_length=30, index=True)
+    # the report
+    problem: str = Field(sa_column=Column(Text, nullable=False))
+    area: str = Field(max_length=60)
+    frequency: str = Field(max_length=10)
+    hours_per_week: float | None = None
+    people: int | None = None
+    customers_notice: bool = False
+    idea: str | None = Field(default=None, sa_column=Column(Text))
+    reporter_id: str = Field(max_length=100)
+    # where it lives
+    channel_id: str = Field(max_length=100)
+    # the proposal
+    countermeasure: str | None = Field(default=None, sa_column=Column(Text))
+    measure: str | None = Field(default=None, sa_column=Column(Text))
+    baseline: str | None = Field(default=None, max_length=200)
+    target: str | None = Field(default=None, max_length=200)
+    not_to_do: str | None = Field(default=None, sa_column=Column(Text))
+    owner_id: str | None = Field(default=None, max_length=100)
+    due_date: date | None = None
+    approval_round: int = 0  # bumps with every approval request; stale buttons are refused
+    # the result
+    metric_now: str | None = Field(default=None, max_length=200)
+    implemented_note: str | None = Field(default=None, sa_column=Column(Text))
+    approved_by: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    implemented_at: datetime | None = _when(nullable=True)
+
+
+class Why(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("improvement_id", "position", name="uq_why_improvement_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    position: int  # 1..5
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str | None = Field(default=None, sa_column=Column(Text))
+    answered_by: str | None = Field(default=None, max_length=100)
+    answered_at: datetime | None = _when(nullable=True)
+
+
+class Decision(SQLModel, table=True):
+    """Approve / decline / question / resubmit, in order: the approval history of one improvement."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    round: int
+    kind: str = Field(max_length=20)
+    actor_id: str = Field(max_length=100)
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _when()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    improvement_id: int | None = Field(default=None, foreign_key="improvement.id", index=True)
+    actor_id: str = Field(max_length=100)
+    action: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: datetime = _when()
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Inbound events already handled (Slack event_id, Teams activity id): a retry of one does nothing."""
+
+    __tablename__ = "processed_event"
+    __table_args__ = (UniqueConstraint("workspace_id", "event_id", name="uq_processed_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    event_id: str = Field(max_length=200)
+    at: datetime = _when()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver, saved in the same transaction as the change it announces.
+
+    kind: card (post or refresh the improvement's card), thread (reply in its thread), update (edit a posted
+    message by key), dm (to a person), channel (a new post in a channel).
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    improvement_id: int | None = Field(default=None, foreign_key="improvement.id", index=True)
+    kind: str = Field(max_length=10)
+    target: str | None = Field(default=None, max_length=100)  # channel or user id, for dm / channel
+    key: str | None = Field(default=None, max_length=60)  # remember the posted message under this key
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default="pending", max_length=10)  # pending | sent | dead
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime = _when()
+    claimed_until: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class PostedMessage(SQLModel, table=True):
+    """Where a message the bot posted lives, so it can be edited in place or replied under."""
+
+    __tablename__ = "posted_message"
+    __table_args__ = (
+        UniqueConstraint("improvement_id", "key", name="uq_posted_improvement_key"),
+        Index("ix_posted_channel_ref", "channel", "ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    improvement_id: int | None = Field(default=None, foreign_key="improvement.id")
+    key: str = Field(max_length=60)  # "card", "why:2", "approval:1" …
+    channel: str = Field(max_length=200)
+    ref: str = Field(max_length=200)  # Slack ts, Teams activity id
+    thread: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _when()

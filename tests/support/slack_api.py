@@ -1,0 +1,203 @@
+"""A local stand-in for Slack's Web API (`https://slack.com/api/<method>`), for tests and the benchmark.
+
+It speaks Slack's wire format: form-encoded or JSON bodies with a Bearer token in, `{"ok": …}` JSON out,
+HTTP 429 with `Retry-After` when rate limited. It records every call and can be told to fail.
+Runs in its own thread, so it is independent of the event loop under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> str:
+        """The ts Slack gave the posted (or updated) message."""
+        return str(self.response.get("ts") or self.params.get("ts") or "")
+
+    def __getitem__(self, key: str) -> Any:
+        return self.params[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+    @property
+    def text_of_blocks(self) -> str:
+        """All text in the call's blocks, flattened: what a person would read."""
+        return _flatten(self.params.get("blocks") or []) + "\n" + str(self.params.get("text", ""))
+
+
+def _flatten(node: Any) -> str:
+    if isinstance(node, dict):
+        parts = [node["text"]] if isinstance(node.get("text"), str) else []
+        for key, value in node.items():
+            if key != "text" or not isinstance(value, str):
+                parts.append(_flatten(value))
+        return "\n".join(p for p in parts if p)
+    if isinstance(node, list):
+        return "\n".join(_flatten(item) for item in node)
+    return ""
+
+
+@dataclass
+class Failure:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass
+class SlackApiStub:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" fields
+    groups: dict[str, list[str]] = field(default_factory=dict)  # user-group id -> member ids
+    team_id: str = "T0001"
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- control -------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self._answer()
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, payload, headers = stub.handle(self.command, self.path, dict(self.headers), body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    @property
+    def response_url(self) -> str:
+        return self.url.replace("/api/", "/response/hook")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def fail(self, method: str, *, times: int = 1, status: int = 200, error: str | None = None,
+             retry_after: int | None = None) -> None:  # fmt: skip
+        """The next `times` calls of `method` fail: an HTTP status (500, 429 …) and/or a Slack error code."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend(
+                [Failure(status=status, error=error, retry_after=retry_after)] * times
+            )
+
+    def of(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.failures.clear()
+
+    # -- Slack's side --------------------------------------------------------------------------
+
+    def handle(self, verb: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+        if self.latency:
+            threading.Event().wait(self.latency)
+        parsed = urlparse(path)
+        params: dict[str, Any] = dict(parse_qsl(parsed.query))
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if body:
+            if "json" in content_type:
+                params.update(json.loads(body))
+            else:
+                params.update(dict(parse_qsl(body.decode())))
+        for key in ("blocks", "view", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        if parsed.path.startswith("/response/"):
+            with self._lock:
+                self.calls.append(Call("response_url", params))
+            return 200, {"ok": True}, {}
+        method = parsed.path.rsplit("/", 1)[-1]
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        with self._lock:
+            queue = self.failures.get(method)
+            failure = queue.pop(0) if queue else None
+            if failure is None and auth != f"Bearer {BOT_TOKEN}":
+                failure = Failure(error="invalid_auth")
+        if failure is None:
+            answer = self._answer(method, params)
+            with self._lock:
+                self.calls.append(Call(method, params, answer))
+            return 200, answer, {}
+        extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+        if failure.status == 429 and failure.error is None:
+            return 429, {"ok": False, "error": "ratelimited"}, extra
+        if failure.status >= 500:
+            return failure.status, {"ok": False, "error": failure.error or "internal_error"}, extra
+        return failure.status, {"ok": False, "error": failure.error or "unknown_error"}, extra
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": lambda p: {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": self.team_id,
+                                    "team": "Acme", "url": "https://acme.slack.com/"},
+            "chat.postMessage": self._post,
+            "chat.update": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
+            "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
+            "views.open": lambda p: {"ok": True, "view": {"id": f"V{self._next_ts()}"}},
+            "users.info": lambda p: {"ok": True, "user": {"id": p.get("user"), **self.users.get(str(p.get("user")), {})}},
+            "usergroups.users.list": lambda p: {"ok": True, "users": self.groups.get(str(p.get("usergroup")), [])},
+        }  # fmt: skip
+        answer = answers.get(method)
+        return answer(params) if answer else {"ok": True}
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _post(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        if channel.startswith(("U", "W")):
+            channel = "D" + channel[1:]  # posting to a user id lands in the DM with the bot
+        ts = self._next_ts()
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts, "text": params.get("text")}}

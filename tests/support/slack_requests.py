@@ -1,0 +1,115 @@
+"""Real Slack requests: signed (v0 HMAC-SHA256) and shaped as Slack sends them to `/slack/events`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T0001"
+
+
+def sign(body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + ts.encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def form(data: dict[str, str]) -> tuple[bytes, str]:
+    return urlencode(data).encode(), "application/x-www-form-urlencoded"
+
+
+def slash_command(text: str, user: str, *, channel: str = "C0GENERAL", team: str = TEAM,
+                  response_url: str = "http://127.0.0.1:9/response/hook") -> tuple[bytes, str]:  # fmt: skip
+    return form({
+        "token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
+        "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/improve",
+        "text": text, "api_app_id": "A0001", "response_url": response_url, "trigger_id": f"trig.{user}.{time.time_ns()}",
+    })  # fmt: skip
+
+
+def block_action(action_id: str, value: str, user: str, *, channel: str, message_ts: str,
+                 thread_ts: str | None = None, team: str = TEAM) -> tuple[bytes, str]:  # fmt: skip
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": f"trig.{user}.{time.time_ns()}",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "channel": {"id": channel, "name": "improvements"},
+        "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts or message_ts, "text": ""},
+        "response_url": "http://127.0.0.1:9/response/hook",
+        "actions": [{
+            "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+            "text": {"type": "plain_text", "text": action_id}, "action_ts": str(time.time()),
+        }],
+    }  # fmt: skip
+    return form({"payload": json.dumps(payload)})
+
+
+def view_submission(view: dict[str, Any], state: dict[str, Any], user: str, *, team: str = TEAM) -> tuple[bytes, str]:
+    """Submit a modal the bot opened (`view` as sent to views.open) with `state.values`."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": f"trig.{user}.{time.time_ns()}",
+        "view": {
+            "id": "V0001", "team_id": team, "type": "modal", "callback_id": view["callback_id"],
+            "private_metadata": view.get("private_metadata", ""), "blocks": view.get("blocks", []),
+            "state": {"values": state}, "hash": "h", "title": view.get("title"),
+        },
+        "response_urls": [],
+    }  # fmt: skip
+    return form({"payload": json.dumps(payload)})
+
+
+def message_event(text: str, user: str, *, channel: str, thread_ts: str | None, event_id: str,
+                  team: str = TEAM, ts: str | None = None, **extra: Any) -> tuple[bytes, str]:  # fmt: skip
+    event = {"type": "message", "channel": channel, "user": user, "text": text,
+             "ts": ts or f"{time.time():.6f}", "team": team, "channel_type": "channel", **extra}  # fmt: skip
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    body = {
+        "token": "legacy", "team_id": team, "api_app_id": "A0001", "event": event, "type": "event_callback",
+        "event_id": event_id, "event_time": int(time.time()),
+        "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
+    }  # fmt: skip
+    return json.dumps(body).encode(), "application/json"
+
+
+def state_for(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """Fill a modal the way Slack reports it: answers by field id, shaped per element type."""
+    state: dict[str, Any] = {}
+    for block in view["blocks"]:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        kind, field_id = element["type"], block["block_id"]
+        answer = answers.get(field_id)
+        if kind in ("plain_text_input", "number_input"):
+            value: dict[str, Any] = {"type": kind, "value": None if answer is None else str(answer)}
+        elif kind == "static_select":
+            option = next((o for o in element["options"] if o["value"] == answer), None)
+            if answer is not None and option is None:
+                option = {"text": {"type": "plain_text", "text": str(answer)}, "value": str(answer)}
+            value = {"type": kind, "selected_option": option}
+        elif kind == "checkboxes":
+            value = {"type": kind, "selected_options": element["options"] if answer else []}
+        elif kind == "users_select":
+            value = {"type": kind, "selected_user": answer}
+        elif kind == "datepicker":
+            value = {"type": kind, "selected_date": answer}
+        else:
+            continue
+        state[field_id] = {element["action_id"]: value}
+    return state
