@@ -1,0 +1,1 @@
+"""Benchmarks: measurements of the running bot, not tests. See bench/ack_latency.py."""
