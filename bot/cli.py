@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -47,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         if command == "serve":
             socket = not getattr(args, "http", False)
             settings.require_slack(socket=socket)
-            return _serve(settings, socket=socket, port=getattr(args, "port", None), host=getattr(args, "host", "0.0.0.0"))
+            return _serve(
+                settings,
+                socket=socket,
+                port=getattr(args, "port", None),
+                host=getattr(args, "host", "0.0.0.0"),
+            )
         if command == "console":
             return _console(settings)
         if command == "db":
@@ -116,10 +122,8 @@ def _console(settings: Settings) -> int:
 
     engine = _engine(settings)
     console = build_console(settings, engine=engine, clock=SystemClock(), read=read, write=print)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(console.run())
-    except KeyboardInterrupt:
-        pass
     print("bye")
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -109,8 +109,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None 
     try:
         if env is None:
             return Settings(_env_file=env_file)  # type: ignore[call-arg]
-        values = {key.lower(): value for key, value in env.items()}
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        values: dict[str, Any] = {key.lower(): value for key, value in env.items()}
+        return Settings.model_validate(values)  # explicit values only: the process environment is not read
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "setting"

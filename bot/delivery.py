@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
@@ -91,7 +91,7 @@ class Delivery:
                     update(OutboxMessage)
                     .where(
                         col(OutboxMessage.id) == row.id,
-                        OutboxMessage.status == "pending",
+                        col(OutboxMessage.status) == "pending",
                         or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
                     )
                     .values(claimed_until=now + LEASE)

@@ -38,6 +38,11 @@ def _load(session: Session, ws: WorkspaceRef, improvement_id: int) -> Improvemen
     return improvement
 
 
+def _id(improvement: Improvement) -> int:
+    assert improvement.id is not None, "flushed improvements have an id"
+    return improvement.id
+
+
 def _touch(session: Session, improvement: Improvement, status: Status, now: datetime) -> None:
     improvement.status = status.value
     improvement.updated_at = now
@@ -74,7 +79,7 @@ def submit_report(
     )
     session.add(improvement)
     session.flush()
-    session.add(Why(improvement_id=improvement.id, position=1, question=improvement.problem))
+    session.add(Why(improvement_id=_id(improvement), position=1, question=improvement.problem))
     outbox = Outbox(session, ws.id, now)
     outbox.refresh_card(improvement)
     outbox.reply(improvement, views.why_question(improvement, 1, improvement.problem), key="why:1")
@@ -121,14 +126,12 @@ def answer_why(
         _finish_whys(session, improvement, whys, outbox, now)
     else:
         position = current.position + 1
-        session.add(Why(improvement_id=improvement.id, position=position, question=text))
+        session.add(Why(improvement_id=_id(improvement), position=position, question=text))
         outbox.reply(improvement, views.why_question(improvement, position, text), key=f"why:{position}")
     return improvement
 
 
-def _finish_whys(
-    session: Session, improvement: Improvement, whys: list[Why], outbox: Outbox, now: datetime
-) -> None:
+def _finish_whys(session: Session, improvement: Improvement, whys: list[Why], outbox: Outbox, now: datetime) -> None:
     _touch(session, improvement, Status.ROOT_CAUSE_FOUND, now)
     outbox.reply(improvement, views.root_cause_chain(improvement, whys), key="chain")
     outbox.refresh_card(improvement)
@@ -160,7 +163,12 @@ def _may_propose(improvement: Improvement, actor: Actor) -> bool:
 
 
 def proposal_form(
-    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, *, resubmit_round: int | None = None
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    *,
+    resubmit_round: int | None = None,
 ) -> Form:
     improvement = _load(session, ws, improvement_id)
     _check_can_propose(improvement, actor, resubmit_round)
@@ -209,9 +217,10 @@ def submit_proposal(
         outbox.edit(
             improvement,
             f"question:{resubmit_round}",
-            views.question_closed(improvement, question.actor_id if question else actor.user,
-                                  (question.text if question else "") or ""),
-        )  # fmt: skip
+            views.question_closed(
+                improvement, question.actor_id if question else actor.user, (question.text if question else "") or ""
+            ),
+        )
     improvement.countermeasure = values["countermeasure"]
     improvement.measure = values["measure"]
     improvement.baseline = values.get("baseline")
@@ -221,8 +230,15 @@ def submit_proposal(
     improvement.due_date = values.get("due_date")
     improvement.approval_round += 1
     _touch(session, improvement, Status.AWAITING_APPROVAL, now)
-    session.add(Decision(improvement_id=improvement.id, round=improvement.approval_round,
-                         kind="proposed", actor_id=actor.user, created_at=now))  # fmt: skip
+    session.add(
+        Decision(
+            improvement_id=_id(improvement),
+            round=improvement.approval_round,
+            kind="proposed",
+            actor_id=actor.user,
+            created_at=now,
+        )
+    )
     outbox.reply(
         improvement,
         views.approval_request(improvement, ws.settings.approvers, actor.user),
@@ -271,9 +287,7 @@ def check_decision(
     """Decline and Ask a question open a form first; check the right to act before it opens."""
     improvement = _load(session, ws, improvement_id)
     _check_decider(improvement, actor, round_, "decline" if form_id == forms.DECLINE else "question")
-    return forms.reason_form(
-        form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)}
-    )
+    return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
 
 
 def approve(
@@ -283,11 +297,15 @@ def approve(
     _check_decider(improvement, actor, round_, "approve")
     improvement.approved_by = actor.user
     _touch(session, improvement, Status.APPROVED, now)
-    session.add(Decision(improvement_id=improvement.id, round=round_, kind="approved",
-                         actor_id=actor.user, created_at=now))  # fmt: skip
+    session.add(
+        Decision(improvement_id=_id(improvement), round=round_, kind="approved", actor_id=actor.user, created_at=now)
+    )
     outbox = Outbox(session, ws.id, now)
-    outbox.edit(improvement, f"approval:{round_}",
-                views.approval_outcome(improvement, views.APPROVE, actor.user, _proposer(session, improvement)))  # fmt: skip
+    outbox.edit(
+        improvement,
+        f"approval:{round_}",
+        views.approval_outcome(improvement, views.APPROVE, actor.user, _proposer(session, improvement)),
+    )
     outbox.refresh_card(improvement)
     outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=f"owner:{round_}")
     if _owner(improvement) != actor.user:
@@ -297,16 +315,33 @@ def approve(
 
 
 def decline(
-    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, reason: str, now: datetime
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    round_: int,
+    reason: str,
+    now: datetime,
 ) -> Improvement:
     improvement = _load(session, ws, improvement_id)
     _check_decider(improvement, actor, round_, "decline")
     _touch(session, improvement, Status.DECLINED, now)
-    session.add(Decision(improvement_id=improvement.id, round=round_, kind="declined",
-                         actor_id=actor.user, text=reason, created_at=now))  # fmt: skip
+    session.add(
+        Decision(
+            improvement_id=_id(improvement),
+            round=round_,
+            kind="declined",
+            actor_id=actor.user,
+            text=reason,
+            created_at=now,
+        )
+    )
     outbox = Outbox(session, ws.id, now)
-    outbox.edit(improvement, f"approval:{round_}",
-                views.approval_outcome(improvement, views.DECLINE, actor.user, _proposer(session, improvement)))  # fmt: skip
+    outbox.edit(
+        improvement,
+        f"approval:{round_}",
+        views.approval_outcome(improvement, views.DECLINE, actor.user, _proposer(session, improvement)),
+    )
     outbox.reply(improvement, views.declined(improvement, actor.user, reason), key=f"declined:{round_}")
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "declined", now, round=round_)
@@ -314,16 +349,33 @@ def decline(
 
 
 def ask_question(
-    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, question: str, now: datetime
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    round_: int,
+    question: str,
+    now: datetime,
 ) -> Improvement:
     improvement = _load(session, ws, improvement_id)
     _check_decider(improvement, actor, round_, "question")
     _touch(session, improvement, Status.QUESTION_ASKED, now)
-    session.add(Decision(improvement_id=improvement.id, round=round_, kind="question",
-                         actor_id=actor.user, text=question, created_at=now))  # fmt: skip
+    session.add(
+        Decision(
+            improvement_id=_id(improvement),
+            round=round_,
+            kind="question",
+            actor_id=actor.user,
+            text=question,
+            created_at=now,
+        )
+    )
     outbox = Outbox(session, ws.id, now)
-    outbox.edit(improvement, f"approval:{round_}",
-                views.approval_outcome(improvement, views.QUESTION, actor.user, _proposer(session, improvement)))  # fmt: skip
+    outbox.edit(
+        improvement,
+        f"approval:{round_}",
+        views.approval_outcome(improvement, views.QUESTION, actor.user, _proposer(session, improvement)),
+    )
     outbox.reply(improvement, views.question_asked(improvement, actor.user, question), key=f"question:{round_}")
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "asked_question", now, round=round_)
@@ -338,7 +390,9 @@ def _check_implementer(improvement: Improvement, actor: Actor) -> None:
         raise Refused("Only the owner or an approver can mark this implemented.")
     if improvement.status != Status.APPROVED.value:
         status = Status(improvement.status)
-        raise Refused(f"#{improvement.number} is {status.label.lower()}; only an approved fix can be marked implemented.")
+        raise Refused(
+            f"#{improvement.number} is {status.label.lower()}; only an approved fix can be marked implemented."
+        )
 
 
 def implemented_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
@@ -350,7 +404,12 @@ def implemented_form(session: Session, ws: WorkspaceRef, actor: Actor, improveme
 
 
 def mark_implemented(
-    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, values: dict[str, Any], now: datetime
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    values: dict[str, Any],
+    now: datetime,
 ) -> Improvement:
     improvement = _load(session, ws, improvement_id)
     _check_implementer(improvement, actor)

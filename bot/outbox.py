@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -18,7 +19,7 @@ class Outbox:
         self._workspace_id = workspace_id
         self._now = now
 
-    def _add(self, kind: str, improvement: Improvement | None, **fields: object) -> None:
+    def _add(self, kind: str, improvement: Improvement | None, **fields: Any) -> None:
         self._session.add(
             OutboxMessage(
                 workspace_id=self._workspace_id,

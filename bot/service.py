@@ -22,7 +22,7 @@ from bot import forms, lifecycle, views
 from bot.clock import Clock
 from bot.delivery import Delivery, FlushReport
 from bot.lifecycle import Actor, Refused
-from bot.messages import Form, FormValue
+from bot.messages import Form, FormValue, Message
 from bot.ports import Directory
 from bot.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from storage import queries
@@ -52,6 +52,13 @@ class FormErrors:
 @dataclass(frozen=True)
 class Done:
     pass
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    channel: str
+    ref: str
+    messages: list[Message]
 
 
 Outcome = OpenForm | Notice | FormErrors | Done
@@ -264,15 +271,20 @@ class ImproveService:
             await self.deliver()
         return improvement is not None
 
-
-    async def thread_of(self, external_id: str, number: int) -> tuple[str, str] | None:
-        """(channel, card ref) of improvement #number's thread, once its card is posted."""
+    async def thread_of(self, external_id: str, number: int) -> ThreadView | None:
+        """Improvement #number's thread as it reads now (card first), once its card is posted."""
         ws = await self.workspace(external_id)
 
-        def find(session: Session) -> tuple[str, str] | None:
+        def find(session: Session) -> ThreadView | None:
             improvement = queries.improvement_by_number(session, ws.id, number)
             card = queries.posted(session, improvement.id or 0, "card") if improvement else None
-            return (card.channel, card.ref) if card else None
+            if improvement is None or card is None:
+                return None
+            latest: dict[str, Message] = {}
+            for row in queries.delivered_in_thread(session, improvement.id or 0):
+                latest[row.key or f"row:{row.id}"] = Message.model_validate(row.payload)
+            head = views.report_card(improvement, queries.whys_of(session, improvement.id or 0), ws.settings)
+            return ThreadView(channel=card.channel, ref=card.ref, messages=[head, *latest.values()])
 
         return await self._run(find)
 

@@ -289,9 +289,7 @@ def declined(improvement: Improvement, actor: str, reason: str) -> Message:
             ),
             Quote(spans=spans(clip(reason, 2500))),
             Context(spans=spans("A different fix can still be proposed.")),
-            Actions(
-                buttons=[Button(label="Propose another fix", action=PROPOSE, value=button_value(improvement))]
-            ),
+            Actions(buttons=[Button(label="Propose another fix", action=PROPOSE, value=button_value(improvement))]),
         ],
     )
 
@@ -339,7 +337,11 @@ def question_closed(improvement: Improvement, actor: str, question: str) -> Mess
 def marked_implemented(improvement: Improvement, actor: str, note: str | None) -> Message:
     blocks: list = [
         Paragraph(
-            spans=[Text(text="✅ "), Mention(user=actor), Text(text=f" marked #{improvement.number} implemented.")]
+            spans=[
+                Text(text="✅ "),
+                Mention(user=actor),
+                Text(text=f" marked #{improvement.number} implemented."),
+            ]
         ),
         Paragraph(spans=before_after_spans(improvement)),
     ]
@@ -370,5 +372,5 @@ def report_received(improvement: Improvement) -> str:
     """The private confirmation for the reporter (plain text; the platform formats the channel)."""
     return (
         f"Thanks! Saved as #{improvement.number}. The card is in the intake channel; "
-        "I'll ask you \"why?\" in its thread, one question at a time."
+        'I\'ll ask you "why?" in its thread, one question at a time.'
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from storage.models import Improvement, PostedMessage, ProcessedEvent, Why, Workspace
+from storage.models import Improvement, OutboxMessage, PostedMessage, ProcessedEvent, Why, Workspace
 
 
 def next_number(session: Session, workspace_id: int) -> int:
@@ -15,8 +15,8 @@ def next_number(session: Session, workspace_id: int) -> int:
     statement = (
         update(Workspace)
         .where(col(Workspace.id) == workspace_id)
-        .values(last_number=Workspace.last_number + 1)
-        .returning(Workspace.last_number)
+        .values(last_number=col(Workspace.last_number) + 1)
+        .returning(col(Workspace.last_number))
     )
     return int(session.execute(statement).scalar_one())
 
@@ -24,9 +24,7 @@ def next_number(session: Session, workspace_id: int) -> int:
 def improvement_in(
     session: Session, workspace_id: int, improvement_id: int, *, for_update: bool = False
 ) -> Improvement | None:
-    statement = select(Improvement).where(
-        Improvement.id == improvement_id, Improvement.workspace_id == workspace_id
-    )
+    statement = select(Improvement).where(Improvement.id == improvement_id, Improvement.workspace_id == workspace_id)
     if for_update:
         statement = statement.with_for_update()
     return session.exec(statement).first()
@@ -65,6 +63,19 @@ def improvement_by_thread(
     if for_update:
         statement = statement.with_for_update(of=Improvement)
     return session.exec(statement).first()
+
+
+def delivered_in_thread(session: Session, improvement_id: int) -> Sequence[OutboxMessage]:
+    """Thread replies and their in-place edits that reached the platform, oldest first."""
+    return session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.improvement_id == improvement_id,
+            col(OutboxMessage.kind).in_(("thread", "update")),
+            OutboxMessage.status == "sent",
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
 
 
 def event_seen(session: Session, workspace_id: int, event_id: str) -> bool:

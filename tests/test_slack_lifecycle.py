@@ -15,7 +15,15 @@ async def test_slash_command_opens_the_report_form_prefilled(slack: SlackWorld) 
     assert view["callback_id"] == "report"
     assert view["title"]["text"] == "Report a broken process"
     fields = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
-    assert list(fields) == ["problem", "area", "frequency", "hours_per_week", "people", "customers_notice", "idea"]
+    assert list(fields) == [
+        "problem",
+        "area",
+        "frequency",
+        "hours_per_week",
+        "people",
+        "customers_notice",
+        "idea",
+    ]
     assert fields["problem"]["element"]["initial_value"] == "Eight people review every email three times"
     assert fields["problem"]["element"]["max_length"] == 3000
     areas = [o["value"] for o in fields["area"]["element"]["options"]]
@@ -192,7 +200,9 @@ async def test_question_then_resubmit_starts_a_new_approval_round(slack: SlackWo
     assert "Question asked" in slack.card_now(card)
     await slack.reply(card.ts, "Ops does, Priya has agreed", ALEX)  # the answer is conversation in the thread
 
-    await slack.click_and_submit(question, "resubmit", ALEX, {**PROPOSAL, "countermeasure": "One form, one webhook (Ops)"})
+    await slack.click_and_submit(
+        question, "resubmit", ALEX, {**PROPOSAL, "countermeasure": "One form, one webhook (Ops)"}
+    )
 
     second = slack.thread(card)[-1]
     assert "One form, one webhook (Ops)" in second.text_of_blocks

@@ -25,7 +25,7 @@ async def test_a_rep_who_is_not_an_approver_cannot_approve(slack: SlackWorld) ->
 
 
 async def test_a_member_of_an_approver_group_can_approve(slack: SlackWorld) -> None:
-    card, request = await _to_approval(slack)
+    _card, request = await _to_approval(slack)
     await slack.click(request, "approve", SAM)
     assert f"Approved by <@{SAM}>" in slack.updates(request.ts)[-1].text_of_blocks
 
@@ -50,7 +50,7 @@ async def test_nobody_approves_their_own_report(slack: SlackWorld) -> None:
 async def test_with_no_approvers_configured_workspace_admins_approve(db, clock, slack_api) -> None:
     world = SlackWorld.build(make_settings(slack_api, IMPROVE_APPROVERS=""), engine=db, clock=clock, stub=slack_api)
     try:
-        card, request = await _to_approval(world)
+        _card, request = await _to_approval(world)
         assert "Workspace admins, please review" in request.text_of_blocks
         await world.click(request, "approve", JO)  # not an admin
         assert "Only approvers" in world.ephemerals(JO)[-1]
@@ -61,7 +61,7 @@ async def test_with_no_approvers_configured_workspace_admins_approve(db, clock, 
 
 
 async def test_a_second_click_on_approve_does_nothing_more(slack: SlackWorld) -> None:
-    card, request = await _to_approval(slack)
+    _card, request = await _to_approval(slack)
     await slack.click(request, "approve", MAYA)
     await slack.click(request, "approve", SAM)
     assert len(slack.updates(request.ts)) == 1
@@ -90,7 +90,7 @@ async def test_only_the_owner_or_an_approver_marks_it_implemented(slack: SlackWo
 
 
 async def test_another_workspace_cannot_reach_an_improvement(slack: SlackWorld) -> None:
-    card, request = await _to_approval(slack)
+    _card, request = await _to_approval(slack)
     button = find_button(request, "approve")
     other_team = rq.block_action("approve", button["value"], MAYA, channel="C0INTAKE", message_ts=request.ts,
                                  team="T0OTHER")  # fmt: skip
@@ -104,7 +104,7 @@ async def test_another_workspace_cannot_reach_an_improvement(slack: SlackWorld) 
 
 
 async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: SlackWorld) -> None:
-    card, request = await _to_approval(slack)
+    _card, request = await _to_approval(slack)
     for value in ("", "abc", "-1:1", "99999:1"):
         await slack.send(rq.block_action("approve", value, MAYA, channel="C0INTAKE", message_ts=request.ts))
     messages = slack.ephemerals(MAYA)
@@ -114,7 +114,7 @@ async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: Sl
 
 
 async def test_a_form_with_tampered_metadata_is_refused_without_a_trace(slack: SlackWorld) -> None:
-    card, chain = await _to_approval(slack)
+    _card, chain = await _to_approval(slack)
     opened = len(slack.stub.of("views.open"))
     await slack.click(chain, "question", MAYA)
     view = dict(slack.stub.of("views.open")[opened]["view"])

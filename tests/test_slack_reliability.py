@@ -47,7 +47,10 @@ async def test_a_replayed_event_is_processed_once(slack: SlackWorld) -> None:
     assert first.status_code == retry.status_code == 200
     assert len(slack.thread(card)) == 2  # why 1, why 2: not a why 3
     with Session(slack.engine) as session:
-        assert [w.answer for w in session.exec(select(Why).order_by(Why.position)).all()] == ["Two web forms", None]
+        assert [w.answer for w in session.exec(select(Why).order_by(Why.position)).all()] == [
+            "Two web forms",
+            None,
+        ]
 
 
 async def test_edits_bot_messages_and_top_level_messages_are_not_answers(slack: SlackWorld) -> None:
@@ -72,7 +75,9 @@ async def test_user_text_cannot_ping_anyone(slack: SlackWorld) -> None:
     # Slack escapes message text it sends us; what we quote back stays escaped, never unescaped into a ping
     await slack.reply(card.ts, "because &lt;!channel&gt; said so", ALEX)
     why2 = slack.thread(card)[-1]
-    assert "<!channel>" not in "".join(mrkdwn_texts(why2["blocks"])) and "&lt;!channel&gt; said so" in why2.text_of_blocks
+    assert (
+        "<!channel>" not in "".join(mrkdwn_texts(why2["blocks"])) and "&lt;!channel&gt; said so" in why2.text_of_blocks
+    )
     with Session(slack.engine) as session:
         assert session.exec(select(Why).where(Why.position == 1)).one().answer == "because <!channel> said so"
 
@@ -128,7 +133,9 @@ async def test_a_card_slack_refused_is_kept_and_posted_later_exactly_once(slack:
     assert count(slack, Improvement) == 1  # saved first
     assert not slack.cards()
     with Session(slack.engine) as session:
-        pending = session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)).all()
+        pending = session.exec(
+            select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
+        ).all()
         assert [(m.kind, m.attempts) for m in pending] == [("card", 1), ("thread", 0)]
 
     report = await slack.bot.service.deliver()  # too early: the backoff has not passed

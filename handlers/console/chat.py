@@ -25,7 +25,7 @@ class ConsoleChat:
         self._buttons_of: dict[str, list[int]] = {}
         self.threads: dict[str, str] = {}  # card ref -> channel
 
-    def _show(self, header: str, ref: str, message: Message) -> None:
+    def show(self, header: str, ref: str, message: Message) -> None:
         for number in self._buttons_of.pop(ref, []):
             self.buttons.pop(number, None)
         numbers: list[int] = []
@@ -45,20 +45,20 @@ class ConsoleChat:
     async def post(self, channel: str, message: Message) -> Posted:
         ref = f"m{next(self._refs)}"
         self.threads[ref] = channel
-        self._show(f"[{channel}] bot:", ref, message)
+        self.show(f"[{channel}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
 
     async def reply(self, channel: str, thread: str, message: Message) -> Posted:
         ref = f"m{next(self._refs)}"
-        self._show(f"[{channel} › thread {thread}] bot:", ref, message)
+        self.show(f"[{channel} › thread {thread}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
 
     async def update(self, channel: str, ref: str, message: Message) -> None:
-        self._show(f"[{channel}] bot edited message {ref}:", ref, message)
+        self.show(f"[{channel}] bot edited message {ref}:", ref, message)
 
     async def dm(self, user: str, message: Message) -> Posted:
         ref = f"m{next(self._refs)}"
-        self._show(f"[DM to {user}] bot:", ref, message)
+        self.show(f"[DM to {user}] bot:", ref, message)
         return Posted(channel=f"DM {user}", ref=ref)
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.messages import Actions, Block, Bold, Context, Fields, Heading, Mention, Message, Paragraph, Quote, Span
+from bot.messages import (
+    Actions,
+    Block,
+    Bold,
+    Context,
+    Fields,
+    Heading,
+    Mention,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+)
 
 NumberButton = Callable[[str, str], int]  # (action, value) -> the number the user types to click it
 
@@ -16,7 +28,7 @@ def inline(parts: list[Span]) -> str:
             out.append(part.user if part.user.startswith("@") else f"@{part.user}")
         elif isinstance(part, Bold):
             stripped = part.text.rstrip()
-            out.append(f"*{stripped}*{part.text[len(stripped):]}")
+            out.append(f"*{stripped}*{part.text[len(stripped) :]}")
         else:
             out.append(part.text)
     return "".join(out)

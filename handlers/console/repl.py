@@ -104,9 +104,11 @@ class Console:
         if found is None:
             self.write(f"There is no improvement #{arg} with a posted card.")
             return
-        self.thread = (found[0], found[1], number)
+        self.thread = (found.channel, found.ref, number)
+        self.write(f"--- the thread of #{number}, as it reads now ---")
+        for i, message in enumerate(found.messages):
+            self.chat.show("card:" if i == 0 else "  bot:", f"history:{number}:{i}", message)
         self.write(f"In the thread of #{number}. Lines you type are replies; :leave to leave.")
-
 
     async def _click(self, arg: str) -> None:
         button = self.chat.buttons.get(int(arg)) if arg.isdigit() else None
@@ -187,4 +189,3 @@ def build_console(
         delivery=Delivery(engine, clock, chat, "console"),
     )
     return Console(service, chat, read, write)
-

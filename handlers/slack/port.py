@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -61,7 +60,7 @@ class SlackChat:
             error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
             retryable = error in RETRYABLE or exc.response.status_code >= 500 or exc.response.status_code == 429
             raise ChatError(f"{method}: {error}", retryable=retryable) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
 
     async def post(self, channel: str, message: Message) -> Posted:
@@ -70,7 +69,11 @@ class SlackChat:
 
     async def reply(self, channel: str, thread: str, message: Message) -> Posted:
         response = await self._call(
-            "chat.postMessage", channel=channel, thread_ts=thread, unfurl_links=False, **render.message(message)
+            "chat.postMessage",
+            channel=channel,
+            thread_ts=thread,
+            unfurl_links=False,
+            **render.message(message),
         )
         return Posted(channel=response["channel"], ref=response["ts"])
 
@@ -113,7 +116,7 @@ class SlackDirectory:
                 if user in members.get("users", []):
                     return True
             return False
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
             log.warning("could not check approver rights of %s: %s", user, exc)
             return False
 
@@ -130,9 +133,9 @@ async def notify_private(
         try:
             await client.api_call("chat.postEphemeral", json=kwargs)
             return
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
             log.info("ephemeral to %s in %s failed (%s); sending a DM instead", user, channel, exc)
     try:
         await client.api_call("chat.postMessage", json={"channel": user, "text": text})
-    except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
         log.warning("could not tell %s privately: %s", user, exc)

@@ -82,7 +82,10 @@ def _section(text: str) -> dict[str, Any]:
 
 def block(item: Block) -> dict[str, Any]:
     if isinstance(item, Heading):
-        return {"type": "header", "text": {"type": "plain_text", "text": _clip(item.text, HEADER_LIMIT), "emoji": True}}
+        return {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(item.text, HEADER_LIMIT), "emoji": True},
+        }
     if isinstance(item, Paragraph):
         return _section(mrkdwn(item.spans))
     if isinstance(item, Quote):
@@ -95,7 +98,10 @@ def block(item: Block) -> dict[str, Any]:
         ]
         return {"type": "section", "fields": fields}
     if isinstance(item, Context):
-        return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn(item.spans), SECTION_LIMIT)}]}
+        return {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn(item.spans), SECTION_LIMIT)}],
+        }
     if isinstance(item, Actions):
         buttons = []
         for b in item.buttons:

@@ -186,11 +186,15 @@ class SlackApiStub:
             "chat.update": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
             "views.open": lambda p: {"ok": True, "view": {"id": f"V{self._next_ts()}"}},
-            "users.info": lambda p: {"ok": True, "user": {"id": p.get("user"), **self.users.get(str(p.get("user")), {})}},
+            "users.info": self._user_info,
             "usergroups.users.list": lambda p: {"ok": True, "users": self.groups.get(str(p.get("usergroup")), [])},
         }  # fmt: skip
         answer = answers.get(method)
         return answer(params) if answer else {"ok": True}
+
+    def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user"))
+        return {"ok": True, "user": {"id": user, **self.users.get(user, {})}}
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"

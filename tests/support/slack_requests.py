@@ -29,7 +29,8 @@ def slash_command(text: str, user: str, *, channel: str = "C0GENERAL", team: str
     return form({
         "token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
         "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/improve",
-        "text": text, "api_app_id": "A0001", "response_url": response_url, "trigger_id": f"trig.{user}.{time.time_ns()}",
+        "text": text, "api_app_id": "A0001", "response_url": response_url,
+        "trigger_id": f"trig.{user}.{time.time_ns()}",
     })  # fmt: skip
 
 

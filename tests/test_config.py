@@ -1,0 +1,69 @@
+"""Settings: one clear line naming the variable when something is missing or wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.cli import main
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_are_usable_without_any_environment() -> None:
+    settings = load_settings({})
+    assert settings.database_url == "sqlite:///improvebot.db"
+    assert settings.improve_hourly_rate == 50 and settings.port == 3000
+    assert settings.improve_process_areas[:2] == ["Sales", "Marketing"]
+    assert not settings.slack_configured
+
+
+def test_lists_are_comma_separated() -> None:
+    settings = load_settings({"IMPROVE_APPROVERS": "U01, S02 ,", "IMPROVE_PROCESS_AREAS": "Leads, Proposals"})
+    assert settings.improve_approvers == ["U01", "S02"]
+    assert settings.improve_process_areas == ["Leads", "Proposals"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"IMPROVE_HOURLY_RATE": "abc"}, "IMPROVE_HOURLY_RATE is invalid"),
+        ({"IMPROVE_HOURLY_RATE": "-5"}, "IMPROVE_HOURLY_RATE is invalid"),
+        ({"PORT": "99999"}, "PORT is invalid"),
+        ({"IMPROVE_APPROVERS": "maya"}, "IMPROVE_APPROVERS is invalid: 'maya' is not a Slack user id"),
+        ({"IMPROVE_INTAKE_CHANNEL": "#improvements"}, "IMPROVE_INTAKE_CHANNEL is invalid: '#improvements' is not a"),
+        ({"SLACK_API_URL": "slack.com"}, "SLACK_API_URL is invalid: must be an http(s) URL"),
+    ],
+)
+def test_invalid_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_serving_slack_needs_its_credentials_and_an_intake_channel() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-1"})
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET is not set"):
+        settings.require_slack(socket=False)
+    with pytest.raises(ConfigError, match=r"^SLACK_APP_TOKEN is not set"):
+        settings.require_slack(socket=True)
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    with pytest.raises(ConfigError, match=r"^IMPROVE_INTAKE_CHANNEL is not set"):
+        settings.require_slack(socket=False)
+
+
+def test_the_cli_stops_with_one_line_on_bad_settings(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMPROVE_HOURLY_RATE", "lots")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("improvebot: IMPROVE_HOURLY_RATE is invalid") and "\n" not in err
+
+
+def test_serve_without_slack_credentials_says_what_is_missing(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["serve", "--http"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "improvebot: SLACK_BOT_TOKEN is not set; it is needed to serve Slack (see README, Configuration)"
+    )
