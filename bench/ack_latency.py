@@ -31,7 +31,7 @@ is met for every row. The servers' logs are kept in a temp dir (its path is prin
 Exits 0 whatever the numbers (it is a measurement, not a test); 1 if a server fails to start.
 
     .venv/bin/python bench/ack_latency.py
-    .venv/bin/python bench/ack_latency.py --concurrency 1,8,32 --requests 300
+    .venv/bin/python bench/ack_latency.py --concurrency 1,8,32 --requests 1000
 """
 
 from __future__ import annotations
@@ -404,11 +404,11 @@ def log(message: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Ack latency of the bot's HTTP server vs a bare Bolt app.")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels (default 1,8,32)")
-    parser.add_argument("--requests", type=int, default=300, help="requests per kind, level and server")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per kind, level and server")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per kind and server")
     args = parser.parse_args(argv)
     try:
-        args.levels = [int(level) for level in args.concurrency.split(",") if level.strip()]
+        args.levels = sorted({int(level) for level in args.concurrency.split(",") if level.strip()})
     except ValueError:
         parser.error(f"--concurrency {args.concurrency!r} is not a comma-separated list of integers")
     if not args.levels or min(args.levels) < 1 or args.requests < 1:

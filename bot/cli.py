@@ -94,11 +94,13 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         async def run_socket() -> None:
+            await slack.start()
             loop = asyncio.create_task(delivery_loop(slack.service.deliver, 30.0))
             try:
                 await AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()
             finally:
                 loop.cancel()
+                await slack.stop()
 
         log.info("serving Slack in Socket Mode")
         asyncio.run(run_socket())

@@ -290,95 +290,68 @@ def check_decision(
     return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
 
 
+_VERDICTS = {
+    views.APPROVE: (Status.APPROVED, "approved", "approve"),
+    views.DECLINE: (Status.DECLINED, "declined", "decline"),
+    views.QUESTION: (Status.QUESTION_ASKED, "question", "question"),
+}
+
+
+def _decide(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    round_: int,
+    verdict: str,
+    text: str | None,
+    now: datetime,
+) -> tuple[Improvement, Outbox]:
+    """What every decision shares: the right to decide, the new status, the record, and the approval request
+    edited in place (the verdict replaces the buttons)."""
+    status, kind, verb = _VERDICTS[verdict]
+    improvement = _load(session, ws, improvement_id)
+    _check_decider(improvement, actor, round_, verb)
+    _touch(session, improvement, status, now)
+    session.add(
+        Decision(
+            improvement_id=_id(improvement), round=round_, kind=kind, actor_id=actor.user, text=text, created_at=now
+        )
+    )
+    outbox = Outbox(session, ws.id, now)
+    outcome = views.approval_outcome(improvement, verdict, actor.user, _proposer(session, improvement))
+    outbox.edit(improvement, f"approval:{round_}", outcome)
+    audit(session, ws.id, improvement, actor.user, kind if kind != "question" else "asked_question", now, round=round_)
+    return improvement, outbox
+
+
 def approve(
     session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, now: datetime
 ) -> Improvement:
-    improvement = _load(session, ws, improvement_id)
-    _check_decider(improvement, actor, round_, "approve")
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.APPROVE, None, now)
     improvement.approved_by = actor.user
-    _touch(session, improvement, Status.APPROVED, now)
-    session.add(
-        Decision(improvement_id=_id(improvement), round=round_, kind="approved", actor_id=actor.user, created_at=now)
-    )
-    outbox = Outbox(session, ws.id, now)
-    outbox.edit(
-        improvement,
-        f"approval:{round_}",
-        views.approval_outcome(improvement, views.APPROVE, actor.user, _proposer(session, improvement)),
-    )
     outbox.refresh_card(improvement)
     outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=f"owner:{round_}")
     if _owner(improvement) != actor.user:
         outbox.dm(_owner(improvement), views.owner_dm(improvement, actor.user), improvement=improvement)
-    audit(session, ws.id, improvement, actor.user, "approved", now, round=round_)
     return improvement
 
 
 def decline(
-    session: Session,
-    ws: WorkspaceRef,
-    actor: Actor,
-    improvement_id: int,
-    round_: int,
-    reason: str,
-    now: datetime,
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, reason: str, now: datetime
 ) -> Improvement:
-    improvement = _load(session, ws, improvement_id)
-    _check_decider(improvement, actor, round_, "decline")
-    _touch(session, improvement, Status.DECLINED, now)
-    session.add(
-        Decision(
-            improvement_id=_id(improvement),
-            round=round_,
-            kind="declined",
-            actor_id=actor.user,
-            text=reason,
-            created_at=now,
-        )
-    )
-    outbox = Outbox(session, ws.id, now)
-    outbox.edit(
-        improvement,
-        f"approval:{round_}",
-        views.approval_outcome(improvement, views.DECLINE, actor.user, _proposer(session, improvement)),
-    )
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.DECLINE, reason, now)
     outbox.reply(improvement, views.declined(improvement, actor.user, reason), key=f"declined:{round_}")
     outbox.refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, "declined", now, round=round_)
     return improvement
 
 
 def ask_question(
-    session: Session,
-    ws: WorkspaceRef,
-    actor: Actor,
-    improvement_id: int,
-    round_: int,
-    question: str,
-    now: datetime,
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, question: str, now: datetime
 ) -> Improvement:
-    improvement = _load(session, ws, improvement_id)
-    _check_decider(improvement, actor, round_, "question")
-    _touch(session, improvement, Status.QUESTION_ASKED, now)
-    session.add(
-        Decision(
-            improvement_id=_id(improvement),
-            round=round_,
-            kind="question",
-            actor_id=actor.user,
-            text=question,
-            created_at=now,
-        )
-    )
-    outbox = Outbox(session, ws.id, now)
-    outbox.edit(
-        improvement,
-        f"approval:{round_}",
-        views.approval_outcome(improvement, views.QUESTION, actor.user, _proposer(session, improvement)),
-    )
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.QUESTION, question, now)
     outbox.reply(improvement, views.question_asked(improvement, actor.user, question), key=f"question:{round_}")
     outbox.refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, "asked_question", now, round=round_)
     return improvement
 
 

@@ -84,6 +84,10 @@ class ImproveService:
         self._settings_for = settings_for
         self._directory = directory
         self._workspaces: dict[str, WorkspaceRef] = {}
+        # SQLite is a local file: a use case's transaction is well under a millisecond of CPU, and handing it to a
+        # worker thread costs more (GIL hand-offs delay the acks of concurrent requests; see bench/). PostgreSQL
+        # waits on the network, so there the transaction runs in a worker thread and the event loop stays free.
+        self._inline_db = engine.dialect.name == "sqlite"
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -114,6 +118,8 @@ class ImproveService:
             with transaction(self.engine) as session:
                 return fn(session)
 
+        if self._inline_db:
+            return in_transaction()
         return await asyncio.to_thread(in_transaction)
 
     async def deliver(self) -> FlushReport:
