@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 
 
 @dataclass
@@ -69,6 +70,7 @@ class SlackApiStub:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     latency: float = 0.0
+    socket_url: str = ""  # what apps.connections.open hands out (a local Socket Mode stand-in)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -164,7 +166,8 @@ class SlackApiStub:
         with self._lock:
             queue = self.failures.get(method)
             failure = queue.pop(0) if queue else None
-            if failure is None and auth != f"Bearer {BOT_TOKEN}":
+            token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+            if failure is None and auth != f"Bearer {token}":
                 failure = Failure(error="invalid_auth")
         if failure is None:
             answer = self._answer(method, params)
@@ -183,6 +186,7 @@ class SlackApiStub:
             "auth.test": lambda p: {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": self.team_id,
                                     "team": "Acme", "url": "https://acme.slack.com/"},
             "chat.postMessage": self._post,
+            "apps.connections.open": lambda p: {"ok": True, "url": self.socket_url},
             "chat.update": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
             "views.open": lambda p: {"ok": True, "view": {"id": f"V{self._next_ts()}"}},
