@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
@@ -22,12 +23,12 @@ from storage.db import make_engine, upgrade
 log = logging.getLogger("improvebot")
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="improvebot", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve Slack")
     mode = serve.add_mutually_exclusive_group()
-    mode.add_argument("--socket", action="store_true", help="Socket Mode (no public URL needed; the default)")
+    mode.add_argument("--socket", action="store_true", help="Socket Mode (the default when SLACK_APP_TOKEN is set)")
     mode.add_argument("--http", action="store_true", help="HTTP: POST /slack/events, GET /healthz")
     serve.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
@@ -40,13 +41,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
         command = args.command or ("serve" if settings.slack_configured else "console")
         if command == "serve":
-            socket = not getattr(args, "http", False)
+            socket = socket_mode(args, settings)
             settings.require_slack(socket=socket)
             return _serve(
                 settings,
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "console":
             return _console(settings)
         if command == "db":
-            upgrade(make_engine(settings.database_url))
+            _engine(settings)
             print("database is up to date")
             return 0
         if command == "tick":
@@ -66,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"improvebot: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def socket_mode(args: argparse.Namespace, settings: Settings) -> bool:
+    """Socket Mode when asked, or by default when an app-level token is configured; HTTP otherwise."""
+    if getattr(args, "socket", False):
+        return True
+    return not getattr(args, "http", False) and bool(settings.slack_app_token)
 
 
 def _clock(now: str | None) -> Clock:
@@ -79,8 +87,13 @@ def _clock(now: str | None) -> Clock:
 
 
 def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    """The migrated database; a URL that does not work is one clear line, not a traceback."""
+    try:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+    except (ArgumentError, NoSuchModuleError, OperationalError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"DATABASE_URL cannot be used ({settings.database_url.split('@')[-1]}): {reason}") from None
     return engine
 
 
@@ -140,7 +153,7 @@ def _tick(settings: Settings, clock: Clock) -> int:
     engine = _engine(settings)
     slack = build_slack(settings, engine=engine, clock=clock)
     report = asyncio.run(slack.service.deliver())
-    print(f"delivered {report.sent}, failed {report.failed}, waiting {report.waiting}")
+    print(f"delivered {report.sent}, failed {report.failed}, given up {report.dead}")
     return 1 if report.failed else 0
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.calendar import parse_weekly
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_AREAS = ("Sales", "Marketing", "Sales ops", "Customer success")
@@ -44,12 +47,38 @@ class Settings(BaseSettings):
     improve_hourly_rate: float = Field(default=50.0, gt=0, le=100_000)
     improve_currency: str = Field(default="$", max_length=5)
     improve_process_areas: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_AREAS))
+    improve_checkin_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 30, 90])
+    improve_digest_at: str = "fri 16:00"
+    improve_timezone: str = "UTC"
+    improve_digest_when_empty: Literal["note", "skip"] = "note"
     port: int = Field(default=3000, ge=1, le=65535)
 
-    @field_validator("improve_approvers", "improve_process_areas", mode="before")
+    @field_validator("improve_approvers", "improve_process_areas", "improve_checkin_days", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("improve_checkin_days")
+    @classmethod
+    def _checkin_days(cls, value: list[int]) -> list[int]:
+        if not value or len(value) > 10 or any(day < 1 or day > 730 for day in value):
+            raise ValueError("give 1 to 10 day counts between 1 and 730, e.g. 7,30,90")
+        return sorted(set(value))
+
+    @field_validator("improve_digest_at")
+    @classmethod
+    def _digest_at(cls, value: str) -> str:
+        parse_weekly(value)
+        return value.strip().lower()
+
+    @field_validator("improve_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, exists, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot import views
@@ -26,9 +28,10 @@ from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
-LEASE = timedelta(minutes=2)
-MAX_ATTEMPTS = 12
-BATCH = 200
+LEASE = timedelta(minutes=5)
+RETRYABLE_ATTEMPTS = 200  # about eight days at the one-hour cap: an outage or a missing invite gets fixed
+FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given up sooner
+BATCH = 50
 
 
 def backoff(attempts: int) -> timedelta:
@@ -40,12 +43,12 @@ def backoff(attempts: int) -> timedelta:
 class FlushReport:
     sent: int = 0
     failed: int = 0
-    waiting: int = 0
+    dead: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-class _Wait(Exception):
-    """The row can't go yet (its card or the message it edits is not posted): try at a later flush."""
+class _Missing(Exception):
+    """What the row edits or replies under was never posted (and never will be): it cannot go."""
 
 
 class Delivery:
@@ -57,79 +60,105 @@ class Delivery:
         self._lock = asyncio.Lock()
 
     async def flush(self) -> FlushReport:
-        """Send everything due now. Safe to call often and from many tasks."""
+        """Send everything due now. Safe to call often, from many tasks and from several processes."""
         async with self._lock:
             report = FlushReport()
+            token = uuid.uuid4().hex
             while True:
-                rows = await asyncio.to_thread(self._claim)
-                sent_before = report.sent
-                await self._send_all(rows, report)
-                # another batch only while this one was full and moved something
-                if len(rows) < BATCH or report.sent == sent_before:
+                rows = await asyncio.to_thread(self._claim, token)
+                if not rows:
                     return report
+                try:
+                    await self._send_all(rows, token, report)
+                finally:
+                    await asyncio.to_thread(self._release_unfinished, token)
+                # every claimed row was sent, given up, or pushed past `now` by its backoff: the loop ends
 
     # -- claiming ----------------------------------------------------------------------------------
 
-    def _claim(self) -> list[OutboxMessage]:
+    def _claim(self, token: str) -> list[OutboxMessage]:
+        """Claim due rows, oldest first, at most one per improvement: a row waits while an older row of the
+        same improvement is pending, so one improvement's messages always go out in order."""
         now = self._clock.now()
+        earlier = aliased(OutboxMessage)
+        lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
         with transaction(self._engine) as session:
-            candidates = session.exec(
-                select(OutboxMessage)
+            candidates = (
+                select(col(OutboxMessage.id))
                 .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
                 .where(
                     Workspace.platform == self._platform,
-                    OutboxMessage.status == "pending",
+                    col(OutboxMessage.status) == "pending",
                     col(OutboxMessage.next_attempt_at) <= now,
-                    or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
+                    lease_free,
+                    ~exists().where(
+                        col(earlier.improvement_id) == col(OutboxMessage.improvement_id),
+                        col(earlier.id) < col(OutboxMessage.id),
+                        col(earlier.status) == "pending",
+                    ),
                 )
                 .order_by(col(OutboxMessage.id))
                 .limit(BATCH)
-            ).all()
-            claimed = []
-            for row in candidates:
-                result = session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.id) == row.id,
-                        col(OutboxMessage.status) == "pending",
-                        or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
-                    )
-                    .values(claimed_until=now + LEASE)
+                .with_for_update(skip_locked=True, of=OutboxMessage)
+            )
+            ids = list(session.exec(candidates).all())
+            if not ids:
+                return []
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending", lease_free)
+                .values(claimed_by=token, claimed_until=now + LEASE)
+                .returning(col(OutboxMessage.id))
+                .execution_options(synchronize_session=False)
+            )
+            mine = set(claimed.scalars().all())
+            rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
+            return sorted(rows, key=lambda row: row.id or 0)
+
+    def _renew(self, row: OutboxMessage, token: str) -> bool:
+        """Just before sending: is the row still ours? (A lease that ran out may have passed it on.)"""
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == row.id,
+                    col(OutboxMessage.claimed_by) == token,
+                    col(OutboxMessage.status) == "pending",
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append(row)
-            return claimed
+                .values(claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _release_unfinished(self, token: str) -> None:
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == "pending")
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def _send_all(self, rows: list[OutboxMessage], report: FlushReport) -> None:
-        held: set[int] = set()  # improvements with an earlier message still waiting
-        cards_done: set[int] = set()
+    async def _send_all(self, rows: list[OutboxMessage], token: str, report: FlushReport) -> None:
         for row in rows:
-            if row.improvement_id is not None and row.improvement_id in held:
-                await asyncio.to_thread(self._release, row, None)
-                report.waiting += 1
-                continue
-            if row.kind == "card" and row.improvement_id in cards_done:
-                await asyncio.to_thread(self._mark_sent, row, None, None)  # the card is already current
+            if not await asyncio.to_thread(self._renew, row, token):
                 continue
             try:
                 where = await self._send(row)
-            except _Wait:
-                held.add(row.improvement_id or 0)
-                await asyncio.to_thread(self._release, row, None)
-                report.waiting += 1
+            except _Missing as exc:
+                await asyncio.to_thread(self._give_up, row, str(exc))
+                report.dead += 1
                 continue
             except ChatError as exc:
-                if row.improvement_id is not None:
-                    held.add(row.improvement_id)
-                await asyncio.to_thread(self._release, row, exc)
+                dead = await asyncio.to_thread(self._failed, row, exc)
                 report.failed += 1
+                report.dead += int(dead)
                 report.errors.append(f"outbox #{row.id} ({row.kind}): {exc}")
                 continue
-            if row.kind == "card" and row.improvement_id is not None:
-                cards_done.add(row.improvement_id)
-            await asyncio.to_thread(self._mark_sent, row, where, row.key)
+            await asyncio.to_thread(self._mark_sent, row, where)
             report.sent += 1
 
     async def _send(self, row: OutboxMessage) -> Posted | None:
@@ -142,13 +171,13 @@ class Delivery:
             return await self._chat.post(row.target or "", message)
         card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
         if card is None:
-            raise _Wait
+            raise _Missing("the improvement's card was never posted")
         if row.kind == "thread":
             return await self._chat.reply(card.channel, card.ref, message)
         if row.kind == "update":
             target = await asyncio.to_thread(self._posted, row.improvement_id, row.key or "")
             if target is None:
-                raise _Wait
+                raise _Missing(f"the message {row.key!r} to edit was never posted")
             await self._chat.update(target.channel, target.ref, message)
             return None
         raise ChatError(f"unknown outbox kind {row.kind!r}", retryable=False)
@@ -178,45 +207,56 @@ class Delivery:
         with Session(self._engine) as session:
             return queries.posted(session, improvement_id, key)
 
-    def _mark_sent(self, row: OutboxMessage, where: Posted | None, key: str | None) -> None:
+    def _mark_sent(self, row: OutboxMessage, where: Posted | None) -> None:
         now = self._clock.now()
         with transaction(self._engine) as session:
-            fresh = session.get(OutboxMessage, row.id)
-            assert fresh is not None
-            fresh.status = "sent"
-            fresh.sent_at = now
-            fresh.claimed_until = None
-            session.add(fresh)
-            remember = "card" if row.kind == "card" else key
-            if where is not None and remember and row.improvement_id is not None:
-                existing = queries.posted(session, row.improvement_id, remember)
-                if existing is None:
-                    session.add(
-                        PostedMessage(
-                            workspace_id=row.workspace_id,
-                            improvement_id=row.improvement_id,
-                            key=remember,
-                            channel=where.channel,
-                            ref=where.ref,
-                            created_at=now,
-                        )
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(status="sent", sent_at=now, claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            remember = "card" if row.kind == "card" else row.key
+            known = where is None or not remember or row.improvement_id is None
+            if not known and queries.posted(session, row.improvement_id or 0, remember or "") is None:
+                assert where is not None
+                session.add(
+                    PostedMessage(
+                        workspace_id=row.workspace_id,
+                        improvement_id=row.improvement_id,
+                        key=remember or "",
+                        channel=where.channel,
+                        ref=where.ref,
+                        created_at=now,
                     )
+                )
 
-    def _release(self, row: OutboxMessage, error: ChatError | None) -> None:
-        now = self._clock.now()
+    def _give_up(self, row: OutboxMessage, reason: str) -> None:
         with transaction(self._engine) as session:
-            fresh = session.get(OutboxMessage, row.id)
-            assert fresh is not None
-            fresh.claimed_until = None
-            if error is not None:
-                fresh.attempts += 1
-                fresh.last_error = str(error)[:500]
-                if fresh.attempts >= MAX_ATTEMPTS or (not error.retryable and fresh.attempts >= 3):
-                    fresh.status = "dead"
-                    log.error("giving up on outbox #%s (%s) after %s attempts: %s",
-                              fresh.id, fresh.kind, fresh.attempts, error)  # fmt: skip
-                else:
-                    fresh.next_attempt_at = now + backoff(fresh.attempts)
-                    log.warning("outbox #%s (%s) not delivered, retry at %s: %s",
-                                fresh.id, fresh.kind, as_utc(fresh.next_attempt_at).isoformat(), error)  # fmt: skip
-            session.add(fresh)
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(status="dead", last_error=reason[:500], claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        log.error("outbox #%s (%s) cannot be delivered: %s", row.id, row.kind, reason)
+
+    def _failed(self, row: OutboxMessage, error: ChatError) -> bool:
+        """Count the failed attempt; schedule the retry, or give up. Returns True when given up."""
+        attempts = row.attempts + 1
+        limit = RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
+        if attempts >= limit:
+            self._give_up(row, f"after {attempts} attempts: {error}")
+            return True
+        retry_at = self._clock.now() + backoff(attempts)
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(attempts=attempts, last_error=str(error)[:500], next_attempt_at=retry_at,
+                        claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
+        log.warning("outbox #%s (%s) not delivered (attempt %s), retry at %s: %s",
+                    row.id, row.kind, attempts, as_utc(retry_at).isoformat(), error)  # fmt: skip
+        return False

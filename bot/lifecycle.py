@@ -103,13 +103,13 @@ def answer_why(
 ) -> Improvement | None:
     """A reply in an improvement's thread. Only the reporter's replies during the 5 Whys are answers;
     everything else in the thread is conversation and left alone. A replayed event does nothing."""
-    if queries.event_seen(session, ws.id, event_id):
-        return None
-    session.add(ProcessedEvent(workspace_id=ws.id, event_id=event_id, at=now))
     text = text.strip()
     improvement = queries.improvement_by_thread(session, ws.id, channel, thread, for_update=True)
     if improvement is None or not text or user != improvement.reporter_id:
+        return None  # not an improvement's thread, or not the reporter: nothing to record
+    if queries.event_seen(session, ws.id, event_id):
         return None
+    session.add(ProcessedEvent(workspace_id=ws.id, event_id=event_id, at=now))
     if improvement.status != Status.INVESTIGATING.value:
         return None
     whys = list(queries.whys_of(session, improvement.id or 0))
@@ -139,8 +139,8 @@ def _finish_whys(session: Session, improvement: Improvement, whys: list[Why], ou
 
 def root_cause_found(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> None:
     improvement = _load(session, ws, improvement_id)
-    if actor.user != improvement.reporter_id and not actor.is_approver:
-        raise Refused("Only the reporter (or an approver) can close the 5 Whys.")
+    if actor.user != improvement.reporter_id:
+        raise Refused("Only the reporter can close the 5 Whys: the answers are theirs.")
     if improvement.status != Status.INVESTIGATING.value:
         raise Refused(f"The root cause of #{improvement.number} has already been found.")
     whys = list(queries.whys_of(session, improvement_id))
@@ -259,11 +259,13 @@ def validate_due_date(values: dict[str, Any], today: date) -> dict[str, str]:
 # -- approval -----------------------------------------------------------------------------------------
 
 
-def _check_decider(improvement: Improvement, actor: Actor, round_: int, verb: str) -> None:
+def _check_decider(improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str) -> None:
     if not actor.is_approver:
         raise Refused(f"Only approvers can {verb} a fix. It has been sent to them.")
     if actor.user == improvement.reporter_id:
         raise Refused(f"You reported #{improvement.number}, so someone else has to {verb} it.")
+    if actor.user == proposer:
+        raise Refused(f"You proposed this fix for #{improvement.number}, so someone else has to {verb} it.")
     if improvement.status != Status.AWAITING_APPROVAL.value or round_ != improvement.approval_round:
         raise Refused(f"This request for #{improvement.number} has already been answered.")
 
@@ -286,7 +288,13 @@ def check_decision(
 ) -> Form:
     """Decline and Ask a question open a form first; check the right to act before it opens."""
     improvement = _load(session, ws, improvement_id)
-    _check_decider(improvement, actor, round_, "decline" if form_id == forms.DECLINE else "question")
+    _check_decider(
+        improvement,
+        actor,
+        round_,
+        "decline" if form_id == forms.DECLINE else "question",
+        _proposer(session, improvement),
+    )
     return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
 
 
@@ -311,7 +319,8 @@ def _decide(
     edited in place (the verdict replaces the buttons)."""
     status, kind, verb = _VERDICTS[verdict]
     improvement = _load(session, ws, improvement_id)
-    _check_decider(improvement, actor, round_, verb)
+    proposer = _proposer(session, improvement)
+    _check_decider(improvement, actor, round_, verb, proposer)
     _touch(session, improvement, status, now)
     session.add(
         Decision(
@@ -319,7 +328,7 @@ def _decide(
         )
     )
     outbox = Outbox(session, ws.id, now)
-    outcome = views.approval_outcome(improvement, verdict, actor.user, _proposer(session, improvement))
+    outcome = views.approval_outcome(improvement, verdict, actor.user, proposer)
     outbox.edit(improvement, f"approval:{round_}", outcome)
     audit(session, ws.id, improvement, actor.user, kind if kind != "question" else "asked_question", now, round=round_)
     return improvement, outbox

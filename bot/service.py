@@ -162,8 +162,16 @@ class ImproveService:
         return values, errors
 
     async def submit_form(
-        self, external_id: str, user: str, form_id: str, context: dict[str, str], raw: dict[str, FormValue]
+        self,
+        external_id: str,
+        user: str,
+        form_id: str,
+        context: dict[str, str],
+        raw: dict[str, FormValue],
+        *,
+        deliver: bool = True,
     ) -> Outcome:
+        """Validate and save. With deliver=False the caller delivers (Slack: after the modal has closed)."""
         checked = await self.check_form(external_id, form_id, raw)
         if checked is None:
             return Notice(STALE)
@@ -179,7 +187,8 @@ class ImproveService:
             return Notice(str(refusal))
         except (KeyError, ValueError):
             return Notice(STALE)
-        await self.deliver()
+        if deliver:
+            await self.deliver()
         return outcome
 
     def _apply_form(

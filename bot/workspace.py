@@ -20,6 +20,10 @@ class WorkspaceSettings:
     hourly_rate: float = 50.0
     currency: str = "$"
     process_areas: list[str] = field(default_factory=lambda: list(DEFAULT_AREAS))
+    checkin_days: list[int] = field(default_factory=lambda: [7, 30, 90])
+    digest_at: str = "fri 16:00"
+    timezone: str = "UTC"
+    digest_when_empty: str = "note"
 
     @classmethod
     def from_settings(cls, settings: Settings, *, intake_channel: str | None = None) -> WorkspaceSettings:
@@ -30,6 +34,10 @@ class WorkspaceSettings:
             hourly_rate=settings.improve_hourly_rate,
             currency=settings.improve_currency,
             process_areas=list(settings.improve_process_areas),
+            checkin_days=list(settings.improve_checkin_days),
+            digest_at=settings.improve_digest_at,
+            timezone=settings.improve_timezone,
+            digest_when_empty=settings.improve_digest_when_empty,
         )
 
     @classmethod

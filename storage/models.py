@@ -55,9 +55,11 @@ class Improvement(SQLModel, table=True):
     metric_now: str | None = Field(default=None, max_length=200)
     implemented_note: str | None = Field(default=None, sa_column=Column(Text))
     approved_by: str | None = Field(default=None, max_length=100)
+    anonymous: bool = False  # the reporter's name is never shown (credited as "a teammate")
     created_at: datetime = _when()
     updated_at: datetime = _when()
     implemented_at: datetime | None = _when(nullable=True)
+    sustained_at: datetime | None = _when(nullable=True)
 
 
 class Why(SQLModel, table=True):
@@ -130,6 +132,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime = _when()
     claimed_until: datetime | None = _when(nullable=True)
+    claimed_by: str | None = Field(default=None, max_length=36)  # the flush that holds the lease
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
 
@@ -150,4 +153,46 @@ class PostedMessage(SQLModel, table=True):
     channel: str = Field(max_length=200)
     ref: str = Field(max_length=200)  # Slack ts, Teams activity id
     thread: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _when()
+
+
+class Checkin(SQLModel, table=True):
+    """A sustain check-in: a DM to the owner N days after a fix was implemented, asking whether it holds."""
+
+    __table_args__ = (Index("ix_checkin_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    owner_id: str = Field(max_length=100)
+    position: int  # 1 of 3 …
+    of: int
+    after_days: int
+    tz: str = Field(max_length=64)  # the owner's zone when scheduled
+    status: str = Field(max_length=12)  # scheduled | sent | answered | missed | cancelled
+    due_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+    nudge_at: datetime | None = _when(nullable=True)
+    nudged_at: datetime | None = _when(nullable=True)
+    missed_at: datetime | None = _when(nullable=True)
+    answer: str | None = Field(default=None, max_length=10)  # holding | slipping
+    reading: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    answered_at: datetime | None = _when(nullable=True)
+    snoozes: int = 0
+
+
+class Digest(SQLModel, table=True):
+    """One weekly win announcement per workspace and ISO week: the unique key makes it go out once."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "week", name="uq_digest_workspace_week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    week: str = Field(max_length=10)  # 2026-W48, in the workspace's zone
+    slot_at: datetime = _when()
+    status: str = Field(max_length=10)  # posted | empty | skipped
+    covers_from: datetime | None = _when(nullable=True)
+    covers_until: datetime = _when()
+    wins: int = 0
     created_at: datetime = _when()

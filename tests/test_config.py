@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
+from bot.cli import main, parser, socket_mode
 from bot.config import ConfigError, load_settings
 
 
@@ -67,3 +67,28 @@ def test_serve_without_slack_credentials_says_what_is_missing(monkeypatch, tmp_p
     assert capsys.readouterr().err.strip() == (
         "improvebot: SLACK_BOT_TOKEN is not set; it is needed to serve Slack (see README, Configuration)"
     )
+
+
+def test_a_database_url_that_does_not_work_is_one_line(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in ("nonsense", "postgresql://nobody@127.0.0.1:1/none", "sqlite:////no/such/dir/x.db"):
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert main(["db", "upgrade"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("improvebot: DATABASE_URL cannot be used") and "\n" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "app_token", "socket"),
+    [
+        (["serve"], "xapp-1", True),
+        (["serve"], "", False),
+        (["serve", "--http"], "xapp-1", False),
+        (["serve", "--socket"], "", True),
+        ([], "xapp-1", True),
+        ([], "", False),
+    ],
+)
+def test_serve_picks_socket_mode_only_with_an_app_token_or_when_asked(argv, app_token, socket) -> None:
+    settings = load_settings({"SLACK_APP_TOKEN": app_token})
+    assert socket_mode(parser().parse_args(argv), settings) is socket

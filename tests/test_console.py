@@ -104,3 +104,13 @@ async def test_cancel_at_a_prompt_saves_nothing(db, clock: FakeClock) -> None:
     terminal = await run(db, clock, ["/improve", "Leads twice", ":cancel", ":thread 1"])
     assert "(cancelled)" in terminal.screen
     assert "There is no improvement #1" in terminal.screen
+
+
+async def test_replies_after_a_restart_reach_the_right_improvement(db, clock: FakeClock) -> None:
+    await run(db, clock, REPORT)
+    second = ["/improve The proposal template is always wrong", "", "1", "2", "", "", "n", ""]
+    terminal = await run(db, clock, [*second, ":thread 2", "Nobody owns the template"])
+    screen = terminal.screen
+    assert "Why #2" in screen and "> Nobody owns the template" in screen
+    terminal = await run(db, clock, [":thread 1"])
+    assert "Why #2" not in terminal.screen  # #1 is still at its first why

@@ -127,3 +127,23 @@ async def test_a_form_with_tampered_metadata_is_refused_without_a_trace(slack: S
     view["private_metadata"] = json.dumps({"improvement": "1", "round": "7"})
     await slack.submit(view, {"text": "Why?"}, MAYA)
     assert "already been answered" in slack.posts()[-1]["text"]
+
+
+async def test_an_approver_cannot_approve_a_fix_they_proposed_themselves(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", MAYA, {**PROPOSAL, "owner": MAYA})
+    request = slack.thread(card)[-1]
+
+    await slack.click(request, "approve", MAYA)
+
+    assert slack.ephemerals(MAYA)[-1] == "You proposed this fix for #1, so someone else has to approve it."
+    assert not slack.updates(request.ts)
+
+
+async def test_only_the_reporter_closes_the_whys(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", MAYA)
+    assert "Only the reporter can close the 5 Whys" in slack.ephemerals(MAYA)[-1]

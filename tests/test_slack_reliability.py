@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.parse
 
+from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from bot.cli import main
-from storage.models import Improvement, OutboxMessage, Why
+from handlers.slack.views import NOT_SAVED
+from storage.models import Improvement, OutboxMessage, ProcessedEvent, Why
 from tests.conftest import ALEX, INTAKE, MAYA
 from tests.support import slack_requests as rq
 from tests.support.slack_api import BOT_TOKEN
 from tests.support.world import REPORT_DEFAULTS, SlackWorld, settle
+from tests.test_slack_lifecycle import PROPOSAL
 
 
 def mrkdwn_texts(node) -> list[str]:
@@ -185,3 +190,73 @@ async def test_the_tick_command_delivers_what_is_pending(slack: SlackWorld, monk
     assert len(slack.thread(slack.cards()[0])) == 1
     assert await asyncio.to_thread(main, ["tick", "--now", later]) == 0
     assert len(slack.cards()) == 1  # nothing twice
+
+
+async def test_payloads_missing_their_user_or_team_are_ignored_without_a_trace(slack: SlackWorld) -> None:
+    body, _ = rq.block_action("approve", "1:1", MAYA, channel=INTAKE, message_ts="1.0")
+    payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
+    del payload["user"]
+    response = await slack.send(rq.form({"payload": json.dumps(payload)}))
+    assert response.status_code == 200
+    command = dict(urllib.parse.parse_qsl(rq.slash_command("x", ALEX)[0].decode()))
+    command["team_id"] = ""
+    assert (await slack.send(rq.form(command))).status_code == 200
+    assert not slack.stub.of("views.open") and not slack.stub.of("chat.postEphemeral")
+
+
+async def test_a_reply_also_sent_to_the_channel_is_still_an_answer(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX, subtype="thread_broadcast")
+    assert "Why #2" in slack.thread(card)[-1].text_of_blocks
+
+
+async def test_replies_in_threads_that_are_not_improvements_store_nothing(slack: SlackWorld) -> None:
+    await slack.reply("1699999999.000001", "chatting elsewhere", ALEX)
+    assert count(slack, ProcessedEvent) == 0
+
+
+async def test_when_the_database_fails_the_modal_stays_open_with_what_was_typed(slack: SlackWorld) -> None:
+    view = await slack.command("", ALEX)
+    with slack.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE improvement RENAME TO improvement_away"))
+    try:
+        response = await slack.submit(view, {**REPORT_DEFAULTS, "problem": "Leads twice"}, ALEX)
+    finally:
+        with slack.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE improvement_away RENAME TO improvement"))
+    assert response.json() == {"response_action": "errors", "errors": {"problem": NOT_SAVED}}
+    assert not slack.posts()
+    response = await slack.submit(view, {**REPORT_DEFAULTS, "problem": "Leads twice"}, ALEX)  # tried again
+    assert response.status_code == 200 and not response.content
+    assert len(slack.cards()) == 1
+
+
+async def test_no_user_text_anywhere_can_ping(slack: SlackWorld) -> None:
+    hostile = "@here <!channel> <@U0BOSS>"
+    card = await slack.report(ALEX, f"{hostile} problem", idea=hostile)
+    await slack.reply(card.ts, hostile, ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+    proposal = {**PROPOSAL, "countermeasure": hostile, "measure": hostile, "baseline": hostile, "not_to_do": hostile}
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", ALEX, proposal)
+    await slack.click_and_submit(slack.thread(card)[-1], "question", MAYA, {"text": hostile})
+    await slack.click_and_submit(slack.thread(card)[-1], "resubmit", ALEX, proposal)
+    await slack.click(slack.thread(card)[-1], "approve", MAYA)
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX,
+                                 {"metric_now": hostile, "note": hostile})  # fmt: skip
+
+    sent = slack.stub.of("chat.postMessage") + slack.stub.of("chat.update")
+    assert len(sent) > 10
+    for call in sent:
+        for text_object in mrkdwn_objects(call["blocks"]):
+            assert text_object.get("verbatim") is True  # Slack won't auto-link a typed @here
+            assert "<!channel>" not in text_object["text"] and "<@U0BOSS>" not in text_object["text"]
+        assert "<!channel>" not in call["text"] and "<@U0BOSS>" not in call["text"]
+
+
+def mrkdwn_objects(node) -> list[dict]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "mrkdwn" else []
+        return found + [o for value in node.values() for o in mrkdwn_objects(value)]
+    if isinstance(node, list):
+        return [o for item in node for o in mrkdwn_objects(item)]
+    return []

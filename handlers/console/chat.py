@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 
 from bot.messages import Message
@@ -19,6 +20,7 @@ class ConsoleChat:
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
+        self._session = uuid.uuid4().hex[:6]  # refs stay unique across console restarts on one database
         self._refs = itertools.count(1)
         self._numbers = itertools.count(1)
         self.buttons: dict[int, tuple[str, str]] = {}
@@ -43,13 +45,13 @@ class ConsoleChat:
             self._write("    " + line)
 
     async def post(self, channel: str, message: Message) -> Posted:
-        ref = f"m{next(self._refs)}"
+        ref = f"m{self._session}.{next(self._refs)}"
         self.threads[ref] = channel
         self.show(f"[{channel}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
 
     async def reply(self, channel: str, thread: str, message: Message) -> Posted:
-        ref = f"m{next(self._refs)}"
+        ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[{channel} › thread {thread}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
 
@@ -57,7 +59,7 @@ class ConsoleChat:
         self.show(f"[{channel}] bot edited message {ref}:", ref, message)
 
     async def dm(self, user: str, message: Message) -> Posted:
-        ref = f"m{next(self._refs)}"
+        ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[DM to {user}] bot:", ref, message)
         return Posted(channel=f"DM {user}", ref=ref)
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import views
+from bot.messages import Form
 from bot.service import ImproveService, Notice, OpenForm
 from handlers.slack import render
+from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
+
+log = logging.getLogger("improvebot.slack")
 
 ACTIONS = re.compile(
     "^("
@@ -30,22 +36,31 @@ ACTIONS = re.compile(
 )
 
 
-def team_of(body: dict[str, Any]) -> str:
-    team = body.get("team") or {}
-    return str(team.get("id") or (body.get("user") or {}).get("team_id") or "")
-
-
 def register(app: AsyncApp, service: ImproveService) -> None:
     @app.action(ACTIONS)
     async def click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        action = body["actions"][0]
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id")
-        thread = (body.get("message") or {}).get("thread_ts")
-        outcome = await service.click(team_of(body), user, action["action_id"], str(action.get("value", "")))
+        team, user = team_of(body), dig(body, "user", "id")
+        if not team or not user:
+            log.warning("ignored a click without a team or user")
+            return
+        channel = dig(body, "channel", "id") or dig(body, "container", "channel_id") or None
+        thread = dig(body, "message", "thread_ts") or None
+        outcome = await service.click(
+            team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value")
+        )
         if isinstance(outcome, OpenForm):
             form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
-            await client.views_open(trigger_id=body["trigger_id"], view=render.modal(form))
+            await open_form(client, dig(body, "trigger_id"), form, channel, user)
         elif isinstance(outcome, Notice):
             await notify_private(client, channel, user, outcome.text, thread)
+
+
+async def open_form(client: AsyncWebClient, trigger_id: str, form: Form, channel: str | None, user: str) -> None:
+    try:
+        await client.views_open(trigger_id=trigger_id, view=render.modal(form))
+    except SlackApiError as exc:
+        log.warning("could not open %s for %s: %s", form.form_id, user, exc.response.get("error"))
+        await notify_private(
+            client, channel, user, "Sorry, the form did not open (it took too long). Please click again."
+        )

@@ -10,6 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.forms import MAX_PROBLEM
 from bot.service import ImproveService
 from handlers.slack import render
+from handlers.slack.actions import open_form
+from handlers.slack.payload import dig
 
 HELP = (
     "*/improve* opens the form to report a broken process. "
@@ -23,13 +25,15 @@ def register(app: AsyncApp, service: ImproveService) -> None:
     @app.command("/improve")
     async def improve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
-        text = str(body.get("text") or "").strip()
+        text = dig(body, "text").strip()
         if text.lower() in ("help", "?"):
             await respond(text=HELP, response_type="ephemeral")
             return
-        context = {"channel": str(body.get("channel_id", ""))}
-        form = await service.report_form(str(body["team_id"]), text, context)
-        await client.views_open(trigger_id=body["trigger_id"], view=render.modal(form))
+        team, user, channel = dig(body, "team_id"), dig(body, "user_id"), dig(body, "channel_id")
+        if not team or not user:
+            return
+        form = await service.report_form(team, text, {"channel": channel})
+        await open_form(client, dig(body, "trigger_id"), form, channel or None, user)
         if len(text) > MAX_PROBLEM:
             await respond(
                 response_type="ephemeral",

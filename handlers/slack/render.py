@@ -76,8 +76,13 @@ def plain(parts: list[Span]) -> str:
     return "".join(mention(p.user) if isinstance(p, Mention) else escape(p.text) for p in parts)
 
 
+def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
+    """verbatim: Slack must not turn a typed '@here' or a channel name into a ping or a link on its own."""
+    return {"type": "mrkdwn", "text": _clip(text, limit), "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": _mrkdwn(text, SECTION_LIMIT)}
 
 
 def block(item: Block) -> dict[str, Any]:
@@ -92,16 +97,10 @@ def block(item: Block) -> dict[str, Any]:
         body = mrkdwn(item.spans)
         return _section("\n".join("> " + line for line in body.splitlines() or [""]))
     if isinstance(item, Fields):
-        fields = [
-            {"type": "mrkdwn", "text": _clip(f"*{escape(f.label)}*\n{mrkdwn(f.spans)}", FIELD_LIMIT)}
-            for f in item.items[:10]
-        ]
+        fields = [_mrkdwn(f"*{escape(f.label)}*\n{mrkdwn(f.spans)}", FIELD_LIMIT) for f in item.items[:10]]
         return {"type": "section", "fields": fields}
     if isinstance(item, Context):
-        return {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn(item.spans), SECTION_LIMIT)}],
-        }
+        return {"type": "context", "elements": [_mrkdwn(mrkdwn(item.spans), SECTION_LIMIT)]}
     if isinstance(item, Actions):
         buttons = []
         for b in item.buttons:
@@ -187,7 +186,7 @@ def _num(value: float) -> str:
 def modal(form: Form) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     if form.intro:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(form.intro)}]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(escape(form.intro), SECTION_LIMIT)]})
     for spec in form.fields:
         item: dict[str, Any] = {
             "type": "input",

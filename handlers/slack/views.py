@@ -1,7 +1,9 @@
-"""Modal submissions: field errors go back in the ack; on success the modal closes and the work runs."""
+"""Modal submissions. The answer is saved before the modal closes: a field error, or a failure to save, keeps
+the modal open with everything the person typed; on success the modal closes and the messages go out."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -9,31 +11,44 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import forms
-from bot.service import STALE, FormErrors, ImproveService, Notice
+from bot.service import FormErrors, ImproveService, Notice
 from handlers.slack import render
-from handlers.slack.actions import team_of
+from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
 
+log = logging.getLogger("improvebot.slack")
 FORMS = re.compile(f"^({forms.REPORT}|{forms.PROPOSE}|{forms.DECLINE}|{forms.QUESTION}|{forms.IMPLEMENTED})$")
+NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
+
+
+def first_field(view: dict[str, Any]) -> str:
+    return next((b.get("block_id", "") for b in view.get("blocks", []) if b.get("type") == "input"), "")
 
 
 def register(app: AsyncApp, service: ImproveService) -> None:
     @app.view(FORMS)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        team, user, form_id = team_of(body), body["user"]["id"], str(view.get("callback_id"))
+        team, user, form_id = team_of(body), dig(body, "user", "id"), dig(view, "callback_id")
+        if not team or not user:
+            await ack()
+            return
         context = render.metadata(view.get("private_metadata"))
-        raw = render.form_values((view.get("state") or {}).get("values"))
-        checked = await service.check_form(team, form_id, raw)
-        if checked is not None and checked[1]:
-            await ack(response_action="errors", errors=checked[1])
+        raw = render.form_values(dig_state(view))
+        try:
+            outcome = await service.submit_form(team, user, form_id, context, raw, deliver=False)
+        except Exception:
+            log.exception("could not save %s from %s", form_id, user)
+            await ack(response_action="errors", errors={first_field(view): NOT_SAVED})
+            return
+        if isinstance(outcome, FormErrors):
+            await ack(response_action="errors", errors=outcome.errors)
             return
         await ack()
-        channel = context.get("channel") or None
-        if checked is None:
-            await notify_private(client, channel, user, STALE)
-            return
-        outcome = await service.submit_form(team, user, form_id, context, raw)
         if isinstance(outcome, Notice):
-            await notify_private(client, channel, user, outcome.text)
-        elif isinstance(outcome, FormErrors):  # the rules changed between the check and the save
-            await notify_private(client, channel, user, "; ".join(outcome.errors.values()))
+            await notify_private(client, context.get("channel") or None, user, outcome.text)
+        await service.deliver()
+
+
+def dig_state(view: dict[str, Any]) -> Any:
+    state = view.get("state")
+    return state.get("values") if isinstance(state, dict) else None

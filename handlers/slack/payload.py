@@ -1,0 +1,22 @@
+"""Reading Slack payloads defensively: a missing or odd field reads as empty instead of raising."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def dig(body: Any, *path: str | int) -> str:
+    """body[path…] as a string, or "" when any step is missing or of the wrong type."""
+    node = body
+    for step in path:
+        if isinstance(step, int):
+            node = node[step] if isinstance(node, list) and -len(node) <= step < len(node) else None
+        else:
+            node = node.get(step) if isinstance(node, dict) else None
+        if node is None:
+            return ""
+    return node if isinstance(node, str) else str(node) if isinstance(node, int | float) else ""
+
+
+def team_of(body: Any) -> str:
+    return dig(body, "team", "id") or dig(body, "user", "team_id") or dig(body, "team_id")
