@@ -99,7 +99,7 @@ def _engine(settings: Settings) -> Engine:
 
 def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
     from handlers.slack.app import build_slack
-    from handlers.web import create_web_app, delivery_loop
+    from handlers.web import create_web_app, run_scheduled
 
     engine = _engine(settings)
     slack = build_slack(settings, engine=engine, clock=SystemClock(), socket_mode=socket)
@@ -107,13 +107,8 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         async def run_socket() -> None:
-            await slack.start()
-            loop = asyncio.create_task(delivery_loop(slack.service.deliver, 30.0))
-            try:
+            async with run_scheduled(slack):
                 await AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()
-            finally:
-                loop.cancel()
-                await slack.stop()
 
         log.info("serving Slack in Socket Mode")
         asyncio.run(run_socket())
@@ -152,9 +147,9 @@ def _tick(settings: Settings, clock: Clock) -> int:
 
     engine = _engine(settings)
     slack = build_slack(settings, engine=engine, clock=clock)
-    report = asyncio.run(slack.service.deliver())
-    print(f"delivered {report.sent}, failed {report.failed}, given up {report.dead}")
-    return 1 if report.failed else 0
+    report = asyncio.run(slack.ticker.tick())
+    print(report.line())
+    return 1 if report.delivery.failed else 0
 
 
 if __name__ == "__main__":

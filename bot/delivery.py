@@ -17,7 +17,7 @@ from sqlalchemy import Engine, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot import views
+from bot import charts, views
 from bot.clock import Clock, as_utc
 from bot.messages import Message
 from bot.ports import ChatError, ChatPort, Posted
@@ -164,6 +164,12 @@ class Delivery:
     async def _send(self, row: OutboxMessage) -> Posted | None:
         if row.kind == "card":
             return await self._send_card(row)
+        if row.kind == "chart":
+            payload = row.payload or {}
+            series = [(str(label), float(value)) for label, value in payload.get("series", [])]
+            png = await asyncio.to_thread(charts.weekly_bars, str(payload.get("title", "")), series)
+            await self._chat.upload(row.target or "", "hours-given-back.png", str(payload.get("title", "")), png)
+            return None
         message = Message.model_validate(row.payload)
         if row.kind == "dm":
             return await self._chat.dm(row.target or "", message)

@@ -16,7 +16,8 @@ class Status(StrEnum):
     QUESTION_ASKED = "question_asked"  # an approver asked; the reporter answers and resubmits
     APPROVED = "approved"  # the owner is carrying it out
     DECLINED = "declined"
-    IMPLEMENTED = "implemented"  # sustain check-ins start here (next issue)
+    IMPLEMENTED = "implemented"  # sustain check-ins start here
+    SUSTAINED = "sustained"  # every check-in said it still holds
 
     @property
     def label(self) -> str:
@@ -35,6 +36,7 @@ _STATUS_LABELS = {
     Status.APPROVED: "Approved, in progress",
     Status.DECLINED: "Declined",
     Status.IMPLEMENTED: "Implemented",
+    Status.SUSTAINED: "Sustained",
 }
 _STATUS_EMOJI = {
     Status.INVESTIGATING: "🔎",
@@ -44,6 +46,7 @@ _STATUS_EMOJI = {
     Status.APPROVED: "🛠️",
     Status.DECLINED: "🚫",
     Status.IMPLEMENTED: "✅",
+    Status.SUSTAINED: "🏁",
 }
 
 

@@ -150,6 +150,24 @@ def implemented_form(number: int, measure: str | None, baseline: str | None, con
     )
 
 
+CHECKIN = "checkin"
+
+
+def checkin_form(number: int, answer: str, measure: str | None, context: dict[str, str]) -> Form:
+    title = f"#{number} still holding" if answer == "holding" else f"#{number} slipping"
+    return Form(
+        form_id=CHECKIN,
+        title=title,
+        submit_label="Send",
+        intro=f"Measured by: {measure}" if measure else None,
+        context=context,
+        fields=[
+            TextInput(id="reading", label="What does the metric read now?", required=False, max_length=MAX_SHORT),
+            TextInput(id="note", label="A note for the team", required=False, multiline=True, max_length=1000),
+        ],
+    )
+
+
 # -- validation --------------------------------------------------------------------------------------
 
 

@@ -49,6 +49,11 @@ def _touch(session: Session, improvement: Improvement, status: Status, now: date
     session.add(improvement)
 
 
+def owner_key(improvement: Improvement) -> str:
+    """The message that carries the live "Mark implemented" button (a reopened fix gets a new one)."""
+    return f"owner:{improvement.approval_round}" if improvement.cycle == 0 else f"reopen:{improvement.cycle}"
+
+
 def _owner(improvement: Improvement) -> str:
     return improvement.owner_id or improvement.reporter_id
 
@@ -340,7 +345,7 @@ def approve(
     improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.APPROVE, None, now)
     improvement.approved_by = actor.user
     outbox.refresh_card(improvement)
-    outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=f"owner:{round_}")
+    outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=owner_key(improvement))
     if _owner(improvement) != actor.user:
         outbox.dm(_owner(improvement), views.owner_dm(improvement, actor.user), improvement=improvement)
     return improvement
@@ -400,9 +405,8 @@ def mark_implemented(
     improvement.implemented_at = now
     _touch(session, improvement, Status.IMPLEMENTED, now)
     outbox = Outbox(session, ws.id, now)
-    outbox.edit(improvement, f"owner:{improvement.approval_round}", views.owner_done(improvement, actor.user))
-    outbox.reply(improvement, views.marked_implemented(improvement, actor.user, values.get("note")), key="implemented")
+    outbox.edit(improvement, owner_key(improvement), views.owner_done(improvement, actor.user))
+    outbox.reply(improvement, views.marked_implemented(improvement, actor.user, values.get("note")))
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "implemented", now, metric_now=improvement.metric_now)
-    # Sustain check-ins (7/30/90 days) are scheduled from here once the scheduler exists.
-    return improvement
+    return improvement  # the caller schedules the sustain check-ins in the same transaction

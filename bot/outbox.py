@@ -42,8 +42,15 @@ class Outbox:
     def edit(self, improvement: Improvement, key: str, message: Message) -> None:
         self._add("update", improvement, key=key, payload=message.model_dump(mode="json"))
 
-    def dm(self, user: str, message: Message, *, improvement: Improvement | None = None) -> None:
-        self._add("dm", improvement, target=user, payload=message.model_dump(mode="json"))
+    def dm(
+        self, user: str, message: Message, *, improvement: Improvement | None = None, key: str | None = None
+    ) -> None:
+        """A direct message; `key` remembers it (with an improvement) for a later in-place edit."""
+        self._add("dm", improvement, target=user, key=key, payload=message.model_dump(mode="json"))
+
+    def chart(self, channel: str, title: str, series: list[tuple[str, float]]) -> None:
+        """A chart image posted to a channel; rendered to PNG when it is delivered."""
+        self._add("chart", None, target=channel, payload={"title": title, "series": [list(p) for p in series]})
 
     def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> None:
         self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))

@@ -39,10 +39,18 @@ class ChatPort(Protocol):
 
     async def dm(self, user: str, message: Message) -> Posted: ...
 
+    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
+        """Post an image (a chart) to a channel."""
+        ...
+
 
 class Directory(Protocol):
     """Who people are on the platform: group membership and admin rights, for authorization."""
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         """True when `user` is listed in `approvers` (users or groups), or, with an empty list, is an admin."""
+        ...
+
+    async def timezone(self, user: str) -> str | None:
+        """The person's IANA time zone, when the platform knows it."""
         ...

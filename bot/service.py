@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import forms, lifecycle, views
+from bot import checkin_views, checkins, forms, lifecycle, views
 from bot.clock import Clock
 from bot.delivery import Delivery, FlushReport
 from bot.lifecycle import Actor, Refused
@@ -146,6 +146,8 @@ class ImproveService:
             return forms.reason_form(form_id, 0, {})
         if form_id == forms.IMPLEMENTED:
             return forms.implemented_form(0, None, None, {})
+        if form_id == forms.CHECKIN:
+            return forms.checkin_form(0, "holding", None, {})
         return None
 
     async def check_form(
@@ -180,9 +182,10 @@ class ImproveService:
             return FormErrors(errors)
         ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
+        owner_tz = await self._owner_tz(ws, context) if form_id == forms.IMPLEMENTED else None
         now = self.clock.now()
         try:
-            outcome = await self._run(lambda s: self._apply_form(s, ws, actor, form_id, context, values, now))
+            outcome = await self._run(lambda s: self._apply_form(s, ws, actor, form_id, context, values, now, owner_tz))
         except Refused as refusal:
             return Notice(str(refusal))
         except (KeyError, ValueError):
@@ -200,10 +203,14 @@ class ImproveService:
         context: dict[str, str],
         values: dict[str, Any],
         now: datetime,
+        owner_tz: str | None = None,
     ) -> Outcome:
         if form_id == forms.REPORT:
             improvement = lifecycle.submit_report(session, ws, actor, values, now)
             return Notice(views.report_received(improvement))
+        if form_id == forms.CHECKIN:
+            checkins.answer(session, ws, actor, int(context["checkin"]), context.get("answer", ""), values, now)
+            return Done()
         improvement_id = int(context["improvement"])
         round_ = int(context["round"]) if "round" in context else None
         if form_id == forms.PROPOSE:
@@ -213,7 +220,8 @@ class ImproveService:
         elif form_id == forms.QUESTION and round_ is not None:
             lifecycle.ask_question(session, ws, actor, improvement_id, round_, values["text"], now)
         elif form_id == forms.IMPLEMENTED:
-            lifecycle.mark_implemented(session, ws, actor, improvement_id, values, now)
+            improvement = lifecycle.mark_implemented(session, ws, actor, improvement_id, values, now)
+            checkins.schedule(session, ws, improvement, owner_tz, now)
         else:
             return Notice(STALE)
         return Done()
@@ -236,6 +244,16 @@ class ImproveService:
             await self.deliver()
         return outcome
 
+    async def _owner_tz(self, ws: WorkspaceRef, context: dict[str, str]) -> str | None:
+        """The owner's time zone, asked of the platform before the transaction (check-ins land at 10:00 local)."""
+
+        def owner(session: Session) -> str | None:
+            improvement = queries.improvement_in(session, ws.id, int(context.get("improvement") or 0))
+            return (improvement.owner_id or improvement.reporter_id) if improvement else None
+
+        user = await self._run(owner)
+        return await self._directory.timezone(user) if user else None
+
     def _apply_click(
         self,
         session: Session,
@@ -253,6 +271,12 @@ class ImproveService:
             return OpenForm(lifecycle.proposal_form(session, ws, actor, improvement_id))
         if action == views.MARK_IMPLEMENTED:
             return OpenForm(lifecycle.implemented_form(session, ws, actor, improvement_id))
+        if action in (checkin_views.HOLDING, checkin_views.SLIPPING):
+            verdict = "holding" if action == checkin_views.HOLDING else "slipping"
+            return OpenForm(checkins.answer_form(session, ws, actor, improvement_id, verdict))
+        if action == checkin_views.SNOOZE:
+            checkins.snooze(session, ws, actor, improvement_id, now)
+            return Done()
         if round_ is None:
             return Notice(STALE)
         if action == views.APPROVE:
@@ -285,6 +309,12 @@ class ImproveService:
         if improvement is not None:
             await self.deliver()
         return improvement is not None
+
+    async def pending_checkins(self, external_id: str, user: str) -> Message:
+        """`improve checkins`: the person's check-ins waiting for an answer, with their buttons."""
+        ws = await self.workspace(external_id)
+        items = await self._run(lambda s: checkins.pending_for(s, ws, user))
+        return checkin_views.pending_list(items)
 
     async def thread_of(self, external_id: str, number: int) -> ThreadView | None:
         """Improvement #number's thread as it reads now (card first), once its card is posted."""

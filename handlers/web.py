@@ -6,47 +6,47 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy import Engine, text
 
+from bot.scheduler import start_scheduler
 from handlers.slack.app import SlackBot
 
 log = logging.getLogger("improvebot.web")
 
 
-async def delivery_loop(deliver: Callable[[], Awaitable[object]], every: float) -> None:
-    """Retry undelivered messages (Slack down, rate limited) until the process stops."""
-    while True:
-        try:
-            await deliver()
-        except Exception:  # a bad tick must not stop the loop
-            log.exception("delivery loop failed; trying again in %ss", every)
-        await asyncio.sleep(every)
+@contextlib.asynccontextmanager
+async def run_scheduled(slack: SlackBot) -> AsyncIterator[None]:
+    """While serving: catch up at once (work missed while the bot was down), then tick every minute."""
+    await slack.start()
+    try:
+        await slack.ticker.tick()
+    except Exception:  # a failing first tick must not stop the server; the next one retries
+        log.exception("the start-up tick failed")
+    scheduler = start_scheduler(slack.ticker.tick, slack.workspace_settings)
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+        await slack.stop()
 
 
-def create_web_app(engine: Engine, slack: SlackBot | None, *, deliver_every: float | None = 30.0) -> FastAPI:
+def create_web_app(engine: Engine, slack: SlackBot | None, *, scheduled: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
         # Everything loaded at start-up (SDKs, ORM, migrations) lives as long as the process: move it out of the
         # garbage collector's view, so full collections stay short and do not show up as ack latency spikes.
         gc.collect()
         gc.freeze()
-        if slack is not None:
-            await slack.start()
-            if deliver_every:
-                task = asyncio.create_task(delivery_loop(slack.service.deliver, deliver_every))
-        yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if slack is not None:
-            await slack.stop()
+        if slack is None or not scheduled:
+            yield
+            return
+        async with run_scheduled(slack):
+            yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 

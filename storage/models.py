@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored in UTC and always read back timezone-aware (SQLite alone would drop the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
 def _when(nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 class Workspace(SQLModel, table=True):
@@ -25,8 +44,6 @@ class Workspace(SQLModel, table=True):
 
 
 class Improvement(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),)
-
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     number: int
@@ -51,6 +68,7 @@ class Improvement(SQLModel, table=True):
     owner_id: str | None = Field(default=None, max_length=100)
     due_date: date | None = None
     approval_round: int = 0  # bumps with every approval request; stale buttons are refused
+    cycle: int = 0  # bumps each time a slipping fix is reopened
     # the result
     metric_now: str | None = Field(default=None, max_length=200)
     implemented_note: str | None = Field(default=None, sa_column=Column(Text))
@@ -60,6 +78,12 @@ class Improvement(SQLModel, table=True):
     updated_at: datetime = _when()
     implemented_at: datetime | None = _when(nullable=True)
     sustained_at: datetime | None = _when(nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
+        Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at"),
+        Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
+    )
 
 
 class Why(SQLModel, table=True):
@@ -165,6 +189,7 @@ class Checkin(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     improvement_id: int = Field(foreign_key="improvement.id", index=True)
     owner_id: str = Field(max_length=100)
+    cycle: int = 0  # the improvement's cycle (a reopened fix starts a new one)
     position: int  # 1 of 3 …
     of: int
     after_days: int

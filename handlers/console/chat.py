@@ -58,6 +58,9 @@ class ConsoleChat:
     async def update(self, channel: str, ref: str, message: Message) -> None:
         self.show(f"[{channel}] bot edited message {ref}:", ref, message)
 
+    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
+        self._write(f"[{channel}] bot uploaded {filename} ({title}, {len(content):,} bytes)")
+
     async def dm(self, user: str, message: Message) -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[DM to {user}] bot:", ref, message)
@@ -69,3 +72,6 @@ class ConsoleDirectory:
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         return user in (approvers or DEFAULT_APPROVERS)
+
+    async def timezone(self, user: str) -> str | None:
+        return None  # the workspace's zone (IMPROVE_TIMEZONE)

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.service import ImproveService
+from bot.tick import Ticker
 from bot.workspace import WorkspaceSettings
 from handlers.slack import actions, commands, events, views
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
@@ -24,6 +25,8 @@ class SlackBot:
     app: AsyncApp
     service: ImproveService
     client: AsyncWebClient
+    ticker: Ticker
+    workspace_settings: WorkspaceSettings
 
     async def start(self) -> None:
         """While serving, reuse one HTTP connection pool for every Web API call (instead of one per call)."""
@@ -38,13 +41,15 @@ class SlackBot:
 
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    workspace_settings = WorkspaceSettings.from_settings(settings)
+    delivery = Delivery(engine, clock, SlackChat(client), "slack")
     service = ImproveService(
         engine=engine,
         clock=clock,
         platform="slack",
-        settings_for=lambda _team: WorkspaceSettings.from_settings(settings),
+        settings_for=lambda _team: workspace_settings,
         directory=SlackDirectory(client),
-        delivery=Delivery(engine, clock, SlackChat(client), "slack"),
+        delivery=delivery,
     )
     app = AsyncApp(
         client=client,
@@ -54,4 +59,5 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     )
     for listeners in (commands, actions, views, events):
         listeners.register(app, service)
-    return SlackBot(app=app, service=service, client=client)
+    ticker = Ticker(engine, clock, "slack", delivery)
+    return SlackBot(app=app, service=service, client=client, ticker=ticker, workspace_settings=workspace_settings)

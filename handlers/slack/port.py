@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -80,6 +80,19 @@ class SlackChat:
     async def update(self, channel: str, ref: str, message: Message) -> None:
         await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
 
+    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
+        try:
+            await self._client.files_upload_v2(
+                channel=channel, file=content, filename=filename, title=title, request_file_info=False
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
+            raise ChatError(
+                f"files_upload_v2: {error}", retryable=error in RETRYABLE or exc.response.status_code >= 500
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
+            raise ChatError(f"files_upload_v2: {type(exc).__name__}: {exc}") from exc
+
     async def dm(self, user: str, message: Message) -> Posted:
         response = await self._call("chat.postMessage", channel=user, unfurl_links=False, **render.message(message))
         return Posted(channel=response["channel"], ref=response["ts"])
@@ -102,6 +115,15 @@ class SlackDirectory:
         response = await self._client.api_call(method, http_verb="GET", params=kwargs)
         self._cache[key] = (time.monotonic(), response.data)
         return response.data
+
+    async def timezone(self, user: str) -> str | None:
+        try:
+            info = await self._cached(f"user:{user}", "users.info", user=user)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("could not read the time zone of %s: %s", user, exc)
+            return None
+        tz = info.get("user", {}).get("tz")
+        return tz if isinstance(tz, str) else None
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         try:

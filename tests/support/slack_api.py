@@ -147,6 +147,10 @@ class SlackApiStub:
         if self.latency:
             threading.Event().wait(self.latency)
         parsed = urlparse(path)
+        if parsed.path.startswith("/upload/"):  # step 2 of files_upload_v2: the file's bytes
+            with self._lock:
+                self.calls.append(Call("upload", {"file_id": parsed.path.rsplit("/", 1)[-1], "body": body}))
+            return 200, {"ok": True}, {}
         params: dict[str, Any] = dict(parse_qsl(parsed.query))
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         if body:
@@ -154,7 +158,7 @@ class SlackApiStub:
                 params.update(json.loads(body))
             else:
                 params.update(dict(parse_qsl(body.decode())))
-        for key in ("blocks", "view", "attachments"):
+        for key in ("blocks", "view", "attachments", "files"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         if parsed.path.startswith("/response/"):
@@ -187,6 +191,8 @@ class SlackApiStub:
                                     "team": "Acme", "url": "https://acme.slack.com/"},
             "chat.postMessage": self._post,
             "apps.connections.open": lambda p: {"ok": True, "url": self.socket_url},
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": lambda p: {"ok": True, "files": p.get("files")},
             "chat.update": lambda p: {"ok": True, "channel": p.get("channel"), "ts": p.get("ts")},
             "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
             "views.open": lambda p: {"ok": True, "view": {"id": f"V{self._next_ts()}"}},
@@ -199,6 +205,10 @@ class SlackApiStub:
     def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user"))
         return {"ok": True, "user": {"id": user, **self.users.get(user, {})}}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):06d}"
+        return {"ok": True, "file_id": file_id, "upload_url": self.url.replace("/api/", f"/upload/{file_id}")}
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"

@@ -53,7 +53,7 @@ class SlackWorld:
     @classmethod
     def build(cls, settings: Settings, *, engine: Engine, clock: FakeClock, stub: SlackApiStub) -> SlackWorld:
         bot = build_slack(settings, engine=engine, clock=clock)
-        web = create_web_app(engine, bot, deliver_every=None)
+        web = create_web_app(engine, bot, scheduled=False)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test")
         return cls(bot, http, stub, engine, clock)
 

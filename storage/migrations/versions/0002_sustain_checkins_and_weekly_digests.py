@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("improvement_id", sa.Integer(), nullable=False),
         sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("of", sa.Integer(), nullable=False),
         sa.Column("after_days", sa.Integer(), nullable=False),
@@ -80,6 +81,9 @@ def upgrade() -> None:
     with op.batch_alter_table("improvement", schema=None) as batch_op:
         batch_op.add_column(sa.Column("anonymous", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("sustained_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("cycle", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.create_index("ix_improvement_workspace_implemented", ["workspace_id", "implemented_at"], unique=False)
+        batch_op.create_index("ix_improvement_workspace_sustained", ["workspace_id", "sustained_at"], unique=False)
 
     # ### end Alembic commands ###
 
@@ -89,6 +93,9 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.drop_column("claimed_by")
     with op.batch_alter_table("improvement", schema=None) as batch_op:
+        batch_op.drop_index("ix_improvement_workspace_sustained")
+        batch_op.drop_index("ix_improvement_workspace_implemented")
+        batch_op.drop_column("cycle")
         batch_op.drop_column("sustained_at")
         batch_op.drop_column("anonymous")
 

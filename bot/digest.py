@@ -1,0 +1,244 @@
+"""The weekly win announcement: what was implemented or sustained since the last one, who to thank, and what
+it gives back. One per workspace and ISO week (a unique row), so it goes out once however many ticks run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.calendar import iso_week, last_weekly_slot, parse_weekly, zone
+from bot.domain import WEEKS_PER_YEAR, Status, format_money, format_number
+from bot.messages import Bold, Context, Heading, Mention, Message, Paragraph, Span, Text
+from bot.outbox import Outbox
+from bot.views import title_of
+from bot.workspace import WorkspaceSettings
+from storage.models import Digest, Improvement, Workspace
+
+log = logging.getLogger("improvebot.digest")
+
+LATE_LIMIT = timedelta(days=1)  # a digest missed by more than this is skipped, not posted into the wrong week
+CHART_WEEKS = 12
+LIVE = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
+_WEEKLY_HOURS = func.coalesce(Improvement.hours_per_week, 0) * func.coalesce(Improvement.people, 0)
+
+
+@dataclass(frozen=True)
+class Win:
+    improvement: Improvement
+    sustained: bool  # this week's news is that it held through every check-in
+
+
+@dataclass(frozen=True)
+class Totals:
+    wins: int
+    hours_per_year: float
+    money_per_year: float
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    week: str
+    wins: list[Win]
+    week_totals: Totals
+    year_totals: Totals
+    in_progress: list[Improvement]
+    chart: list[tuple[str, float]]  # (week label, hours given back per week)
+
+
+def _hours_per_year(improvement: Improvement) -> float:
+    return (improvement.hours_per_week or 0) * (improvement.people or 0) * WEEKS_PER_YEAR
+
+
+def gather(
+    session: Session, workspace: Workspace, settings: WorkspaceSettings, since: datetime | None, until: datetime
+) -> DigestContent:
+    """Everything the announcement says, read from the database in a handful of indexed queries."""
+    tz = zone(settings.timezone)
+    in_window = [col(Improvement.implemented_at) <= until, col(Improvement.sustained_at) <= until]
+    if since is not None:
+        in_window = [
+            (col(Improvement.implemented_at) > since) & in_window[0],
+            (col(Improvement.sustained_at) > since) & in_window[1],
+        ]
+    rows = session.exec(
+        select(Improvement)
+        .where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE), or_(*in_window))
+        .order_by(col(Improvement.number))
+    ).all()
+    wins = [
+        Win(r, sustained=bool(r.sustained_at and r.sustained_at <= until and (since is None or r.sustained_at > since)))
+        for r in rows
+    ]
+    week_hours = sum(_hours_per_year(w.improvement) for w in wins)
+    year_start = until.astimezone(tz).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    ytd_count, ytd_weekly = session.exec(
+        select(func.count(), func.coalesce(func.sum(_WEEKLY_HOURS), 0)).where(
+            Improvement.workspace_id == workspace.id,
+            col(Improvement.status).in_(LIVE),
+            col(Improvement.implemented_at) >= year_start,
+            col(Improvement.implemented_at) <= until,
+        )
+    ).one()
+    ytd_hours = float(ytd_weekly) * WEEKS_PER_YEAR
+    return DigestContent(
+        week=iso_week(until, tz),
+        wins=wins,
+        week_totals=Totals(len(wins), week_hours, week_hours * settings.hourly_rate),
+        year_totals=Totals(int(ytd_count), ytd_hours, ytd_hours * settings.hourly_rate),
+        in_progress=_in_progress(session, workspace),
+        chart=_chart(session, workspace, until, tz.key),
+    )
+
+
+def _in_progress(session: Session, workspace: Workspace) -> list[Improvement]:
+    return list(
+        session.exec(
+            select(Improvement)
+            .where(Improvement.workspace_id == workspace.id, Improvement.status == Status.APPROVED.value)
+            .order_by(col(Improvement.updated_at).desc())
+            .limit(5)
+        ).all()
+    )
+
+
+def _chart(session: Session, workspace: Workspace, until: datetime, tz: str) -> list[tuple[str, float]]:
+    """Hours given back per week, at the end of each of the last 12 weeks (fixes live by then), in one scan."""
+    ends = [until - timedelta(weeks=n) for n in reversed(range(CHART_WEEKS))]
+    sums = [func.coalesce(func.sum(case((col(Improvement.implemented_at) <= end, _WEEKLY_HOURS), else_=0)), 0)
+            for end in ends]  # fmt: skip
+    values = session.exec(
+        select(*sums).where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE))
+    ).one()
+    return [(iso_week(end, zone(tz))[-3:], float(v)) for end, v in zip(ends, values, strict=True)]
+
+
+# -- what it says -------------------------------------------------------------------------------------
+
+
+def _totals_text(totals: Totals, currency: str) -> str:
+    wins = "1 win" if totals.wins == 1 else f"{totals.wins} wins"
+    return (
+        f"{wins}, ≈ {format_number(totals.hours_per_year)} h/year"
+        f" ≈ {format_money(totals.money_per_year, currency)}/year given back"
+    )
+
+
+def compose(content: DigestContent, settings: WorkspaceSettings) -> Message:
+    currency = settings.currency
+    if not content.wins:
+        return _quiet_week(content)
+    blocks: list = [Heading(text=f"🏆 This week's wins ({content.week})")]
+    for win in content.wins:
+        imp = win.improvement
+        idea: list[Span] = [Text(text="a teammate")] if imp.anonymous else [Mention(user=imp.reporter_id)]
+        hours = _hours_per_year(imp)
+        news = "held through every check-in 🏁" if win.sustained else "implemented ✅"
+        parts: list[Span] = [
+            Bold(text=f"#{imp.number} {title_of(imp)}"),
+            Text(text=f" {news}. Idea by "),
+            *idea,
+            Text(text=", carried out by "),
+            Mention(user=imp.owner_id or imp.reporter_id),
+            Text(text="."),
+        ]
+        if hours:
+            parts.append(
+                Text(
+                    text=f" Gives back ≈ {format_number(hours)} h/year"
+                    f" ≈ {format_money(hours * settings.hourly_rate, currency)}/year."
+                )
+            )
+        blocks.append(Paragraph(spans=parts))
+    blocks.append(Paragraph(spans=[Bold(text="This week: "), Text(text=_totals_text(content.week_totals, currency))]))
+    blocks.append(
+        Paragraph(spans=[Bold(text="Year to date: "), Text(text=_totals_text(content.year_totals, currency))])
+    )
+    blocks.append(Context(spans=[Text(text="Thank you! Spotted something broken? Type /improve.")]))
+    return Message(summary=f"This week's wins: {len(content.wins)}", blocks=blocks)
+
+
+def _quiet_week(content: DigestContent) -> Message:
+    blocks: list = [Paragraph(spans=[Bold(text=f"No fixes landed this week ({content.week}).")])]
+    if content.in_progress:
+        blocks.append(Paragraph(spans=[Text(text="In progress:")]))
+        for imp in content.in_progress:
+            blocks.append(
+                Paragraph(spans=[Text(text=f"• #{imp.number} {title_of(imp)}, owned by "),
+                                 Mention(user=imp.owner_id or imp.reporter_id)])
+            )  # fmt: skip
+    else:
+        blocks.append(Paragraph(spans=[Text(text="Nothing is in progress either: a good week to type /improve.")]))
+    return Message(summary=f"No wins this week ({content.week})", blocks=blocks)
+
+
+# -- the tick's part ---------------------------------------------------------------------------------
+
+
+def _last_posted(session: Session, workspace_id: int) -> Digest | None:
+    return session.exec(
+        select(Digest)
+        .where(Digest.workspace_id == workspace_id, col(Digest.status).in_(("posted", "empty")))
+        .order_by(col(Digest.slot_at).desc())
+    ).first()
+
+
+def queue_due(session: Session, platform: str, now: datetime) -> int:
+    """Queue this week's announcement for every workspace whose slot has passed and that has none yet."""
+    queued = 0
+    for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+        settings = WorkspaceSettings.from_json(workspace.settings)
+        if not settings.wins_channel:
+            continue
+        weekday, at = parse_weekly(settings.digest_at)
+        tz = zone(settings.timezone)
+        slot = last_weekly_slot(now, weekday, at, tz)
+        if slot < workspace.created_at:
+            continue  # the workspace did not exist yet at that slot
+        week = iso_week(slot, tz)
+        if session.exec(select(Digest.id).where(Digest.workspace_id == workspace.id, Digest.week == week)).first():
+            continue
+        queued += _queue_one(session, workspace, settings, slot, week, now)
+    return queued
+
+
+def _queue_one(
+    session: Session, workspace: Workspace, settings: WorkspaceSettings, slot: datetime, week: str, now: datetime
+) -> int:
+    last = _last_posted(session, workspace.id or 0)
+    since = last.covers_until if last else None
+    late = now - slot > LATE_LIMIT
+    content = None if late else gather(session, workspace, settings, since, slot)
+    status = "skipped" if late else ("posted" if content and content.wins else "empty")
+    row = Digest(workspace_id=workspace.id or 0, week=week, slot_at=slot, status=status, covers_from=since,
+                 covers_until=slot if not late else (since or slot), wins=len(content.wins) if content else 0,
+                 created_at=now)  # fmt: skip
+    try:
+        with session.begin_nested():  # the unique (workspace, week) row: only one tick gets to post it
+            session.add(row)
+    except IntegrityError:
+        return 0
+    if late:
+        log.warning("skipped the %s digest of workspace %s: it was due %s and is more than a day late",
+                    week, workspace.external_id, slot.isoformat())  # fmt: skip
+        return 0
+    assert content is not None
+    if not content.wins and settings.digest_when_empty == "skip":
+        return 0
+    outbox = Outbox(session, workspace.id or 0, now)
+    outbox.post(settings.wins_channel, compose(content, settings))
+    if content.wins:
+        outbox.chart(settings.wins_channel, "Hours given back per week", content.chart)
+    return 1
+
+
+def preview(session: Session, workspace: Workspace, now: datetime) -> tuple[str, Message]:
+    """What the next announcement would say if it went out now (covering everything since the last one)."""
+    settings = WorkspaceSettings.from_json(workspace.settings)
+    last = _last_posted(session, workspace.id or 0)
+    content = gather(session, workspace, settings, last.covers_until if last else None, now)
+    return content.week, compose(content, settings)
