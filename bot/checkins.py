@@ -98,12 +98,14 @@ def queue_nudges(session: Session, platform: str, now: datetime) -> int:
     nudged = 0
     for checkin in rows:
         delivered = session.exec(
-            select(PostedMessage.id).where(
+            select(PostedMessage).where(
                 PostedMessage.improvement_id == checkin.improvement_id, PostedMessage.key == checkin_key(checkin)
             )
         ).first()
         if delivered is None:
             continue  # the DM itself has not gone out yet: no nudge about it
+        if working_days_later(delivered.created_at, NUDGE_AFTER_WORKING_DAYS, zone(checkin.tz)) > now:
+            continue  # it went out late (Slack was down): two working days from when it really arrived
         improvement = session.get(Improvement, checkin.improvement_id)
         assert improvement is not None
         checkin.nudged_at = now

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
+from bot.digest import preview_digests
 from storage.db import make_engine, upgrade
 
 log = logging.getLogger("improvebot")
@@ -35,8 +36,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="chat with the bot in this terminal (local database)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
-    tick = sub.add_parser("tick", help="deliver due work once (undelivered messages) and exit")
+    tick = sub.add_parser("tick", help="run due work once (check-ins, nudges, digests, undelivered messages)")
     tick.add_argument("--now", help="act as if it were this ISO-8601 time (default: now)")
+    digest = sub.add_parser("digest", help="the weekly win announcement")
+    digest.add_argument("--preview", action="store_true", required=True, help="print what the next one would say")
+    digest.add_argument("--now", help="preview as of this ISO-8601 time (default: now)")
     return parser
 
 
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "tick":
             return _tick(settings, _clock(args.now))
+        if command == "digest":
+            return _digest_preview(settings, _clock(args.now))
     except ConfigError as exc:
         print(f"improvebot: {exc}", file=sys.stderr)
         return 2
@@ -150,6 +156,21 @@ def _tick(settings: Settings, clock: Clock) -> int:
     report = asyncio.run(slack.ticker.tick())
     print(report.line())
     return 1 if report.delivery.failed else 0
+
+
+def _digest_preview(settings: Settings, clock: Clock) -> int:
+    """Print the next announcement of every workspace in the database, as plain text."""
+    from handlers.console.render import message_lines
+
+    engine = _engine(settings)
+    previews = preview_digests(engine, clock.now())
+    if not previews:
+        print("no workspace yet: the bot has not been used")
+    for name, channel, week, message in previews:
+        print(f"--- {name}: {week}, to {channel or '(no wins channel set: IMPROVE_WINS_CHANNEL)'} ---")
+        for line in message_lines(message, lambda _action, _value: 0):
+            print(line)
+    return 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ class FakeClock:
         self._now = when
 
 
+class OffsetClock:
+    """Another clock, moved forward on demand (the console's `:wait 7d` to see check-ins arrive)."""
+
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return self._base.now() + self.offset
+
+
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns; treat them as the UTC they were stored as."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

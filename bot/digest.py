@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import Engine, case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -236,9 +236,15 @@ def _queue_one(
     return 1
 
 
-def preview(session: Session, workspace: Workspace, now: datetime) -> tuple[str, Message]:
-    """What the next announcement would say if it went out now (covering everything since the last one)."""
-    settings = WorkspaceSettings.from_json(workspace.settings)
-    last = _last_posted(session, workspace.id or 0)
-    content = gather(session, workspace, settings, last.covers_until if last else None, now)
-    return content.week, compose(content, settings)
+def preview_digests(engine: Engine, now: datetime) -> list[tuple[str, str, str, Message]]:
+    """(workspace, channel, week, message) of the next announcement of every workspace, as if it went out now
+    (covering everything since the last one)."""
+    previews = []
+    with Session(engine) as session:
+        for workspace in session.exec(select(Workspace).order_by(col(Workspace.id))).all():
+            settings = WorkspaceSettings.from_json(workspace.settings)
+            last = _last_posted(session, workspace.id or 0)
+            content = gather(session, workspace, settings, last.covers_until if last else None, now)
+            name = f"{workspace.platform} {workspace.external_id}"
+            previews.append((name, settings.wins_channel, content.week, compose(content, settings)))
+    return previews

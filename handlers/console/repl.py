@@ -11,15 +11,17 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.clock import Clock
+from bot.clock import Clock, OffsetClock
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 from bot.service import Done, FormErrors, ImproveService, Notice, OpenForm, Outcome
+from bot.tick import Ticker
 from bot.workspace import WorkspaceSettings
 from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
 
@@ -30,6 +32,8 @@ HELP = """Commands:
   :thread N           enter the thread of improvement #N; plain lines are then replies there
   :leave              leave the thread
   :click N            click button [N]
+  /improve checkins   your check-ins waiting for an answer
+  :wait 7d            let time pass (d, h, m) and run the scheduler: check-ins, nudges, the weekly digest
   :help               this help          :quit   leave the console
 At a form prompt, press Enter to skip an optional field, or type :cancel."""
 
@@ -41,8 +45,18 @@ class Cancelled(Exception):
 
 
 class Console:
-    def __init__(self, service: ImproveService, chat: ConsoleChat, read: Reader, write: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        service: ImproveService,
+        chat: ConsoleChat,
+        read: Reader,
+        write: Callable[[str], None],
+        ticker: Ticker,
+        clock: OffsetClock | None = None,
+    ) -> None:
         self.service = service
+        self.ticker = ticker
+        self.clock = clock
         self.chat = chat
         self.read = read
         self.write = write
@@ -68,7 +82,12 @@ class Console:
     async def handle(self, line: str) -> None:
         if not line:
             return
-        if line.startswith("/improve"):
+        if line.strip() in ("/improve checkins", "/improve check-ins"):
+            pending = await self.service.pending_checkins(WORKSPACE, self.user)
+            self.chat.show("(only you see this)", f"checkins:{uuid.uuid4().hex}", pending)
+        elif line.startswith(":wait"):
+            await self._wait(line[len(":wait") :].strip())
+        elif line.startswith("/improve"):
             form = await self.service.report_form(WORKSPACE, line[len("/improve") :].strip(), {})
             await self._fill_and_submit(form)
         elif line.startswith(":as"):
@@ -90,6 +109,17 @@ class Console:
             )
         else:
             self.write("(said in the channel; the bot listens in improvement threads. :thread N enters one.)")
+
+    async def _wait(self, arg: str) -> None:
+        match = re.fullmatch(r"(\d{1,4})([dhm])", arg)
+        if not match or self.clock is None:
+            self.write("Usage: :wait 7d (or 3h, 30m)")
+            return
+        amount, unit = int(match.group(1)), match.group(2)
+        unit_name = {"d": "days", "h": "hours", "m": "minutes"}[unit]
+        self.clock.offset += timedelta(**{unit_name: amount})
+        self.write(f"(it is now {self.clock.now():%a %d %b %Y %H:%M} UTC)")
+        await self.ticker.tick()
 
     def _switch_user(self, name: str) -> None:
         if not re.fullmatch(r"@[\w.-]{1,40}", name):
@@ -175,17 +205,19 @@ def build_console(
     settings: Settings, *, engine: Engine, clock: Clock, read: Reader, write: Callable[[str], None]
 ) -> Console:
     chat = ConsoleChat(write)
+    clock = moving = OffsetClock(clock)
     workspace_settings = replace(
         WorkspaceSettings.from_settings(settings, intake_channel=INTAKE),
         wins_channel=WINS,
         approvers=list(DEFAULT_APPROVERS),
     )
+    delivery = Delivery(engine, clock, chat, "console")
     service = ImproveService(
         engine=engine,
         clock=clock,
         platform="console",
         settings_for=lambda _ws: workspace_settings,
         directory=ConsoleDirectory(),
-        delivery=Delivery(engine, clock, chat, "console"),
+        delivery=delivery,
     )
-    return Console(service, chat, read, write)
+    return Console(service, chat, read, write, Ticker(engine, clock, "console", delivery), moving)

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import views
+from bot import checkin_views, views
 from bot.messages import Form
 from bot.service import ImproveService, Notice, OpenForm
 from handlers.slack import render
@@ -30,6 +30,9 @@ ACTIONS = re.compile(
             views.QUESTION,
             views.RESUBMIT,
             views.MARK_IMPLEMENTED,
+            checkin_views.HOLDING,
+            checkin_views.SLIPPING,
+            checkin_views.SNOOZE,
         ]
     )
     + ")$"

@@ -15,7 +15,8 @@ from handlers.slack.payload import dig
 
 HELP = (
     "*/improve* opens the form to report a broken process. "
-    "*/improve <what's broken>* opens it with your text filled in.\n"
+    "*/improve <what's broken>* opens it with your text filled in. "
+    "*/improve checkins* lists your check-ins waiting for an answer.\n"
     "The bot posts a card in the intake channel and coaches a 5 Whys search in its thread; "
     "approvers approve right there."
 )
@@ -31,6 +32,10 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             return
         team, user, channel = dig(body, "team_id"), dig(body, "user_id"), dig(body, "channel_id")
         if not team or not user:
+            return
+        if text.lower() in ("checkins", "check-ins", "checkin"):
+            pending = await service.pending_checkins(team, user)
+            await respond(response_type="ephemeral", **render.message(pending))
             return
         form = await service.report_form(team, text, {"channel": channel})
         await open_form(client, dig(body, "trigger_id"), form, channel or None, user)

@@ -17,7 +17,9 @@ from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
 
 log = logging.getLogger("improvebot.slack")
-FORMS = re.compile(f"^({forms.REPORT}|{forms.PROPOSE}|{forms.DECLINE}|{forms.QUESTION}|{forms.IMPLEMENTED})$")
+FORMS = re.compile(
+    f"^({forms.REPORT}|{forms.PROPOSE}|{forms.DECLINE}|{forms.QUESTION}|{forms.IMPLEMENTED}|{forms.CHECKIN})$"
+)
 NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 
 

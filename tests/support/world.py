@@ -82,6 +82,10 @@ class SlackWorld:
         assert len(opened) == before + 1, "the bot did not open a modal"
         return opened[-1]["view"]
 
+    async def send_command_text(self, text: str, user: str) -> httpx.Response:
+        """/improve <text> for subcommands that answer without a modal (help, checkins)."""
+        return await self.send(rq.slash_command(text, user, response_url=self.stub.response_url))
+
     async def submit(self, view: dict[str, Any], answers: dict[str, Any], user: str) -> httpx.Response:
         return await self.send(rq.view_submission(view, rq.state_for(view, answers), user))
 
