@@ -92,9 +92,12 @@ class Delivery:
                     col(OutboxMessage.next_attempt_at) <= now,
                     lease_free,
                     ~exists().where(
-                        col(earlier.improvement_id) == col(OutboxMessage.improvement_id),
-                        col(earlier.id) < col(OutboxMessage.id),
                         col(earlier.status) == "pending",
+                        or_(
+                            (col(earlier.improvement_id) == col(OutboxMessage.improvement_id))
+                            & (col(earlier.id) < col(OutboxMessage.id)),
+                            col(earlier.id) == col(OutboxMessage.after_id),
+                        ),
                     ),
                 )
                 .order_by(col(OutboxMessage.id))

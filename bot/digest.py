@@ -230,9 +230,9 @@ def _queue_one(
     if not content.wins and settings.digest_when_empty == "skip":
         return 0
     outbox = Outbox(session, workspace.id or 0, now)
-    outbox.post(settings.wins_channel, compose(content, settings))
+    announcement = outbox.post(settings.wins_channel, compose(content, settings))
     if content.wins:
-        outbox.chart(settings.wins_channel, "Hours given back per week", content.chart)
+        outbox.chart(settings.wins_channel, "Hours given back per week", content.chart, after=announcement)
     return 1
 
 

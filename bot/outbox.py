@@ -19,17 +19,17 @@ class Outbox:
         self._workspace_id = workspace_id
         self._now = now
 
-    def _add(self, kind: str, improvement: Improvement | None, **fields: Any) -> None:
-        self._session.add(
-            OutboxMessage(
-                workspace_id=self._workspace_id,
-                improvement_id=improvement.id if improvement else None,
-                kind=kind,
-                next_attempt_at=self._now,
-                created_at=self._now,
-                **fields,
-            )
+    def _add(self, kind: str, improvement: Improvement | None, **fields: Any) -> OutboxMessage:
+        row = OutboxMessage(
+            workspace_id=self._workspace_id,
+            improvement_id=improvement.id if improvement else None,
+            kind=kind,
+            next_attempt_at=self._now,
+            created_at=self._now,
+            **fields,
         )
+        self._session.add(row)
+        return row
 
     def refresh_card(self, improvement: Improvement) -> None:
         """Post the improvement's card (first time) or edit it in place (every time after)."""
@@ -48,12 +48,14 @@ class Outbox:
         """A direct message; `key` remembers it (with an improvement) for a later in-place edit."""
         self._add("dm", improvement, target=user, key=key, payload=message.model_dump(mode="json"))
 
-    def chart(self, channel: str, title: str, series: list[tuple[str, float]]) -> None:
-        """A chart image posted to a channel; rendered to PNG when it is delivered."""
-        self._add("chart", None, target=channel, payload={"title": title, "series": [list(p) for p in series]})
+    def chart(self, channel: str, title: str, series: list[tuple[str, float]], *, after: OutboxMessage) -> None:
+        """A chart image posted to a channel once `after` has gone out; rendered to PNG when it is delivered."""
+        self._session.flush()  # `after` needs its id
+        payload = {"title": title, "series": [list(p) for p in series]}
+        self._add("chart", None, target=channel, payload=payload, after_id=after.id)
 
-    def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> None:
-        self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))
+    def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> OutboxMessage:
+        return self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))
 
 
 def audit(

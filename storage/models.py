@@ -150,6 +150,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=10)
     target: str | None = Field(default=None, max_length=100)  # channel or user id, for dm / channel
     key: str | None = Field(default=None, max_length=60)  # remember the posted message under this key
+    after_id: int | None = Field(default=None)  # wait until this row has gone out (a chart after its digest)
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(default="pending", max_length=10)  # pending | sent | dead
     attempts: int = 0

@@ -1,0 +1,72 @@
+"""Exactly once across processes: several `improvebot tick` processes against one database at the same moment
+never send the same check-in or digest twice (PostgreSQL: SKIP LOCKED and a unique digest row)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+
+from bot.workspace import WorkspaceSettings, ensure_workspace
+from storage.db import transaction
+from storage.models import Checkin, Improvement
+from tests.conftest import INTAKE, WINS
+from tests.support import slack_requests as rq
+from tests.support.slack_api import BOT_TOKEN
+
+FRIDAY_4PM = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+OWNERS = 150
+
+
+def seed(db) -> None:
+    """150 fixes implemented on Monday, each with a check-in due now, owned by 150 different people."""
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with transaction(db) as session:
+        ws = ensure_workspace(session, "slack", rq.TEAM,
+                              WorkspaceSettings(intake_channel=INTAKE, wins_channel=WINS), monday)  # fmt: skip
+        for n in range(1, OWNERS + 1):
+            owner = f"U{n:06d}"
+            improvement = Improvement(workspace_id=ws.id, number=n, status="implemented", problem=f"problem {n}",
+                                      area="Sales", frequency="weekly", hours_per_week=1, people=2, reporter_id=owner,
+                                      owner_id=owner, channel_id=INTAKE, countermeasure="fix", measure="count",
+                                      created_at=monday, updated_at=monday, implemented_at=monday)  # fmt: skip
+            session.add(improvement)
+            session.flush()
+            session.add(Checkin(workspace_id=ws.id, improvement_id=improvement.id or 0, owner_id=owner, position=1,
+                                of=1, after_days=4, tz="UTC", status="scheduled", due_at=FRIDAY_4PM))  # fmt: skip
+
+
+async def tick_process(env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "tick", "--now", FRIDAY_4PM.isoformat(),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_concurrent_tick_processes_send_each_checkin_and_the_digest_once(db, slack_api, tmp_path) -> None:
+    seed(db)
+    slack_api.latency = 0.002
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": rq.SIGNING_SECRET,
+        "SLACK_API_URL": slack_api.url,
+        "DATABASE_URL": db.url.render_as_string(hide_password=False),
+        "IMPROVE_INTAKE_CHANNEL": INTAKE,
+        "IMPROVE_WINS_CHANNEL": WINS,
+        "PYTHONPATH": os.getcwd(),
+    }
+    results = await asyncio.gather(*(tick_process(env) for _ in range(3)))
+
+    assert [code for code, _ in results] == [0, 0, 0], results
+    dms = Counter(c["channel"] for c in slack_api.of("chat.postMessage") if c["channel"].startswith("U"))
+    assert len(dms) == OWNERS and set(dms.values()) == {1}
+    assert len([c for c in slack_api.of("chat.postMessage") if c["channel"] == WINS]) == 1
+    assert len(slack_api.of("files.completeUploadExternal")) == 1
+    claimed = [int(line.split("check-ins ")[1].split(",")[0]) for _, out in results for line in out.splitlines()
+               if line.startswith("check-ins ")]  # fmt: skip
+    assert sum(claimed) == OWNERS  # the work was shared, not repeated
