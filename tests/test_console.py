@@ -114,3 +114,19 @@ async def test_replies_after_a_restart_reach_the_right_improvement(db, clock: Fa
     assert "Why #2" in screen and "> Nobody owns the template" in screen
     terminal = await run(db, clock, [":thread 1"])
     assert "Why #2" not in terminal.screen  # #1 is still at its first why
+
+
+async def test_waiting_a_week_brings_the_checkin_and_the_weekly_digest(db, clock: FakeClock) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
+    terminal = await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"), *proposal,
+        ":as @maya", click("Approve"), ":as @alex", click("Mark implemented"), "3/week", "",
+        ":wait 8d", "/improve checkins", click("Still holding"), "2/week", "holding fine",
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "[DM to @alex] bot:" in screen and "Check-in 1 of 3" in screen
+    assert "1 check-in(s) waiting for your answer" in screen
+    assert "*✅ Still holding*" in screen and "Reading: 2/week" in screen.replace("*", "")
+    assert "[#wins] bot:" in screen and "This week's wins" in screen
+    assert "bot uploaded hours-given-back.png" in screen
+    assert "Usage: :wait 7d" in (await run(db, clock, [":wait soon"])).screen

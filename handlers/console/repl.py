@@ -117,9 +117,13 @@ class Console:
             return
         amount, unit = int(match.group(1)), match.group(2)
         unit_name = {"d": "days", "h": "hours", "m": "minutes"}[unit]
-        self.clock.offset += timedelta(**{unit_name: amount})
+        remaining = timedelta(**{unit_name: amount})
+        while remaining > timedelta():  # hour by hour, as the scheduler would: nothing due is jumped over
+            step = min(remaining, timedelta(hours=1))
+            self.clock.offset += step
+            remaining -= step
+            await self.ticker.tick()
         self.write(f"(it is now {self.clock.now():%a %d %b %Y %H:%M} UTC)")
-        await self.ticker.tick()
 
     def _switch_user(self, name: str) -> None:
         if not re.fullmatch(r"@[\w.-]{1,40}", name):

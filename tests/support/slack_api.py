@@ -3,13 +3,18 @@
 It speaks Slack's wire format: form-encoded or JSON bodies with a Bearer token in, `{"ok": …}` JSON out,
 HTTP 429 with `Retry-After` when rate limited. It records every call and can be told to fail.
 Runs in its own thread, so it is independent of the event loop under test.
+
+Optionally (off unless `rate_limit` is set) it enforces Slack-like rate limits on some methods with token
+buckets, one for the workspace and one per channel, answering 429 with `Retry-After` like Slack does.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +68,32 @@ class Failure:
 
 
 @dataclass
+class RateLimit:
+    """Token buckets for `methods`: `rate` calls per second workspace-wide (bursts up to `burst`), and
+    `channel_rate` per second per channel (bursts up to `channel_burst`). A call either bucket cannot pay for
+    is answered 429 `ratelimited` with `Retry-After` (whole seconds, at least 1) and consumes nothing."""
+
+    rate: float = 100.0
+    burst: float = 100.0
+    channel_rate: float = 1.0
+    channel_burst: float = 5.0
+    methods: tuple[str, ...] = ("chat.postMessage",)
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def wait(self) -> float:
+        """Seconds until one token is there (0 when it is now)."""
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+@dataclass
 class SlackApiStub:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" fields
     groups: dict[str, list[str]] = field(default_factory=dict)  # user-group id -> member ids
@@ -71,11 +102,14 @@ class SlackApiStub:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     latency: float = 0.0
     socket_url: str = ""  # what apps.connections.open hands out (a local Socket Mode stand-in)
+    rate_limit: RateLimit | None = None  # None: no rate limits (unless told to fail with `fail`)
+    rate_limited: list[Call] = field(default_factory=list)  # calls answered 429 by `rate_limit`
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self._buckets: dict[str, _Bucket] = {}  # "" is the workspace's; the others are channels
 
     # -- control -------------------------------------------------------------------------------
 
@@ -140,6 +174,30 @@ class SlackApiStub:
         with self._lock:
             self.calls.clear()
             self.failures.clear()
+            self.rate_limited.clear()
+            self._buckets.clear()
+
+    def _throttle(self, method: str, params: dict[str, Any]) -> int | None:
+        """With `rate_limit` on: None if the call may go (its tokens are taken), else the Retry-After seconds.
+        Called with the lock held."""
+        limit = self.rate_limit
+        if limit is None or method not in limit.methods:
+            return None
+        now = time.monotonic()
+        channel = str(params.get("channel", ""))
+        buckets = [
+            self._buckets.setdefault("", _Bucket(limit.rate, limit.burst, now)),
+            self._buckets.setdefault("#" + channel, _Bucket(limit.channel_rate, limit.channel_burst, now)),
+        ]
+        for bucket in buckets:
+            bucket.refill(now)
+        wait = max(bucket.wait() for bucket in buckets)
+        if wait > 0:
+            self.rate_limited.append(Call(method, params))
+            return max(1, math.ceil(wait))
+        for bucket in buckets:
+            bucket.tokens -= 1
+        return None
 
     # -- Slack's side --------------------------------------------------------------------------
 
@@ -173,6 +231,10 @@ class SlackApiStub:
             token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
             if failure is None and auth != f"Bearer {token}":
                 failure = Failure(error="invalid_auth")
+            if failure is None and self.rate_limit is not None:
+                retry_after = self._throttle(method, params)
+                if retry_after is not None:
+                    failure = Failure(status=429, retry_after=retry_after)
         if failure is None:
             answer = self._answer(method, params)
             with self._lock:
