@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import String, cast, exists, literal
 from sqlmodel import Session, col, select
 
 from bot import checkin_views, forms
@@ -23,6 +24,7 @@ from storage.models import Checkin, Improvement, PostedMessage, Workspace
 
 NUDGE_AFTER_WORKING_DAYS = 2
 MISSED_AFTER_WORKING_DAYS = 2
+NEVER_ARRIVED = timedelta(days=7)
 BATCH = 500
 
 
@@ -54,7 +56,9 @@ def schedule(session: Session, ws: WorkspaceRef, improvement: Improvement, owner
 
 def cancel_open(session: Session, improvement_id: int) -> None:
     for checkin in session.exec(
-        select(Checkin).where(Checkin.improvement_id == improvement_id, col(Checkin.status).in_(("scheduled", "sent")))
+        select(Checkin).where(
+            Checkin.improvement_id == improvement_id, col(Checkin.status).in_(("scheduled", "sent", "missed"))
+        )
     ).all():
         checkin.status = "cancelled"
         session.add(checkin)
@@ -84,6 +88,7 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
         checkin.status = "sent"
         checkin.sent_at = now
         checkin.nudge_at = working_days_later(max(now, checkin.due_at), NUDGE_AFTER_WORKING_DAYS, zone(checkin.tz))
+        checkin.miss_at = max(now, checkin.due_at) + NEVER_ARRIVED  # moved closer by the nudge
         session.add(checkin)
         outbox = Outbox(session, checkin.workspace_id, now)
         outbox.dm(checkin.owner_id, checkin_views.checkin_request(checkin, improvement), improvement=improvement,
@@ -94,7 +99,7 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
 def queue_nudges(session: Session, platform: str, now: datetime) -> int:
     """One polite nudge per unanswered check-in, only once its DM really reached the owner."""
     rows = _due(session, platform, Checkin.status == "sent", col(Checkin.nudged_at).is_(None),
-                col(Checkin.nudge_at) <= now)  # fmt: skip
+                col(Checkin.nudge_at) <= now, _dm_delivered())  # fmt: skip
     nudged = 0
     for checkin in rows:
         delivered = session.exec(
@@ -109,6 +114,7 @@ def queue_nudges(session: Session, platform: str, now: datetime) -> int:
         improvement = session.get(Improvement, checkin.improvement_id)
         assert improvement is not None
         checkin.nudged_at = now
+        checkin.miss_at = working_days_later(now, MISSED_AFTER_WORKING_DAYS, zone(checkin.tz))
         session.add(checkin)
         Outbox(session, checkin.workspace_id, now).dm(
             checkin.owner_id, checkin_views.nudge(checkin, improvement), improvement=improvement
@@ -117,17 +123,22 @@ def queue_nudges(session: Session, platform: str, now: datetime) -> int:
     return nudged
 
 
+def _dm_delivered() -> Any:
+    """SQL: the check-in's current DM reached the owner (its message is remembered under its key)."""
+    key = literal("checkin:") + cast(Checkin.id, String) + literal(":") + cast(Checkin.snoozes, String)
+    return exists().where(
+        col(PostedMessage.improvement_id) == col(Checkin.improvement_id), col(PostedMessage.key) == key
+    )
+
+
 def mark_missed(session: Session, platform: str, now: datetime) -> int:
-    rows = _due(session, platform, Checkin.status == "sent", col(Checkin.nudged_at).is_not(None))
-    missed = 0
+    """Two working days after the nudge, or a week after a DM that never arrived (Slack refused it for good)."""
+    rows = _due(session, platform, Checkin.status == "sent", col(Checkin.miss_at) <= now)
     for checkin in rows:
-        deadline = working_days_later(checkin.nudged_at or now, MISSED_AFTER_WORKING_DAYS, zone(checkin.tz))
-        if deadline <= now:
-            checkin.status = "missed"
-            checkin.missed_at = now
-            session.add(checkin)
-            missed += 1
-    return missed
+        checkin.status = "missed"
+        checkin.missed_at = now
+        session.add(checkin)
+    return len(rows)
 
 
 # -- the owner's part --------------------------------------------------------------------------------
@@ -148,7 +159,8 @@ def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) 
         raise Refused("Only the owner of the fix (or an approver) can answer its check-in.")
     if checkin.status == "answered":
         raise Refused(f"This check-in for #{improvement.number} is already answered.")
-    if checkin.status in ("cancelled", "scheduled") or improvement.status not in (Status.IMPLEMENTED.value,):
+    stale = checkin.cycle != improvement.cycle or improvement.status != Status.IMPLEMENTED.value
+    if checkin.status in ("cancelled", "scheduled") or stale:
         raise Refused(f"This check-in for #{improvement.number} is no longer open.")
 
 
@@ -230,7 +242,7 @@ def snooze(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, no
     # the DM above is edited first (it shows the new date); then the check-in waits for its new time
     checkin.status = "scheduled"
     checkin.snoozes += 1  # the next DM is a new message with its own key
-    checkin.sent_at = checkin.nudge_at = checkin.nudged_at = None
+    checkin.sent_at = checkin.nudge_at = checkin.nudged_at = checkin.miss_at = None
     audit(session, ws.id, improvement, actor.user, "checkin_snoozed", now, checkin=checkin.position)
     return improvement
 
@@ -239,7 +251,13 @@ def pending_for(session: Session, ws: WorkspaceRef, user: str) -> list[tuple[Che
     rows = session.exec(
         select(Checkin, Improvement)
         .join(Improvement, col(Improvement.id) == col(Checkin.improvement_id))
-        .where(Checkin.workspace_id == ws.id, Checkin.owner_id == user, col(Checkin.status).in_(("sent", "missed")))
+        .where(
+            Checkin.workspace_id == ws.id,
+            Checkin.owner_id == user,
+            col(Checkin.status).in_(("sent", "missed")),
+            col(Checkin.cycle) == col(Improvement.cycle),
+            Improvement.status == Status.IMPLEMENTED.value,
+        )
         .order_by(col(Checkin.due_at))
     ).all()
     return [(checkin, improvement) for checkin, improvement in rows]

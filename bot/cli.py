@@ -153,6 +153,7 @@ def _tick(settings: Settings, clock: Clock) -> int:
 
     engine = _engine(settings)
     slack = build_slack(settings, engine=engine, clock=clock)
+    slack.refresh_settings()
     report = asyncio.run(slack.ticker.tick())
     print(report.line())
     return 1 if report.delivery.failed else 0

@@ -168,6 +168,8 @@ class Delivery:
         if row.kind == "card":
             return await self._send_card(row)
         if row.kind == "chart":
+            if row.after_id is not None and await asyncio.to_thread(self._status_of, row.after_id) == "dead":
+                raise _Missing("the announcement it belongs to was never posted")
             payload = row.payload or {}
             series = [(str(label), float(value)) for label, value in payload.get("series", [])]
             png = await asyncio.to_thread(charts.weekly_bars, str(payload.get("title", "")), series)
@@ -209,6 +211,11 @@ class Delivery:
             settings = WorkspaceSettings.from_json(workspace.settings)
             whys = queries.whys_of(session, improvement.id or 0)
             return improvement, views.report_card(improvement, whys, settings)
+
+    def _status_of(self, outbox_id: int) -> str | None:
+        with Session(self._engine) as session:
+            row = session.get(OutboxMessage, outbox_id)
+            return row.status if row else None
 
     def _posted(self, improvement_id: int | None, key: str) -> PostedMessage | None:
         if improvement_id is None:

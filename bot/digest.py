@@ -17,7 +17,7 @@ from bot.messages import Bold, Context, Heading, Mention, Message, Paragraph, Sp
 from bot.outbox import Outbox
 from bot.views import title_of
 from bot.workspace import WorkspaceSettings
-from storage.models import Digest, Improvement, Workspace
+from storage.models import Digest, Improvement, OutboxMessage, Workspace
 
 log = logging.getLogger("improvebot.digest")
 
@@ -57,6 +57,7 @@ def _hours_per_year(improvement: Improvement) -> float:
 def gather(
     session: Session, workspace: Workspace, settings: WorkspaceSettings, since: datetime | None, until: datetime
 ) -> DigestContent:
+    # `since` None: everything up to `until` (used by the benchmark for the worst case)
     """Everything the announcement says, read from the database in a handful of indexed queries."""
     tz = zone(settings.timezone)
     in_window = [col(Improvement.implemented_at) <= until, col(Improvement.sustained_at) <= until]
@@ -74,7 +75,8 @@ def gather(
         Win(r, sustained=bool(r.sustained_at and r.sustained_at <= until and (since is None or r.sustained_at > since)))
         for r in rows
     ]
-    week_hours = sum(_hours_per_year(w.improvement) for w in wins)
+    fresh = [w for w in wins if not w.sustained]  # a sustained fix was counted the week it was implemented
+    week_hours = sum(_hours_per_year(w.improvement) for w in fresh)
     year_start = until.astimezone(tz).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     ytd_count, ytd_weekly = session.exec(
         select(func.count(), func.coalesce(func.sum(_WEEKLY_HOURS), 0)).where(
@@ -88,7 +90,7 @@ def gather(
     return DigestContent(
         week=iso_week(until, tz),
         wins=wins,
-        week_totals=Totals(len(wins), week_hours, week_hours * settings.hourly_rate),
+        week_totals=Totals(len(fresh), week_hours, week_hours * settings.hourly_rate),
         year_totals=Totals(int(ytd_count), ytd_hours, ytd_hours * settings.hourly_rate),
         in_progress=_in_progress(session, workspace),
         chart=_chart(session, workspace, until, tz.key),
@@ -121,19 +123,23 @@ def _chart(session: Session, workspace: Workspace, until: datetime, tz: str) -> 
 
 
 def _totals_text(totals: Totals, currency: str) -> str:
-    wins = "1 win" if totals.wins == 1 else f"{totals.wins} wins"
+    wins = "1 fix" if totals.wins == 1 else f"{totals.wins} fixes"
     return (
         f"{wins}, ≈ {format_number(totals.hours_per_year)} h/year"
         f" ≈ {format_money(totals.money_per_year, currency)}/year given back"
     )
 
 
-def compose(content: DigestContent, settings: WorkspaceSettings) -> Message:
+MAX_LISTED = 40  # Slack takes at most 50 blocks a message
+
+
+def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | None = None) -> Message:
     currency = settings.currency
+    week = week or content.week
     if not content.wins:
-        return _quiet_week(content)
-    blocks: list = [Heading(text=f"🏆 This week's wins ({content.week})")]
-    for win in content.wins:
+        return _quiet_week(content, week)
+    blocks: list = [Heading(text=f"🏆 This week's wins ({week})")]
+    for win in content.wins[:MAX_LISTED]:
         imp = win.improvement
         idea: list[Span] = [Text(text="a teammate")] if imp.anonymous else [Mention(user=imp.reporter_id)]
         hours = _hours_per_year(imp)
@@ -154,6 +160,8 @@ def compose(content: DigestContent, settings: WorkspaceSettings) -> Message:
                 )
             )
         blocks.append(Paragraph(spans=parts))
+    if len(content.wins) > MAX_LISTED:
+        blocks.append(Paragraph(spans=[Text(text=f"…and {len(content.wins) - MAX_LISTED} more wins.")]))
     blocks.append(Paragraph(spans=[Bold(text="This week: "), Text(text=_totals_text(content.week_totals, currency))]))
     blocks.append(
         Paragraph(spans=[Bold(text="Year to date: "), Text(text=_totals_text(content.year_totals, currency))])
@@ -162,8 +170,8 @@ def compose(content: DigestContent, settings: WorkspaceSettings) -> Message:
     return Message(summary=f"This week's wins: {len(content.wins)}", blocks=blocks)
 
 
-def _quiet_week(content: DigestContent) -> Message:
-    blocks: list = [Paragraph(spans=[Bold(text=f"No fixes landed this week ({content.week}).")])]
+def _quiet_week(content: DigestContent, week: str) -> Message:
+    blocks: list = [Paragraph(spans=[Bold(text=f"No fixes landed this week ({week}).")])]
     if content.in_progress:
         blocks.append(Paragraph(spans=[Text(text="In progress:")]))
         for imp in content.in_progress:
@@ -173,18 +181,37 @@ def _quiet_week(content: DigestContent) -> Message:
             )  # fmt: skip
     else:
         blocks.append(Paragraph(spans=[Text(text="Nothing is in progress either: a good week to type /improve.")]))
-    return Message(summary=f"No wins this week ({content.week})", blocks=blocks)
+    return Message(summary=f"No wins this week ({week})", blocks=blocks)
 
 
 # -- the tick's part ---------------------------------------------------------------------------------
 
 
 def _last_posted(session: Session, workspace_id: int) -> Digest | None:
+    """The last announcement that went out (or is on its way). One Slack never took is as if it never happened:
+    its wins roll into the next one."""
     return session.exec(
         select(Digest)
-        .where(Digest.workspace_id == workspace_id, col(Digest.status).in_(("posted", "empty")))
+        .outerjoin(OutboxMessage, col(OutboxMessage.id) == col(Digest.outbox_id))
+        .where(
+            Digest.workspace_id == workspace_id,
+            col(Digest.status).in_(("posted", "empty")),
+            or_(col(Digest.outbox_id).is_(None), col(OutboxMessage.status) != "dead"),
+        )
         .order_by(col(Digest.slot_at).desc())
     ).first()
+
+
+def _window_start(session: Session, workspace_id: int, slot: datetime) -> datetime:
+    """Since the last announcement. The very first one covers the week before the first slot the bot saw
+    (skipped or not), so a first announcement is not a dump of history and a skipped one loses nothing."""
+    last = _last_posted(session, workspace_id)
+    if last is not None:
+        return last.covers_until
+    first = session.exec(
+        select(Digest.slot_at).where(Digest.workspace_id == workspace_id).order_by(col(Digest.slot_at))
+    ).first()
+    return (first or slot) - timedelta(weeks=1)
 
 
 def queue_due(session: Session, platform: str, now: datetime) -> int:
@@ -209,13 +236,12 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
 def _queue_one(
     session: Session, workspace: Workspace, settings: WorkspaceSettings, slot: datetime, week: str, now: datetime
 ) -> int:
-    last = _last_posted(session, workspace.id or 0)
-    since = last.covers_until if last else None
+    since = _window_start(session, workspace.id or 0, slot)
     late = now - slot > LATE_LIMIT
     content = None if late else gather(session, workspace, settings, since, slot)
     status = "skipped" if late else ("posted" if content and content.wins else "empty")
     row = Digest(workspace_id=workspace.id or 0, week=week, slot_at=slot, status=status, covers_from=since,
-                 covers_until=slot if not late else (since or slot), wins=len(content.wins) if content else 0,
+                 covers_until=slot if not late else since, wins=len(content.wins) if content else 0,
                  created_at=now)  # fmt: skip
     try:
         with session.begin_nested():  # the unique (workspace, week) row: only one tick gets to post it
@@ -233,6 +259,9 @@ def _queue_one(
     announcement = outbox.post(settings.wins_channel, compose(content, settings))
     if content.wins:
         outbox.chart(settings.wins_channel, "Hours given back per week", content.chart, after=announcement)
+    session.flush()  # the announcement's id
+    row.outbox_id = announcement.id
+    session.add(row)
     return 1
 
 
@@ -243,8 +272,19 @@ def preview_digests(engine: Engine, now: datetime) -> list[tuple[str, str, str, 
     with Session(engine) as session:
         for workspace in session.exec(select(Workspace).order_by(col(Workspace.id))).all():
             settings = WorkspaceSettings.from_json(workspace.settings)
-            last = _last_posted(session, workspace.id or 0)
-            content = gather(session, workspace, settings, last.covers_until if last else None, now)
+            weekday, at = parse_weekly(settings.digest_at)
+            tz = zone(settings.timezone)
+            slot = last_weekly_slot(now, weekday, at, tz)
+            done = session.exec(
+                select(Digest.id).where(Digest.workspace_id == workspace.id, Digest.week == iso_week(slot, tz))
+            ).first()
+            pending = not done and slot >= workspace.created_at and now - slot <= LATE_LIMIT
+            target = slot if pending else slot + timedelta(weeks=1)  # the announcement that goes out next
+            content = gather(session, workspace, settings, _window_start(session, workspace.id or 0, target), now)
+            message = compose(content, settings, week=iso_week(target, tz))
+            if not content.wins and settings.digest_when_empty == "skip":
+                quiet = "(a quiet week: nothing would be posted, IMPROVE_DIGEST_WHEN_EMPTY=skip)"
+                message = Message(summary="", blocks=[Paragraph(spans=[Text(text=quiet)])])
             name = f"{workspace.platform} {workspace.external_id}"
-            previews.append((name, settings.wins_channel, content.week, compose(content, settings)))
+            previews.append((name, settings.wins_channel, iso_week(target, tz), message))
     return previews

@@ -59,6 +59,18 @@ class WorkspaceRef:
     settings: WorkspaceSettings
 
 
+def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
+    """Store the configured settings with every workspace of the platform (at start-up: the scheduler reads the
+    stored settings, and configuration wins). Returns how many changed."""
+    changed = 0
+    for row in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+        if row.settings != settings.to_json():
+            row.settings = settings.to_json()
+            session.add(row)
+            changed += 1
+    return changed
+
+
 def ensure_workspace(
     session: Session, platform: str, external_id: str, settings: WorkspaceSettings, now: datetime
 ) -> WorkspaceRef:

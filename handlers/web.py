@@ -23,6 +23,7 @@ log = logging.getLogger("improvebot.web")
 async def run_scheduled(slack: SlackBot) -> AsyncIterator[None]:
     """While serving: catch up at once (work missed while the bot was down), then tick every minute."""
     await slack.start()
+    await asyncio.to_thread(slack.refresh_settings)
     try:
         await slack.ticker.tick()
     except Exception:  # a failing first tick must not stop the server; the next one retries

@@ -200,6 +200,7 @@ class Checkin(SQLModel, table=True):
     sent_at: datetime | None = _when(nullable=True)
     nudge_at: datetime | None = _when(nullable=True)
     nudged_at: datetime | None = _when(nullable=True)
+    miss_at: datetime | None = _when(nullable=True)  # unanswered by then: missed
     missed_at: datetime | None = _when(nullable=True)
     answer: str | None = Field(default=None, max_length=10)  # holding | slipping
     reading: str | None = Field(default=None, max_length=200)
@@ -221,4 +222,5 @@ class Digest(SQLModel, table=True):
     covers_from: datetime | None = _when(nullable=True)
     covers_until: datetime = _when()
     wins: int = 0
+    outbox_id: int | None = Field(default=None)  # the announcement's outbox row: dead means it never went out
     created_at: datetime = _when()

@@ -10,7 +10,7 @@ from storage.models import Checkin, Improvement
 from tests.conftest import ALEX, JO, MAYA
 from tests.support.slack_api import Call
 from tests.support.world import SlackWorld, has_button
-from tests.test_slack_lifecycle import _to_approval
+from tests.test_slack_lifecycle import PROPOSAL, _to_approval, _to_root_cause
 
 NY_TZ = "America/New_York"
 
@@ -196,3 +196,45 @@ async def test_a_late_dm_gets_its_two_working_days_before_the_nudge(slack: Slack
     assert not [c for c in slack.dms(ALEX) if "gentle nudge" in c.text_of_blocks]
     await tick_at(slack, at(4, 15, 1, month=12))
     assert len([c for c in slack.dms(ALEX) if "gentle nudge" in c.text_of_blocks]) == 1
+
+
+async def test_an_old_cycles_missed_checkin_cannot_reopen_the_new_cycle(slack: SlackWorld) -> None:
+    card = await implemented(slack)
+    await tick_at(slack, at(30, 15))
+    first = checkin_dms(slack)[-1]
+    for day in (2, 4, 7):
+        await tick_at(slack, at(day, 16, month=12))  # nudged, then missed
+    await tick_at(slack, at(23, 15, month=12))
+    await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_slipping", ALEX, {})
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "1/week"})
+
+    await slack.click(first, "checkin_slipping", ALEX)
+
+    assert "no longer open" in slack.ephemerals(ALEX)[-1]
+    assert "Implemented" in slack.card_now(card)
+    await slack.send_command_text("checkins", ALEX)
+    assert "No check-ins are waiting" in slack.stub.of("response_url")[-1].text_of_blocks
+
+
+async def test_checkins_whose_dm_never_arrived_do_not_block_the_nudges_of_others(
+    slack: SlackWorld, monkeypatch
+) -> None:
+    from bot import checkins
+
+    monkeypatch.setattr(checkins, "BATCH", 1)  # one check-in per query: a blocked one would hide the others
+    await implemented(slack)  # #1, owned by Alex
+    card, chain = await _to_root_cause(slack)  # #2, owned by Jo, implemented at the same moment
+    await slack.click_and_submit(chain, "propose", ALEX, {**PROPOSAL, "owner": JO})
+    await slack.click(slack.thread(card)[-1], "approve", MAYA)
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", JO, {"metric_now": "1"})
+    slack.stub.fail("chat.postMessage", times=3, error="user_not_found", channel=ALEX)  # Alex has left
+    await tick_at(slack, at(30, 15))
+    assert [c["channel"] for c in slack.posts() if "Check-in 1 of 3" in c.text_of_blocks] == [JO]
+
+    await tick_at(slack, at(2, 15, month=12))
+    assert len([c for c in slack.dms(JO) if "gentle nudge" in c.text_of_blocks]) == 1
+    await tick_at(slack, at(8, 15, month=12))
+    await tick_at(slack, at(8, 15, 1, month=12))  # (one row per query here: the second one next minute)
+    with Session(slack.engine) as session:
+        firsts = {c.owner_id: c.status for c in session.exec(select(Checkin).where(Checkin.position == 1))}
+    assert firsts == {ALEX: "missed", JO: "missed"}

@@ -37,8 +37,8 @@ async def test_the_digest_credits_the_idea_and_the_owner_with_what_it_gives_back
     assert "#1 Leads arrive in the CRM twice" in text and "implemented" in text
     assert f"Idea by <@{ALEX}>, carried out by <@{ALEX}>" in text
     assert "≈ 1,040 h/year ≈ $52,000/year" in text
-    assert "This week:* 1 win, ≈ 1,040 h/year ≈ $52,000/year given back" in text
-    assert "Year to date:* 1 win" in text
+    assert "This week:* 1 fix, ≈ 1,040 h/year ≈ $52,000/year given back" in text
+    assert "Year to date:* 1 fix" in text
     [chart] = slack.stub.of("files.completeUploadExternal")
     assert chart["channel_id"] == WINS and chart["files"][0]["title"] == "Hours given back per week"
     [upload] = slack.stub.of("upload")
@@ -170,3 +170,64 @@ async def test_digest_preview_prints_the_next_announcement(slack: SlackWorld, mo
     assert "--- slack T0001: 2026-W48, to C0WINS ---" in out
     assert "*#1 Leads arrive in the CRM twice* implemented ✅. Idea by @U0ALEX" in out
     assert not wins_posts(slack)  # a preview posts nothing
+
+
+async def test_an_announcement_slack_never_took_does_not_lose_its_wins(slack: SlackWorld) -> None:
+    await implemented(slack)
+    slack.stub.fail("chat.postMessage", times=3, error="invalid_blocks")  # refused for good
+    for minute in (0, 1, 5, 10):
+        await tick_at(slack, at(27, 16, minute))
+    assert not wins_posts(slack)
+    assert not slack.stub.of("files.completeUploadExternal")  # its chart is not posted alone
+
+    await tick_at(slack, at(4, 16, month=12))
+
+    [post] = wins_posts(slack)
+    assert "(2026-W49)" in post.text_of_blocks and "#1 Leads arrive" in post.text_of_blocks
+
+
+async def test_a_sustained_fix_is_celebrated_without_counting_its_hours_twice(slack: SlackWorld) -> None:
+    await implemented(slack)
+    await tick_at(slack, FRIDAY_4PM)  # W48: implemented, 1,040 h/year
+    with Session(slack.engine) as session:
+        improvement = session.exec(select(Improvement)).one()
+        improvement.status, improvement.sustained_at = "sustained", at(2, 10, month=12)
+        session.add(improvement)
+        session.commit()
+
+    await tick_at(slack, at(4, 16, month=12))
+
+    text = wins_posts(slack)[-1].text_of_blocks
+    assert "#1 Leads arrive in the CRM twice* held through every check-in" in text
+    assert "This week:* 0 fixes, ≈ 0 h/year" in text
+    assert "Year to date:* 1 fix, ≈ 1,040 h/year" in text
+
+
+async def test_a_huge_week_stays_within_slacks_block_limit(slack: SlackWorld) -> None:
+    await implemented(slack)
+    with Session(slack.engine) as session:
+        first = session.exec(select(Improvement)).one()
+        for n in range(2, 62):
+            session.add(Improvement(**{**first.model_dump(exclude={"id"}), "number": n, "problem": f"fix {n}"}))
+        session.commit()
+
+    await tick_at(slack, FRIDAY_4PM)
+
+    [post] = wins_posts(slack)
+    assert len(post["blocks"]) <= 50
+    assert "…and 21 more wins." in post.text_of_blocks
+    assert "This week:* 61 fixes" in post.text_of_blocks
+
+
+async def test_a_changed_wins_channel_applies_at_the_next_start(db, clock, slack_api) -> None:
+    world = SlackWorld.build(make_settings(slack_api), engine=db, clock=clock, stub=slack_api)
+    await implemented(world)
+    await world.close()
+    moved = SlackWorld.build(make_settings(slack_api, IMPROVE_WINS_CHANNEL="C0NEWWINS"), engine=db, clock=clock,
+                             stub=slack_api)  # fmt: skip
+    try:
+        moved.bot.refresh_settings()  # what serve and tick do at start-up
+        await tick_at(moved, FRIDAY_4PM)
+        assert [c["channel"] for c in moved.posts() if "wins" in c.text_of_blocks] == ["C0NEWWINS"]
+    finally:
+        await moved.close()

@@ -70,3 +70,33 @@ async def test_concurrent_tick_processes_send_each_checkin_and_the_digest_once(d
     claimed = [int(line.split("check-ins ")[1].split(",")[0]) for _, out in results for line in out.splitlines()
                if line.startswith("check-ins ")]  # fmt: skip
     assert sum(claimed) == OWNERS  # the work was shared, not repeated
+
+
+def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
+    """Deterministic: tick A holds its claim open while tick B runs; B must not take A's rows."""
+    import threading
+
+    from bot import checkins
+
+    seed(db)
+    a_claimed, b_done = threading.Event(), threading.Event()
+    counts: dict[str, int] = {}
+
+    def tick_a() -> None:
+        with transaction(db) as session:
+            counts["a"] = checkins.queue_due(session, "slack", FRIDAY_4PM)
+            a_claimed.set()
+            b_done.wait(timeout=2 if db.dialect.name == "sqlite" else 10)  # SQLite: B waits for A's lock instead
+
+    def tick_b() -> None:
+        a_claimed.wait(timeout=10)
+        with transaction(db) as session:
+            counts["b"] = checkins.queue_due(session, "slack", FRIDAY_4PM)
+        b_done.set()
+
+    threads = [threading.Thread(target=tick_a), threading.Thread(target=tick_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert counts == {"a": OWNERS, "b": 0}

@@ -15,9 +15,10 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.service import ImproveService
 from bot.tick import Ticker
-from bot.workspace import WorkspaceSettings
+from bot.workspace import WorkspaceSettings, apply_settings
 from handlers.slack import actions, commands, events, views
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
+from storage.db import transaction
 
 
 @dataclass
@@ -27,6 +28,12 @@ class SlackBot:
     client: AsyncWebClient
     ticker: Ticker
     workspace_settings: WorkspaceSettings
+    engine: Engine
+
+    def refresh_settings(self) -> None:
+        """Configuration wins: store the current settings with every Slack workspace before scheduled work runs."""
+        with transaction(self.engine) as session:
+            apply_settings(session, "slack", self.workspace_settings)
 
     async def start(self) -> None:
         """While serving, reuse one HTTP connection pool for every Web API call (instead of one per call)."""
@@ -60,4 +67,6 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     for listeners in (commands, actions, views, events):
         listeners.register(app, service)
     ticker = Ticker(engine, clock, "slack", delivery)
-    return SlackBot(app=app, service=service, client=client, ticker=ticker, workspace_settings=workspace_settings)
+    return SlackBot(
+        app=app, service=service, client=client, ticker=ticker, workspace_settings=workspace_settings, engine=engine
+    )

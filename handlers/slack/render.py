@@ -117,9 +117,15 @@ def block(item: Block) -> dict[str, Any]:
     raise TypeError(f"cannot render {item!r}")
 
 
+MAX_BLOCKS = 50
+
+
 def message(msg: Message) -> dict[str, Any]:
-    """Keyword arguments for chat.postMessage / chat.update."""
-    return {"text": escape(_clip(msg.summary, 3000)), "blocks": [block(b) for b in msg.blocks]}
+    """Keyword arguments for chat.postMessage / chat.update (Slack takes at most 50 blocks)."""
+    blocks = [block(b) for b in msg.blocks]
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], _section("…(shortened: Slack shows at most 50 parts of a message)")]
+    return {"text": escape(_clip(msg.summary, 3000)), "blocks": blocks}
 
 
 # -- forms as modals ---------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ class Failure:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    channel: str | None = None  # only calls to this channel fail
 
 
 @dataclass
@@ -159,11 +160,12 @@ class SlackApiStub:
             self._server.server_close()
 
     def fail(self, method: str, *, times: int = 1, status: int = 200, error: str | None = None,
-             retry_after: int | None = None) -> None:  # fmt: skip
-        """The next `times` calls of `method` fail: an HTTP status (500, 429 …) and/or a Slack error code."""
+             retry_after: int | None = None, channel: str | None = None) -> None:  # fmt: skip
+        """The next `times` calls of `method` (to `channel`, if given) fail: an HTTP status (500, 429 …) and/or
+        a Slack error code."""
         with self._lock:
             self.failures.setdefault(method, []).extend(
-                [Failure(status=status, error=error, retry_after=retry_after)] * times
+                [Failure(status=status, error=error, retry_after=retry_after, channel=channel)] * times
             )
 
     def of(self, method: str) -> list[Call]:
@@ -226,8 +228,11 @@ class SlackApiStub:
         method = parsed.path.rsplit("/", 1)[-1]
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         with self._lock:
-            queue = self.failures.get(method)
-            failure = queue.pop(0) if queue else None
+            queue = self.failures.get(method) or []
+            target = params.get("channel")
+            failure = next((f for f in queue if f.channel in (None, target)), None)
+            if failure is not None:
+                queue.remove(failure)
             token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
             if failure is None and auth != f"Bearer {token}":
                 failure = Failure(error="invalid_auth")

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("covers_from", sa.DateTime(timezone=True), nullable=True),
         sa.Column("covers_until", sa.DateTime(timezone=True), nullable=False),
         sa.Column("wins", sa.Integer(), nullable=False),
+        sa.Column("outbox_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
@@ -55,6 +56,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("nudge_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("nudged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("miss_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("missed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("answer", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
         sa.Column("reading", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
