@@ -82,9 +82,10 @@ def _due(session: Session, platform: str, *conditions: Any) -> list[Checkin]:
 def queue_due(session: Session, platform: str, now: datetime) -> int:
     """Turn due check-ins into DMs in the outbox. Rows are locked (SKIP LOCKED), so two ticks never take one."""
     rows = _due(session, platform, Checkin.status == "scheduled", col(Checkin.due_at) <= now)
+    ids = {checkin.improvement_id for checkin in rows}
+    improvements = {i.id: i for i in session.exec(select(Improvement).where(col(Improvement.id).in_(ids))).all()}
     for checkin in rows:
-        improvement = session.get(Improvement, checkin.improvement_id)
-        assert improvement is not None
+        improvement = improvements[checkin.improvement_id]
         checkin.status = "sent"
         checkin.sent_at = now
         checkin.nudge_at = working_days_later(max(now, checkin.due_at), NUDGE_AFTER_WORKING_DAYS, zone(checkin.tz))

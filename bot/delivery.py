@@ -11,9 +11,9 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, exists, or_, update
+from sqlalchemy import Engine, case, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -32,6 +32,12 @@ LEASE = timedelta(minutes=5)
 RETRYABLE_ATTEMPTS = 200  # about eight days at the one-hour cap: an outage or a missing invite gets fixed
 FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given up sooner
 BATCH = 50
+
+
+# what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
+# must not hold up the reply to a click)
+BULK_KINDS = ("dm", "channel", "chart")
+BULK_LAST = case((col(OutboxMessage.kind).in_(BULK_KINDS), 1), else_=0)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -57,22 +63,22 @@ class Delivery:
         self._clock = clock
         self._chat = chat
         self._platform = platform
-        self._lock = asyncio.Lock()
 
     async def flush(self) -> FlushReport:
-        """Send everything due now. Safe to call often, from many tasks and from several processes."""
-        async with self._lock:
-            report = FlushReport()
-            token = uuid.uuid4().hex
-            while True:
-                rows = await asyncio.to_thread(self._claim, token)
-                if not rows:
-                    return report
-                try:
-                    await self._send_all(rows, token, report)
-                finally:
-                    await asyncio.to_thread(self._release_unfinished, token)
-                # every claimed row was sent, given up, or pushed past `now` by its backoff: the loop ends
+        """Send everything due now. Safe to call often, from many tasks and from several processes at once:
+        claims are leased, and a row is claimable only when no older row of its improvement is pending."""
+        report = FlushReport()
+        token = uuid.uuid4().hex
+        while True:
+            claimed_at = self._clock.now()
+            rows = await asyncio.to_thread(self._claim, token)
+            if not rows:
+                return report
+            try:
+                await self._send_all(rows, token, report, claimed_at)
+            finally:
+                await asyncio.to_thread(self._release_unfinished, token)
+            # every claimed row was sent, given up, or pushed past `now` by its backoff: the loop ends
 
     # -- claiming ----------------------------------------------------------------------------------
 
@@ -100,7 +106,7 @@ class Delivery:
                         ),
                     ),
                 )
-                .order_by(col(OutboxMessage.id))
+                .order_by(BULK_LAST, col(OutboxMessage.id))
                 .limit(BATCH)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
             )
@@ -116,7 +122,7 @@ class Delivery:
             )
             mine = set(claimed.scalars().all())
             rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
-            return sorted(rows, key=lambda row: row.id or 0)
+            return sorted(rows, key=lambda row: (row.kind in BULK_KINDS, row.id or 0))
 
     def _renew(self, row: OutboxMessage, token: str) -> bool:
         """Just before sending: is the row still ours? (A lease that ran out may have passed it on.)"""
@@ -145,9 +151,10 @@ class Delivery:
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def _send_all(self, rows: list[OutboxMessage], token: str, report: FlushReport) -> None:
+    async def _send_all(self, rows: list[OutboxMessage], token: str, report: FlushReport, claimed_at: datetime) -> None:
         for row in rows:
-            if not await asyncio.to_thread(self._renew, row, token):
+            # while the claim is young the lease is ours; after half of it, renew (and check) before sending
+            if self._clock.now() - claimed_at > LEASE / 2 and not await asyncio.to_thread(self._renew, row, token):
                 continue
             try:
                 where = await self._send(row)
