@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="the weekly win announcement")
     digest.add_argument("--preview", action="store_true", required=True, help="print what the next one would say")
     digest.add_argument("--now", help="preview as of this ISO-8601 time (default: now)")
+    manifest = sub.add_parser("manifest", help="build a platform's app package")
+    manifest.add_argument("platform", choices=["teams"])
+    manifest.add_argument("--out", default="improvebot-teams.zip", help="where to write the zip")
     return parser
 
 
@@ -49,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
-        command = args.command or ("serve" if settings.slack_configured else "console")
+        serving = settings.slack_configured or settings.teams_configured
+        command = args.command or ("serve" if serving else "console")
         if command == "serve":
             socket = socket_mode(args, settings)
-            settings.require_slack(socket=socket)
+            if settings.slack_configured or not settings.teams_configured:
+                settings.require_slack(socket=socket)
+            if settings.teams_configured:
+                settings.require_teams()
             return _serve(
                 settings,
                 socket=socket,
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return _tick(settings, _clock(args.now))
         if command == "digest":
             return _digest_preview(settings, _clock(args.now))
+        if command == "manifest":
+            return _manifest(settings, args.out)
     except ConfigError as exc:
         print(f"improvebot: {exc}", file=sys.stderr)
         return 2
@@ -104,26 +113,57 @@ def _engine(settings: Settings) -> Engine:
 
 
 def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
-    from handlers.slack.app import build_slack
+    """Slack (Socket Mode or HTTP) and/or Teams (HTTP, POST /api/messages) in one process, with the scheduler."""
+    import uvicorn
+
     from handlers.web import create_web_app, run_scheduled
 
     engine = _engine(settings)
-    slack = build_slack(settings, engine=engine, clock=SystemClock(), socket_mode=socket)
-    if socket:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    slack = teams = None
+    if settings.slack_configured:
+        from handlers.slack.app import build_slack
 
-        async def run_socket() -> None:
-            async with run_scheduled(slack):
-                await AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()
+        slack = build_slack(settings, engine=engine, clock=SystemClock(), socket_mode=socket)
+    if settings.teams_configured:
+        from handlers.teams.app import build_teams
 
-        log.info("serving Slack in Socket Mode")
-        asyncio.run(run_socket())
+        if settings.teams_dev_no_auth:
+            for _ in range(3):
+                log.warning("TEAMS_DEV_NO_AUTH is on: /api/messages accepts UNAUTHENTICATED requests. "
+                            "Development only: never with real credentials on a reachable port.")  # fmt: skip
+        teams = build_teams(settings, engine=engine, clock=SystemClock())
+    port = port or settings.port
+    if not (socket and slack):
+        web = create_web_app(engine, slack, teams=teams)
+        endpoints = [path for path, on in (("POST /slack/events", slack), ("POST /api/messages", teams)) if on]
+        log.info("serving over HTTP on port %s: %s", port, ", ".join(endpoints))
+        uvicorn.run(web, host=host, port=port, log_level="info")
         return 0
-    import uvicorn
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    web = create_web_app(engine, slack)
-    log.info("serving Slack over HTTP on port %s (POST /slack/events)", port or settings.port)
-    uvicorn.run(web, host=host, port=port or settings.port, log_level="info")
+    async def run_socket() -> None:
+        platforms = [p for p in (slack, teams) if p is not None]
+        async with run_scheduled(*platforms):
+            work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
+            if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
+                web = create_web_app(engine, None, teams=teams, scheduled=False)
+                work.append(uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info")).serve())
+            await asyncio.gather(*work)
+
+    log.info("serving Slack in Socket Mode%s", f", Teams over HTTP on port {port}" if teams else "")
+    asyncio.run(run_socket())
+    return 0
+
+
+def _manifest(settings: Settings, out: str) -> int:
+    from pathlib import Path
+
+    from handlers.teams.manifest import package
+
+    if not settings.teams_client_id:
+        raise ConfigError("TEAMS_CLIENT_ID is not set; the package names the bot by its Microsoft app id")
+    path = package(settings.teams_client_id, Path(out))
+    print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload a custom app)")
     return 0
 
 

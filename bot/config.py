@@ -21,6 +21,7 @@ DEFAULT_AREAS = ("Sales", "Marketing", "Sales ops", "Customer success")
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _APPROVER_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_AAD_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class ConfigError(Exception):
@@ -52,11 +53,38 @@ class Settings(BaseSettings):
     improve_timezone: str = "UTC"
     improve_digest_when_empty: Literal["note", "skip"] = "note"
     port: int = Field(default=3000, ge=1, le=65535)
+    teams_client_id: str = ""
+    teams_client_secret: str = ""
+    teams_tenant_id: str = ""
+    teams_intake_channel: str = ""
+    teams_wins_channel: str = ""
+    teams_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    teams_dev_no_auth: bool = False
+    teams_service_url: str = "https://smba.trafficmanager.net/teams/"
+    teams_openid_url: str = ""  # tests and sovereign clouds: where the Bot Framework signing keys are published
 
-    @field_validator("improve_approvers", "improve_process_areas", "improve_checkin_days", mode="before")
+    @field_validator(
+        "improve_approvers", "improve_process_areas", "improve_checkin_days", "teams_approvers", mode="before"
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("teams_approvers")
+    @classmethod
+    def _teams_approvers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _AAD_ID.match(item):
+                raise ValueError(f"{item!r} is not an Azure AD object id (a GUID like 8f0c…-…)")
+        return [item.lower() for item in value]
+
+    @field_validator("teams_intake_channel", "teams_wins_channel")
+    @classmethod
+    def _teams_channel(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith("19:"):
+            raise ValueError(f"{value!r} is not a Teams channel id (19:…@thread.tacv2; see README)")
+        return value
 
     @field_validator("improve_checkin_days")
     @classmethod
@@ -117,6 +145,20 @@ class Settings(BaseSettings):
     @property
     def slack_configured(self) -> bool:
         return bool(self.slack_bot_token)
+
+    @property
+    def teams_configured(self) -> bool:
+        return bool(self.teams_client_id) or self.teams_dev_no_auth
+
+    def require_teams(self) -> None:
+        """Serving Teams needs the bot's app registration; one clear line for the first one missing."""
+        needed = [("TEAMS_CLIENT_ID", self.teams_client_id)]
+        if not self.teams_dev_no_auth:
+            needed.append(("TEAMS_CLIENT_SECRET", self.teams_client_secret))
+        needed.append(("TEAMS_INTAKE_CHANNEL", self.teams_intake_channel))
+        for name, value in needed:
+            if not value:
+                raise ConfigError(f"{name} is not set; it is needed to serve Teams (see README, Microsoft Teams)")
 
     def require_slack(self, *, socket: bool) -> None:
         """Serving Slack needs these; one clear line for the first one missing."""

@@ -150,6 +150,10 @@ class ImproveService:
             return forms.checkin_form(0, "holding", None, {})
         return None
 
+    async def form_spec(self, external_id: str, form_id: str) -> Form | None:
+        """The shape of a form, to read a platform's answers into (None for an unknown form)."""
+        return self._spec(await self.workspace(external_id), form_id)
+
     async def check_form(
         self, external_id: str, form_id: str, raw: dict[str, FormValue]
     ) -> tuple[dict[str, Any], dict[str, str]] | None:

@@ -1,52 +1,88 @@
-"""The HTTP server: Slack's `/slack/events`, a health check, and the background delivery loop."""
+"""The HTTP server: Slack's `/slack/events`, Teams' `/api/messages`, a health check, and the scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy import Engine, text
 
 from bot.scheduler import start_scheduler
-from handlers.slack.app import SlackBot
+from bot.tick import Ticker
+from bot.workspace import WorkspaceSettings
 
 log = logging.getLogger("improvebot.web")
 
 
+class Platform(Protocol):
+    """What the server needs of each chat platform it serves (handlers/slack, handlers/teams)."""
+
+    ticker: Ticker
+    workspace_settings: WorkspaceSettings
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def refresh_settings(self) -> None: ...
+
+
+class TeamsEndpoint(Protocol):
+    async def handle(self, body: Any, headers: dict[str, str]) -> tuple[int, Any]: ...
+
+
 @contextlib.asynccontextmanager
-async def run_scheduled(slack: SlackBot) -> AsyncIterator[None]:
+async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
     """While serving: catch up at once (work missed while the bot was down), then tick every minute."""
-    await slack.start()
-    await asyncio.to_thread(slack.refresh_settings)
-    try:
-        await slack.ticker.tick()
-    except Exception:  # a failing first tick must not stop the server; the next one retries
-        log.exception("the start-up tick failed")
-    scheduler = start_scheduler(slack.ticker.tick, slack.workspace_settings)
+    for platform in platforms:
+        await platform.start()
+        await asyncio.to_thread(platform.refresh_settings)
+
+    async def tick_all() -> None:
+        for platform in platforms:
+            try:
+                await platform.ticker.tick()
+            except Exception:  # one platform's bad tick must not stop the other's
+                log.exception("a tick failed; the next one retries")
+
+    await tick_all()
+    scheduler = start_scheduler(tick_all, platforms[0].workspace_settings) if platforms else None
     try:
         yield
     finally:
-        scheduler.shutdown(wait=False)
-        await slack.stop()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        for platform in platforms:
+            await platform.stop()
 
 
-def create_web_app(engine: Engine, slack: SlackBot | None, *, scheduled: bool = True) -> FastAPI:
+def create_web_app(
+    engine: Engine,
+    slack: Any = None,
+    *,
+    teams: Any = None,
+    scheduled: bool = True,
+) -> FastAPI:
+    """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent)."""
+    platforms = [p for p in (slack, teams) if p is not None]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Everything loaded at start-up (SDKs, ORM, migrations) lives as long as the process: move it out of the
         # garbage collector's view, so full collections stay short and do not show up as ack latency spikes.
         gc.collect()
         gc.freeze()
-        if slack is None or not scheduled:
+        if not platforms or not scheduled:
             yield
             return
-        async with run_scheduled(slack):
+        async with run_scheduled(*platforms):
             yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -60,13 +96,38 @@ def create_web_app(engine: Engine, slack: SlackBot | None, *, scheduled: bool = 
         return JSONResponse({"status": "ok", "database": "ok"})
 
     if slack is not None:
+        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
         handler = AsyncSlackRequestHandler(slack.app)
 
         @web.post("/slack/events")
         async def slack_events(request: Request) -> Response:
             return await handler.handle(request)
 
+    if teams is not None:
+        endpoint: TeamsEndpoint = teams
+
+        @web.post("/api/messages")
+        async def teams_messages(request: Request) -> Response:
+            return await _teams(endpoint.handle, request)
+
     return web
+
+
+async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:
+    raw = await request.body()
+    if len(raw) > 256_000:
+        return JSONResponse({"error": "activity too large"}, status_code=413)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return JSONResponse({"error": "the body must be a JSON activity"}, status_code=400)
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "the body must be a JSON activity"}, status_code=400)
+    status, payload = await handle(body, dict(request.headers))
+    if payload is None:
+        return Response(status_code=status)
+    return JSONResponse(payload, status_code=status)
 
 
 def _ping(engine: Engine) -> None:

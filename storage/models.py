@@ -234,3 +234,24 @@ class Digest(SQLModel, table=True):
     wins: int = 0
     outbox_id: int | None = Field(default=None)  # the announcement's outbox row: dead means it never went out
     created_at: datetime = _when()
+
+
+class TeamsReference(SQLModel, table=True):
+    """What proactive Teams messages need, learned from every activity and install: the tenant's service URL,
+    a person's 29: id, name, time zone and 1:1 conversation, a channel's conversation."""
+
+    __tablename__ = "teams_reference"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key", name="uq_teams_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    kind: str = Field(max_length=10)  # tenant | user | channel
+    key: str = Field(max_length=200)  # the tenant id, a person's AAD object id, a channel's conversation id
+    service_url: str = Field(max_length=300)
+    conversation_id: str | None = Field(default=None, max_length=300)  # user: the 1:1 chat; channel: itself
+    user_id: str | None = Field(default=None, max_length=200)  # a person's 29: id
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    bot_id: str | None = Field(default=None, max_length=200)
+    team_id: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = _when()

@@ -95,3 +95,31 @@ async def slack(db: Engine, clock: FakeClock, slack_api: SlackApiStub, settings:
     world = SlackWorld.build(settings, engine=db, clock=clock, stub=slack_api)
     yield world
     await world.close()
+
+
+@pytest.fixture(scope="session")
+def teams_keys():
+    from tests.support.teams_world import KeyServer
+
+    keys = KeyServer()
+    yield keys
+    keys.close()
+
+
+@pytest.fixture
+def connector():
+    from tests.support.teams_connector import ConnectorStub
+
+    stub = ConnectorStub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+async def teams(db: Engine, clock: FakeClock, connector, teams_keys):
+    from tests.support.teams_world import ALEX, JO, MAYA, TeamsWorld, teams_settings
+
+    connector.roster = {p.aad: {"id": p.id, "name": p.name} for p in (ALEX, MAYA, JO)}  # the team's members
+    world = TeamsWorld(teams_settings(teams_keys), engine=db, clock=clock, connector=connector, keys=teams_keys)
+    yield world
+    await world.close()

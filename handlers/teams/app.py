@@ -1,0 +1,140 @@
+"""Build the Teams side: the Teams SDK App (its endpoint served by our FastAPI app at POST /api/messages),
+wired to the same product service, delivery and ticker as Slack, with its own workspaces (one per tenant)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
+from microsoft_teams.apps import App
+from microsoft_teams.apps.http import HttpRequest
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.service import ImproveService
+from bot.tick import Ticker
+from bot.workspace import WorkspaceSettings, apply_settings
+from handlers.teams import listeners
+from handlers.teams.port import TeamsChat, TeamsDirectory
+from handlers.teams.references import References
+from storage.db import transaction
+
+log = logging.getLogger("improvebot.teams")
+
+
+class ExternalRoutes:
+    """The SDK's HTTP adapter protocol, registering nothing: our FastAPI app owns POST /api/messages."""
+
+    def register_route(self, method: Any, path: Any, handler: Any) -> None:
+        pass
+
+    def serve_static(self, path: Any, directory: Any) -> None:
+        pass
+
+    async def start(self, port: int) -> None:
+        raise NotImplementedError("served by improvebot's own web app")
+
+    async def stop(self) -> None:
+        pass
+
+
+def workspace_settings(settings: Settings) -> WorkspaceSettings:
+    base = WorkspaceSettings.from_settings(settings, intake_channel=settings.teams_intake_channel)
+    return WorkspaceSettings(
+        **{
+            **base.to_json(),
+            "intake_channel": settings.teams_intake_channel,
+            "wins_channel": settings.teams_wins_channel,
+            "approvers": list(settings.teams_approvers),
+        }
+    )
+
+
+def _dev_token(client_id: str) -> str:
+    """No-auth development only: the Bot Framework emulator takes any well-formed token."""
+    return jwt.encode({"appid": client_id, "dev": True}, "improvebot-dev-only-" * 2, algorithm="HS256")
+
+
+@dataclass
+class TeamsBot:
+    app: App
+    service: ImproveService
+    ticker: Ticker
+    workspace_settings: WorkspaceSettings
+    engine: Engine
+    _ready: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        async with self._lock:
+            if not self._ready:
+                await self.app.initialize()
+                self._ready = True
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def refresh_settings(self) -> None:
+        with transaction(self.engine) as session:
+            apply_settings(session, "teams", self.workspace_settings)
+
+    def background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Slow work after an invoke has been answered (Teams waits about 15 s for the answer)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def handle(self, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+        await self.start()
+        result = await self.app.server.handle_request(HttpRequest(body=body, headers=headers))
+        return int(result["status"]), result.get("body")
+
+
+def build_teams(
+    settings: Settings, *, engine: Engine, clock: Clock, token: Any = None, dangerously_no_auth: bool | None = None
+) -> TeamsBot:
+    """`token` (tests): a token provider instead of the client-credentials flow against Microsoft's login."""
+    logging.getLogger("microsoft_teams.common.http.client").setLevel(logging.WARNING)
+    no_auth = settings.teams_dev_no_auth if dangerously_no_auth is None else dangerously_no_auth
+    client_id = settings.teams_client_id or "00000000-0000-0000-0000-000000000000"
+    options: dict[str, Any] = {
+        "client_id": client_id,
+        "tenant_id": settings.teams_tenant_id or None,
+        "http_server_adapter": ExternalRoutes(),
+        "service_url": settings.teams_service_url,
+        "dangerously_allow_unauthenticated_requests": no_auth,
+    }
+    if token is not None:
+        options["token"] = token
+    elif settings.teams_client_secret:
+        options["client_secret"] = settings.teams_client_secret
+    else:
+        options["token"] = lambda _scope, _tenant=None: _dev_token(client_id)
+    if settings.teams_openid_url:
+        options["cloud"] = with_overrides(PUBLIC, openid_metadata_url=settings.teams_openid_url)
+    app = App(**options)
+    refs = References(engine)
+    chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
+    ws_settings = workspace_settings(settings)
+    delivery = Delivery(engine, clock, chat, "teams")
+    service = ImproveService(
+        engine=engine,
+        clock=clock,
+        platform="teams",
+        settings_for=lambda _tenant: ws_settings,
+        directory=TeamsDirectory(refs),
+        delivery=delivery,
+    )
+    bot = TeamsBot(app=app, service=service, ticker=Ticker(engine, clock, "teams", delivery),
+                   workspace_settings=ws_settings, engine=engine)  # fmt: skip
+    listeners.register(app, service, chat, refs, bot.background)
+    return bot

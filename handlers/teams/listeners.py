@@ -1,0 +1,169 @@
+"""Teams activities: messages (`improve …` and replies in a card's reply chain), Action.Execute invokes
+(buttons and form submits) and installs. Each remembers where it came from, then calls the product's service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from microsoft_teams.api.activities.message import MessageActivityInput
+from microsoft_teams.api.models import Attachment, InvokeResponse
+from microsoft_teams.apps import ActivityContext, App
+
+from bot.service import FormErrors, ImproveService, Notice, OpenForm
+from handlers.teams import render
+from handlers.teams.port import TeamsChat
+from handlers.teams.references import References
+
+log = logging.getLogger("improvebot.teams")
+COMMAND = re.compile(r"^\s*improve\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
+HELP = (
+    "Type **improve** (or **improve** followed by what's broken) to report a broken process; "
+    "**improve checkins** lists your check-ins waiting for an answer."
+)
+NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
+FORM_SENT = "I've sent you the form in our 1:1 chat."
+
+
+def seen_in(activity: dict[str, Any]) -> dict[str, Any]:
+    """What an activity tells us about where it came from (for proactive messages later)."""
+    channel_data = activity.get("channelData") or {}
+    conversation = activity.get("conversation") or {}
+    sender = activity.get("from") or {}
+    timezone = next((e.get("timezone") for e in activity.get("entities") or [] if e.get("type") == "clientInfo"), None)
+    personal = conversation.get("conversationType") == "personal"
+    channel = (channel_data.get("channel") or {}).get("id")
+    return {
+        "service_url": activity.get("serviceUrl", ""),
+        "tenant_id": conversation.get("tenantId") or (channel_data.get("tenant") or {}).get("id") or "",
+        "bot_id": (activity.get("recipient") or {}).get("id"),
+        "team_id": (channel_data.get("team") or {}).get("id"),
+        "channel": channel,
+        "user": {
+            "aad": (sender.get("aadObjectId") or "").lower(),
+            "user_id": sender.get("id"),
+            "name": sender.get("name"),
+            "timezone": timezone,
+            "personal_conversation": conversation.get("id") if personal else None,
+        },
+    }
+
+
+def _dump(ctx: ActivityContext[Any]) -> dict[str, Any]:
+    return ctx.activity.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _card_response(card: dict[str, Any]) -> InvokeResponse[Any]:
+    return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive",
+                                            "value": card})  # fmt: skip
+
+
+def _message_response(text: str) -> InvokeResponse[Any]:
+    return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                                            "value": text})  # fmt: skip
+
+
+def register(
+    app: App,
+    service: ImproveService,
+    chat: TeamsChat,
+    refs: References,
+    background: Callable[[Any], None],
+) -> None:
+    async def remember(activity: dict[str, Any]) -> tuple[str, str]:
+        seen = seen_in(activity)
+        tenant, user = seen["tenant_id"], seen["user"]["aad"]
+        if tenant and seen["service_url"]:
+            ws = await service.workspace(tenant)
+            await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+        return tenant, user
+
+    @app.on_message
+    async def on_message(ctx: ActivityContext[Any]) -> None:
+        activity = _dump(ctx)
+        tenant, user = await remember(activity)
+        if not tenant or not user:
+            return
+        text = ctx.activity.strip_mentions_text().text or ""
+        conversation = (activity.get("conversation") or {}).get("id", "")
+        command = COMMAND.match(text)
+        if command:
+            await _command(ctx, tenant, user, command.group(1).strip(), conversation)
+            return
+        base, _, thread = conversation.partition(";messageid=")
+        if thread:  # a reply in a post's reply chain: maybe an answer to a why
+            await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
+                                       event_id=str(activity.get("id") or ""))  # fmt: skip
+        elif (activity.get("conversation") or {}).get("conversationType") == "personal":
+            await ctx.send(HELP)
+
+    async def _command(ctx: ActivityContext[Any], tenant: str, user: str, rest: str, conversation: str) -> None:
+        if rest.lower() in ("checkins", "check-ins", "checkin"):
+            pending = await service.pending_checkins(tenant, user)
+            names = await chat.names([user])
+            await ctx.send(_card_message(render.card(pending, names)))
+            return
+        if rest.lower() in ("help", "?"):
+            await ctx.send(HELP)
+            return
+        form = await service.report_form(tenant, rest, {"conversation": conversation})
+        await ctx.send(_card_message(render.form_card(form, {})))
+
+    @app.on_card_action
+    async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
+        activity = _dump(ctx)
+        tenant, user = await remember(activity)
+        action = ((activity.get("value") or {}).get("action")) or {}
+        verb, data = str(action.get("verb") or ""), action.get("data") or {}
+        if not tenant or not user or not isinstance(data, dict):
+            return _message_response("That did not come through; please try again.")
+        if verb == render.SUBMIT:
+            return await _submit(tenant, user, data)
+        outcome = await service.click(tenant, user, verb, str(data.get("value") or ""))
+        if isinstance(outcome, OpenForm):
+            personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
+            names = await chat.names([user])
+            card = render.form_card(outcome.form, names)
+            if personal:
+                return _card_response(card)  # the form takes the button card's place in this 1:1 chat
+            await chat.send_card(await chat.personal_conversation(user), card)
+            return _message_response(FORM_SENT)
+        if isinstance(outcome, Notice):
+            return _message_response(outcome.text)
+        return _message_response("Done.")
+
+    async def _submit(tenant: str, user: str, data: dict[str, Any]) -> InvokeResponse[Any]:
+        form_id = str(data.get("form") or "")
+        spec = await service.form_spec(tenant, form_id)
+        if spec is None:
+            return _message_response("That form is out of date.")
+        raw = render.form_values(spec, data)
+        context = render.form_context(data)
+        shown = spec.model_copy(update={"context": context, "title": str(data.get("title") or spec.title)})
+        try:
+            outcome = await service.submit_form(tenant, user, form_id, context, raw, deliver=False)
+        except Exception:
+            log.exception("could not save %s from %s", form_id, user)
+            first = spec.fields[0].id if spec.fields else ""
+            return _card_response(render.form_card(shown, {}, values=raw, errors={first: NOT_SAVED}))
+        if isinstance(outcome, FormErrors):
+            return _card_response(render.form_card(shown, {}, values=raw, errors=outcome.errors))
+        background(service.deliver())
+        text = outcome.text if isinstance(outcome, Notice) else "✅ Sent. Everything else happens in the thread."
+        return _card_response(render.text_card(text))
+
+    @app.on_conversation_update
+    async def on_conversation_update(ctx: ActivityContext[Any]) -> None:
+        await remember(_dump(ctx))
+
+    @app.on_install_add
+    async def on_install(ctx: ActivityContext[Any]) -> None:
+        await remember(_dump(ctx))
+        await ctx.send("Hi! I'm Improve. " + HELP)
+
+
+def _card_message(card: dict[str, Any]) -> MessageActivityInput:
+    return MessageActivityInput().add_attachments(Attachment(content_type=render.CARD_TYPE, content=card))

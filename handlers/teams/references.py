@@ -1,0 +1,85 @@
+"""What Teams needs to reach people and channels weeks later, remembered from every activity and install."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import transaction
+from storage.models import TeamsReference
+
+
+def _upsert(session: Session, workspace_id: int, kind: str, key: str, now: datetime, **fields: Any) -> None:
+    row = session.exec(
+        select(TeamsReference).where(
+            TeamsReference.workspace_id == workspace_id, TeamsReference.kind == kind, TeamsReference.key == key
+        )
+    ).first()
+    if row is None:
+        row = TeamsReference(workspace_id=workspace_id, kind=kind, key=key, updated_at=now, **fields)
+    else:
+        for name, value in fields.items():
+            if value is not None:
+                setattr(row, name, value)
+        row.updated_at = now
+    session.add(row)
+
+
+class References:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def remember(self, workspace_id: int, seen: dict[str, Any], now: datetime) -> None:
+        """`seen`: service_url, bot_id, tenant_id, team_id, user (aad, user_id, name, timezone), channel."""
+        with transaction(self._engine) as session:
+            service_url = seen["service_url"]
+            _upsert(session, workspace_id, "tenant", seen["tenant_id"], now, service_url=service_url,
+                    bot_id=seen.get("bot_id"), team_id=seen.get("team_id"))  # fmt: skip
+            user = seen.get("user")
+            if user and user.get("aad"):  # a person: their 29: id, name, zone and 1:1 chat
+                _upsert(session, workspace_id, "user", user["aad"], now, service_url=service_url,
+                        user_id=user.get("user_id"), name=user.get("name"), timezone=user.get("timezone"),
+                        conversation_id=user.get("personal_conversation"))  # fmt: skip
+            channel = seen.get("channel")
+            if channel:
+                _upsert(session, workspace_id, "channel", channel, now, service_url=service_url,
+                        conversation_id=channel, team_id=seen.get("team_id"))  # fmt: skip
+
+    def find(self, kind: str, key: str) -> TeamsReference | None:
+        with Session(self._engine) as session:
+            return session.exec(
+                select(TeamsReference)
+                .where(TeamsReference.kind == kind, TeamsReference.key == key)
+                .order_by(col(TeamsReference.updated_at).desc())
+            ).first()
+
+    def any_tenant(self) -> TeamsReference | None:
+        with Session(self._engine) as session:
+            return session.exec(
+                select(TeamsReference)
+                .where(TeamsReference.kind == "tenant")
+                .order_by(col(TeamsReference.updated_at).desc())
+            ).first()
+
+    def names(self, users: Iterable[str]) -> dict[str, str]:
+        wanted = list(set(users))
+        if not wanted:
+            return {}
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(TeamsReference).where(TeamsReference.kind == "user", col(TeamsReference.key).in_(wanted))
+            ).all()
+            return {row.key: row.name for row in rows if row.name}
+
+    def set_personal_conversation(self, aad: str, conversation_id: str, now: datetime) -> None:
+        with transaction(self._engine) as session:
+            for row in session.exec(
+                select(TeamsReference).where(TeamsReference.kind == "user", TeamsReference.key == aad)
+            ).all():
+                row.conversation_id = conversation_id
+                row.updated_at = now
+                session.add(row)
