@@ -92,3 +92,26 @@ def test_a_database_url_that_does_not_work_is_one_line(monkeypatch, tmp_path, ca
 def test_serve_picks_socket_mode_only_with_an_app_token_or_when_asked(argv, app_token, socket) -> None:
     settings = load_settings({"SLACK_APP_TOKEN": app_token})
     assert socket_mode(parser().parse_args(argv), settings) is socket
+
+
+def test_serving_teams_needs_its_registration_and_an_intake_channel() -> None:
+    settings = load_settings({"TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555"})
+    assert settings.teams_configured
+    with pytest.raises(ConfigError, match=r"^TEAMS_CLIENT_SECRET is not set"):
+        settings.require_teams()
+    dev = load_settings({"TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "TEAMS_DEV_NO_AUTH": "1"})
+    with pytest.raises(ConfigError, match=r"^TEAMS_INTAKE_CHANNEL is not set"):
+        dev.require_teams()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TEAMS_APPROVERS": "maya@example.com"}, "TEAMS_APPROVERS is invalid: 'maya@example.com' is not an Azure AD"),
+        ({"TEAMS_INTAKE_CHANNEL": "General"}, "TEAMS_INTAKE_CHANNEL is invalid: 'General' is not a Teams channel id"),
+    ],
+)
+def test_invalid_teams_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert str(caught.value).startswith(message)
