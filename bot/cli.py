@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -44,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     manifest = sub.add_parser("manifest", help="build a platform's app package")
     manifest.add_argument("platform", choices=["teams"])
     manifest.add_argument("--out", default="improvebot-teams.zip", help="where to write the zip")
+    manifest.add_argument("--version", default="1.0.0", help="the app version (raise it to upload an update)")
     return parser
 
 
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "digest":
             return _digest_preview(settings, _clock(args.now))
         if command == "manifest":
-            return _manifest(settings, args.out)
+            return _manifest(settings, args.out, args.version)
     except ConfigError as exc:
         print(f"improvebot: {exc}", file=sys.stderr)
         return 2
@@ -155,14 +158,16 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
     return 0
 
 
-def _manifest(settings: Settings, out: str) -> int:
+def _manifest(settings: Settings, out: str, version: str) -> int:
     from pathlib import Path
 
     from handlers.teams.manifest import package
 
     if not settings.teams_client_id:
         raise ConfigError("TEAMS_CLIENT_ID is not set; the package names the bot by its Microsoft app id")
-    path = package(settings.teams_client_id, Path(out))
+    if not re.fullmatch(r"\d{1,4}\.\d{1,4}\.\d{1,4}", version):
+        raise ConfigError(f"--version {version!r} must look like 1.0.0")
+    path = package(settings.teams_client_id, Path(out), version=version)
     print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload a custom app)")
     return 0
 
@@ -185,18 +190,34 @@ def _console(settings: Settings) -> int:
 
 
 def _tick(settings: Settings, clock: Clock) -> int:
-    """Deliver what is due; with Slack configured, through Slack."""
-    if not settings.slack_configured:
-        print("nothing to deliver to: SLACK_BOT_TOKEN is not set")
+    """Run due work once for every configured platform (Slack, Teams)."""
+    if not (settings.slack_configured or settings.teams_configured):
+        print("nothing to deliver to: neither Slack (SLACK_BOT_TOKEN) nor Teams (TEAMS_CLIENT_ID) is set")
         return 0
-    from handlers.slack.app import build_slack
-
     engine = _engine(settings)
-    slack = build_slack(settings, engine=engine, clock=clock)
-    slack.refresh_settings()
-    report = asyncio.run(slack.ticker.tick())
-    print(report.line())
-    return 1 if report.delivery.failed else 0
+    platforms: list[tuple[str, Any]] = []
+    if settings.slack_configured:
+        from handlers.slack.app import build_slack
+
+        platforms.append(("slack", build_slack(settings, engine=engine, clock=clock)))
+    if settings.teams_configured:
+        from handlers.teams.app import build_teams
+
+        settings.require_teams()
+        platforms.append(("teams", build_teams(settings, engine=engine, clock=clock)))
+
+    async def run() -> int:
+        failed = 0
+        for name, platform in platforms:
+            await platform.start()
+            platform.refresh_settings()
+            report = await platform.ticker.tick()
+            print(report.line() if len(platforms) == 1 else f"{name}: {report.line()}")
+            failed += report.delivery.failed
+            await platform.stop()
+        return failed
+
+    return 1 if asyncio.run(run()) else 0
 
 
 def _digest_preview(settings: Settings, clock: Clock) -> int:

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an Azure AD object id (a GUID like 8f0c…-…)")
         return [item.lower() for item in value]
 
+    @field_validator("teams_client_id", "teams_tenant_id")
+    @classmethod
+    def _guid(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _AAD_ID.match(value):
+            raise ValueError(f"{value!r} is not a GUID (copy it from the Azure Bot / Entra ID overview)")
+        return value.lower()
+
     @field_validator("teams_intake_channel", "teams_wins_channel")
     @classmethod
     def _teams_channel(cls, value: str) -> str:
@@ -148,17 +156,27 @@ class Settings(BaseSettings):
 
     @property
     def teams_configured(self) -> bool:
-        return bool(self.teams_client_id) or self.teams_dev_no_auth
+        return bool(self.teams_client_id or self.teams_client_secret or self.teams_tenant_id) or self.teams_dev_no_auth
 
     def require_teams(self) -> None:
-        """Serving Teams needs the bot's app registration; one clear line for the first one missing."""
+        """Serving Teams needs the bot's app registration, its tenant, channels and approvers; one clear line for
+        the first one missing."""
         needed = [("TEAMS_CLIENT_ID", self.teams_client_id)]
         if not self.teams_dev_no_auth:
             needed.append(("TEAMS_CLIENT_SECRET", self.teams_client_secret))
-        needed.append(("TEAMS_INTAKE_CHANNEL", self.teams_intake_channel))
+        needed += [
+            ("TEAMS_TENANT_ID", self.teams_tenant_id),
+            ("TEAMS_INTAKE_CHANNEL", self.teams_intake_channel),
+            ("TEAMS_APPROVERS", ",".join(self.teams_approvers)),  # Teams has no admin fallback
+        ]
         for name, value in needed:
             if not value:
                 raise ConfigError(f"{name} is not set; it is needed to serve Teams (see README, Microsoft Teams)")
+        if self.teams_dev_no_auth and self.teams_client_secret:
+            raise ConfigError(
+                "TEAMS_DEV_NO_AUTH cannot be used with TEAMS_CLIENT_SECRET: unauthenticated requests could make the "
+                "bot send its real token anywhere"
+            )
 
     def require_slack(self, *, socket: bool) -> None:
         """Serving Slack needs these; one clear line for the first one missing."""

@@ -232,7 +232,7 @@ class ImproveService:
 
     # -- buttons -----------------------------------------------------------------------------------
 
-    async def click(self, external_id: str, user: str, action: str, value: str) -> Outcome:
+    async def click(self, external_id: str, user: str, action: str, value: str, *, deliver: bool = True) -> Outcome:
         ws = await self.workspace(external_id)
         try:
             improvement_id, round_ = _parse_value(value)
@@ -244,7 +244,7 @@ class ImproveService:
             outcome = await self._run(lambda s: self._apply_click(s, ws, actor, action, improvement_id, round_, now))
         except Refused as refusal:
             return Notice(str(refusal))
-        if isinstance(outcome, Done):
+        if isinstance(outcome, Done) and deliver:
             await self.deliver()
         return outcome
 

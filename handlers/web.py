@@ -19,6 +19,7 @@ from bot.tick import Ticker
 from bot.workspace import WorkspaceSettings
 
 log = logging.getLogger("improvebot.web")
+MAX_ACTIVITY = 256_000  # bytes: Teams activities are far smaller
 
 
 class Platform(Protocol):
@@ -115,8 +116,11 @@ def create_web_app(
 
 
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ACTIVITY:
+        return JSONResponse({"error": "activity too large"}, status_code=413)
     raw = await request.body()
-    if len(raw) > 256_000:
+    if len(raw) > MAX_ACTIVITY:
         return JSONResponse({"error": "activity too large"}, status_code=413)
     try:
         body = json.loads(raw)

@@ -99,9 +99,18 @@ def test_serving_teams_needs_its_registration_and_an_intake_channel() -> None:
     assert settings.teams_configured
     with pytest.raises(ConfigError, match=r"^TEAMS_CLIENT_SECRET is not set"):
         settings.require_teams()
-    dev = load_settings({"TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "TEAMS_DEV_NO_AUTH": "1"})
+    dev = load_settings({"TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "TEAMS_DEV_NO_AUTH": "1",
+                         "TEAMS_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47"})  # fmt: skip
     with pytest.raises(ConfigError, match=r"^TEAMS_INTAKE_CHANNEL is not set"):
         dev.require_teams()
+    unsafe = load_settings({"TEAMS_CLIENT_ID": "11111111-2222-3333-4444-555555555555", "TEAMS_DEV_NO_AUTH": "1",
+                            "TEAMS_CLIENT_SECRET": "s", "TEAMS_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                            "TEAMS_INTAKE_CHANNEL": "19:a@thread.tacv2",
+                            "TEAMS_APPROVERS": "aaaaaaaa-0000-0000-0000-000000000002"})  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^TEAMS_DEV_NO_AUTH cannot be used with TEAMS_CLIENT_SECRET"):
+        unsafe.require_teams()
+    with pytest.raises(ConfigError, match=r"^TEAMS_CLIENT_ID is invalid: 'my-bot' is not a GUID"):
+        load_settings({"TEAMS_CLIENT_ID": "my-bot"})
 
 
 @pytest.mark.parametrize(

@@ -28,25 +28,48 @@ async def test_malformed_bodies_get_a_clear_answer(teams: TeamsWorld) -> None:
     assert huge.status_code == 413
 
 
-async def test_another_tenant_cannot_reach_an_improvement(teams: TeamsWorld) -> None:
+async def test_another_tenant_is_turned_away_and_nothing_of_it_is_stored(teams: TeamsWorld) -> None:
     root = await report(teams)
     chain = teams.thread(root)
     await teams.say(ALEX, "Two web forms", chain)
     why2 = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+    calls_before = len(teams.connector.calls)
 
     stranger = await teams.click(MAYA, why2, "root_cause", chain, tenant=OTHER_TENANT)
+    await teams.say(ALEX, "improve", teams.personal(ALEX), tenant=OTHER_TENANT)
+    await teams.say(ALEX, "a reply from elsewhere", chain, tenant=OTHER_TENANT)
 
-    assert "can't find that improvement" in stranger.json()["value"]
+    assert stranger.json()["value"] == "Sorry, this Improve bot is set up for another organization."
+    assert len(teams.connector.calls) == calls_before  # nothing was sent anywhere
     with Session(teams.engine) as session:
         tenants = {w.external_id for w in session.exec(select(Workspace).where(Workspace.platform == "teams"))}
         assert session.exec(select(Improvement)).one().status == "investigating"
-    assert tenants == {TENANT, OTHER_TENANT}
+        stored = {r.key for r in session.exec(select(TeamsReference).where(TeamsReference.kind == "tenant"))}
+    assert tenants == {TENANT} and stored == {TENANT}
 
 
-async def test_a_reply_in_another_tenants_thread_is_not_an_answer(teams: TeamsWorld) -> None:
+async def test_in_a_channel_only_an_at_mention_is_a_command(teams: TeamsWorld) -> None:
+    channel = {"id": "19:general@thread.tacv2", "conversationType": "channel", "isGroup": True}
+    await teams.say(ALEX, "Improve the onboarding docs, anyone?", channel)
+    assert not teams.connector.calls
     root = await report(teams)
-    await teams.say(ALEX, "Two web forms", teams.thread(root), tenant=OTHER_TENANT)
-    assert len(teams.connector.posts_to(f"{INTAKE};messageid={root}")) == 1
+    await teams.say(ALEX, "improve tooling never got a budget, <at>Jo</at> knows", teams.thread(root))
+    why2 = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+    assert "Why #2" in why2.text and "improve tooling never got a budget" in why2.text
+
+
+async def test_a_connector_failure_while_opening_a_form_is_a_message_not_a_500(teams: TeamsWorld) -> None:
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    chain_post = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+    teams.connector.failures = [502]
+
+    response = await teams.click(ALEX, chain_post, "propose", chain)
+
+    assert response.status_code == 200
+    assert response.json()["value"] == "Sorry, Teams did not take that just now. Please try again in a moment."
 
 
 async def test_installing_the_bot_remembers_the_team_for_proactive_messages(teams: TeamsWorld) -> None:

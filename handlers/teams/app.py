@@ -108,7 +108,7 @@ def build_teams(
     client_id = settings.teams_client_id or "00000000-0000-0000-0000-000000000000"
     options: dict[str, Any] = {
         "client_id": client_id,
-        "tenant_id": settings.teams_tenant_id or None,
+        "tenant_id": settings.teams_tenant_id or "botframework.com",
         "http_server_adapter": ExternalRoutes(),
         "service_url": settings.teams_service_url,
         "dangerously_allow_unauthenticated_requests": no_auth,
@@ -136,5 +136,5 @@ def build_teams(
     )
     bot = TeamsBot(app=app, service=service, ticker=Ticker(engine, clock, "teams", delivery),
                    workspace_settings=ws_settings, engine=engine)  # fmt: skip
-    listeners.register(app, service, chat, refs, bot.background)
+    listeners.register(app, service, chat, refs, bot.background, tenant=settings.teams_tenant_id)
     return bot

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from microsoft_teams.api.activities.message import MessageActivityInput
+from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
 from microsoft_teams.api.models import Attachment, InvokeResponse
 from microsoft_teams.apps import ActivityContext, App
+from sqlalchemy.exc import IntegrityError
 
+from bot.ports import ChatError
 from bot.service import FormErrors, ImproveService, Notice, OpenForm
 from handlers.teams import render
 from handlers.teams.port import TeamsChat
@@ -66,19 +69,32 @@ def _message_response(text: str) -> InvokeResponse[Any]:
                                             "value": text})  # fmt: skip
 
 
+OTHER_TENANT = "Sorry, this Improve bot is set up for another organization."
+TRY_AGAIN = "Sorry, Teams did not take that just now. Please try again in a moment."
+
+
 def register(
     app: App,
     service: ImproveService,
     chat: TeamsChat,
     refs: References,
     background: Callable[[Any], None],
+    *,
+    tenant: str,
 ) -> None:
+    """`tenant`: the one Azure AD tenant this bot serves; activities from any other are turned away unrecorded."""
+
     async def remember(activity: dict[str, Any]) -> tuple[str, str]:
         seen = seen_in(activity)
-        tenant, user = seen["tenant_id"], seen["user"]["aad"]
-        if tenant and seen["service_url"]:
+        user = seen["user"]["aad"]
+        if seen["tenant_id"].lower() != tenant.lower():
+            return "", user
+        if seen["service_url"]:
             ws = await service.workspace(tenant)
-            await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+            try:
+                await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+            except IntegrityError:  # the install's two activities raced; the other one stored it
+                await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
         return tenant, user
 
     @app.on_message
@@ -87,9 +103,12 @@ def register(
         tenant, user = await remember(activity)
         if not tenant or not user:
             return
-        text = ctx.activity.strip_mentions_text().text or ""
+        personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
+        addressed = personal or ctx.activity.is_recipient_mentioned()
+        bot_only = StripMentionsTextOptions(account_id=ctx.activity.recipient.id)
+        text = ctx.activity.strip_mentions_text(bot_only).text or ""  # other people's mentions stay in the text
         conversation = (activity.get("conversation") or {}).get("id", "")
-        command = COMMAND.match(text)
+        command = COMMAND.match(text) if addressed else None  # in a channel, commands need an @mention
         if command:
             await _command(ctx, tenant, user, command.group(1).strip(), conversation)
             return
@@ -97,7 +116,7 @@ def register(
         if thread:  # a reply in a post's reply chain: maybe an answer to a why
             await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
                                        event_id=str(activity.get("id") or ""))  # fmt: skip
-        elif (activity.get("conversation") or {}).get("conversationType") == "personal":
+        elif personal:
             await ctx.send(HELP)
 
     async def _command(ctx: ActivityContext[Any], tenant: str, user: str, rest: str, conversation: str) -> None:
@@ -110,7 +129,7 @@ def register(
             await ctx.send(HELP)
             return
         form = await service.report_form(tenant, rest, {"conversation": conversation})
-        await ctx.send(_card_message(render.form_card(form, {})))
+        await ctx.send(_card_message(render.form_card(form, {})))  # an error here: Teams shows the send failed
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -118,18 +137,25 @@ def register(
         tenant, user = await remember(activity)
         action = ((activity.get("value") or {}).get("action")) or {}
         verb, data = str(action.get("verb") or ""), action.get("data") or {}
-        if not tenant or not user or not isinstance(data, dict):
+        if not tenant:
+            return _message_response(OTHER_TENANT)
+        if not user or not isinstance(data, dict):
             return _message_response("That did not come through; please try again.")
         if verb == render.SUBMIT:
             return await _submit(tenant, user, data)
-        outcome = await service.click(tenant, user, verb, str(data.get("value") or ""))
+        outcome = await service.click(tenant, user, verb, str(data.get("value") or ""), deliver=False)
+        background(service.deliver())  # the answer goes back now; the thread and cards update right after
         if isinstance(outcome, OpenForm):
             personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
             names = await chat.names([user])
             card = render.form_card(outcome.form, names)
             if personal:
                 return _card_response(card)  # the form takes the button card's place in this 1:1 chat
-            await chat.send_card(await chat.personal_conversation(user), card)
+            try:
+                await chat.send_card(await chat.personal_conversation(user), card)
+            except ChatError as exc:
+                log.warning("could not send %s its form: %s", user, exc)
+                return _message_response(TRY_AGAIN)
             return _message_response(FORM_SENT)
         if isinstance(outcome, Notice):
             return _message_response(outcome.text)

@@ -51,6 +51,7 @@ def manifest(bot_id: str, *, version: str = "1.0.0", website: str = "https://git
         ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [],
+        "webApplicationInfo": {"id": bot_id, "resource": f"api://botid-{bot_id}"},
         # replies in a card's reply chain (the 5 Whys answers) reach the bot without an @mention
         "authorization": {
             "permissions": {"resourceSpecific": [{"name": "ChannelMessage.Read.Group", "type": "Application"}]}
@@ -73,10 +74,10 @@ def _icon(size: int, *, outline: bool) -> bytes:
     return buffer.getvalue()
 
 
-def package(bot_id: str, out: Path) -> Path:
+def package(bot_id: str, out: Path, *, version: str = "1.0.0") -> Path:
     """Write the zip Teams takes in "Upload a custom app"; returns its path."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("manifest.json", json.dumps(manifest(bot_id), indent=2))
+        archive.writestr("manifest.json", json.dumps(manifest(bot_id, version=version), indent=2))
         archive.writestr("color.png", _icon(192, outline=False))
         archive.writestr("outline.png", _icon(32, outline=True))
     return out

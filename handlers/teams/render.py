@@ -61,8 +61,9 @@ def _plain_name(name: str) -> str:
 
 
 def neutralize(text: str) -> str:
-    """User text: `<at>` tags only work with an entity we add, but never let one look like ours."""
-    return text.replace("<at>", "‹at›").replace("</at>", "‹/at›")
+    """User text: `<at>` tags only work with an entity we add, but never let one look like ours; and a markdown
+    link typed by a user (`[Approve](https://…)`) is shown, not made clickable."""
+    return text.replace("<at>", "‹at›").replace("</at>", "‹/at›").replace("](", "] (")
 
 
 def _text(parts: list[Span], mentions: _Mentions, *, with_mentions: bool = True) -> str:
@@ -198,6 +199,11 @@ def form_card(
         body.append({"type": "TextBlock", "text": neutralize(form.intro), "wrap": True, "isSubtle": True})
     for spec in form.fields:
         body.append(_input(spec, values.get(spec.id), names))
+        hint = getattr(spec, "hint", None)
+        if hint:
+            body.append(
+                {"type": "TextBlock", "text": neutralize(hint), "isSubtle": True, "size": "Small", "wrap": True}
+            )
         if spec.id in errors:
             body.append({"type": "TextBlock", "text": errors[spec.id], "color": "Attention", "wrap": True,
                          "size": "Small"})  # fmt: skip

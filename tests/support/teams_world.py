@@ -82,7 +82,8 @@ class KeyServer:
 
 def teams_settings(keys: KeyServer, **overrides: str) -> Settings:
     return load_settings({
-        "TEAMS_CLIENT_ID": BOT_APP_ID, "TEAMS_CLIENT_SECRET": "not-used-in-tests", "TEAMS_INTAKE_CHANNEL": INTAKE,
+        "TEAMS_CLIENT_ID": BOT_APP_ID, "TEAMS_CLIENT_SECRET": "not-used-in-tests", "TEAMS_TENANT_ID": TENANT,
+        "TEAMS_INTAKE_CHANNEL": INTAKE,
         "TEAMS_WINS_CHANNEL": WINS, "TEAMS_APPROVERS": MAYA.aad, "TEAMS_OPENID_URL": keys.openid_url,
         "IMPROVE_HOURLY_RATE": "50", **overrides,
     })  # fmt: skip
