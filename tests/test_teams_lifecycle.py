@@ -102,3 +102,24 @@ async def test_form_errors_are_shown_on_the_card_with_the_answers_kept(teams: Te
     assert errors == ["Enter 1,000 or less."]
     assert next(b for b in card["body"] if b.get("id") == "problem")["value"] == "Leads twice"
     assert not teams.connector.posts_to(INTAKE)
+
+
+async def test_decline_with_a_reason_from_the_approvers_private_form(teams: TeamsWorld) -> None:
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
+    request = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+
+    response = await teams.click(MAYA, request, "decline", chain)
+    assert response.json()["value"] == "I've sent you the form in our 1:1 chat."
+    form = teams.connector.posts_to(MAYA.personal)[-1]
+    empty = await teams.submit(MAYA, form, {"text": ""}, teams.personal(MAYA))
+    assert [b["text"] for b in empty.json()["value"]["body"] if b.get("color") == "Attention"] == ["This is required."]
+    await teams.submit(MAYA, form, {"text": "We replace the CRM in January"}, teams.personal(MAYA))
+
+    assert "Declined by <at>Maya</at>" in teams.connector.updates_of(request.response["id"])[-1].text
+    assert "We replace the CRM in January" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
+    assert "Declined" in teams.connector.updates_of(root)[-1].text
