@@ -18,7 +18,7 @@ from bot.domain import Status
 from bot.lifecycle import Actor, Refused, owner_key
 from bot.messages import Form
 from bot.outbox import Outbox, audit
-from bot.workspace import WorkspaceRef, WorkspaceSettings
+from bot.workspace import WorkspaceRef
 from storage import queries
 from storage.models import Checkin, Improvement, PostedMessage, Workspace
 
@@ -262,7 +262,3 @@ def pending_for(session: Session, ws: WorkspaceRef, user: str) -> list[tuple[Che
         .order_by(col(Checkin.due_at))
     ).all()
     return [(checkin, improvement) for checkin, improvement in rows]
-
-
-def settings_of(workspace: Workspace) -> WorkspaceSettings:
-    return WorkspaceSettings.from_json(workspace.settings)

@@ -201,8 +201,7 @@ class Delivery:
         raise ChatError(f"unknown outbox kind {row.kind!r}", retryable=False)
 
     async def _send_card(self, row: OutboxMessage) -> Posted | None:
-        improvement, message = await asyncio.to_thread(self._card_of, row)
-        card = await asyncio.to_thread(self._posted, improvement.id, "card")
+        improvement, message, card = await asyncio.to_thread(self._card_of, row)
         if card is None:
             return await self._chat.post(improvement.channel_id, message)
         await self._chat.update(card.channel, card.ref, message)
@@ -210,14 +209,16 @@ class Delivery:
 
     # -- database side (run in a worker thread) ----------------------------------------------------
 
-    def _card_of(self, row: OutboxMessage) -> tuple[Improvement, Message]:
+    def _card_of(self, row: OutboxMessage) -> tuple[Improvement, Message, PostedMessage | None]:
+        """The card as it should read now, and where it was posted (None: not yet)."""
         with Session(self._engine) as session:
             improvement = session.get(Improvement, row.improvement_id)
             workspace = session.get(Workspace, row.workspace_id)
             assert improvement is not None and workspace is not None
             settings = WorkspaceSettings.from_json(workspace.settings)
             whys = queries.whys_of(session, improvement.id or 0)
-            return improvement, views.report_card(improvement, whys, settings)
+            posted = queries.posted(session, improvement.id or 0, "card")
+            return improvement, views.report_card(improvement, whys, settings), posted
 
     def _status_of(self, outbox_id: int) -> str | None:
         with Session(self._engine) as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -53,15 +54,20 @@ class SlackChat:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def _call(self, method: str, **kwargs: Any) -> Any:
+    @staticmethod
+    async def _guarded(method: str, request: Awaitable[Any]) -> Any:
+        """Slack's answer, or a ChatError saying whether a later retry can help."""
         try:
-            return await self._client.api_call(method, json=kwargs)
+            return await request
         except SlackApiError as exc:
             error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
             retryable = error in RETRYABLE or exc.response.status_code >= 500 or exc.response.status_code == 429
             raise ChatError(f"{method}: {error}", retryable=retryable) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, SlackClientError) as exc:
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        return await self._guarded(method, self._client.api_call(method, json=kwargs))
 
     async def post(self, channel: str, message: Message) -> Posted:
         response = await self._call("chat.postMessage", channel=channel, unfurl_links=False, **render.message(message))
@@ -81,17 +87,10 @@ class SlackChat:
         await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
 
     async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
-        try:
-            await self._client.files_upload_v2(
-                channel=channel, file=content, filename=filename, title=title, request_file_info=False
-            )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
-            raise ChatError(
-                f"files_upload_v2: {error}", retryable=error in RETRYABLE or exc.response.status_code >= 500
-            ) from exc
-        except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
-            raise ChatError(f"files_upload_v2: {type(exc).__name__}: {exc}") from exc
+        upload = self._client.files_upload_v2(
+            channel=channel, file=content, filename=filename, title=title, request_file_info=False
+        )
+        await self._guarded("files_upload_v2", upload)
 
     async def dm(self, user: str, message: Message) -> Posted:
         response = await self._call("chat.postMessage", channel=user, unfurl_links=False, **render.message(message))

@@ -71,11 +71,6 @@ def mrkdwn(parts: list[Span]) -> str:
     return "".join(out)
 
 
-def plain(parts: list[Span]) -> str:
-    """Plain text (notifications): mentions stay mentions, the rest is escaped text."""
-    return "".join(mention(p.user) if isinstance(p, Mention) else escape(p.text) for p in parts)
-
-
 def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
     """verbatim: Slack must not turn a typed '@here' or a channel name into a ping or a link on its own."""
     return {"type": "mrkdwn", "text": _clip(text, limit), "verbatim": True}

@@ -9,16 +9,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from microsoft_teams.api.activities.message import MessageActivityInput
 from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
-from microsoft_teams.api.models import Attachment, InvokeResponse
+from microsoft_teams.api.models import InvokeResponse
 from microsoft_teams.apps import ActivityContext, App
 from sqlalchemy.exc import IntegrityError
 
 from bot.ports import ChatError
 from bot.service import FormErrors, ImproveService, Notice, OpenForm
 from handlers.teams import render
-from handlers.teams.port import TeamsChat
+from handlers.teams.port import TeamsChat, card_activity
 from handlers.teams.references import References
 
 log = logging.getLogger("improvebot.teams")
@@ -123,13 +122,13 @@ def register(
         if rest.lower() in ("checkins", "check-ins", "checkin"):
             pending = await service.pending_checkins(tenant, user)
             names = await chat.names([user])
-            await ctx.send(_card_message(render.card(pending, names)))
+            await ctx.send(card_activity(render.card(pending, names)))
             return
         if rest.lower() in ("help", "?"):
             await ctx.send(HELP)
             return
         form = await service.report_form(tenant, rest, {"conversation": conversation})
-        await ctx.send(_card_message(render.form_card(form, {})))  # an error here: Teams shows the send failed
+        await ctx.send(card_activity(render.form_card(form, {})))  # an error here: Teams shows the send failed
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -189,7 +188,3 @@ def register(
     async def on_install(ctx: ActivityContext[Any]) -> None:
         await remember(_dump(ctx))
         await ctx.send("Hi! I'm Improve. " + HELP)
-
-
-def _card_message(card: dict[str, Any]) -> MessageActivityInput:
-    return MessageActivityInput().add_attachments(Attachment(content_type=render.CARD_TYPE, content=card))

@@ -25,6 +25,12 @@ from storage.models import TeamsReference
 log = logging.getLogger("improvebot.teams")
 
 
+def card_activity(card: dict[str, Any], *, text: str | None = None) -> MessageActivityInput:
+    """A message carrying one Adaptive Card (`text`: the notification line)."""
+    activity = MessageActivityInput(text=text) if text is not None else MessageActivityInput()
+    return activity.add_attachments(Attachment(content_type=render.CARD_TYPE, content=card))
+
+
 def _mentioned(message: Message) -> list[str]:
     users: list[str] = []
     for block in message.blocks:
@@ -85,9 +91,7 @@ class TeamsChat:
 
     async def _activity(self, message: Message, ref: str | None = None) -> MessageActivityInput:
         names = await self.names(_mentioned(message))
-        activity = MessageActivityInput(text=render.neutralize(message.summary)).add_attachments(
-            Attachment(content_type=render.CARD_TYPE, content=render.card(message, names))
-        )
+        activity = card_activity(render.card(message, names), text=render.neutralize(message.summary))
         if ref:
             activity.id = ref
         return activity
@@ -105,8 +109,7 @@ class TeamsChat:
         return str(sent.id)
 
     async def send_card(self, conversation: str, card: dict[str, Any]) -> str:
-        activity = MessageActivityInput().add_attachments(Attachment(content_type=render.CARD_TYPE, content=card))
-        return await self._send("card", conversation, activity)
+        return await self._send("card", conversation, card_activity(card))
 
     async def post(self, channel: str, message: Message) -> Posted:
         activity = await self._activity(message)
