@@ -191,7 +191,7 @@ def server_env(stub_url: str, workdir: Path) -> dict[str, str]:
 
 def bot_command(port: int) -> list[str]:
     script = Path(sys.executable).with_name("improvebot")
-    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    launcher = [str(script)] if script.exists() else [sys.executable, "-m", "handlers.cli"]
     return [*launcher, "serve", "--http", "--port", str(port), "--host", "127.0.0.1"]
 
 

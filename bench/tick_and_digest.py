@@ -24,8 +24,8 @@ benchmark creates (and drops) on the server given by `--postgres` (skipped, with
 2. The digest with `--improvements` (100,000) improvements in one workspace: bulk-inserted (about 30 %
    implemented or sustained, implemented over the last year, hours/week and people set; the rest in the
    earlier statuses), with last week's digest already posted, then `ANALYZE`. Timed `--repeat` times each
-   (median and max): `bot.digest.gather` for the week (since last week's slot), `gather` with `since=None`
-   (everything ever implemented: the worst case), and `bot.digest.queue_due` for the slot, in a transaction
+   (median and max): `bot.wins.digest.gather` for the week (since last week's slot), `gather` with `since=None`
+   (everything ever implemented: the worst case), and `bot.wins.digest.queue_due` for the slot, in a transaction
    that is rolled back (the note says how many blocks the announcement has; Slack takes at most 50).
 
 Reading the numbers: the delivery sends one message at a time, so when it meets the workspace-wide bucket the
@@ -76,12 +76,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot import digest  # noqa: E402
-from bot.calendar import iso_week, zone  # noqa: E402
-from bot.clock import FakeClock  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.messages import Message  # noqa: E402
-from bot.workspace import WorkspaceSettings, ensure_workspace  # noqa: E402
+from bot.core.calendar import iso_week, zone  # noqa: E402
+from bot.core.clock import FakeClock  # noqa: E402
+from bot.core.config import load_settings  # noqa: E402
+from bot.core.messages import Message  # noqa: E402
+from bot.core.workspace import WorkspaceSettings, ensure_workspace  # noqa: E402
+from bot.wins import digest  # noqa: E402
 from handlers.slack import render  # noqa: E402
 from handlers.slack.app import SlackBot, build_slack  # noqa: E402
 from storage.db import make_engine, normalize_url, transaction, upgrade  # noqa: E402
@@ -395,7 +395,7 @@ async def run_ticks(bot: SlackBot, clock: FakeClock, engine: Engine, result: Tic
         result.tick1_s = time.perf_counter() - started
         result.queue_s, result.deliver_s = phases.total("queue"), phases.total("flush")
         result.tick1 = phases.snapshot()
-        result.queued = report.checkins
+        result.queued = report.queued["check-ins"]
         result.tick1_sent, result.tick1_failed = report.delivery.sent, report.delivery.failed
         result.sent, result.dead, result.ticks = report.delivery.sent, report.delivery.dead, 1
         log(f"  tick 1: {report.line()} in {result.tick1_s:.1f} s")

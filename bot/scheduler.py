@@ -9,8 +9,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.calendar import WEEKDAYS, parse_weekly, zone
-from bot.workspace import WorkspaceSettings
+from bot.core.calendar import WEEKDAYS, parse_weekly, zone
+from bot.core.workspace import WorkspaceSettings
 
 
 def start_scheduler(tick: Callable[[], Awaitable[object]], settings: WorkspaceSettings) -> AsyncIOScheduler:

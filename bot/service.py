@@ -1,8 +1,9 @@
 """The product's front door for every platform: commands, clicks, form answers and thread replies.
 
-Handlers parse their platform's payload into these plain calls and render the outcome natively.
-Each call: resolve the workspace and the actor's rights, run one use case in one transaction (in a worker
-thread, so the event loop stays free for acks), then deliver the outbox.
+Handlers parse their platform's payload into these plain calls and render the outcome natively. Each call
+resolves the workspace and the actor's rights, finds what a capability registered for it (bot.core.registry),
+runs it in one transaction (in a worker thread on PostgreSQL, so the event loop stays free for acks), then
+delivers the outbox.
 """
 
 from __future__ import annotations
@@ -11,47 +12,26 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import checkin_views, checkins, forms, lifecycle, views
-from bot.clock import Clock
-from bot.delivery import Delivery, FlushReport
-from bot.lifecycle import Actor, Refused
-from bot.messages import Form, FormValue, Message
-from bot.ports import Directory
-from bot.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
+from bot.core.clock import Clock
+from bot.core.commands import Invocation, Unknown, unknown_text
+from bot.core.forms import validate
+from bot.core.messages import Form, FormValue, Message
+from bot.core.outcomes import STALE, Actor, Done, FormErrors, Notice, Outcome, Refused
+from bot.core.ports import Directory
+from bot.core.registry import Act, Answer, Registry, Reply, Target
+from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
+from bot.delivery.sender import Delivery, FlushReport
 from storage import queries
 from storage.db import transaction
 
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class OpenForm:
-    form: Form
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A short private message to the person who acted."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class FormErrors:
-    errors: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Done:
-    pass
 
 
 @dataclass(frozen=True)
@@ -61,9 +41,16 @@ class ThreadView:
     messages: list[Message]
 
 
-Outcome = OpenForm | Notice | FormErrors | Done
+@dataclass(frozen=True)
+class _Lookup:
+    """What a form's `prepare` step may use (bot.core.registry.Lookup)."""
 
-STALE = "That button or form is out of date. Scroll to the latest message in the thread."
+    ws: WorkspaceRef
+    directory: Directory
+    service: ImproveService
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        return await self.service._run(fn)
 
 
 class ImproveService:
@@ -73,14 +60,19 @@ class ImproveService:
         engine: Engine,
         clock: Clock,
         platform: str,
+        registry: Registry,
         settings_for: Callable[[str], WorkspaceSettings],
         directory: Directory,
         delivery: Delivery,
+        command: str = "/improve",
     ) -> None:
+        """`command`: the command as this platform spells it, for the messages that name it."""
         self.engine = engine
         self.clock = clock
         self.platform = platform
+        self.registry = registry
         self.delivery = delivery
+        self.command_word = command
         self._settings_for = settings_for
         self._directory = directory
         self._workspaces: dict[str, WorkspaceRef] = {}
@@ -122,49 +114,51 @@ class ImproveService:
             return in_transaction()
         return await asyncio.to_thread(in_transaction)
 
+    async def _act(self, ws: WorkspaceRef, actor: Actor, fn: Callable[[Act], T]) -> T:
+        """Run a registered handler in one transaction."""
+        now = self.clock.now()
+        return await self._run(lambda session: fn(Act(session, ws, actor, now, self.registry)))
+
     async def deliver(self) -> FlushReport:
         report = await self.delivery.flush()
         for error in report.errors:
             log.warning("delivery: %s", error)
         return report
 
-    # -- reporting ---------------------------------------------------------------------------------
+    # -- the command -------------------------------------------------------------------------------
 
-    async def report_form(self, external_id: str, prefill: str, context: dict[str, str]) -> Form:
+    async def command(self, external_id: str, user: str, text: str, context: dict[str, str]) -> Outcome:
+        """`/improve <text>`: a subcommand of the grammar, or the problem text that prefills the report form."""
         ws = await self.workspace(external_id)
-        return forms.report_form(ws.settings, prefill, context)
+        parsed = self.registry.commands.parse(text)
+        if isinstance(parsed, Unknown):
+            return Notice(unknown_text(parsed, self.command_word))
+        command = parsed.command
+        actor = await self._actor(ws, user) if command.rights else Actor(user)
+        invocation = Invocation(args=parsed.args, context=context, word=self.command_word)
+        try:
+            return await self._act(ws, actor, lambda act: command.run(act, invocation))
+        except Refused as refusal:
+            return Notice(str(refusal))
 
     # -- forms -------------------------------------------------------------------------------------
 
-    def _spec(self, ws: WorkspaceRef, form_id: str) -> Form | None:
-        """The shape a submitted form must have, to validate it (no database needed)."""
-        if form_id == forms.REPORT:
-            return forms.report_form(ws.settings)
-        if form_id == forms.PROPOSE:
-            return forms.propose_form(0, forms.ProposalPrefill(), {})
-        if form_id in (forms.DECLINE, forms.QUESTION):
-            return forms.reason_form(form_id, 0, {})
-        if form_id == forms.IMPLEMENTED:
-            return forms.implemented_form(0, None, None, {})
-        if form_id == forms.CHECKIN:
-            return forms.checkin_form(0, "holding", None, {})
-        return None
-
     async def form_spec(self, external_id: str, form_id: str) -> Form | None:
         """The shape of a form, to read a platform's answers into (None for an unknown form)."""
-        return self._spec(await self.workspace(external_id), form_id)
+        handler = self.registry.forms.get(form_id)
+        return handler.spec((await self.workspace(external_id)).settings) if handler else None
 
     async def check_form(
         self, external_id: str, form_id: str, raw: dict[str, FormValue]
     ) -> tuple[dict[str, Any], dict[str, str]] | None:
         """Validate answers (fast, no I/O after the first call): (values, errors), or None for an unknown form."""
-        ws = await self.workspace(external_id)
-        spec = self._spec(ws, form_id)
-        if spec is None:
+        handler = self.registry.forms.get(form_id)
+        if handler is None:
             return None
-        values, errors = forms.validate(spec, raw)
-        if form_id == forms.PROPOSE and not errors:
-            errors = lifecycle.validate_due_date(values, self.clock.now().date())
+        ws = await self.workspace(external_id)
+        values, errors = validate(handler.spec(ws.settings), raw)
+        if handler.check is not None and not errors:
+            errors = handler.check(values, self.clock.now().date())
         return values, errors
 
     async def submit_form(
@@ -184,145 +178,62 @@ class ImproveService:
         values, errors = checked
         if errors:
             return FormErrors(errors)
+        handler = self.registry.forms[form_id]
         ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
-        owner_tz = await self._owner_tz(ws, context) if form_id == forms.IMPLEMENTED else None
-        now = self.clock.now()
         try:
-            outcome = await self._run(lambda s: self._apply_form(s, ws, actor, form_id, context, values, now, owner_tz))
+            prepared = await handler.prepare(_Lookup(ws, self._directory, self), context) if handler.prepare else None
+            outcome = await self._act(ws, actor, lambda act: handler.apply(act, Answer(context, values, prepared)))
         except Refused as refusal:
             return Notice(str(refusal))
-        except (KeyError, ValueError):
+        except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
         if deliver:
             await self.deliver()
         return outcome
 
-    def _apply_form(
-        self,
-        session: Session,
-        ws: WorkspaceRef,
-        actor: Actor,
-        form_id: str,
-        context: dict[str, str],
-        values: dict[str, Any],
-        now: datetime,
-        owner_tz: str | None = None,
-    ) -> Outcome:
-        if form_id == forms.REPORT:
-            improvement = lifecycle.submit_report(session, ws, actor, values, now)
-            return Notice(views.report_received(improvement))
-        if form_id == forms.CHECKIN:
-            checkins.answer(session, ws, actor, int(context["checkin"]), context.get("answer", ""), values, now)
-            return Done()
-        improvement_id = int(context["improvement"])
-        round_ = int(context["round"]) if "round" in context else None
-        if form_id == forms.PROPOSE:
-            lifecycle.submit_proposal(session, ws, actor, improvement_id, values, now, resubmit_round=round_)
-        elif form_id == forms.DECLINE and round_ is not None:
-            lifecycle.decline(session, ws, actor, improvement_id, round_, values["text"], now)
-        elif form_id == forms.QUESTION and round_ is not None:
-            lifecycle.ask_question(session, ws, actor, improvement_id, round_, values["text"], now)
-        elif form_id == forms.IMPLEMENTED:
-            improvement = lifecycle.mark_implemented(session, ws, actor, improvement_id, values, now)
-            checkins.schedule(session, ws, improvement, owner_tz, now)
-        else:
-            return Notice(STALE)
-        return Done()
-
     # -- buttons -----------------------------------------------------------------------------------
 
     async def click(self, external_id: str, user: str, action: str, value: str, *, deliver: bool = True) -> Outcome:
-        ws = await self.workspace(external_id)
-        try:
-            improvement_id, round_ = _parse_value(value)
-        except ValueError:
+        button = self.registry.buttons.get(action)
+        target = Target.parse(value)
+        if button is None or target is None or (button.needs_round and target.round is None):
             return Notice(STALE)
+        ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
-        now = self.clock.now()
         try:
-            outcome = await self._run(lambda s: self._apply_click(s, ws, actor, action, improvement_id, round_, now))
+            outcome = await self._act(ws, actor, lambda act: button.handler(act, target))
         except Refused as refusal:
             return Notice(str(refusal))
         if isinstance(outcome, Done) and deliver:
             await self.deliver()
         return outcome
 
-    async def _owner_tz(self, ws: WorkspaceRef, context: dict[str, str]) -> str | None:
-        """The owner's time zone, asked of the platform before the transaction (check-ins land at 10:00 local)."""
-
-        def owner(session: Session) -> str | None:
-            improvement = queries.improvement_in(session, ws.id, int(context.get("improvement") or 0))
-            return (improvement.owner_id or improvement.reporter_id) if improvement else None
-
-        user = await self._run(owner)
-        return await self._directory.timezone(user) if user else None
-
-    def _apply_click(
-        self,
-        session: Session,
-        ws: WorkspaceRef,
-        actor: Actor,
-        action: str,
-        improvement_id: int,
-        round_: int | None,
-        now: datetime,
-    ) -> Outcome:
-        if action == views.ROOT_CAUSE:
-            lifecycle.root_cause_found(session, ws, actor, improvement_id, now)
-            return Done()
-        if action == views.PROPOSE:
-            return OpenForm(lifecycle.proposal_form(session, ws, actor, improvement_id))
-        if action == views.MARK_IMPLEMENTED:
-            return OpenForm(lifecycle.implemented_form(session, ws, actor, improvement_id))
-        if action in (checkin_views.HOLDING, checkin_views.SLIPPING):
-            verdict = "holding" if action == checkin_views.HOLDING else "slipping"
-            return OpenForm(checkins.answer_form(session, ws, actor, improvement_id, verdict))
-        if action == checkin_views.SNOOZE:
-            checkins.snooze(session, ws, actor, improvement_id, now)
-            return Done()
-        if round_ is None:
-            return Notice(STALE)
-        if action == views.APPROVE:
-            lifecycle.approve(session, ws, actor, improvement_id, round_, now)
-            return Done()
-        if action == views.DECLINE:
-            return OpenForm(lifecycle.check_decision(session, ws, actor, improvement_id, round_, forms.DECLINE))
-        if action == views.QUESTION:
-            return OpenForm(lifecycle.check_decision(session, ws, actor, improvement_id, round_, forms.QUESTION))
-        if action == views.RESUBMIT:
-            return OpenForm(lifecycle.proposal_form(session, ws, actor, improvement_id, resubmit_round=round_))
-        return Notice(STALE)
-
     # -- thread replies ----------------------------------------------------------------------------
 
     async def thread_reply(
         self, external_id: str, *, channel: str, thread: str, user: str, text: str, event_id: str
     ) -> bool:
-        """Returns True when the reply was taken as an answer to a why."""
+        """Returns True when a capability took the reply (an answer to a why)."""
         ws = await self.workspace(external_id)
-        now = self.clock.now()
+        reply = Reply(channel=channel, thread=thread, text=text, event_id=event_id)
+
+        def take(act: Act) -> bool:
+            return any(handler(act, reply) for handler in self.registry.replies)
+
         try:
-            improvement = await self._run(
-                lambda s: lifecycle.answer_why(
-                    s, ws, channel=channel, thread=thread, user=user, text=text, event_id=event_id, now=now
-                )
-            )
+            taken = await self._act(ws, Actor(user), take)
         except IntegrityError:  # the same event processed concurrently by another worker
             return False
-        if improvement is not None:
+        if taken:
             await self.deliver()
-        return improvement is not None
-
-    async def pending_checkins(self, external_id: str, user: str) -> Message:
-        """`improve checkins`: the person's check-ins waiting for an answer, with their buttons."""
-        ws = await self.workspace(external_id)
-        items = await self._run(lambda s: checkins.pending_for(s, ws, user))
-        return checkin_views.pending_list(items)
+        return taken
 
     async def thread_of(self, external_id: str, number: int) -> ThreadView | None:
         """Improvement #number's thread as it reads now (card first), once its card is posted."""
         ws = await self.workspace(external_id)
+        card_view = self.registry.card
+        assert card_view is not None, "no capability registered the improvement's card"
 
         def find(session: Session) -> ThreadView | None:
             improvement = queries.improvement_by_number(session, ws.id, number)
@@ -332,16 +243,7 @@ class ImproveService:
             latest: dict[str, Message] = {}
             for row in queries.delivered_in_thread(session, improvement.id or 0):
                 latest[row.key or f"row:{row.id}"] = Message.model_validate(row.payload)
-            head = views.report_card(improvement, queries.whys_of(session, improvement.id or 0), ws.settings)
+            head = card_view(session, improvement, ws.settings)
             return ThreadView(channel=card.channel, ref=card.ref, messages=[head, *latest.values()])
 
         return await self._run(find)
-
-
-def _parse_value(value: str) -> tuple[int, int | None]:
-    head, _, tail = value.partition(":")
-    improvement_id = int(head)
-    round_ = int(tail) if tail else None
-    if improvement_id <= 0 or (round_ is not None and round_ < 0):
-        raise ValueError(value)
-    return improvement_id, round_

@@ -14,9 +14,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
+from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
-from bot.workspace import WorkspaceSettings
 
 log = logging.getLogger("improvebot.web")
 MAX_ACTIVITY = 256_000  # bytes: Teams activities are far smaller

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from bot.clock import FakeClock
-from bot.config import Settings, load_settings
+from bot.core.clock import FakeClock
+from bot.core.config import Settings, load_settings
 from storage.db import make_engine, upgrade
 from tests.support.slack_api import BOT_TOKEN, SlackApiStub
 from tests.support.slack_requests import SIGNING_SECRET

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
-from bot.workspace import WorkspaceSettings
 
 
 async def test_the_scheduler_ticks_every_minute_and_at_the_digest_time() -> None:

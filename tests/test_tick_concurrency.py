@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 
-from bot.workspace import WorkspaceSettings, ensure_workspace
+from bot.core.workspace import WorkspaceSettings, ensure_workspace
 from storage.db import transaction
 from storage.models import Checkin, Improvement
 from tests.conftest import INTAKE, WINS
@@ -40,7 +40,7 @@ def seed(db) -> None:
 
 async def tick_process(env: dict[str, str]) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "tick", "--now", FRIDAY_4PM.isoformat(),
+        sys.executable, "-m", "handlers.cli", "tick", "--now", FRIDAY_4PM.isoformat(),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await process.communicate()
@@ -76,7 +76,7 @@ def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
     """Deterministic: tick A holds its claim open while tick B runs; B must not take A's rows."""
     import threading
 
-    from bot import checkins
+    from bot.sustain import checkins
 
     seed(db)
     a_claimed, b_done = threading.Event(), threading.Event()

@@ -6,8 +6,8 @@ import itertools
 import uuid
 from collections.abc import Callable
 
-from bot.messages import Message
-from bot.ports import Posted
+from bot.core.messages import Message
+from bot.core.ports import Posted
 from handlers.console.render import message_lines
 
 INTAKE = "#improvements"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     Block,
     Bold,

@@ -16,23 +16,25 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.clock import Clock, OffsetClock
-from bot.config import Settings
-from bot.delivery import Delivery
-from bot.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
-from bot.service import Done, FormErrors, ImproveService, Notice, OpenForm, Outcome
+from bot.assembly import assemble
+from bot.core.clock import Clock, OffsetClock
+from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
+from bot.core.config import Settings
+from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
+from bot.core.outcomes import Done, FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.workspace import WorkspaceSettings
+from bot.service import ImproveService
 from bot.tick import Ticker
-from bot.workspace import WorkspaceSettings
 from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
 
 WORKSPACE = "console"
-HELP = """Commands:
-  /improve [text]     report a broken process (a form opens at the prompts)
+COMMAND = "/improve"
+HELP = """Console commands:
+  /improve [text]     report a broken process (a form opens at the prompts); /improve help lists the rest
   :as @name           switch who you are (approver: @maya)
   :thread N           enter the thread of improvement #N; plain lines are then replies there
   :leave              leave the thread
   :click N            click button [N]
-  /improve checkins   your check-ins waiting for an answer
   :wait 7d            let time pass (d, h, m) and run the scheduler: check-ins, nudges, the weekly digest
   :help               this help          :quit   leave the console
 At a form prompt, press Enter to skip an optional field, or type :cancel."""
@@ -82,14 +84,15 @@ class Console:
     async def handle(self, line: str) -> None:
         if not line:
             return
-        if line.strip() in ("/improve checkins", "/improve check-ins"):
-            pending = await self.service.pending_checkins(WORKSPACE, self.user)
-            self.chat.show("(only you see this)", f"checkins:{uuid.uuid4().hex}", pending)
+        typed = recognize(line, COMMAND) if line.startswith("/") else None
+        if isinstance(typed, Typed):
+            await self._answer(await self.service.command(WORKSPACE, self.user, typed.rest, {}))
+        elif isinstance(typed, Misspelled):
+            self.write(f"(only you see this) {misspelled_text(typed, COMMAND)}")
+        elif line.startswith("/"):
+            self.write(f"Unknown command {line.split()[0]}. Type {COMMAND} help, or :help for the console's own.")
         elif line.startswith(":wait"):
             await self._wait(line[len(":wait") :].strip())
-        elif line.startswith("/improve"):
-            form = await self.service.report_form(WORKSPACE, line[len("/improve") :].strip(), {})
-            await self._fill_and_submit(form)
         elif line.startswith(":as"):
             self._switch_user(line[3:].strip())
         elif line.startswith(":thread"):
@@ -149,9 +152,17 @@ class Console:
         if button is None:
             self.write(f"No live button [{arg}]. Buttons disappear when their message is edited.")
             return
-        outcome = await self.service.click(WORKSPACE, self.user, *button)
+        await self._answer(await self.service.click(WORKSPACE, self.user, *button))
+
+    async def _answer(self, outcome: Outcome) -> None:
+        """What the service answered the person at the keyboard (only they see it)."""
         if isinstance(outcome, OpenForm):
+            if outcome.leftover:
+                self.write("(only you see this) Your text is longer than the form takes; it opened with the first "
+                           f"part. The rest, so nothing is lost:\n{outcome.leftover}")  # fmt: skip
             await self._fill_and_submit(outcome.form)
+        elif isinstance(outcome, Show):
+            self.chat.show("(only you see this)", f"private:{uuid.uuid4().hex}", outcome.message)
         else:
             self._show(outcome)
 
@@ -215,13 +226,6 @@ def build_console(
         wins_channel=WINS,
         approvers=list(DEFAULT_APPROVERS),
     )
-    delivery = Delivery(engine, clock, chat, "console")
-    service = ImproveService(
-        engine=engine,
-        clock=clock,
-        platform="console",
-        settings_for=lambda _ws: workspace_settings,
-        directory=ConsoleDirectory(),
-        delivery=delivery,
-    )
-    return Console(service, chat, read, write, Ticker(engine, clock, "console", delivery), moving)
+    core = assemble(engine=engine, clock=clock, platform="console", chat=chat, directory=ConsoleDirectory(),
+                    settings_for=lambda _ws: workspace_settings, command=COMMAND)  # fmt: skip
+    return Console(core.service, chat, read, write, core.ticker, moving)

@@ -1,4 +1,5 @@
-"""Button clicks in the thread: route to the use case, then open its form or explain privately."""
+"""Button clicks: every block action goes to the service, which finds the capability that registered it (an
+unknown or stale one gets the polite "out of date" notice); then open its form or explain privately."""
 
 from __future__ import annotations
 
@@ -10,37 +11,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import checkin_views, views
-from bot.messages import Form
-from bot.service import ImproveService, Notice, OpenForm
+from bot.core.messages import Form
+from bot.core.outcomes import Notice, OpenForm
+from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
 
 log = logging.getLogger("improvebot.slack")
 
-ACTIONS = re.compile(
-    "^("
-    + "|".join(
-        [
-            views.ROOT_CAUSE,
-            views.PROPOSE,
-            views.APPROVE,
-            views.DECLINE,
-            views.QUESTION,
-            views.RESUBMIT,
-            views.MARK_IMPLEMENTED,
-            checkin_views.HOLDING,
-            checkin_views.SLIPPING,
-            checkin_views.SNOOZE,
-        ]
-    )
-    + ")$"
-)
+EVERY_BUTTON: dict[str, str | re.Pattern[str]] = {"type": "block_actions", "action_id": re.compile(".*")}
 
 
 def register(app: AsyncApp, service: ImproveService) -> None:
-    @app.action(ACTIONS)
+    @app.action(EVERY_BUTTON)
     async def click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         team, user = team_of(body), dig(body, "user", "id")

@@ -10,12 +10,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import Delivery
+from bot.assembly import assemble
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
-from bot.workspace import WorkspaceSettings, apply_settings
 from handlers.slack import actions, commands, events, views
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
 from storage.db import transaction
@@ -49,15 +49,8 @@ class SlackBot:
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     workspace_settings = WorkspaceSettings.from_settings(settings)
-    delivery = Delivery(engine, clock, SlackChat(client), "slack")
-    service = ImproveService(
-        engine=engine,
-        clock=clock,
-        platform="slack",
-        settings_for=lambda _team: workspace_settings,
-        directory=SlackDirectory(client),
-        delivery=delivery,
-    )
+    core = assemble(engine=engine, clock=clock, platform="slack", chat=SlackChat(client),
+                    directory=SlackDirectory(client), settings_for=lambda _team: workspace_settings)  # fmt: skip
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
@@ -65,8 +58,6 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         logger=logging.getLogger("improvebot.bolt"),
     )
     for listeners in (commands, actions, views, events):
-        listeners.register(app, service)
-    ticker = Ticker(engine, clock, "slack", delivery)
-    return SlackBot(
-        app=app, service=service, client=client, ticker=ticker, workspace_settings=workspace_settings, engine=engine
-    )
+        listeners.register(app, core.service)
+    return SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
+                    workspace_settings=workspace_settings, engine=engine)  # fmt: skip

@@ -16,8 +16,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import Message
-from bot.ports import ChatError, Posted
+from bot.core.messages import Message
+from bot.core.ports import ChatError, Posted
 from handlers.slack import render
 
 log = logging.getLogger("improvebot.slack")

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     Block,
     Bold,

@@ -10,16 +10,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import forms
-from bot.service import FormErrors, ImproveService, Notice
+from bot.core.outcomes import FormErrors, Notice
+from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
 
 log = logging.getLogger("improvebot.slack")
-FORMS = re.compile(
-    f"^({forms.REPORT}|{forms.PROPOSE}|{forms.DECLINE}|{forms.QUESTION}|{forms.IMPLEMENTED}|{forms.CHECKIN})$"
-)
+EVERY_FORM: dict[str, str | re.Pattern[str]] = {
+    "type": "view_submission",
+    "callback_id": re.compile(".*"),
+}  # the service knows which are ours
 NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 
 
@@ -28,7 +29,7 @@ def first_field(view: dict[str, Any]) -> str:
 
 
 def register(app: AsyncApp, service: ImproveService) -> None:
-    @app.view(FORMS)
+    @app.view(EVERY_FORM)
     async def submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         team, user, form_id = team_of(body), dig(body, "user", "id"), dig(view, "callback_id")
         if not team or not user:

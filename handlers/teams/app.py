@@ -15,12 +15,12 @@ from microsoft_teams.apps import App
 from microsoft_teams.apps.http import HttpRequest
 from sqlalchemy import Engine
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import Delivery
+from bot.assembly import assemble
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
-from bot.workspace import WorkspaceSettings, apply_settings
 from handlers.teams import listeners
 from handlers.teams.port import TeamsChat, TeamsDirectory
 from handlers.teams.references import References
@@ -125,16 +125,9 @@ def build_teams(
     refs = References(engine)
     chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
     ws_settings = workspace_settings(settings)
-    delivery = Delivery(engine, clock, chat, "teams")
-    service = ImproveService(
-        engine=engine,
-        clock=clock,
-        platform="teams",
-        settings_for=lambda _tenant: ws_settings,
-        directory=TeamsDirectory(refs),
-        delivery=delivery,
-    )
-    bot = TeamsBot(app=app, service=service, ticker=Ticker(engine, clock, "teams", delivery),
-                   workspace_settings=ws_settings, engine=engine)  # fmt: skip
-    listeners.register(app, service, chat, refs, bot.background, tenant=settings.teams_tenant_id)
+    core = assemble(engine=engine, clock=clock, platform="teams", chat=chat, directory=TeamsDirectory(refs),
+                    settings_for=lambda _tenant: ws_settings, command=listeners.COMMAND_WORD)  # fmt: skip
+    bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
+                   engine=engine)  # fmt: skip
+    listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id)
     return bot

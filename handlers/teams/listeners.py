@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,18 +13,18 @@ from microsoft_teams.api.models import InvokeResponse
 from microsoft_teams.apps import ActivityContext, App
 from sqlalchemy.exc import IntegrityError
 
-from bot.ports import ChatError
-from bot.service import FormErrors, ImproveService, Notice, OpenForm
+from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
+from bot.core.messages import Message, Paragraph, spans
+from bot.core.outcomes import FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.ports import ChatError
+from bot.service import ImproveService
 from handlers.teams import render
 from handlers.teams.port import TeamsChat, card_activity
 from handlers.teams.references import References
 
 log = logging.getLogger("improvebot.teams")
-COMMAND = re.compile(r"^\s*improve\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
-HELP = (
-    "Type **improve** (or **improve** followed by what's broken) to report a broken process; "
-    "**improve checkins** lists your check-ins waiting for an answer."
-)
+COMMAND_WORD = "improve"  # typed to the bot (in a channel, after @mentioning it); "/improve" works too
+GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
 NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 FORM_SENT = "I've sent you the form in our 1:1 chat."
 
@@ -107,28 +106,32 @@ def register(
         bot_only = StripMentionsTextOptions(account_id=ctx.activity.recipient.id)
         text = ctx.activity.strip_mentions_text(bot_only).text or ""  # other people's mentions stay in the text
         conversation = (activity.get("conversation") or {}).get("id", "")
-        command = COMMAND.match(text) if addressed else None  # in a channel, commands need an @mention
-        if command:
-            await _command(ctx, tenant, user, command.group(1).strip(), conversation)
-            return
+        # in a channel, commands need an @mention
+        typed = recognize(text.strip().removeprefix("/"), COMMAND_WORD) if addressed else None
         base, _, thread = conversation.partition(";messageid=")
-        if thread:  # a reply in a post's reply chain: maybe an answer to a why
+        if isinstance(typed, Typed):
+            outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
+            await _answer(ctx, outcome)
+        elif thread:  # a reply in a post's reply chain: maybe an answer to a why
             await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
                                        event_id=str(activity.get("id") or ""))  # fmt: skip
+        elif isinstance(typed, Misspelled):
+            await ctx.send(render.neutralize(misspelled_text(typed, COMMAND_WORD)))
         elif personal:
-            await ctx.send(HELP)
+            await _answer(ctx, await service.command(tenant, user, "help", {}))
 
-    async def _command(ctx: ActivityContext[Any], tenant: str, user: str, rest: str, conversation: str) -> None:
-        if rest.lower() in ("checkins", "check-ins", "checkin"):
-            pending = await service.pending_checkins(tenant, user)
-            names = await chat.names([user])
-            await ctx.send(card_activity(render.card(pending, names)))
-            return
-        if rest.lower() in ("help", "?"):
-            await ctx.send(HELP)
-            return
-        form = await service.report_form(tenant, rest, {"conversation": conversation})
-        await ctx.send(card_activity(render.form_card(form, {})))  # an error here: Teams shows the send failed
+    async def _answer(ctx: ActivityContext[Any], outcome: Outcome) -> None:
+        """A command's answer, in the conversation it was typed in (an error here: Teams shows the send failed)."""
+        if isinstance(outcome, OpenForm):
+            await ctx.send(card_activity(render.form_card(outcome.form, {})))
+            if outcome.leftover:
+                await ctx.send(render.neutralize("Your text is longer than the form takes, so it opened with the "
+                                                 "first part. Here is the rest, so nothing is lost:\n\n"
+                                                 + outcome.leftover))  # fmt: skip
+        elif isinstance(outcome, Show):
+            await ctx.send(card_activity(await chat.card(outcome.message)))
+        elif isinstance(outcome, Notice):
+            await ctx.send(render.neutralize(outcome.text))
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -186,5 +189,12 @@ def register(
 
     @app.on_install_add
     async def on_install(ctx: ActivityContext[Any]) -> None:
-        await remember(_dump(ctx))
-        await ctx.send("Hi! I'm Improve. " + HELP)
+        tenant, user = await remember(_dump(ctx))
+        if not tenant:
+            await ctx.send(OTHER_TENANT)
+            return
+        outcome = await service.command(tenant, user, "help", {})
+        if isinstance(outcome, Show):
+            greeting = Paragraph(spans=spans(GREETING))
+            outcome = Show(Message(summary=GREETING, blocks=[greeting, *outcome.message.blocks]))
+        await _answer(ctx, outcome)

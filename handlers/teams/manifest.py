@@ -11,13 +11,22 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bot.assembly import registry
+from bot.core.commands import Grammar
+from bot.core.messages import clip
+from handlers.teams.listeners import COMMAND_WORD
+
 MANIFEST_VERSION = "1.25"
 ACCENT = "#2B5797"
-COMMANDS = [
-    {"title": "improve", "description": "Report a broken process (add what's broken to prefill the form)"},
-    {"title": "improve checkins", "description": "Your check-ins waiting for an answer"},
-    {"title": "improve help", "description": "What the bot does"},
-]
+MAX_COMMANDS = 10  # Teams shows at most ten suggested commands; titles up to 32, descriptions up to 128 characters
+
+
+def commands(grammar: Grammar, word: str) -> list[dict[str, str]]:
+    """The bot's suggested commands, from the one command grammar (the same list `improve help` shows)."""
+    return [
+        {"title": clip(f"{word} {c.name}".strip(), 32), "description": clip(c.summary, 128)}
+        for c in grammar.commands[:MAX_COMMANDS]
+    ]
 
 
 def manifest(bot_id: str, *, version: str = "1.0.0", website: str = "https://github.com/") -> dict[str, Any]:
@@ -46,7 +55,7 @@ def manifest(bot_id: str, *, version: str = "1.0.0", website: str = "https://git
                 "scopes": scopes,
                 "supportsFiles": False,
                 "isNotificationOnly": False,
-                "commandLists": [{"scopes": scopes, "commands": COMMANDS}],
+                "commandLists": [{"scopes": scopes, "commands": commands(registry().commands, COMMAND_WORD)}],
             }
         ],
         "permissions": ["identity", "messageTeamMembers"],

@@ -15,9 +15,9 @@ from microsoft_teams.api.clients.conversation import CreateConversationParams
 from microsoft_teams.api.models import Attachment
 from microsoft_teams.apps import App, to_threaded_conversation_id
 
-from bot.clock import Clock
-from bot.messages import Mention, Message
-from bot.ports import ChatError, Posted
+from bot.core.clock import Clock
+from bot.core.messages import Mention, Message
+from bot.core.ports import ChatError, Posted
 from handlers.teams import render
 from handlers.teams.references import References
 from storage.models import TeamsReference
@@ -89,9 +89,12 @@ class TeamsChat:
                 names[user] = ref.name
         return names
 
+    async def card(self, message: Message) -> dict[str, Any]:
+        """The message as an Adaptive Card, its mentions resolved to names."""
+        return render.card(message, await self.names(_mentioned(message)))
+
     async def _activity(self, message: Message, ref: str | None = None) -> MessageActivityInput:
-        names = await self.names(_mentioned(message))
-        activity = card_activity(render.card(message, names), text=render.neutralize(message.summary))
+        activity = card_activity(await self.card(message), text=render.neutralize(message.summary))
         if ref:
             activity.id = ref
         return activity

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bot.messages import (
+from bot.core.messages import (
     Actions,
     Block,
     Bold,

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import Engine
 
-from bot.clock import FakeClock
-from bot.config import Settings, load_settings
+from bot.core.clock import FakeClock
+from bot.core.config import Settings, load_settings
 from handlers.teams.app import TeamsBot, build_teams
 from handlers.web import create_web_app
 from tests.support.teams_connector import ConnectorCall, ConnectorStub

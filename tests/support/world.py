@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from bot.clock import FakeClock
-from bot.config import Settings
+from bot.core.clock import FakeClock
+from bot.core.config import Settings
 from handlers.slack.app import SlackBot, build_slack
 from handlers.web import create_web_app
 from tests.support import slack_requests as rq

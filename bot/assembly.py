@@ -1,0 +1,64 @@
+"""The product assembled: every capability registers what it offers, and a platform gets its service, delivery
+and ticker built around its ChatPort and Directory. A new capability is one package with an `interactions`
+module and one line in CAPABILITIES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot.core.clock import Clock
+from bot.core.ports import ChatPort, Directory
+from bot.core.registry import Registry
+from bot.core.workspace import WorkspaceSettings
+from bot.delivery.sender import Delivery
+from bot.improvements import interactions as improvements
+from bot.service import ImproveService
+from bot.sustain import interactions as sustain
+from bot.tick import Ticker
+from bot.wins import interactions as wins
+
+CAPABILITIES = (improvements, sustain, wins)
+
+
+def registry() -> Registry:
+    registry = Registry()
+    for capability in CAPABILITIES:
+        capability.register(registry)
+    return registry
+
+
+@dataclass(frozen=True)
+class Core:
+    service: ImproveService
+    delivery: Delivery
+    ticker: Ticker
+
+
+def assemble(
+    *,
+    engine: Engine,
+    clock: Clock,
+    platform: str,
+    chat: ChatPort,
+    directory: Directory,
+    settings_for: Callable[[str], WorkspaceSettings],
+    command: str = "/improve",
+) -> Core:
+    """Everything one platform needs of the core. `command`: how the platform spells the command."""
+    interactions = registry()
+    assert interactions.card is not None and interactions.chart is not None
+    delivery = Delivery(engine, clock, chat, platform, card=interactions.card, chart=interactions.chart)
+    service = ImproveService(
+        engine=engine,
+        clock=clock,
+        platform=platform,
+        registry=interactions,
+        settings_for=settings_for,
+        directory=directory,
+        delivery=delivery,
+        command=command,
+    )
+    return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions))

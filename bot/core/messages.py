@@ -1,0 +1,198 @@
+"""What the bot says, as plain data: a small vocabulary every platform renders natively.
+
+bot/ composes messages and forms from these pieces; handlers/<platform> turns them into Block Kit,
+Adaptive Cards or terminal text. They are pydantic models so the outbox can store them as JSON.
+Text in a `Text` span is shown literally: every renderer escapes it, so user text can never ping anyone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Piece(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- inline spans ------------------------------------------------------------------------------------
+
+
+class Text(_Piece):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Bold(_Piece):
+    kind: Literal["bold"] = "bold"
+    text: str
+
+
+class Mention(_Piece):
+    """A person, by their platform user id; rendered as a real mention."""
+
+    kind: Literal["mention"] = "mention"
+    user: str
+
+
+Span = Annotated[Text | Bold | Mention, Field(discriminator="kind")]
+
+
+def spans(*parts: str | Text | Bold | Mention) -> list[Span]:
+    """Convenience: plain strings become Text spans."""
+    return [Text(text=p) if isinstance(p, str) else p for p in parts]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- blocks ------------------------------------------------------------------------------------------
+
+
+class Heading(_Piece):
+    kind: Literal["heading"] = "heading"
+    text: str
+
+
+class Paragraph(_Piece):
+    kind: Literal["paragraph"] = "paragraph"
+    spans: list[Span]
+
+
+class Quote(_Piece):
+    kind: Literal["quote"] = "quote"
+    spans: list[Span]
+
+
+class FieldItem(_Piece):
+    label: str
+    spans: list[Span]
+
+
+class Fields(_Piece):
+    kind: Literal["fields"] = "fields"
+    items: list[FieldItem]
+
+
+class Context(_Piece):
+    kind: Literal["context"] = "context"
+    spans: list[Span]
+
+
+class Button(_Piece):
+    label: str
+    action: str
+    value: str
+    style: Literal["primary", "danger"] | None = None
+
+
+class Actions(_Piece):
+    kind: Literal["actions"] = "actions"
+    buttons: list[Button]
+
+
+Block = Annotated[Heading | Paragraph | Quote | Fields | Context | Actions, Field(discriminator="kind")]
+
+
+class Message(_Piece):
+    """`summary` is the plain notification text (push notifications, screen readers)."""
+
+    summary: str
+    blocks: list[Block]
+
+    @property
+    def buttons(self) -> list[Button]:
+        return [b for block in self.blocks if isinstance(block, Actions) for b in block.buttons]
+
+
+# -- forms -------------------------------------------------------------------------------------------
+
+
+class TextInput(_Piece):
+    kind: Literal["text"] = "text"
+    id: str
+    label: str
+    required: bool = True
+    multiline: bool = False
+    max_length: int = 3000
+    initial: str | None = None
+    placeholder: str | None = None
+    hint: str | None = None
+
+
+class NumberInput(_Piece):
+    kind: Literal["number"] = "number"
+    id: str
+    label: str
+    required: bool = False
+    decimal: bool = True
+    minimum: float = 0
+    maximum: float = 1_000_000
+    initial: float | None = None
+    hint: str | None = None
+
+
+class Option(_Piece):
+    value: str
+    label: str
+
+
+class Select(_Piece):
+    kind: Literal["select"] = "select"
+    id: str
+    label: str
+    options: list[Option]
+    required: bool = True
+    initial: str | None = None
+
+
+class Checkbox(_Piece):
+    kind: Literal["checkbox"] = "checkbox"
+    id: str
+    label: str
+    option_label: str
+    initial: bool = False
+
+
+class UserPicker(_Piece):
+    kind: Literal["user"] = "user"
+    id: str
+    label: str
+    required: bool = True
+    initial: str | None = None
+
+
+class DatePicker(_Piece):
+    kind: Literal["date"] = "date"
+    id: str
+    label: str
+    required: bool = False
+    initial: str | None = None  # ISO date
+
+
+FormField = Annotated[
+    TextInput | NumberInput | Select | Checkbox | UserPicker | DatePicker, Field(discriminator="kind")
+]
+
+
+class Form(_Piece):
+    """A form to open for one person. `form_id` names what submits it; `context` comes back with the answer."""
+
+    form_id: str
+    title: str
+    submit_label: str
+    intro: str | None = None
+    fields: list[FormField]
+    context: dict[str, str] = Field(default_factory=dict)
+
+    def field(self, field_id: str) -> FormField:
+        for f in self.fields:
+            if f.id == field_id:
+                return f
+        raise KeyError(field_id)
+
+
+FormValue = str | bool | None

@@ -1,0 +1,52 @@
+"""Who acts, and what an interaction ends in: the plain answers the service hands back to every platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.messages import Form, Message
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: str
+    is_approver: bool = False
+
+
+class Refused(Exception):
+    """The person may not do this now; the message is shown to them privately."""
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    form: Form
+    leftover: str = ""  # typed text the form could not take (over its limit), handed back so nothing is lost
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short private message (plain text) to the person who acted."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Show:
+    """A private message with live buttons, to the person who acted (a list, the help)."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class FormErrors:
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Done:
+    pass
+
+
+Outcome = OpenForm | Notice | Show | FormErrors | Done
+
+STALE = "That button or form is out of date. Scroll to the latest message in the thread."

@@ -1,0 +1,161 @@
+"""The interaction registry: what each capability offers, declared next to its use cases and dispatched by the
+service. Buttons (action id -> handler), forms (form id -> spec, checks, apply), subcommands of the command
+grammar, thread replies, tick jobs, listeners of domain events, and the two views delivery renders late (the
+improvement's card, the weekly chart). Adding a button is one `registry.button(...)` line in its capability."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlmodel import Session
+
+from bot.core.commands import Grammar, Subcommand
+from bot.core.messages import Form, Message
+from bot.core.outcomes import Actor, Outcome
+from bot.core.ports import Directory
+from bot.core.workspace import WorkspaceRef, WorkspaceSettings
+from storage.models import Improvement
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Act:
+    """One interaction, inside its transaction: where, who, when."""
+
+    session: Session
+    ws: WorkspaceRef
+    actor: Actor
+    now: datetime
+    registry: Registry
+
+    def publish(self, event: object) -> None:
+        """Tell the capabilities that listen for this kind of event, in the same transaction."""
+        for listener in self.registry.listeners(type(event)):
+            listener(self, event)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a button points at: its value `id` or `id:round`."""
+
+    id: int
+    round: int | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> Target | None:
+        head, _, tail = value.partition(":")
+        try:
+            target = cls(int(head), int(tail) if tail else None)
+        except ValueError:
+            return None
+        if target.id <= 0 or (target.round is not None and target.round < 0):
+            return None
+        return target
+
+
+ButtonHandler = Callable[[Act, Target], Outcome]
+
+
+@dataclass(frozen=True)
+class Button:
+    handler: ButtonHandler
+    needs_round: bool = False  # the value must name the approval round it was offered in
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A submitted form's clean values, the context it was opened with, and what `prepare` looked up."""
+
+    context: dict[str, str]
+    values: dict[str, Any]
+    prepared: Any = None
+
+
+class Lookup(Protocol):
+    """What a form's `prepare` step may use before its transaction: reads, and the platform's directory."""
+
+    @property
+    def ws(self) -> WorkspaceRef: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    async def read(self, fn: Callable[[Session], T]) -> T: ...
+
+
+@dataclass(frozen=True)
+class FormHandler:
+    spec: Callable[[WorkspaceSettings], Form]  # the shape answers are validated against (no database)
+    apply: Callable[[Act, Answer], Outcome]  # in the transaction
+    check: Callable[[dict[str, Any], date], dict[str, str]] | None = None  # rules across fields, per field id
+    prepare: Callable[[Lookup, dict[str, str]], Awaitable[Any]] | None = None  # platform lookups, before it
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message in a thread the bot may own."""
+
+    channel: str
+    thread: str
+    text: str
+    event_id: str
+
+
+ReplyHandler = Callable[[Act, Reply], bool]  # True when it was taken (and something should be delivered)
+
+
+@dataclass(frozen=True)
+class TickJob:
+    label: str  # as counted in the tick's report line
+    run: Callable[[Session, str, datetime], int]  # (session, platform, now) -> how many it queued
+    repeat: bool = False  # work in batches: run again, each time in a new transaction, until a run queues nothing
+
+
+CardView = Callable[[Session, Improvement, WorkspaceSettings], Message]
+ChartImage = Callable[[str, Sequence[tuple[str, float]]], bytes]
+Listener = Callable[[Act, Any], None]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.buttons: dict[str, Button] = {}
+        self.forms: dict[str, FormHandler] = {}
+        self.commands = Grammar()
+        self.replies: list[ReplyHandler] = []
+        self.tick_jobs: list[TickJob] = []
+        self.card: CardView | None = None
+        self.chart: ChartImage | None = None
+        self._listeners: dict[type, list[Listener]] = {}
+
+    def button(self, action: str, handler: ButtonHandler, *, needs_round: bool = False) -> None:
+        if action in self.buttons:
+            raise ValueError(f"the button {action!r} is already registered")
+        self.buttons[action] = Button(handler, needs_round)
+
+    def form(self, form_id: str, handler: FormHandler) -> None:
+        if form_id in self.forms:
+            raise ValueError(f"the form {form_id!r} is already registered")
+        self.forms[form_id] = handler
+
+    def command(self, command: Subcommand) -> None:
+        self.commands.add(command)
+
+    def reply(self, handler: ReplyHandler) -> None:
+        self.replies.append(handler)
+
+    def tick(self, job: TickJob) -> None:
+        self.tick_jobs.append(job)
+
+    def subscribe(self, event: type, listener: Listener) -> None:
+        self._listeners.setdefault(event, []).append(listener)
+
+    def listeners(self, event: type) -> list[Listener]:
+        return self._listeners.get(event, [])
+
+    def views(self, *, card: CardView | None = None, chart: ChartImage | None = None) -> None:
+        self.card = card or self.card
+        self.chart = chart or self.chart

@@ -1,0 +1,90 @@
+"""A workspace (Slack team, Teams tenant, the console) and the settings it runs with."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from bot.core.config import DEFAULT_AREAS, Settings
+from storage.models import Workspace
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    intake_channel: str
+    wins_channel: str = ""
+    approvers: list[str] = field(default_factory=list)
+    hourly_rate: float = 50.0
+    currency: str = "$"
+    process_areas: list[str] = field(default_factory=lambda: list(DEFAULT_AREAS))
+    checkin_days: list[int] = field(default_factory=lambda: [7, 30, 90])
+    digest_at: str = "fri 16:00"
+    timezone: str = "UTC"
+    digest_when_empty: str = "note"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, intake_channel: str | None = None) -> WorkspaceSettings:
+        return cls(
+            intake_channel=intake_channel or settings.improve_intake_channel,
+            wins_channel=settings.improve_wins_channel,
+            approvers=list(settings.improve_approvers),
+            hourly_rate=settings.improve_hourly_rate,
+            currency=settings.improve_currency,
+            process_areas=list(settings.improve_process_areas),
+            checkin_days=list(settings.improve_checkin_days),
+            digest_at=settings.improve_digest_at,
+            timezone=settings.improve_timezone,
+            digest_when_empty=settings.improve_digest_when_empty,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkspaceSettings:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkspaceRef:
+    """What a use case needs to know of the workspace it acts in."""
+
+    id: int
+    platform: str
+    external_id: str
+    settings: WorkspaceSettings
+
+
+def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
+    """Store the configured settings with every workspace of the platform (at start-up: the scheduler reads the
+    stored settings, and configuration wins). Returns how many changed."""
+    changed = 0
+    for row in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+        if row.settings != settings.to_json():
+            row.settings = settings.to_json()
+            session.add(row)
+            changed += 1
+    return changed
+
+
+def ensure_workspace(
+    session: Session, platform: str, external_id: str, settings: WorkspaceSettings, now: datetime
+) -> WorkspaceRef:
+    """Find or create the workspace; the configured settings are stored with it (configuration wins)."""
+    row = session.exec(
+        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    ).first()
+    if row is None:
+        row = Workspace(platform=platform, external_id=external_id, settings=settings.to_json(), created_at=now)
+        session.add(row)
+        session.flush()
+    elif row.settings != settings.to_json():
+        row.settings = settings.to_json()
+        session.add(row)
+        session.flush()
+    assert row.id is not None
+    return WorkspaceRef(id=row.id, platform=platform, external_id=external_id, settings=settings)

@@ -1,0 +1,58 @@
+"""Save first, notify second: messages are rows written in the same transaction as the change they announce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.messages import Message
+from storage.models import Improvement, OutboxMessage
+
+
+class Outbox:
+    """Collects what one use case wants said; bound to its transaction."""
+
+    def __init__(self, session: Session, workspace_id: int, now: datetime) -> None:
+        self._session = session
+        self._workspace_id = workspace_id
+        self._now = now
+
+    def _add(self, kind: str, improvement: Improvement | None, **fields: Any) -> OutboxMessage:
+        row = OutboxMessage(
+            workspace_id=self._workspace_id,
+            improvement_id=improvement.id if improvement else None,
+            kind=kind,
+            next_attempt_at=self._now,
+            created_at=self._now,
+            **fields,
+        )
+        self._session.add(row)
+        return row
+
+    def refresh_card(self, improvement: Improvement) -> None:
+        """Post the improvement's card (first time) or edit it in place (every time after)."""
+        self._add("card", improvement)
+
+    def reply(self, improvement: Improvement, message: Message, *, key: str | None = None) -> None:
+        """A reply in the improvement's thread; `key` remembers it for a later in-place edit."""
+        self._add("thread", improvement, key=key, payload=message.model_dump(mode="json"))
+
+    def edit(self, improvement: Improvement, key: str, message: Message) -> None:
+        self._add("update", improvement, key=key, payload=message.model_dump(mode="json"))
+
+    def dm(
+        self, user: str, message: Message, *, improvement: Improvement | None = None, key: str | None = None
+    ) -> None:
+        """A direct message; `key` remembers it (with an improvement) for a later in-place edit."""
+        self._add("dm", improvement, target=user, key=key, payload=message.model_dump(mode="json"))
+
+    def chart(self, channel: str, title: str, series: list[tuple[str, float]], *, after: OutboxMessage) -> None:
+        """A chart image posted to a channel once `after` has gone out; rendered to PNG when it is delivered."""
+        self._session.flush()  # `after` needs its id
+        payload = {"title": title, "series": [list(p) for p in series]}
+        self._add("chart", None, target=channel, payload=payload, after_id=after.id)
+
+    def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> OutboxMessage:
+        return self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))

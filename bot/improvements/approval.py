@@ -1,0 +1,219 @@
+"""Proposal and approval: propose (or resubmit) a fix, then an approver approves, declines or asks a question,
+in the thread where it was reported."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.audit import audit
+from bot.core.domain import Status
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import forms, views
+from bot.improvements.records import id_of, last_decision, load, owner_key, owner_of, touch
+from storage.models import Decision, Improvement
+
+# -- proposal -----------------------------------------------------------------------------------------
+
+
+def _may_propose(improvement: Improvement, actor: Actor) -> bool:
+    return actor.is_approver or actor.user in (improvement.reporter_id, improvement.owner_id)
+
+
+def proposal_form(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    *,
+    resubmit_round: int | None = None,
+) -> Form:
+    improvement = load(session, ws, improvement_id)
+    _check_can_propose(improvement, actor, resubmit_round)
+    prefill = forms.ProposalPrefill(
+        countermeasure=improvement.countermeasure or improvement.idea,
+        measure=improvement.measure,
+        baseline=improvement.baseline,
+        target=improvement.target,
+        not_to_do=improvement.not_to_do,
+        owner=owner_of(improvement),
+        due_date=improvement.due_date.isoformat() if improvement.due_date else None,
+    )
+    context = {"improvement": str(improvement.id)}
+    if resubmit_round is not None:
+        context["round"] = str(resubmit_round)
+    return forms.propose_form(improvement.number, prefill, context)
+
+
+def _check_can_propose(improvement: Improvement, actor: Actor, resubmit_round: int | None) -> None:
+    if not _may_propose(improvement, actor):
+        raise Refused("Only the reporter, the owner or an approver can propose a fix.")
+    status = Status(improvement.status)
+    if resubmit_round is not None:
+        if status is not Status.QUESTION_ASKED or resubmit_round != improvement.approval_round:
+            raise Refused(f"#{improvement.number} has moved on since that question; nothing to resubmit.")
+        return
+    if status not in (Status.ROOT_CAUSE_FOUND, Status.DECLINED):
+        raise Refused(f"#{improvement.number} is {status.label.lower()}; a fix can't be proposed now.")
+
+
+def submit_proposal(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    values: dict[str, Any],
+    now: datetime,
+    *,
+    resubmit_round: int | None = None,
+) -> Improvement:
+    improvement = load(session, ws, improvement_id)
+    _check_can_propose(improvement, actor, resubmit_round)
+    outbox = Outbox(session, ws.id, now)
+    if resubmit_round is not None:
+        question = last_decision(session, improvement, "question")
+        outbox.edit(
+            improvement,
+            f"question:{resubmit_round}",
+            views.question_closed(
+                improvement, question.actor_id if question else actor.user, (question.text if question else "") or ""
+            ),
+        )
+    improvement.countermeasure = values["countermeasure"]
+    improvement.measure = values["measure"]
+    improvement.baseline = values.get("baseline")
+    improvement.target = values.get("target")
+    improvement.not_to_do = values.get("not_to_do")
+    improvement.owner_id = values.get("owner") or improvement.reporter_id
+    improvement.due_date = values.get("due_date")
+    improvement.approval_round += 1
+    touch(session, improvement, Status.AWAITING_APPROVAL, now)
+    session.add(
+        Decision(
+            improvement_id=id_of(improvement),
+            round=improvement.approval_round,
+            kind="proposed",
+            actor_id=actor.user,
+            created_at=now,
+        )
+    )
+    outbox.reply(
+        improvement,
+        views.approval_request(improvement, ws.settings.approvers, actor.user),
+        key=f"approval:{improvement.approval_round}",
+    )
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "proposed", now, round=improvement.approval_round)
+    return improvement
+
+
+def validate_due_date(values: dict[str, Any], today: date) -> dict[str, str]:
+    due = values.get("due_date")
+    if due is not None and due < today:
+        return {"due_date": "Pick today or a later date."}
+    return {}
+
+
+# -- approval -----------------------------------------------------------------------------------------
+
+
+def _check_decider(improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str) -> None:
+    if not actor.is_approver:
+        raise Refused(f"Only approvers can {verb} a fix. It has been sent to them.")
+    if actor.user == improvement.reporter_id:
+        raise Refused(f"You reported #{improvement.number}, so someone else has to {verb} it.")
+    if actor.user == proposer:
+        raise Refused(f"You proposed this fix for #{improvement.number}, so someone else has to {verb} it.")
+    if improvement.status != Status.AWAITING_APPROVAL.value or round_ != improvement.approval_round:
+        raise Refused(f"This request for #{improvement.number} has already been answered.")
+
+
+def _proposer(session: Session, improvement: Improvement) -> str:
+    proposal = last_decision(session, improvement, "proposed")
+    return proposal.actor_id if proposal else improvement.reporter_id
+
+
+def check_decision(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, form_id: str
+) -> Form:
+    """Decline and Ask a question open a form first; check the right to act before it opens."""
+    improvement = load(session, ws, improvement_id)
+    _check_decider(
+        improvement,
+        actor,
+        round_,
+        "decline" if form_id == forms.DECLINE else "question",
+        _proposer(session, improvement),
+    )
+    return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
+
+
+_VERDICTS = {
+    views.APPROVE: (Status.APPROVED, "approved", "approve"),
+    views.DECLINE: (Status.DECLINED, "declined", "decline"),
+    views.QUESTION: (Status.QUESTION_ASKED, "question", "question"),
+}
+
+
+def _decide(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    round_: int,
+    verdict: str,
+    text: str | None,
+    now: datetime,
+) -> tuple[Improvement, Outbox]:
+    """What every decision shares: the right to decide, the new status, the record, and the approval request
+    edited in place (the verdict replaces the buttons)."""
+    status, kind, verb = _VERDICTS[verdict]
+    improvement = load(session, ws, improvement_id)
+    proposer = _proposer(session, improvement)
+    _check_decider(improvement, actor, round_, verb, proposer)
+    touch(session, improvement, status, now)
+    session.add(
+        Decision(
+            improvement_id=id_of(improvement), round=round_, kind=kind, actor_id=actor.user, text=text, created_at=now
+        )
+    )
+    outbox = Outbox(session, ws.id, now)
+    outcome = views.approval_outcome(improvement, verdict, actor.user, proposer)
+    outbox.edit(improvement, f"approval:{round_}", outcome)
+    audit(session, ws.id, improvement, actor.user, kind if kind != "question" else "asked_question", now, round=round_)
+    return improvement, outbox
+
+
+def approve(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, now: datetime
+) -> Improvement:
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.APPROVE, None, now)
+    improvement.approved_by = actor.user
+    outbox.refresh_card(improvement)
+    outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=owner_key(improvement))
+    if owner_of(improvement) != actor.user:
+        outbox.dm(owner_of(improvement), views.owner_dm(improvement, actor.user), improvement=improvement)
+    return improvement
+
+
+def decline(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, reason: str, now: datetime
+) -> Improvement:
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.DECLINE, reason, now)
+    outbox.reply(improvement, views.declined(improvement, actor.user, reason), key=f"declined:{round_}")
+    outbox.refresh_card(improvement)
+    return improvement
+
+
+def ask_question(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, question: str, now: datetime
+) -> Improvement:
+    improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.QUESTION, question, now)
+    outbox.reply(improvement, views.question_asked(improvement, actor.user, question), key=f"question:{round_}")
+    outbox.refresh_card(improvement)
+    return improvement

@@ -1,0 +1,107 @@
+"""The improvement's card: the thread's parent, edited in place at every change. `report_card` is pure (rows in,
+Message out); `card_of` reads what it needs first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session
+
+from bot.core.domain import Frequency, Impact, Status, impact_line
+from bot.core.messages import (
+    Bold,
+    Context,
+    FieldItem,
+    Fields,
+    Heading,
+    Mention,
+    Message,
+    Paragraph,
+    Span,
+    Text,
+    clip,
+    spans,
+)
+from bot.core.workspace import WorkspaceSettings
+from storage import queries
+from storage.models import Improvement, Why
+
+
+def title_of(improvement: Improvement) -> str:
+    first_line = improvement.problem.strip().splitlines()[0] if improvement.problem.strip() else "(no text)"
+    return clip(first_line, 120)
+
+
+def impact_of(improvement: Improvement, settings: WorkspaceSettings) -> Impact:
+    return Impact(
+        hours_per_week=improvement.hours_per_week,
+        people=improvement.people,
+        hourly_rate=settings.hourly_rate,
+        frequency=Frequency(improvement.frequency),
+        customers_notice=improvement.customers_notice,
+    )
+
+
+def button_value(improvement: Improvement, round_: int | None = None) -> str:
+    return f"{improvement.id}" if round_ is None else f"{improvement.id}:{round_}"
+
+
+def report_card(improvement: Improvement, whys: Sequence[Why], settings: WorkspaceSettings) -> Message:
+    status = Status(improvement.status)
+    impact = impact_of(improvement, settings)
+    fields = [
+        FieldItem(label="Status", spans=spans(f"{status.emoji} {status.label}")),
+        FieldItem(label="Reported by", spans=[Mention(user=improvement.reporter_id)]),
+        FieldItem(label="Process area", spans=spans(improvement.area)),
+        FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),
+        FieldItem(label="Aggravation", spans=spans(f"{impact.aggravation}/5")),
+        FieldItem(label="Customers notice", spans=spans("Yes" if improvement.customers_notice else "No")),
+    ]
+    if improvement.owner_id:
+        owner: list[Span] = [Mention(user=improvement.owner_id)]
+        if improvement.due_date:
+            owner.append(Text(text=f", due {improvement.due_date.isoformat()}"))
+        fields.append(FieldItem(label="Owner", spans=owner))
+    blocks: list = [
+        Heading(text=f"#{improvement.number} {title_of(improvement)}"),
+        Paragraph(spans=spans(clip(improvement.problem, 2800))),
+        Fields(items=fields),
+        Paragraph(spans=[Bold(text="The case: "), Text(text=impact_line(impact, settings.currency))]),
+    ]
+    if improvement.idea:
+        blocks.append(Paragraph(spans=[Bold(text="Reporter's idea: "), Text(text=clip(improvement.idea, 1500))]))
+    answered = [w for w in whys if w.answer]
+    if status not in (Status.INVESTIGATING,) and answered:
+        root = answered[-1].answer or ""
+        blocks.append(Paragraph(spans=[Bold(text="Root cause: "), Text(text=clip(root, 1500))]))
+    if improvement.countermeasure:
+        blocks.append(Paragraph(spans=[Bold(text="Fix: "), Text(text=clip(improvement.countermeasure, 1500))]))
+        blocks.append(Paragraph(spans=measure_spans(improvement)))
+    if improvement.not_to_do:
+        blocks.append(Paragraph(spans=[Bold(text="Stops doing: "), Text(text=clip(improvement.not_to_do, 800))]))
+    if status is Status.IMPLEMENTED:
+        blocks.append(Paragraph(spans=before_after_spans(improvement)))
+    blocks.append(Context(spans=spans("Everything about this improvement happens in its thread.")))
+    summary = f"#{improvement.number} {title_of(improvement)} ({status.label})"
+    return Message(summary=summary, blocks=blocks)
+
+
+def measure_spans(improvement: Improvement) -> list[Span]:
+    parts: list[Span] = [Bold(text="Measured by: "), Text(text=clip(improvement.measure or "", 800))]
+    if improvement.baseline or improvement.target:
+        parts.append(
+            Text(text=f" (baseline {improvement.baseline or 'not recorded'}, target {improvement.target or 'not set'})")
+        )
+    return parts
+
+
+def before_after_spans(improvement: Improvement) -> list[Span]:
+    text = f"{improvement.baseline or 'no baseline'} → {improvement.metric_now or '?'}"
+    if improvement.target:
+        text += f" (target {improvement.target})"
+    return [Bold(text="Before → after: "), Text(text=text)]
+
+
+def card_of(session: Session, improvement: Improvement, settings: WorkspaceSettings) -> Message:
+    """The card as it reads now (delivery renders it when it goes out)."""
+    return report_card(improvement, queries.whys_of(session, improvement.id or 0), settings)

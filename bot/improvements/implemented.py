@@ -1,0 +1,68 @@
+"""Implemented: the owner (or an approver) marks the approved fix done with a fresh reading of its metric.
+Capabilities that follow a fix from here (the sustain check-ins) listen for the `Implemented` event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.audit import audit
+from bot.core.domain import Status
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import forms, views
+from bot.improvements.records import load, owner_key, owner_of, touch
+from storage.models import Improvement
+
+
+@dataclass(frozen=True)
+class Implemented:
+    """Published in the transaction that marked the fix implemented."""
+
+    improvement: Improvement
+    owner_tz: str | None  # the owner's time zone as the platform knows it
+
+
+def _check_implementer(improvement: Improvement, actor: Actor) -> None:
+    if actor.user != owner_of(improvement) and not actor.is_approver:
+        raise Refused("Only the owner or an approver can mark this implemented.")
+    if improvement.status != Status.APPROVED.value:
+        status = Status(improvement.status)
+        raise Refused(
+            f"#{improvement.number} is {status.label.lower()}; only an approved fix can be marked implemented."
+        )
+
+
+def implemented_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
+    improvement = load(session, ws, improvement_id)
+    _check_implementer(improvement, actor)
+    return forms.implemented_form(
+        improvement.number, improvement.measure, improvement.baseline, {"improvement": str(improvement.id)}
+    )
+
+
+def mark_implemented(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    improvement_id: int,
+    values: dict[str, Any],
+    now: datetime,
+) -> Improvement:
+    improvement = load(session, ws, improvement_id)
+    _check_implementer(improvement, actor)
+    improvement.metric_now = values["metric_now"]
+    improvement.implemented_note = values.get("note")
+    improvement.implemented_at = now
+    touch(session, improvement, Status.IMPLEMENTED, now)
+    outbox = Outbox(session, ws.id, now)
+    outbox.edit(improvement, owner_key(improvement), views.owner_done(improvement, actor.user))
+    outbox.reply(improvement, views.marked_implemented(improvement, actor.user, values.get("note")))
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "implemented", now, metric_now=improvement.metric_now)
+    return improvement  # the caller publishes `Implemented` in the same transaction

@@ -1,0 +1,49 @@
+"""What the lifecycle's use cases share: loading an improvement for a change, stamping its status, its owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from bot.core.domain import Status
+from bot.core.outcomes import Refused
+from bot.core.workspace import WorkspaceRef
+from storage import queries
+from storage.models import Decision, Improvement
+
+
+def load(session: Session, ws: WorkspaceRef, improvement_id: int) -> Improvement:
+    """The improvement, locked for the change, or a refusal when it is not in this workspace."""
+    improvement = queries.improvement_in(session, ws.id, improvement_id, for_update=True)
+    if improvement is None:
+        raise Refused("I can't find that improvement in this workspace.")
+    return improvement
+
+
+def id_of(improvement: Improvement) -> int:
+    assert improvement.id is not None, "flushed improvements have an id"
+    return improvement.id
+
+
+def touch(session: Session, improvement: Improvement, status: Status, now: datetime) -> None:
+    improvement.status = status.value
+    improvement.updated_at = now
+    session.add(improvement)
+
+
+def owner_of(improvement: Improvement) -> str:
+    return improvement.owner_id or improvement.reporter_id
+
+
+def owner_key(improvement: Improvement) -> str:
+    """The message that carries the live "Mark implemented" button (a reopened fix gets a new one)."""
+    return f"owner:{improvement.approval_round}" if improvement.cycle == 0 else f"reopen:{improvement.cycle}"
+
+
+def last_decision(session: Session, improvement: Improvement, kind: str) -> Decision | None:
+    return session.exec(
+        select(Decision)
+        .where(Decision.improvement_id == improvement.id, Decision.kind == kind)
+        .order_by(col(Decision.id).desc())
+    ).first()

@@ -1,0 +1,115 @@
+"""Report and 5 Whys: save the report with its card and first why, take the reporter's answers one by one, and
+close the chain at the root cause."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.audit import audit
+from bot.core.domain import MAX_WHYS, Frequency, Status
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import views
+from bot.improvements.records import id_of, load, touch
+from storage import queries
+from storage.models import Improvement, ProcessedEvent, Why
+
+
+def submit_report(
+    session: Session, ws: WorkspaceRef, actor: Actor, values: dict[str, Any], now: datetime
+) -> Improvement:
+    """Save the report (numbered per workspace), then queue its card and the first why in its thread."""
+    improvement = Improvement(
+        workspace_id=ws.id,
+        number=queries.next_number(session, ws.id),
+        status=Status.INVESTIGATING.value,
+        problem=values["problem"],
+        area=values["area"],
+        frequency=Frequency(values["frequency"]).value,
+        hours_per_week=values.get("hours_per_week"),
+        people=values.get("people"),
+        customers_notice=bool(values.get("customers_notice")),
+        idea=values.get("idea"),
+        reporter_id=actor.user,
+        owner_id=actor.user,
+        channel_id=ws.settings.intake_channel,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(improvement)
+    session.flush()
+    session.add(Why(improvement_id=id_of(improvement), position=1, question=improvement.problem))
+    outbox = Outbox(session, ws.id, now)
+    outbox.refresh_card(improvement)
+    outbox.reply(improvement, views.why_question(improvement, 1, improvement.problem), key="why:1")
+    audit(session, ws.id, improvement, actor.user, "reported", now, number=improvement.number)
+    return improvement
+
+
+def answer_why(
+    session: Session,
+    ws: WorkspaceRef,
+    *,
+    channel: str,
+    thread: str,
+    user: str,
+    text: str,
+    event_id: str,
+    now: datetime,
+) -> Improvement | None:
+    """A reply in an improvement's thread. Only the reporter's replies during the 5 Whys are answers;
+    everything else in the thread is conversation and left alone. A replayed event does nothing."""
+    text = text.strip()
+    improvement = queries.improvement_by_thread(session, ws.id, channel, thread, for_update=True)
+    if improvement is None or not text or user != improvement.reporter_id:
+        return None  # not an improvement's thread, or not the reporter: nothing to record
+    if queries.event_seen(session, ws.id, event_id):
+        return None
+    session.add(ProcessedEvent(workspace_id=ws.id, event_id=event_id, at=now))
+    if improvement.status != Status.INVESTIGATING.value:
+        return None
+    whys = list(queries.whys_of(session, improvement.id or 0))
+    current = next((w for w in whys if w.answer is None), None)
+    if current is None:
+        return None
+    current.answer = text
+    current.answered_by = user
+    current.answered_at = now
+    session.add(current)
+    outbox = Outbox(session, ws.id, now)
+    audit(session, ws.id, improvement, user, "answered_why", now, position=current.position)
+    if current.position >= MAX_WHYS:
+        _finish_whys(session, improvement, whys, outbox, now)
+    else:
+        position = current.position + 1
+        session.add(Why(improvement_id=id_of(improvement), position=position, question=text))
+        outbox.reply(improvement, views.why_question(improvement, position, text), key=f"why:{position}")
+    return improvement
+
+
+def _finish_whys(session: Session, improvement: Improvement, whys: list[Why], outbox: Outbox, now: datetime) -> None:
+    touch(session, improvement, Status.ROOT_CAUSE_FOUND, now)
+    outbox.reply(improvement, views.root_cause_chain(improvement, whys), key="chain")
+    outbox.refresh_card(improvement)
+
+
+def root_cause_found(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> None:
+    improvement = load(session, ws, improvement_id)
+    if actor.user != improvement.reporter_id:
+        raise Refused("Only the reporter can close the 5 Whys: the answers are theirs.")
+    if improvement.status != Status.INVESTIGATING.value:
+        raise Refused(f"The root cause of #{improvement.number} has already been found.")
+    whys = list(queries.whys_of(session, improvement_id))
+    if not any(w.answer for w in whys):
+        raise Refused("Answer at least the first why in the thread first.")
+    # the open question stays unanswered: drop it so the chain ends at the last answer
+    for why in whys:
+        if why.answer is None:
+            session.delete(why)
+    answered = [w for w in whys if w.answer]
+    _finish_whys(session, improvement, answered, Outbox(session, ws.id, now), now)
+    audit(session, ws.id, improvement, actor.user, "root_cause_found", now, whys=len(answered))

@@ -1,0 +1,294 @@
+"""What the bot says in an improvement's thread, step by step. Pure functions: rows in, Message out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core.messages import (
+    Actions,
+    Bold,
+    Button,
+    Context,
+    FieldItem,
+    Fields,
+    Heading,
+    Mention,
+    Message,
+    Paragraph,
+    Quote,
+    Span,
+    Text,
+    clip,
+    spans,
+)
+from bot.improvements.card import before_after_spans, button_value
+from storage.models import Improvement, Why
+
+# action ids carried by buttons (registered in bot.improvements.interactions)
+ROOT_CAUSE = "root_cause"
+PROPOSE = "propose"
+APPROVE = "approve"
+DECLINE = "decline"
+QUESTION = "question"
+RESUBMIT = "resubmit"
+MARK_IMPLEMENTED = "mark_implemented"
+
+QUOTE_LIMIT = 500
+
+
+# -- the 5 Whys ---------------------------------------------------------------------------------------
+
+
+def why_question(improvement: Improvement, position: int, quoted: str) -> Message:
+    """Why #1 quotes the problem; each later why quotes the last answer."""
+    that = "this" if position == 1 else "that"
+    blocks: list = [
+        Paragraph(
+            spans=[
+                Bold(text=f"Why #{position}"),
+                Text(text=" · "),
+                Mention(user=improvement.reporter_id),
+                Text(text=f", why does {that} happen?"),
+            ]
+        ),
+        Quote(spans=spans(clip(quoted, QUOTE_LIMIT))),
+        Context(
+            spans=spans(
+                "Reply in this thread with your answer."
+                + (" When the cause is one the team controls, click Root cause found." if position > 1 else "")
+            )
+        ),
+    ]
+    if position > 1:
+        blocks.append(
+            Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=button_value(improvement))])
+        )
+    return Message(summary=f"Why #{position}: why does {that} happen?", blocks=blocks)
+
+
+def root_cause_chain(improvement: Improvement, whys: Sequence[Why]) -> Message:
+    answered = [w for w in whys if w.answer]
+    lines: list = [
+        Heading(text=f"Root cause of #{improvement.number}"),
+        Paragraph(spans=[Bold(text="Problem: "), Text(text=clip(improvement.problem, 500))]),
+    ]
+    for why in answered[:-1]:
+        lines.append(Paragraph(spans=[Bold(text=f"Why {why.position} → "), Text(text=clip(why.answer or "", 500))]))
+    last = answered[-1]
+    lines.append(Paragraph(spans=[Bold(text="Root cause → "), Text(text=clip(last.answer or "", 500))]))
+    lines.append(
+        Actions(
+            buttons=[Button(label="Propose a fix", action=PROPOSE, value=button_value(improvement), style="primary")]
+        )
+    )
+    return Message(summary=f"Root cause of #{improvement.number} found", blocks=lines)
+
+
+# -- approval -----------------------------------------------------------------------------------------
+
+
+def proposal_fields(improvement: Improvement) -> Fields:
+    items = [
+        FieldItem(label="Fix", spans=spans(clip(improvement.countermeasure or "", 1500))),
+        FieldItem(label="Measured by", spans=spans(clip(improvement.measure or "", 800))),
+        FieldItem(
+            label="Baseline → target",
+            spans=spans(f"{improvement.baseline or 'not recorded'} → {improvement.target or 'not set'}"),
+        ),
+        FieldItem(label="Owner", spans=[Mention(user=improvement.owner_id or improvement.reporter_id)]),
+    ]
+    if improvement.not_to_do:
+        items.append(FieldItem(label="Stops doing", spans=spans(clip(improvement.not_to_do, 800))))
+    if improvement.due_date:
+        items.append(FieldItem(label="Due", spans=spans(improvement.due_date.isoformat())))
+    return Fields(items=items)
+
+
+def approval_request(improvement: Improvement, approvers: Sequence[str], proposer: str) -> Message:
+    asking: list[Span] = [Text(text="📝 "), Mention(user=proposer), Text(text=" proposes a fix. ")]
+    if approvers:
+        for approver in approvers:
+            asking.append(Mention(user=approver))
+            asking.append(Text(text=", "))
+        asking.append(Text(text="please review."))
+    else:
+        asking.append(Text(text="Workspace admins, please review."))
+    value = button_value(improvement, improvement.approval_round)
+    return Message(
+        summary=f"Fix proposed for #{improvement.number}: approval requested",
+        blocks=[
+            Paragraph(spans=asking),
+            proposal_fields(improvement),
+            Actions(
+                buttons=[
+                    Button(label="Approve", action=APPROVE, value=value, style="primary"),
+                    Button(label="Decline", action=DECLINE, value=value, style="danger"),
+                    Button(label="Ask a question", action=QUESTION, value=value),
+                ]
+            ),
+        ],
+    )
+
+
+def approval_outcome(improvement: Improvement, verdict: str, actor: str, proposer: str) -> Message:
+    """The approval request, edited in place once decided: the verdict replaces the buttons."""
+    headline = {
+        APPROVE: ("✅ Approved by ", "approved"),
+        DECLINE: ("🚫 Declined by ", "declined"),
+        QUESTION: ("❓ Question from ", "questioned"),
+        RESUBMIT: ("↩️ Replaced by a resubmitted proposal from ", "replaced"),
+    }[verdict]
+    return Message(
+        summary=f"Fix for #{improvement.number} {headline[1]}",
+        blocks=[
+            Paragraph(spans=[Text(text=headline[0]), Mention(user=actor)]),
+            proposal_fields(improvement),
+            Context(spans=[Text(text="Proposed by "), Mention(user=proposer)]),
+        ],
+    )
+
+
+def owner_assignment(improvement: Improvement, approver: str) -> Message:
+    owner = improvement.owner_id or improvement.reporter_id
+    due = f" Due {improvement.due_date.isoformat()}." if improvement.due_date else ""
+    return Message(
+        summary=f"#{improvement.number} approved: over to the owner",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Mention(user=owner),
+                    Text(text=" it's yours: "),
+                    Mention(user=approver),
+                    Text(text=f" approved the fix.{due} When it is in place, click Mark implemented."),
+                ]
+            ),
+            Actions(
+                buttons=[
+                    Button(
+                        label="Mark implemented",
+                        action=MARK_IMPLEMENTED,
+                        value=button_value(improvement),
+                        style="primary",
+                    )
+                ]
+            ),
+        ],
+    )
+
+
+def owner_dm(improvement: Improvement, approver: str) -> Message:
+    return Message(
+        summary=f"You own improvement #{improvement.number}",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Text(text=f"✅ The fix for #{improvement.number} was approved by "),
+                    Mention(user=approver),
+                    Text(text=" and you are its owner."),
+                ]
+            ),
+            Quote(spans=spans(clip(improvement.countermeasure or "", QUOTE_LIMIT))),
+            Context(spans=spans("When it is in place, click Mark implemented in the improvement's thread.")),
+        ],
+    )
+
+
+def declined(improvement: Improvement, actor: str, reason: str) -> Message:
+    return Message(
+        summary=f"#{improvement.number}: fix declined",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Mention(user=improvement.reporter_id),
+                    Text(text=", "),
+                    Mention(user=actor),
+                    Text(text=" declined the proposed fix:"),
+                ]
+            ),
+            Quote(spans=spans(clip(reason, 2500))),
+            Context(spans=spans("A different fix can still be proposed.")),
+            Actions(buttons=[Button(label="Propose another fix", action=PROPOSE, value=button_value(improvement))]),
+        ],
+    )
+
+
+def question_asked(improvement: Improvement, actor: str, question: str) -> Message:
+    return Message(
+        summary=f"#{improvement.number}: a question about the fix",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Text(text="❓ "),
+                    Mention(user=improvement.reporter_id),
+                    Text(text=", "),
+                    Mention(user=actor),
+                    Text(text=" asks:"),
+                ]
+            ),
+            Quote(spans=spans(clip(question, 2500))),
+            Context(spans=spans("Answer here in the thread, then click Resubmit (you can adjust the proposal).")),
+            Actions(
+                buttons=[
+                    Button(
+                        label="Resubmit",
+                        action=RESUBMIT,
+                        value=button_value(improvement, improvement.approval_round),
+                        style="primary",
+                    )
+                ]
+            ),
+        ],
+    )
+
+
+def question_closed(improvement: Improvement, actor: str, question: str) -> Message:
+    return Message(
+        summary=f"#{improvement.number}: question answered",
+        blocks=[
+            Paragraph(spans=[Text(text="❓ "), Mention(user=actor), Text(text=" asked:")]),
+            Quote(spans=spans(clip(question, 2500))),
+            Context(spans=spans("The proposal was resubmitted below.")),
+        ],
+    )
+
+
+def marked_implemented(improvement: Improvement, actor: str, note: str | None) -> Message:
+    blocks: list = [
+        Paragraph(
+            spans=[
+                Text(text="✅ "),
+                Mention(user=actor),
+                Text(text=f" marked #{improvement.number} implemented."),
+            ]
+        ),
+        Paragraph(spans=before_after_spans(improvement)),
+    ]
+    if note:
+        blocks.append(Quote(spans=spans(clip(note, 1500))))
+    return Message(summary=f"#{improvement.number} implemented", blocks=blocks)
+
+
+def owner_done(improvement: Improvement, actor: str) -> Message:
+    """The owner's assignment message, edited in place once done (the button goes)."""
+    owner = improvement.owner_id or improvement.reporter_id
+    return Message(
+        summary=f"#{improvement.number} implemented",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Mention(user=owner),
+                    Text(text=" owned this fix. ✅ Marked implemented by "),
+                    Mention(user=actor),
+                    Text(text="."),
+                ]
+            )
+        ],
+    )
+
+
+def report_received(improvement: Improvement) -> str:
+    """The private confirmation for the reporter (plain text; the platform formats the channel)."""
+    return (
+        f"Thanks! Saved as #{improvement.number}. The card is in the intake channel; "
+        'I\'ll ask you "why?" in its thread, one question at a time.'
+    )

@@ -1,0 +1,267 @@
+"""Sustain check-ins: scheduled when a fix is implemented, sent as DMs by the tick, answered by the owner.
+
+"Still holding" on every check-in makes the improvement sustained; "Slipping" reopens it for another cycle.
+Unanswered after two working days: one nudge; two working days after that it counts as missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, exists, literal
+from sqlmodel import Session, col, select
+
+from bot.core.audit import audit
+from bot.core.calendar import CHECKIN_HOUR, checkin_due, local_at, next_working_day, working_days_later, zone
+from bot.core.domain import Status
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements.records import owner_key, owner_of
+from bot.sustain import forms
+from bot.sustain import views as checkin_views
+from storage import queries
+from storage.models import Checkin, Improvement, PostedMessage, Workspace
+
+NUDGE_AFTER_WORKING_DAYS = 2
+MISSED_AFTER_WORKING_DAYS = 2
+NEVER_ARRIVED = timedelta(days=7)
+BATCH = 500
+
+
+def checkin_key(checkin: Checkin) -> str:
+    """Where the check-in's DM is remembered; a snoozed check-in's next DM is a new message."""
+    return f"checkin:{checkin.id}:{checkin.snoozes}"
+
+
+def schedule(session: Session, ws: WorkspaceRef, improvement: Improvement, owner_tz: str | None, now: datetime) -> None:
+    """Check-ins N days after `now` (IMPROVE_CHECKIN_DAYS), 10:00 in the owner's zone on a working day."""
+    tz = zone(owner_tz, ws.settings.timezone)
+    days = ws.settings.checkin_days
+    for position, after in enumerate(days, 1):
+        session.add(
+            Checkin(
+                workspace_id=ws.id,
+                improvement_id=improvement.id or 0,
+                owner_id=owner_of(improvement),
+                cycle=improvement.cycle,
+                position=position,
+                of=len(days),
+                after_days=after,
+                tz=tz.key,
+                status="scheduled",
+                due_at=checkin_due(now, after, tz),
+            )
+        )
+
+
+def cancel_open(session: Session, improvement_id: int) -> None:
+    for checkin in session.exec(
+        select(Checkin).where(
+            Checkin.improvement_id == improvement_id, col(Checkin.status).in_(("scheduled", "sent", "missed"))
+        )
+    ).all():
+        checkin.status = "cancelled"
+        session.add(checkin)
+
+
+# -- the tick's part ---------------------------------------------------------------------------------
+
+
+def _due(session: Session, platform: str, *conditions: Any) -> list[Checkin]:
+    statement = (
+        select(Checkin)
+        .join(Workspace, col(Workspace.id) == col(Checkin.workspace_id))
+        .where(Workspace.platform == platform, *conditions)
+        .order_by(col(Checkin.due_at), col(Checkin.id))
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Checkin)
+    )
+    return list(session.exec(statement).all())
+
+
+def queue_due(session: Session, platform: str, now: datetime) -> int:
+    """Turn due check-ins into DMs in the outbox. Rows are locked (SKIP LOCKED), so two ticks never take one."""
+    rows = _due(session, platform, Checkin.status == "scheduled", col(Checkin.due_at) <= now)
+    ids = {checkin.improvement_id for checkin in rows}
+    improvements = {i.id: i for i in session.exec(select(Improvement).where(col(Improvement.id).in_(ids))).all()}
+    for checkin in rows:
+        improvement = improvements[checkin.improvement_id]
+        checkin.status = "sent"
+        checkin.sent_at = now
+        checkin.nudge_at = working_days_later(max(now, checkin.due_at), NUDGE_AFTER_WORKING_DAYS, zone(checkin.tz))
+        checkin.miss_at = max(now, checkin.due_at) + NEVER_ARRIVED  # moved closer by the nudge
+        session.add(checkin)
+        outbox = Outbox(session, checkin.workspace_id, now)
+        outbox.dm(checkin.owner_id, checkin_views.checkin_request(checkin, improvement), improvement=improvement,
+                  key=checkin_key(checkin))  # fmt: skip
+    return len(rows)
+
+
+def queue_nudges(session: Session, platform: str, now: datetime) -> int:
+    """One polite nudge per unanswered check-in, only once its DM really reached the owner."""
+    rows = _due(session, platform, Checkin.status == "sent", col(Checkin.nudged_at).is_(None),
+                col(Checkin.nudge_at) <= now, _dm_delivered())  # fmt: skip
+    nudged = 0
+    for checkin in rows:
+        delivered = session.exec(
+            select(PostedMessage).where(
+                PostedMessage.improvement_id == checkin.improvement_id, PostedMessage.key == checkin_key(checkin)
+            )
+        ).first()
+        if delivered is None:
+            continue  # the DM itself has not gone out yet: no nudge about it
+        if working_days_later(delivered.created_at, NUDGE_AFTER_WORKING_DAYS, zone(checkin.tz)) > now:
+            continue  # it went out late (Slack was down): two working days from when it really arrived
+        improvement = session.get(Improvement, checkin.improvement_id)
+        assert improvement is not None
+        checkin.nudged_at = now
+        checkin.miss_at = working_days_later(now, MISSED_AFTER_WORKING_DAYS, zone(checkin.tz))
+        session.add(checkin)
+        Outbox(session, checkin.workspace_id, now).dm(
+            checkin.owner_id, checkin_views.nudge(checkin, improvement), improvement=improvement
+        )
+        nudged += 1
+    return nudged
+
+
+def _dm_delivered() -> Any:
+    """SQL: the check-in's current DM reached the owner (its message is remembered under its key)."""
+    key = literal("checkin:") + cast(Checkin.id, String) + literal(":") + cast(Checkin.snoozes, String)
+    return exists().where(
+        col(PostedMessage.improvement_id) == col(Checkin.improvement_id), col(PostedMessage.key) == key
+    )
+
+
+def mark_missed(session: Session, platform: str, now: datetime) -> int:
+    """Two working days after the nudge, or a week after a DM that never arrived (Slack refused it for good)."""
+    rows = _due(session, platform, Checkin.status == "sent", col(Checkin.miss_at) <= now)
+    for checkin in rows:
+        checkin.status = "missed"
+        checkin.missed_at = now
+        session.add(checkin)
+    return len(rows)
+
+
+# -- the owner's part --------------------------------------------------------------------------------
+
+
+def _load(session: Session, ws: WorkspaceRef, checkin_id: int) -> tuple[Checkin, Improvement]:
+    checkin = session.exec(
+        select(Checkin).where(Checkin.id == checkin_id, Checkin.workspace_id == ws.id).with_for_update()
+    ).first()
+    improvement = queries.improvement_in(session, ws.id, checkin.improvement_id, for_update=True) if checkin else None
+    if checkin is None or improvement is None:
+        raise Refused("I can't find that check-in in this workspace.")
+    return checkin, improvement
+
+
+def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) -> None:
+    if actor.user != checkin.owner_id and not actor.is_approver:
+        raise Refused("Only the owner of the fix (or an approver) can answer its check-in.")
+    if checkin.status == "answered":
+        raise Refused(f"This check-in for #{improvement.number} is already answered.")
+    stale = checkin.cycle != improvement.cycle or improvement.status != Status.IMPLEMENTED.value
+    if checkin.status in ("cancelled", "scheduled") or stale:
+        raise Refused(f"This check-in for #{improvement.number} is no longer open.")
+
+
+def answer_form(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, answer: str) -> Form:
+    checkin, improvement = _load(session, ws, checkin_id)
+    _check_answerable(checkin, improvement, actor)
+    return forms.checkin_form(improvement.number, answer, improvement.measure, {"checkin": str(checkin.id),
+                                                                               "answer": answer})  # fmt: skip
+
+
+def answer(
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    checkin_id: int,
+    verdict: str,
+    values: dict[str, Any],
+    now: datetime,
+) -> Improvement:
+    if verdict not in ("holding", "slipping"):
+        raise Refused("That answer is out of date.")
+    checkin, improvement = _load(session, ws, checkin_id)
+    _check_answerable(checkin, improvement, actor)
+    checkin.status = "answered"
+    checkin.answer = verdict
+    checkin.reading = values.get("reading")
+    checkin.note = values.get("note")
+    checkin.answered_at = now
+    session.add(checkin)
+    if checkin.reading:
+        improvement.metric_now = checkin.reading
+    outbox = Outbox(session, ws.id, now)
+    outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
+    outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement))
+    if verdict == "slipping":
+        _reopen(session, ws, improvement, checkin, outbox, now)
+    elif _all_held(session, improvement):
+        improvement.status = Status.SUSTAINED.value
+        improvement.sustained_at = now
+        outbox.reply(improvement, checkin_views.sustained(improvement))
+    improvement.updated_at = now
+    session.add(improvement)
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, f"checkin_{verdict}", now, checkin=checkin.position)
+    return improvement
+
+
+def _all_held(session: Session, improvement: Improvement) -> bool:
+    cycle = session.exec(
+        select(Checkin).where(
+            Checkin.improvement_id == improvement.id, Checkin.cycle == improvement.cycle, Checkin.status != "cancelled"
+        )
+    ).all()
+    return bool(cycle) and all(c.status == "answered" and c.answer == "holding" for c in cycle)
+
+
+def _reopen(
+    session: Session, ws: WorkspaceRef, improvement: Improvement, checkin: Checkin, outbox: Outbox, now: datetime
+) -> None:
+    """Slipping: back to in progress (the owner fixes it again), the other check-ins of this cycle are off."""
+    cancel_open(session, improvement.id or 0)
+    improvement.status = Status.APPROVED.value
+    improvement.cycle += 1
+    outbox.reply(
+        improvement, checkin_views.reopened(improvement, checkin, ws.settings.approvers), key=owner_key(improvement)
+    )
+
+
+def snooze(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, now: datetime) -> Improvement:
+    checkin, improvement = _load(session, ws, checkin_id)
+    _check_answerable(checkin, improvement, actor)
+    tz = zone(checkin.tz)
+    day = next_working_day((max(now, checkin.due_at) + timedelta(days=7)).astimezone(tz).date())
+    checkin.due_at = local_at(day, CHECKIN_HOUR, tz)
+    session.add(checkin)
+    Outbox(session, ws.id, now).edit(
+        improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement)
+    )
+    # the DM above is edited first (it shows the new date); then the check-in waits for its new time
+    checkin.status = "scheduled"
+    checkin.snoozes += 1  # the next DM is a new message with its own key
+    checkin.sent_at = checkin.nudge_at = checkin.nudged_at = checkin.miss_at = None
+    audit(session, ws.id, improvement, actor.user, "checkin_snoozed", now, checkin=checkin.position)
+    return improvement
+
+
+def pending_for(session: Session, ws: WorkspaceRef, user: str) -> list[tuple[Checkin, Improvement]]:
+    rows = session.exec(
+        select(Checkin, Improvement)
+        .join(Improvement, col(Improvement.id) == col(Checkin.improvement_id))
+        .where(
+            Checkin.workspace_id == ws.id,
+            Checkin.owner_id == user,
+            col(Checkin.status).in_(("sent", "missed")),
+            col(Checkin.cycle) == col(Improvement.cycle),
+            Improvement.status == Status.IMPLEMENTED.value,
+        )
+        .order_by(col(Checkin.due_at))
+    ).all()
+    return [(checkin, improvement) for checkin, improvement in rows]

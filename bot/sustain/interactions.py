@@ -1,0 +1,54 @@
+"""What the sustain check-ins offer, registered in one place: `checkins` (the person's open check-ins), the
+check-in buttons and answer form, check-ins scheduled when a fix is implemented, and the tick's due work."""
+
+from __future__ import annotations
+
+from bot.core.commands import Invocation, Subcommand
+from bot.core.outcomes import Done, OpenForm, Outcome, Show
+from bot.core.registry import Act, Answer, FormHandler, Registry, Target, TickJob
+from bot.improvements.implemented import Implemented
+from bot.sustain import checkins, forms, views
+
+
+def register(registry: Registry) -> None:
+    registry.command(
+        Subcommand(
+            name="checkins",
+            aliases=("check-ins", "checkin", "check-in"),
+            summary="Your check-ins waiting for an answer, with their buttons.",
+            run=_pending,
+        )
+    )
+    registry.button(views.HOLDING, lambda act, t: _answer_form(act, t, "holding"))
+    registry.button(views.SLIPPING, lambda act, t: _answer_form(act, t, "slipping"))
+    registry.button(views.SNOOZE, _snooze)
+    registry.form(
+        forms.CHECKIN, FormHandler(spec=lambda _settings: forms.checkin_form(0, "holding", None, {}), apply=_answered)
+    )
+    registry.subscribe(Implemented, _schedule)
+    registry.tick(TickJob("check-ins", checkins.queue_due, repeat=True))
+    registry.tick(TickJob("nudges", checkins.queue_nudges))
+    registry.tick(TickJob("missed", checkins.mark_missed))
+
+
+def _pending(act: Act, _invocation: Invocation) -> Outcome:
+    return Show(views.pending_list(checkins.pending_for(act.session, act.ws, act.actor.user)))
+
+
+def _answer_form(act: Act, target: Target, verdict: str) -> Outcome:
+    return OpenForm(checkins.answer_form(act.session, act.ws, act.actor, target.id, verdict))
+
+
+def _snooze(act: Act, target: Target) -> Outcome:
+    checkins.snooze(act.session, act.ws, act.actor, target.id, act.now)
+    return Done()
+
+
+def _answered(act: Act, answer: Answer) -> Outcome:
+    checkin = int(answer.context["checkin"])
+    checkins.answer(act.session, act.ws, act.actor, checkin, answer.context.get("answer", ""), answer.values, act.now)
+    return Done()
+
+
+def _schedule(act: Act, event: Implemented) -> None:
+    checkins.schedule(act.session, act.ws, event.improvement, event.owner_tz, act.now)

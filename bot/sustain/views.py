@@ -1,0 +1,172 @@
+"""What the sustain check-ins say. Pure functions: rows in, Message out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.core.calendar import zone
+from bot.core.messages import (
+    Actions,
+    Bold,
+    Button,
+    Context,
+    FieldItem,
+    Fields,
+    Mention,
+    Message,
+    Paragraph,
+    Quote,
+    Text,
+    clip,
+    spans,
+)
+from bot.improvements.card import button_value, title_of
+from bot.improvements.views import MARK_IMPLEMENTED
+from storage.models import Checkin, Improvement
+
+# action ids carried by the check-in buttons (registered in bot.sustain.interactions)
+HOLDING = "checkin_holding"
+SLIPPING = "checkin_slipping"
+SNOOZE = "checkin_snooze"
+
+
+def _headline(checkin: Checkin, improvement: Improvement) -> Paragraph:
+    return Paragraph(
+        spans=[
+            Text(text="🔁 "),
+            Bold(text=f"Check-in {checkin.position} of {checkin.of}"),
+            Text(text=f" for #{improvement.number} {title_of(improvement)}, {checkin.after_days} days after the fix."),
+        ]
+    )
+
+
+def _facts(improvement: Improvement) -> Fields:
+    return Fields(
+        items=[
+            FieldItem(label="Fix", spans=spans(clip(improvement.countermeasure or "", 800))),
+            FieldItem(label="Measured by", spans=spans(clip(improvement.measure or "", 800))),
+            FieldItem(label="Baseline", spans=spans(improvement.baseline or "not recorded")),
+            FieldItem(label="Last reading", spans=spans(improvement.metric_now or "none yet")),
+        ]
+    )
+
+
+def checkin_buttons(checkin: Checkin) -> Actions:
+    value = str(checkin.id)
+    return Actions(
+        buttons=[
+            Button(label="Still holding", action=HOLDING, value=value, style="primary"),
+            Button(label="Slipping", action=SLIPPING, value=value, style="danger"),
+            Button(label="Snooze a week", action=SNOOZE, value=value),
+        ]
+    )
+
+
+def checkin_request(checkin: Checkin, improvement: Improvement) -> Message:
+    return Message(
+        summary=f"Check-in: is the fix for #{improvement.number} still holding?",
+        blocks=[
+            _headline(checkin, improvement),
+            _facts(improvement),
+            Paragraph(spans=spans("Is the fix still holding? A new reading of the metric helps the team see it.")),
+            checkin_buttons(checkin),
+        ],
+    )
+
+
+def _day(when: datetime, tz: str) -> str:
+    return when.astimezone(zone(tz)).strftime("%a %d %b")
+
+
+def checkin_answered(checkin: Checkin, improvement: Improvement) -> Message:
+    """The check-in DM, edited in place once answered or snoozed: the outcome replaces the buttons."""
+    if checkin.answer == "holding":
+        outcome = "✅ Still holding"
+    elif checkin.answer == "slipping":
+        outcome = "⚠️ Slipping: reopened so the team can run the cycle again"
+    else:
+        outcome = f"💤 Snoozed: I'll ask again on {_day(checkin.due_at, checkin.tz)}"
+    blocks: list = [_headline(checkin, improvement), Paragraph(spans=[Bold(text=outcome)])]
+    if checkin.reading:
+        blocks.append(Paragraph(spans=[Bold(text="Reading: "), Text(text=checkin.reading)]))
+    if checkin.note:
+        blocks.append(Quote(spans=spans(clip(checkin.note, 1500))))
+    return Message(summary=f"Check-in for #{improvement.number}: {outcome}", blocks=blocks)
+
+
+def checkin_line(checkin: Checkin, improvement: Improvement) -> Message:
+    """The one-line update in the improvement's thread."""
+    verdict = "it is still holding" if checkin.answer == "holding" else "it is slipping"
+    parts: list = [
+        Text(text=f"🔁 Check-in {checkin.position} of {checkin.of} ({checkin.after_days} days): "),
+        Mention(user=checkin.owner_id),
+        Text(text=f" says {verdict}."),
+    ]
+    if checkin.reading:
+        parts.append(Text(text=f" Reading: {checkin.reading}."))
+    if checkin.note:
+        parts.append(Text(text=f" “{clip(checkin.note, 300)}”"))
+    return Message(
+        summary=f"#{improvement.number}: check-in {checkin.position} answered", blocks=[Paragraph(spans=parts)]
+    )
+
+
+def reopened(improvement: Improvement, checkin: Checkin, approvers: Sequence[str]) -> Message:
+    people: list = [Mention(user=improvement.owner_id or improvement.reporter_id)]
+    for approver in approvers:
+        people += [Text(text=", "), Mention(user=approver)]
+    return Message(
+        summary=f"#{improvement.number} is slipping: reopened",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Text(text=f"⚠️ #{improvement.number} is slipping (check-in {checkin.position} of {checkin.of}), "
+                         "so it is back in progress. "),
+                    *people,
+                    Text(text=": what changed? Fix it again, then click Mark implemented."),
+                ]
+            ),
+            Actions(buttons=[Button(label="Mark implemented", action=MARK_IMPLEMENTED,
+                                    value=button_value(improvement), style="primary")]),
+        ],
+    )  # fmt: skip
+
+
+def sustained(improvement: Improvement) -> Message:
+    return Message(
+        summary=f"#{improvement.number} sustained",
+        blocks=[
+            Paragraph(
+                spans=[Text(text=f"🏁 #{improvement.number} is sustained: every check-in said the fix still holds.")]
+            )
+        ],
+    )
+
+
+def nudge(checkin: Checkin, improvement: Improvement) -> Message:
+    return Message(
+        summary=f"A gentle nudge about #{improvement.number}",
+        blocks=[
+            Paragraph(
+                spans=spans(
+                    f"👋 A gentle nudge: is the fix for #{improvement.number} {title_of(improvement)} still holding? "
+                    "It takes one click."
+                )
+            ),
+            checkin_buttons(checkin),
+            Context(spans=spans("This is the only reminder for this check-in.")),
+        ],
+    )
+
+
+def pending_list(items: Sequence[tuple[Checkin, Improvement]]) -> Message:
+    """`/improve checkins`: the person's check-ins waiting for an answer."""
+    if not items:
+        return Message(
+            summary="No check-ins waiting", blocks=[Paragraph(spans=spans("No check-ins are waiting for you. 🎉"))]
+        )
+    blocks: list = [Paragraph(spans=[Bold(text=f"{len(items)} check-in(s) waiting for your answer")])]
+    for checkin, improvement in items:
+        blocks += [_headline(checkin, improvement), checkin_buttons(checkin)]
+    return Message(summary=f"{len(items)} check-ins waiting", blocks=blocks[:50])

@@ -1,0 +1,198 @@
+"""The weekly win announcement: what was implemented or sustained since the last one, who to thank, and what
+it gives back. One per workspace and ISO week (a unique row), so it goes out once however many ticks run."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, case, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.core.calendar import iso_week, last_weekly_slot, parse_weekly, zone
+from bot.core.domain import WEEKS_PER_YEAR, Status
+from bot.core.messages import Message, Paragraph, Text
+from bot.core.workspace import WorkspaceSettings
+from bot.delivery.outbox import Outbox
+from bot.wins.content import DigestContent, Totals, Win, hours_per_year
+from bot.wins.views import compose
+from storage.models import Digest, Improvement, OutboxMessage, Workspace
+
+log = logging.getLogger("improvebot.digest")
+
+LATE_LIMIT = timedelta(days=1)  # a digest missed by more than this is skipped, not posted into the wrong week
+CHART_WEEKS = 12
+LIVE = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
+_WEEKLY_HOURS = func.coalesce(Improvement.hours_per_week, 0) * func.coalesce(Improvement.people, 0)
+
+
+def gather(
+    session: Session, workspace: Workspace, settings: WorkspaceSettings, since: datetime | None, until: datetime
+) -> DigestContent:
+    # `since` None: everything up to `until` (used by the benchmark for the worst case)
+    """Everything the announcement says, read from the database in a handful of indexed queries."""
+    tz = zone(settings.timezone)
+    in_window = [col(Improvement.implemented_at) <= until, col(Improvement.sustained_at) <= until]
+    if since is not None:
+        in_window = [
+            (col(Improvement.implemented_at) > since) & in_window[0],
+            (col(Improvement.sustained_at) > since) & in_window[1],
+        ]
+    rows = session.exec(
+        select(Improvement)
+        .where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE), or_(*in_window))
+        .order_by(col(Improvement.number))
+    ).all()
+    wins = [
+        Win(r, sustained=bool(r.sustained_at and r.sustained_at <= until and (since is None or r.sustained_at > since)))
+        for r in rows
+    ]
+    fresh = [w for w in wins if not w.sustained]  # a sustained fix was counted the week it was implemented
+    week_hours = sum(hours_per_year(w.improvement) for w in fresh)
+    year_start = until.astimezone(tz).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    ytd_count, ytd_weekly = session.exec(
+        select(func.count(), func.coalesce(func.sum(_WEEKLY_HOURS), 0)).where(
+            Improvement.workspace_id == workspace.id,
+            col(Improvement.status).in_(LIVE),
+            col(Improvement.implemented_at) >= year_start,
+            col(Improvement.implemented_at) <= until,
+        )
+    ).one()
+    ytd_hours = float(ytd_weekly) * WEEKS_PER_YEAR
+    return DigestContent(
+        week=iso_week(until, tz),
+        wins=wins,
+        week_totals=Totals(len(fresh), week_hours, week_hours * settings.hourly_rate),
+        year_totals=Totals(int(ytd_count), ytd_hours, ytd_hours * settings.hourly_rate),
+        in_progress=_in_progress(session, workspace),
+        chart=_chart(session, workspace, until, tz.key),
+    )
+
+
+def _in_progress(session: Session, workspace: Workspace) -> list[Improvement]:
+    return list(
+        session.exec(
+            select(Improvement)
+            .where(Improvement.workspace_id == workspace.id, Improvement.status == Status.APPROVED.value)
+            .order_by(col(Improvement.updated_at).desc())
+            .limit(5)
+        ).all()
+    )
+
+
+def _chart(session: Session, workspace: Workspace, until: datetime, tz: str) -> list[tuple[str, float]]:
+    """Hours given back per week, at the end of each of the last 12 weeks (fixes live by then), in one scan."""
+    ends = [until - timedelta(weeks=n) for n in reversed(range(CHART_WEEKS))]
+    sums = [func.coalesce(func.sum(case((col(Improvement.implemented_at) <= end, _WEEKLY_HOURS), else_=0)), 0)
+            for end in ends]  # fmt: skip
+    values = session.exec(
+        select(*sums).where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE))
+    ).one()
+    return [(iso_week(end, zone(tz))[-3:], float(v)) for end, v in zip(ends, values, strict=True)]
+
+
+# -- the tick's part ---------------------------------------------------------------------------------
+
+
+def _last_posted(session: Session, workspace_id: int) -> Digest | None:
+    """The last announcement that went out (or is on its way). One Slack never took is as if it never happened:
+    its wins roll into the next one."""
+    return session.exec(
+        select(Digest)
+        .outerjoin(OutboxMessage, col(OutboxMessage.id) == col(Digest.outbox_id))
+        .where(
+            Digest.workspace_id == workspace_id,
+            col(Digest.status).in_(("posted", "empty")),
+            or_(col(Digest.outbox_id).is_(None), col(OutboxMessage.status) != "dead"),
+        )
+        .order_by(col(Digest.slot_at).desc())
+    ).first()
+
+
+def _window_start(session: Session, workspace_id: int, slot: datetime) -> datetime:
+    """Since the last announcement. The very first one covers the week before the first slot the bot saw
+    (skipped or not), so a first announcement is not a dump of history and a skipped one loses nothing."""
+    last = _last_posted(session, workspace_id)
+    if last is not None:
+        return last.covers_until
+    first = session.exec(
+        select(Digest.slot_at).where(Digest.workspace_id == workspace_id).order_by(col(Digest.slot_at))
+    ).first()
+    return (first or slot) - timedelta(weeks=1)
+
+
+def queue_due(session: Session, platform: str, now: datetime) -> int:
+    """Queue this week's announcement for every workspace whose slot has passed and that has none yet."""
+    queued = 0
+    for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+        settings = WorkspaceSettings.from_json(workspace.settings)
+        if not settings.wins_channel:
+            continue
+        weekday, at = parse_weekly(settings.digest_at)
+        tz = zone(settings.timezone)
+        slot = last_weekly_slot(now, weekday, at, tz)
+        if slot < workspace.created_at:
+            continue  # the workspace did not exist yet at that slot
+        week = iso_week(slot, tz)
+        if session.exec(select(Digest.id).where(Digest.workspace_id == workspace.id, Digest.week == week)).first():
+            continue
+        queued += _queue_one(session, workspace, settings, slot, week, now)
+    return queued
+
+
+def _queue_one(
+    session: Session, workspace: Workspace, settings: WorkspaceSettings, slot: datetime, week: str, now: datetime
+) -> int:
+    since = _window_start(session, workspace.id or 0, slot)
+    late = now - slot > LATE_LIMIT
+    content = None if late else gather(session, workspace, settings, since, slot)
+    status = "skipped" if late else ("posted" if content and content.wins else "empty")
+    row = Digest(workspace_id=workspace.id or 0, week=week, slot_at=slot, status=status, covers_from=since,
+                 covers_until=slot if not late else since, wins=len(content.wins) if content else 0,
+                 created_at=now)  # fmt: skip
+    try:
+        with session.begin_nested():  # the unique (workspace, week) row: only one tick gets to post it
+            session.add(row)
+    except IntegrityError:
+        return 0
+    if late:
+        log.warning("skipped the %s digest of workspace %s: it was due %s and is more than a day late",
+                    week, workspace.external_id, slot.isoformat())  # fmt: skip
+        return 0
+    assert content is not None
+    if not content.wins and settings.digest_when_empty == "skip":
+        return 0
+    outbox = Outbox(session, workspace.id or 0, now)
+    announcement = outbox.post(settings.wins_channel, compose(content, settings))
+    if content.wins:
+        outbox.chart(settings.wins_channel, "Hours given back per week", content.chart, after=announcement)
+    session.flush()  # the announcement's id
+    row.outbox_id = announcement.id
+    session.add(row)
+    return 1
+
+
+def preview_digests(engine: Engine, now: datetime) -> list[tuple[str, str, str, Message]]:
+    """(workspace, channel, week, message) of the next announcement of every workspace, as if it went out now
+    (covering everything since the last one)."""
+    previews = []
+    with Session(engine) as session:
+        for workspace in session.exec(select(Workspace).order_by(col(Workspace.id))).all():
+            settings = WorkspaceSettings.from_json(workspace.settings)
+            weekday, at = parse_weekly(settings.digest_at)
+            tz = zone(settings.timezone)
+            slot = last_weekly_slot(now, weekday, at, tz)
+            done = session.exec(
+                select(Digest.id).where(Digest.workspace_id == workspace.id, Digest.week == iso_week(slot, tz))
+            ).first()
+            pending = not done and slot >= workspace.created_at and now - slot <= LATE_LIMIT
+            target = slot if pending else slot + timedelta(weeks=1)  # the announcement that goes out next
+            content = gather(session, workspace, settings, _window_start(session, workspace.id or 0, target), now)
+            message = compose(content, settings, week=iso_week(target, tz))
+            if not content.wins and settings.digest_when_empty == "skip":
+                quiet = "(a quiet week: nothing would be posted, IMPROVE_DIGEST_WHEN_EMPTY=skip)"
+                message = Message(summary="", blocks=[Paragraph(spans=[Text(text=quiet)])])
+            name = f"{workspace.platform} {workspace.external_id}"
+            previews.append((name, settings.wins_channel, iso_week(target, tz), message))
+    return previews

@@ -1,0 +1,240 @@
+"""`improvebot`: serve Slack (Socket Mode or HTTP) and Teams, chat in the console, migrate, deliver due work.
+
+The terminal is an adapter like Slack and Teams: this module wires the platforms to the core. `improvebot` alone
+serves when chat credentials are configured, and otherwise starts the console. Each platform's code is imported
+inside the commands that need it, so the console and `tick` start without loading the other SDKs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from bot.core.clock import Clock, FakeClock, SystemClock
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.wins.digest import preview_digests
+from storage.db import make_engine, upgrade
+
+log = logging.getLogger("improvebot")
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="improvebot", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve Slack")
+    mode = serve.add_mutually_exclusive_group()
+    mode.add_argument("--socket", action="store_true", help="Socket Mode (the default when SLACK_APP_TOKEN is set)")
+    mode.add_argument("--http", action="store_true", help="HTTP: POST /slack/events, GET /healthz")
+    serve.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    sub.add_parser("console", help="chat with the bot in this terminal (local database)")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    tick = sub.add_parser("tick", help="run due work once (check-ins, nudges, digests, undelivered messages)")
+    tick.add_argument("--now", help="act as if it were this ISO-8601 time (default: now)")
+    digest = sub.add_parser("digest", help="the weekly win announcement")
+    digest.add_argument("--preview", action="store_true", required=True, help="print what the next one would say")
+    digest.add_argument("--now", help="preview as of this ISO-8601 time (default: now)")
+    manifest = sub.add_parser("manifest", help="build a platform's app package")
+    manifest.add_argument("platform", choices=["teams"])
+    manifest.add_argument("--out", default="improvebot-teams.zip", help="where to write the zip")
+    manifest.add_argument("--version", default="1.0.0", help="the app version (raise it to upload an update)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        serving = settings.slack_configured or settings.teams_configured
+        command = args.command or ("serve" if serving else "console")
+        if command == "serve":
+            socket = socket_mode(args, settings)
+            if settings.slack_configured or not settings.teams_configured:
+                settings.require_slack(socket=socket)
+            if settings.teams_configured:
+                settings.require_teams()
+            return _serve(
+                settings,
+                socket=socket,
+                port=getattr(args, "port", None),
+                host=getattr(args, "host", "0.0.0.0"),
+            )
+        if command == "console":
+            return _console(settings)
+        if command == "db":
+            _engine(settings)
+            print("database is up to date")
+            return 0
+        if command == "tick":
+            return _tick(settings, _clock(args.now))
+        if command == "digest":
+            return _digest_preview(settings, _clock(args.now))
+        if command == "manifest":
+            return _manifest(settings, args.out, args.version)
+    except ConfigError as exc:
+        print(f"improvebot: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def socket_mode(args: argparse.Namespace, settings: Settings) -> bool:
+    """Socket Mode when asked, or by default when an app-level token is configured; HTTP otherwise."""
+    if getattr(args, "socket", False):
+        return True
+    return not getattr(args, "http", False) and bool(settings.slack_app_token)
+
+
+def _clock(now: str | None) -> Clock:
+    if not now:
+        return SystemClock()
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        raise ConfigError(f"--now {now!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00:00Z)") from None
+    return FakeClock(when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+def _engine(settings: Settings) -> Engine:
+    """The migrated database; a URL that does not work is one clear line, not a traceback."""
+    try:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+    except (ArgumentError, NoSuchModuleError, OperationalError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"DATABASE_URL cannot be used ({settings.database_url.split('@')[-1]}): {reason}") from None
+    return engine
+
+
+def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
+    """Slack (Socket Mode or HTTP) and/or Teams (HTTP, POST /api/messages) in one process, with the scheduler."""
+    import uvicorn
+
+    from handlers.web import create_web_app, run_scheduled
+
+    engine = _engine(settings)
+    slack = teams = None
+    if settings.slack_configured:
+        from handlers.slack.app import build_slack
+
+        slack = build_slack(settings, engine=engine, clock=SystemClock(), socket_mode=socket)
+    if settings.teams_configured:
+        from handlers.teams.app import build_teams
+
+        if settings.teams_dev_no_auth:
+            for _ in range(3):
+                log.warning("TEAMS_DEV_NO_AUTH is on: /api/messages accepts UNAUTHENTICATED requests. "
+                            "Development only: never with real credentials on a reachable port.")  # fmt: skip
+        teams = build_teams(settings, engine=engine, clock=SystemClock())
+    port = port or settings.port
+    if not (socket and slack):
+        web = create_web_app(engine, slack, teams=teams)
+        endpoints = [path for path, on in (("POST /slack/events", slack), ("POST /api/messages", teams)) if on]
+        log.info("serving over HTTP on port %s: %s", port, ", ".join(endpoints))
+        uvicorn.run(web, host=host, port=port, log_level="info")
+        return 0
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    async def run_socket() -> None:
+        platforms = [p for p in (slack, teams) if p is not None]
+        async with run_scheduled(*platforms):
+            work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
+            if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
+                web = create_web_app(engine, None, teams=teams, scheduled=False)
+                work.append(uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info")).serve())
+            await asyncio.gather(*work)
+
+    log.info("serving Slack in Socket Mode%s", f", Teams over HTTP on port {port}" if teams else "")
+    asyncio.run(run_socket())
+    return 0
+
+
+def _manifest(settings: Settings, out: str, version: str) -> int:
+    from pathlib import Path
+
+    from handlers.teams.manifest import package
+
+    if not settings.teams_client_id:
+        raise ConfigError("TEAMS_CLIENT_ID is not set; the package names the bot by its Microsoft app id")
+    if not re.fullmatch(r"\d{1,4}\.\d{1,4}\.\d{1,4}", version):
+        raise ConfigError(f"--version {version!r} must look like 1.0.0")
+    path = package(settings.teams_client_id, Path(out), version=version)
+    print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload a custom app)")
+    return 0
+
+
+def _console(settings: Settings) -> int:
+    from handlers.console.repl import build_console
+
+    def read(prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    engine = _engine(settings)
+    console = build_console(settings, engine=engine, clock=SystemClock(), read=read, write=print)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(console.run())
+    print("bye")
+    return 0
+
+
+def _tick(settings: Settings, clock: Clock) -> int:
+    """Run due work once for every configured platform (Slack, Teams)."""
+    if not (settings.slack_configured or settings.teams_configured):
+        print("nothing to deliver to: neither Slack (SLACK_BOT_TOKEN) nor Teams (TEAMS_CLIENT_ID) is set")
+        return 0
+    engine = _engine(settings)
+    platforms: list[tuple[str, Any]] = []
+    if settings.slack_configured:
+        from handlers.slack.app import build_slack
+
+        platforms.append(("slack", build_slack(settings, engine=engine, clock=clock)))
+    if settings.teams_configured:
+        from handlers.teams.app import build_teams
+
+        settings.require_teams()
+        platforms.append(("teams", build_teams(settings, engine=engine, clock=clock)))
+
+    async def run() -> int:
+        failed = 0
+        for name, platform in platforms:
+            await platform.start()
+            platform.refresh_settings()
+            report = await platform.ticker.tick()
+            print(report.line() if len(platforms) == 1 else f"{name}: {report.line()}")
+            failed += report.delivery.failed
+            await platform.stop()
+        return failed
+
+    return 1 if asyncio.run(run()) else 0
+
+
+def _digest_preview(settings: Settings, clock: Clock) -> int:
+    """Print the next announcement of every workspace in the database, as plain text."""
+    from handlers.console.render import message_lines
+
+    engine = _engine(settings)
+    previews = preview_digests(engine, clock.now())
+    if not previews:
+        print("no workspace yet: the bot has not been used")
+    for name, channel, week, message in previews:
+        print(f"--- {name}: {week}, to {channel or '(no wins channel set: IMPROVE_WINS_CHANNEL)'} ---")
+        for line in message_lines(message, lambda _action, _value: 0):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The console: a newcomer walks the whole flow in a terminal, with the real use cases and database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from bot.core.clock import FakeClock
+from bot.core.config import load_settings
+from handlers.console.repl import build_console
+
+Line = str | Callable[[str], str]  # a typed line, or one decided by what the screen shows at that moment
+
+
+class Terminal:
+    def __init__(self, lines: list[Line]) -> None:
+        self._lines: Iterator[Line] = iter(lines)
+        self.out: list[str] = []
+
+    def read(self, prompt: str) -> str | None:
+        item = next(self._lines, None)
+        line = item(self.screen) if callable(item) else item
+        self.out.append(f"{prompt}{line if line is not None else ''}")
+        return line
+
+    def write(self, text: str) -> None:
+        self.out.append(text)
+
+    @property
+    def screen(self) -> str:
+        return "\n".join(self.out)
+
+
+def click(label: str) -> Callable[[str], str]:
+    """Click the button labelled `label` that the screen shows last."""
+    return lambda screen: ":click " + re.findall(rf"\[(\d+)\] {re.escape(label)}", screen)[-1]
+
+
+async def run(db, clock: FakeClock, lines: list[Line]) -> Terminal:
+    terminal = Terminal(lines)
+    console = build_console(load_settings({}), engine=db, clock=clock, read=terminal.read, write=terminal.write)
+    await console.run()
+    return terminal
+
+
+REPORT = ["/improve Leads arrive in the CRM twice", "", "1", "1", "3", "4", "y", ""]
+
+
+async def test_a_newcomer_walks_the_whole_flow_in_the_console(db, clock: FakeClock) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
+    terminal = await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", "Sales and marketing each built one", click("Root cause found"),
+        click("Propose a fix"), *proposal,
+        click("Approve"),  # @alex may not approve
+        ":as @maya", click("Approve"),
+        ":as @alex", click("Mark implemented"), "3/week", "Merged the forms",
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "== #1 Leads arrive in the CRM twice ==" in screen
+    assert "≈ 3 h/week × 4 people ≈ 624 h/year ≈ $31,200/year at $50/h" in screen
+    assert "Why #3" in screen and "> Sales and marketing each built one" in screen
+    assert "please review" in screen and "@maya" in screen
+    assert "(only you see this) Only approvers can approve a fix." in screen
+    assert "✅ Approved by @maya" in screen
+    assert "[DM to @alex] bot:" in screen
+    assert "*Before → after:* 40/week → 3/week (target under 5/week)" in screen
+    assert "Status: ✅ Implemented" in screen
+
+
+async def test_a_restarted_console_shows_the_thread_with_live_buttons(db, clock: FakeClock) -> None:
+    await run(db, clock, [*REPORT, ":thread 1", "Two web forms", click("Root cause found")])
+
+    terminal = await run(
+        db, clock, [":thread 1", click("Propose a fix"), "One form", "Dupes per week", "", "", "", "", ""]
+    )
+
+    assert "--- the thread of #1, as it reads now ---" in terminal.screen
+    assert "Status: 🎯 Root cause found" in terminal.screen
+    assert "please review" in terminal.screen
+
+
+async def test_form_errors_are_shown_and_only_those_fields_asked_again(db, clock: FakeClock) -> None:
+    lines = ["/improve", "", "1", "1", "-3", "4", "n", "", "Leads twice", "2"]
+    terminal = await run(db, clock, lines)
+    screen = terminal.screen
+    assert "! What's broken?: This is required." in screen
+    assert "! Hours lost per week (per person): Enter 0 or more." in screen
+    assert "== #1 Leads twice ==" in screen
+    assert "≈ 2 h/week × 4 people" in screen
+
+
+async def test_unknown_commands_and_buttons_get_a_hint(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [":frobnicate", ":click 99", ":thread 7", ":as maya", "hello", ":help"])
+    screen = terminal.screen
+    assert "Unknown command :frobnicate. Type :help." in screen
+    assert "No live button [99]." in screen
+    assert "There is no improvement #7" in screen
+    assert "Usage: :as @name" in screen
+    assert "the bot listens in improvement threads" in screen
+    assert ":thread N" in screen
+
+
+async def test_cancel_at_a_prompt_saves_nothing(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, ["/improve", "Leads twice", ":cancel", ":thread 1"])
+    assert "(cancelled)" in terminal.screen
+    assert "There is no improvement #1" in terminal.screen
+
+
+async def test_replies_after_a_restart_reach_the_right_improvement(db, clock: FakeClock) -> None:
+    await run(db, clock, REPORT)
+    second = ["/improve The proposal template is always wrong", "", "1", "2", "", "", "n", ""]
+    terminal = await run(db, clock, [*second, ":thread 2", "Nobody owns the template"])
+    screen = terminal.screen
+    assert "Why #2" in screen and "> Nobody owns the template" in screen
+    terminal = await run(db, clock, [":thread 1"])
+    assert "Why #2" not in terminal.screen  # #1 is still at its first why
+
+
+async def test_waiting_a_week_brings_the_checkin_and_the_weekly_digest(db, clock: FakeClock) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
+    terminal = await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"), *proposal,
+        ":as @maya", click("Approve"), ":as @alex", click("Mark implemented"), "3/week", "",
+        ":wait 8d", "/improve checkins", click("Still holding"), "2/week", "holding fine",
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "[DM to @alex] bot:" in screen and "Check-in 1 of 3" in screen
+    assert "1 check-in(s) waiting for your answer" in screen
+    assert "*✅ Still holding*" in screen and "Reading: 2/week" in screen.replace("*", "")
+    assert "[#wins] bot:" in screen and "This week's wins" in screen
+    assert "bot uploaded hours-given-back.png" in screen
+    assert "Usage: :wait 7d" in (await run(db, clock, [":wait soon"])).screen

@@ -1,0 +1,146 @@
+"""The outbox: in order per improvement, once across processes, never stalled by a message that cannot go."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import Session, select
+
+from bot.assembly import registry
+from bot.core.messages import Message
+from bot.core.outcomes import Actor
+from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
+from bot.delivery.outbox import Outbox
+from bot.delivery.sender import Delivery, FlushReport
+from bot.improvements import report as reporting
+from bot.improvements import views
+from handlers.slack.port import SlackChat, make_client
+from storage import queries
+from storage.db import transaction
+from storage.models import OutboxMessage
+from tests.conftest import ALEX, INTAKE
+from tests.support.slack_api import BOT_TOKEN
+from tests.support.world import REPORT_DEFAULTS
+
+
+def delivery(db, clock, slack_api) -> Delivery:
+    """One process's delivery: its own Slack client, the shared database."""
+    views_of = registry()
+    chat = SlackChat(make_client(BOT_TOKEN, slack_api.url))
+    return Delivery(db, clock, chat, "slack", card=views_of.card, chart=views_of.chart)
+
+
+def report(db, clock, problem: str = "Leads arrive twice") -> int:
+    with transaction(db) as session:
+        ws = ensure_workspace(session, "slack", "T0001", WorkspaceSettings(intake_channel=INTAKE), clock.now())
+        values = {**REPORT_DEFAULTS, "problem": problem}
+        return reporting.submit_report(session, ws, Actor(ALEX), values, clock.now()).id or 0
+
+
+def workspace(db, clock) -> WorkspaceRef:
+    with transaction(db) as session:
+        return ensure_workspace(session, "slack", "T0001", WorkspaceSettings(intake_channel=INTAKE), clock.now())
+
+
+def statuses(db) -> list[tuple[str, str]]:
+    with Session(db) as session:
+        return [(m.kind, m.status) for m in session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()]
+
+
+async def test_an_interrupted_flush_does_not_stop_delivery(db, clock, slack_api) -> None:
+    report(db, clock)
+    crashed = delivery(db, clock, slack_api)
+    assert len(crashed._claim("a-process-that-died")) == 1  # claimed the card, then the process died
+
+    assert (await delivery(db, clock, slack_api).flush()).sent == 0  # the lease still holds
+    clock.advance(minutes=6)
+    report_ = await delivery(db, clock, slack_api).flush()
+
+    assert report_.sent == 2
+    assert [c["channel"] for c in slack_api.of("chat.postMessage")] == [INTAKE, INTAKE]
+
+
+async def test_two_processes_flushing_at_once_send_each_message_once(db, clock, slack_api) -> None:
+    for n in range(20):
+        report(db, clock, f"problem {n}")
+    slack_api.latency = 0.01
+
+    await asyncio.gather(*(delivery(db, clock, slack_api).flush() for _ in range(3)))
+
+    posts = slack_api.of("chat.postMessage")
+    assert len(posts) == 40
+    cards = [p["blocks"][0]["text"]["text"] for p in posts if not p.get("thread_ts")]
+    assert sorted(cards) == sorted(f"#{n} problem {n - 1}" for n in range(1, 21))
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_rows_whose_lease_passed_to_another_process_are_not_sent_again(db, clock, slack_api) -> None:
+    for n in range(3):
+        report(db, clock, f"problem {n}")
+    slow = delivery(db, clock, slack_api)
+    claimed_at = clock.now()
+    claimed = slow._claim("slow-process")  # the three cards
+    clock.advance(minutes=6)  # its lease ran out (it was stuck)
+
+    await delivery(db, clock, slack_api).flush()  # another process takes over and sends everything
+    calls_before = len(slack_api.calls)
+    await slow._send_all(claimed, "slow-process", FlushReport(), claimed_at)
+
+    assert len(slack_api.of("chat.postMessage")) == 6
+    assert len(slack_api.calls) == calls_before  # the slow process sent nothing: no post, no edit
+
+
+async def test_one_improvements_messages_keep_their_order_across_failed_attempts(db, clock, slack_api) -> None:
+    improvement_id = report(db, clock)
+    await delivery(db, clock, slack_api).flush()  # the card and why 1
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        improvement = queries.improvement_in(session, ws.id, improvement_id)
+        assert improvement is not None
+        outbox = Outbox(session, ws.id, clock.now())
+        outbox.reply(improvement, views.why_question(improvement, 2, "A-first"))
+        outbox.reply(improvement, views.why_question(improvement, 3, "B-second"))
+    slack_api.fail("chat.postMessage", times=3, status=500)
+
+    await delivery(db, clock, slack_api).flush()  # A fails (and its retries); B must wait behind it
+    assert len(slack_api.of("chat.postMessage")) == 2
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api).flush()
+
+    texts = [p.text_of_blocks for p in slack_api.of("chat.postMessage")[2:]]
+    assert "A-first" in texts[0] and "B-second" in texts[1]
+
+
+async def test_messages_that_can_never_go_do_not_block_the_rest(db, clock, slack_api) -> None:
+    for n in range(60):  # more than one claim batch
+        report(db, clock, f"broken {n}")
+    slack_api.fail("chat.postMessage", times=60 * 3, error="invalid_blocks")  # not retryable
+    for _ in range(3):
+        await delivery(db, clock, slack_api).flush()
+        clock.advance(hours=1)
+    report(db, clock, "a healthy report")
+
+    await delivery(db, clock, slack_api).flush()
+
+    [card] = [p for p in slack_api.of("chat.postMessage") if not p.get("thread_ts")]
+    assert "a healthy report" in card.text_of_blocks
+    with Session(db) as session:
+        dead = session.exec(select(OutboxMessage).where(OutboxMessage.status == "dead")).all()
+    assert len(dead) == 120  # 60 cards given up, and their 60 whys that had nowhere to go
+    assert {m.last_error for m in dead if m.kind == "thread"} == {"the improvement's card was never posted"}
+
+
+async def test_a_backlog_of_bulk_dms_does_not_hold_up_a_thread(db, clock, slack_api) -> None:
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        outbox = Outbox(session, ws.id, clock.now())
+        for n in range(120):
+            outbox.dm(f"U{n:05d}", Message(summary="check-in", blocks=[]))
+    report(db, clock, "a fresh report")
+
+    await delivery(db, clock, slack_api).flush()
+
+    channels = [c["channel"] for c in slack_api.of("chat.postMessage")]
+    assert channels[0] == INTAKE  # the card went first
+    assert channels.index(INTAKE, 1) <= 50  # its first why, with the next batch: not after all 120 DMs
+    assert len(channels) == 122

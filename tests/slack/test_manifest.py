@@ -1,0 +1,49 @@
+"""app.yaml is importable as-is and grants exactly what the bot uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# Web API methods the bot calls -> the bot scope Slack requires for each
+SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
+    "views.open": None,  # needs only a trigger id
+    "files.upload_v2": "files:write",
+}
+
+
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "app.yaml").read_text())
+
+
+def test_the_manifest_declares_the_command_events_and_interactivity() -> None:
+    app = manifest()
+    [command] = app["features"]["slash_commands"]
+    assert command["command"] == "/improve"
+    settings = app["settings"]
+    assert {"message.channels", "message.groups"} <= set(settings["event_subscriptions"]["bot_events"])
+    assert settings["interactivity"]["is_enabled"] is True
+    urls = [command["url"], settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]]
+    assert all(url.endswith("/slack/events") for url in urls)
+    assert settings["socket_mode_enabled"] is True
+
+
+def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
+    granted = set(manifest()["oauth_config"]["scopes"]["bot"])
+    source = "\n".join(p.read_text() for p in (ROOT / "handlers").rglob("*.py"))
+    called = set(re.findall(r'"((?:chat|users|usergroups|views|conversations)\.[a-zA-Z.]+)"', source))
+    called |= {"views.open"} if "views_open(" in source else set()
+    called |= {"files.upload_v2"} if "files_upload_v2(" in source else set()
+    assert called, "found no Web API calls: the pattern is stale"
+    for method in called:
+        assert method in SCOPES, f"{method} is called but its scope is not known to this test"
+        scope = SCOPES[method]
+        assert scope is None or scope in granted, f"{method} needs {scope}"

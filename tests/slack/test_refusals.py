@@ -1,0 +1,149 @@
+"""Only the people entitled to act can act; everyone else gets a short private explanation."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session, select
+
+from storage.models import Improvement
+from tests.conftest import ALEX, JO, MAYA, SAM, make_settings
+from tests.support import slack_requests as rq
+from tests.support.slack_flows import PROPOSAL, to_approval
+from tests.support.world import SlackWorld, find_button
+
+
+async def test_a_rep_who_is_not_an_approver_cannot_approve(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+
+    response = await slack.click(request, "approve", JO)
+
+    assert response.status_code == 200
+    assert slack.ephemerals(JO) == ["Only approvers can approve a fix. It has been sent to them."]
+    assert not slack.updates(request.ts)
+    assert "Awaiting approval" in slack.card_now(card)
+
+
+async def test_a_member_of_an_approver_group_can_approve(slack: SlackWorld) -> None:
+    _card, request = await to_approval(slack)
+    await slack.click(request, "approve", SAM)
+    assert f"Approved by <@{SAM}>" in slack.updates(request.ts)[-1].text_of_blocks
+
+
+async def test_nobody_approves_their_own_report(slack: SlackWorld) -> None:
+    card = await slack.report(MAYA)  # Maya is an approver, but this is her report
+    await slack.reply(card.ts, "Two web forms", MAYA)
+    await slack.click(slack.thread(card)[-1], "root_cause", MAYA)
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", MAYA, {**PROPOSAL, "owner": MAYA})
+    request = slack.thread(card)[-1]
+
+    await slack.click(request, "approve", MAYA)
+    assert slack.ephemerals(MAYA)[-1] == "You reported #1, so someone else has to approve it."
+    assert not slack.updates(request.ts)
+    await slack.click(request, "decline", MAYA)
+    assert "someone else has to decline it" in slack.ephemerals(MAYA)[-1]
+
+    await slack.click(request, "approve", SAM)
+    assert "Approved by" in slack.updates(request.ts)[-1].text_of_blocks
+
+
+async def test_with_no_approvers_configured_workspace_admins_approve(db, clock, slack_api) -> None:
+    world = SlackWorld.build(make_settings(slack_api, IMPROVE_APPROVERS=""), engine=db, clock=clock, stub=slack_api)
+    try:
+        _card, request = await to_approval(world)
+        assert "Workspace admins, please review" in request.text_of_blocks
+        await world.click(request, "approve", JO)  # not an admin
+        assert "Only approvers" in world.ephemerals(JO)[-1]
+        await world.click(request, "approve", MAYA)  # users.info says is_admin
+        assert "Approved by" in world.updates(request.ts)[-1].text_of_blocks
+    finally:
+        await world.close()
+
+
+async def test_a_second_click_on_approve_does_nothing_more(slack: SlackWorld) -> None:
+    _card, request = await to_approval(slack)
+    await slack.click(request, "approve", MAYA)
+    await slack.click(request, "approve", SAM)
+    assert len(slack.updates(request.ts)) == 1
+    assert "already been answered" in slack.ephemerals(SAM)[-1]
+
+
+async def test_only_the_reporter_or_an_approver_can_close_the_whys_or_propose(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", JO)
+    assert "Only the reporter" in slack.ephemerals(JO)[-1]
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+
+    opened = len(slack.stub.of("views.open"))
+    await slack.click(slack.thread(card)[-1], "propose", JO)
+    assert len(slack.stub.of("views.open")) == opened
+    assert "Only the reporter, the owner or an approver" in slack.ephemerals(JO)[-1]
+
+
+async def test_only_the_owner_or_an_approver_marks_it_implemented(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+    await slack.click(request, "approve", MAYA)
+    assignment = slack.thread(card)[-1]
+    await slack.click(assignment, "mark_implemented", JO)
+    assert "Only the owner or an approver" in slack.ephemerals(JO)[-1]
+
+
+async def test_another_workspace_cannot_reach_an_improvement(slack: SlackWorld) -> None:
+    _card, request = await to_approval(slack)
+    button = find_button(request, "approve")
+    other_team = rq.block_action("approve", button["value"], MAYA, channel="C0INTAKE", message_ts=request.ts,
+                                 team="T0OTHER")  # fmt: skip
+
+    await slack.send(other_team)
+
+    assert "can't find that improvement" in slack.ephemerals(MAYA)[-1]
+    assert not slack.updates(request.ts)
+    with Session(slack.engine) as session:
+        assert session.exec(select(Improvement)).one().status == "awaiting_approval"
+
+
+async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: SlackWorld) -> None:
+    _card, request = await to_approval(slack)
+    for value in ("", "abc", "-1:1", "99999:1"):
+        await slack.send(rq.block_action("approve", value, MAYA, channel="C0INTAKE", message_ts=request.ts))
+    messages = slack.ephemerals(MAYA)
+    assert len(messages) == 4
+    assert messages[:3] == ["That button or form is out of date. Scroll to the latest message in the thread."] * 3
+    assert "can't find that improvement" in messages[3]
+
+
+async def test_a_form_with_tampered_metadata_is_refused_without_a_trace(slack: SlackWorld) -> None:
+    _card, chain = await to_approval(slack)
+    opened = len(slack.stub.of("views.open"))
+    await slack.click(chain, "question", MAYA)
+    view = dict(slack.stub.of("views.open")[opened]["view"])
+    view["private_metadata"] = "{not json"
+
+    response = await slack.submit(view, {"text": "Why?"}, MAYA)
+
+    assert response.status_code == 200
+    assert "out of date" in " ".join(c["text"] for c in slack.stub.of("chat.postMessage") if c["channel"] == MAYA)
+    view["private_metadata"] = json.dumps({"improvement": "1", "round": "7"})
+    await slack.submit(view, {"text": "Why?"}, MAYA)
+    assert "already been answered" in slack.posts()[-1]["text"]
+
+
+async def test_an_approver_cannot_approve_a_fix_they_proposed_themselves(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", MAYA, {**PROPOSAL, "owner": MAYA})
+    request = slack.thread(card)[-1]
+
+    await slack.click(request, "approve", MAYA)
+
+    assert slack.ephemerals(MAYA)[-1] == "You proposed this fix for #1, so someone else has to approve it."
+    assert not slack.updates(request.ts)
+
+
+async def test_only_the_reporter_closes_the_whys(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", MAYA)
+    assert "Only the reporter can close the 5 Whys" in slack.ephemerals(MAYA)[-1]

@@ -1,0 +1,20 @@
+"""What people do on Teams, shared by the tests: the report and proposal answers, and a report from start to card."""
+
+from __future__ import annotations
+
+from tests.support.teams_world import ALEX, INTAKE, TeamsWorld
+
+REPORT = {"problem": "Leads arrive in the CRM twice", "area": "Sales", "frequency": "weekly", "hours_per_week": "3",
+          "people": "4", "customers_notice": "false", "idea": ""}  # fmt: skip
+PROPOSAL = {"countermeasure": "One form, one webhook", "measure": "Duplicate leads per week", "baseline": "40/week",
+            "target": "under 5/week", "not_to_do": "", "owner": ALEX.aad, "due_date": ""}  # fmt: skip
+
+
+async def report(teams: TeamsWorld) -> str:
+    """improve -> form -> submit; returns the card's activity id (the root of its reply chain)."""
+    await teams.say(ALEX, "improve Leads arrive in the CRM twice", teams.personal(ALEX))
+    form = teams.connector.posts_to(ALEX.personal)[-1]
+    response = await teams.submit(ALEX, form, REPORT, teams.personal(ALEX))
+    assert response.status_code == 200, response.text
+    [card] = teams.connector.posts_to(INTAKE)
+    return card.response["id"]

@@ -1,0 +1,48 @@
+"""Teams: sustain check-ins arrive as proactive 1:1 messages; the weekly wins go to the wins channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.support.teams_flows import PROPOSAL, report
+from tests.support.teams_world import ALEX, INTAKE, MAYA, WINS, TeamsWorld
+
+
+async def implemented(teams: TeamsWorld) -> str:
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain, timezone="America/New_York")
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
+    await teams.click(MAYA, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "approve", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "mark_implemented", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], {"metric_now": "3/week", "note": ""},
+                       teams.personal(ALEX))  # fmt: skip
+    return root
+
+
+async def test_a_checkin_arrives_as_a_proactive_message_and_is_answered_in_place(teams: TeamsWorld) -> None:
+    root = await implemented(teams)  # Monday 23 Nov; Alex's Teams client says New York
+    teams.clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=UTC))  # 10:00 in New York
+    await teams.bot.ticker.tick()
+
+    checkin = teams.connector.posts_to(ALEX.personal)[-1]
+    assert "Check-in 1 of 3" in checkin.text
+    response = await teams.click(ALEX, checkin, "checkin_holding", teams.personal(ALEX))
+    form = response.json()["value"]  # in the 1:1 chat the form takes the check-in card's place
+    await teams.submit(ALEX, form, {"reading": "2/week", "note": ""}, teams.personal(ALEX))
+
+    assert "Still holding" in teams.connector.updates_of(checkin.response["id"])[-1].text
+    assert "still holding" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
+
+
+async def test_the_weekly_wins_are_posted_to_the_wins_channel_with_the_chart(teams: TeamsWorld) -> None:
+    await implemented(teams)
+    teams.clock.set(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))
+    await teams.bot.ticker.tick()
+
+    announcement, chart = teams.connector.posts_to(WINS)
+    assert "This week's wins" in announcement.text and "Idea by <at>Alex</at>" in announcement.text
+    [image] = chart.body["attachments"]
+    assert image["contentType"] == "image/png" and image["contentUrl"].startswith("data:image/png;base64,iVBOR")
