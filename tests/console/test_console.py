@@ -130,3 +130,19 @@ async def test_waiting_a_week_brings_the_checkin_and_the_weekly_digest(db, clock
     assert "[#wins] bot:" in screen and "This week's wins" in screen
     assert "bot uploaded hours-given-back.png" in screen
     assert "Usage: :wait 7d" in (await run(db, clock, [":wait soon"])).screen
+
+
+async def test_the_command_goes_through_the_same_grammar_as_slack_and_teams(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [
+        "/improve help", "/improve checkin", "/improvements leads arrive twice", "/improve chekins", "/frobnicate",
+        "/improve helpdesk tickets get lost", ":cancel",
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "*/improve* [what's broken] · Report a broken process" in screen
+    assert "*/improve checkins* · Your check-ins waiting for an answer" in screen
+    assert "No check-ins are waiting for you." in screen
+    assert "I don't know “/improvements”. Did you mean “/improve”?" in screen
+    assert "I don't know “/improve chekins”. Did you mean “/improve checkins”?" in screen
+    assert "Unknown command /frobnicate. Type /improve help, or :help for the console's own." in screen
+    assert "What's broken? [helpdesk tickets get lost]: :cancel" in screen
+    assert screen.count("--- Report a broken process ---") == 1  # only the last line opened the form

@@ -147,3 +147,16 @@ async def test_only_the_reporter_closes_the_whys(slack: SlackWorld) -> None:
     await slack.reply(card.ts, "Two web forms", ALEX)
     await slack.click(slack.thread(card)[-1], "root_cause", MAYA)
     assert "Only the reporter can close the 5 Whys" in slack.ephemerals(MAYA)[-1]
+
+
+async def test_a_button_or_form_no_capability_registered_gets_the_out_of_date_notice(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+    before = len(slack.posts())
+
+    click = await slack.send(rq.block_action("frobnicate", "1:1", MAYA, channel="C0INTAKE", message_ts=request.ts))
+    submit = await slack.send(rq.view_submission({"callback_id": "frobnicate"}, {}, MAYA))
+
+    assert click.status_code == 200 and submit.status_code == 200
+    assert slack.ephemerals(MAYA) == ["That button or form is out of date. Scroll to the latest message in the thread."]
+    assert "out of date" in slack.posts()[-1]["text"] and slack.posts()[-1]["channel"] == MAYA  # no channel: a DM
+    assert len(slack.posts()) == before + 1 and "Awaiting approval" in slack.card_now(card)

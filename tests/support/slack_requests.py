@@ -25,10 +25,11 @@ def form(data: dict[str, str]) -> tuple[bytes, str]:
 
 
 def slash_command(text: str, user: str, *, channel: str = "C0GENERAL", team: str = TEAM,
-                  response_url: str = "http://127.0.0.1:9/response/hook") -> tuple[bytes, str]:  # fmt: skip
+                  response_url: str = "http://127.0.0.1:9/response/hook",
+                  command: str = "/improve") -> tuple[bytes, str]:  # fmt: skip
     return form({
         "token": "legacy", "team_id": team, "team_domain": "acme", "channel_id": channel,
-        "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": "/improve",
+        "channel_name": "general", "user_id": user, "user_name": user.lower(), "command": command,
         "text": text, "api_app_id": "A0001", "response_url": response_url,
         "trigger_id": f"trig.{user}.{time.time_ns()}",
     })  # fmt: skip
