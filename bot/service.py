@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,10 +47,10 @@ class _Lookup:
 
     ws: WorkspaceRef
     directory: Directory
-    service: ImproveService
+    run: Callable[[Callable[[Session], Any]], Awaitable[Any]]
 
     async def read(self, fn: Callable[[Session], T]) -> T:
-        return await self.service._run(fn)
+        return await self.run(fn)
 
 
 class ImproveService:
@@ -105,19 +105,19 @@ class ImproveService:
     async def _actor(self, ws: WorkspaceRef, user: str) -> Actor:
         return Actor(user=user, is_approver=await self._directory.is_approver(user, ws.settings.approvers))
 
-    async def _run(self, fn: Callable[[Session], T]) -> T:
+    async def _run(self, fn: Callable[[Session], T], *, inline: bool = False) -> T:
         def in_transaction() -> T:
             with transaction(self.engine) as session:
                 return fn(session)
 
-        if self._inline_db:
+        if inline or self._inline_db:
             return in_transaction()
         return await asyncio.to_thread(in_transaction)
 
-    async def _act(self, ws: WorkspaceRef, actor: Actor, fn: Callable[[Act], T]) -> T:
-        """Run a registered handler in one transaction."""
+    async def _act(self, ws: WorkspaceRef, actor: Actor, fn: Callable[[Act], T], *, reads: bool = True) -> T:
+        """Run a registered handler in one transaction (one that reads nothing runs at once, in this thread)."""
         now = self.clock.now()
-        return await self._run(lambda session: fn(Act(session, ws, actor, now, self.registry)))
+        return await self._run(lambda session: fn(Act(session, ws, actor, now, self.registry)), inline=not reads)
 
     async def deliver(self) -> FlushReport:
         report = await self.delivery.flush()
@@ -137,7 +137,7 @@ class ImproveService:
         actor = await self._actor(ws, user) if command.rights else Actor(user)
         invocation = Invocation(args=parsed.args, context=context, word=self.command_word)
         try:
-            return await self._act(ws, actor, lambda act: command.run(act, invocation))
+            return await self._act(ws, actor, lambda act: command.run(act, invocation), reads=command.reads)
         except Refused as refusal:
             return Notice(str(refusal))
 
@@ -182,7 +182,9 @@ class ImproveService:
         ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
         try:
-            prepared = await handler.prepare(_Lookup(ws, self._directory, self), context) if handler.prepare else None
+            prepared = (
+                await handler.prepare(_Lookup(ws, self._directory, self._run), context) if handler.prepare else None
+            )
             outcome = await self._act(ws, actor, lambda act: handler.apply(act, Answer(context, values, prepared)))
         except Refused as refusal:
             return Notice(str(refusal))

@@ -12,14 +12,16 @@ OURS = ("bot", "storage", "handlers")
 MAX_LINES = 400
 
 
-def imports(path: Path) -> set[str]:
-    """Every module a file imports, at any depth (inside functions too)."""
+def imports(path: Path, root: Path = ROOT) -> set[str]:
+    """Every module a file imports, at any depth (inside functions too); relative imports made absolute."""
+    package = path.relative_to(root).parent.parts
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            names.add(".".join([*base, *([node.module] if node.module else [])]))
     return names
 
 
@@ -40,7 +42,7 @@ def core_violations(root: Path) -> list[str]:
     found = []
     for folder in ("bot", "storage"):
         for path in (root / folder).rglob("*.py"):
-            for name in imports(path):
+            for name in imports(path, root):
                 if name.startswith(PLATFORM_SDKS) or _within(name, "handlers"):
                     found.append(f"{path.relative_to(root)} imports {name}")
                 if folder == "storage" and _within(name, "bot"):
@@ -59,7 +61,7 @@ def package_violations(root: Path) -> list[str]:
             found.append(f"{own} has no docstring or no MAY_IMPORT in its __init__.py")
             continue
         for path in package.rglob("*.py"):
-            for name in imports(path):
+            for name in imports(path, root):
                 ours = name.split(".")[0] in OURS
                 if ours and not _within(name, own) and not any(_within(name, a) for a in allowed):
                     found.append(f"{path.relative_to(root)} imports {name}, outside {own}'s MAY_IMPORT")
@@ -84,6 +86,7 @@ def test_the_checks_catch_a_violation(tmp_path: Path) -> None:
     (core / "port.py").write_text("def f():\n    from slack_sdk import WebClient\n")
     (core / "ok.py").write_text("from storage.models import Workspace\nimport json\n")
     (core / "up.py").write_text("from bot.improvements import views\n")
+    (core / "sideways.py").write_text("from ..wins import digest\nfrom . import ok\n")
     wins = tmp_path / "bot" / "wins"
     wins.mkdir()
     (wins / "__init__.py").write_text("MAY_IMPORT = ()\n")
@@ -94,6 +97,7 @@ def test_the_checks_catch_a_violation(tmp_path: Path) -> None:
     ]
     assert sorted(package_violations(tmp_path)) == [
         "bot.wins has no docstring or no MAY_IMPORT in its __init__.py",
+        "bot/core/sideways.py imports bot.wins, outside bot.core's MAY_IMPORT",
         "bot/core/up.py imports bot.improvements, outside bot.core's MAY_IMPORT",
     ]
 

@@ -1,17 +1,18 @@
 """The command grammar, one for every platform: Slack's `/improve`, Teams' `improve`, the console's `/improve`.
 
 A subcommand is the whole first word (or one of its aliases) followed by what it accepts; anything else is the
-problem text that prefills the report form (the fallback). A lone word close to a subcommand is answered with a
-hint instead of becoming a one-word report. `help` is built in and generated from what is registered.
+problem text that prefills the report form (the fallback). A lone word that is a typo of a subcommand is answered
+with a hint instead of becoming a one-word report. `help` is built in and generated from what is registered.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
 from bot.core.messages import Bold, Context, Message, Paragraph, Text, clip
 from bot.core.outcomes import Outcome, Show
@@ -19,8 +20,25 @@ from bot.core.outcomes import Outcome, Show
 if TYPE_CHECKING:
     from bot.core.registry import Act
 
-_WORD = re.compile(r"[a-z][a-z-]{1,24}", re.IGNORECASE)
-CLOSE = 0.75  # difflib similarity from which a typed word is taken for a misspelling
+_WORD = re.compile(r"[a-z][a-z-]{2,24}", re.IGNORECASE)
+
+
+def typo_of(typed: str, words: list[str]) -> str | None:
+    """The word `typed` is a typo of: one letter wrong, missing or extra, or two neighbours swapped; for a word
+    under five letters only the swap (`hlep` is help, but Helm, held and kelp are words of their own)."""
+    typed = typed.lower()
+    for word in words:
+        if DamerauLevenshtein.distance(typed, word, score_cutoff=1) != 1:
+            continue
+        if len(word) < 5 and Levenshtein.distance(typed, word) != 2:  # one Damerau edit, two plain: a swap
+            continue
+        return word
+    return None
+
+
+def _bare(word: str) -> str:
+    """A first word without the punctuation people put after it (`improve:`, `checkins?`)."""
+    return word.rstrip(":;,.!?") or word
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,7 @@ class Subcommand:
     usage: str = ""  # shown after the name in help, e.g. "[what's broken]"
     rights: bool = False  # needs the person's approver rights (a lookup on the platform)
     detail: str = ""  # more, shown under the line in help
+    reads: bool = True  # False: it never touches the database, so it runs at once (no worker thread on PostgreSQL)
 
     def accepts(self, rest: str) -> bool:
         if self.args is None:
@@ -90,7 +109,7 @@ def _help(act: Act, invocation: Invocation) -> Outcome:
 
 
 HELP = Subcommand(
-    name="help", summary="What I can do: this list.", run=_help, aliases=("?", "-h", "--help"), args=r"\S*"
+    name="help", summary="What I can do: this list.", run=_help, aliases=("?", "-h", "--help"), args=r"\S*", reads=False
 )
 
 
@@ -123,13 +142,13 @@ class Grammar:
         """What `text` (everything after the command word) asks for."""
         text = text.strip()
         head, rest = _split(text)
-        command = self._by_word.get(head.lower())
+        command = self._by_word.get(_bare(head).lower())
         if command is not None and command.accepts(rest):
             return Parsed(command, rest)
-        if command is None and not rest and _WORD.fullmatch(head):
-            close = difflib.get_close_matches(head.lower(), list(self._by_word), n=1, cutoff=CLOSE)
-            if close:
-                return Unknown(typed=head, suggestion=self._by_word[close[0]].name)
+        if command is None and not rest and _WORD.fullmatch(_bare(head)):
+            meant = typo_of(_bare(head), list(self._by_word))
+            if meant:
+                return Unknown(typed=head, suggestion=self._by_word[meant].name)
         if self.fallback is None:
             raise LookupError("no capability registered the command's fallback")
         return Parsed(self.fallback, text)
@@ -156,9 +175,10 @@ def recognize(line: str, word: str) -> Typed | Misspelled | None:
     """`word` (e.g. /improve) as the whole first word of `line`, and what follows it. A first word that only looks
     like it (/improvements) is a near miss, so it is neither taken for a report nor silently ignored."""
     head, rest = _split(line)
-    if head.lower() == word:
+    bare = _bare(head).lower()
+    if bare == word:
         return Typed(rest)
-    if head.lower().startswith(word) or difflib.get_close_matches(head.lower(), [word], n=1, cutoff=0.8):
+    if bare.startswith(word) or typo_of(bare.lstrip("/"), [word.lstrip("/")]):
         return Misspelled(head)
     return None
 

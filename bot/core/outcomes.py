@@ -22,6 +22,8 @@ class OpenForm:
     form: Form
     leftover: str = ""  # typed text the form could not take (over its limit), handed back so nothing is lost
 
+    LEFTOVER = "Your text is longer than the form takes, so it opened with the first part. Here is the rest:"
+
 
 @dataclass(frozen=True)
 class Notice:

@@ -5,6 +5,7 @@ improvement's card, the weekly chart). Adding a button is one `registry.button(.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +39,16 @@ class Act:
             listener(self, event)
 
 
+MAX_ID = 2**31 - 1  # the database's integer: an id beyond it names nothing, and must never reach a query
+
+
+def number(text: str) -> int:
+    """A row id or round as a platform sent it back to us: plain ASCII digits within the database's integer."""
+    if not re.fullmatch(r"[0-9]{1,10}", text, re.ASCII) or int(text) > MAX_ID:
+        raise ValueError(f"not an id: {text[:20]!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Target:
     """What a button points at: its value `id` or `id:round`."""
@@ -47,14 +58,12 @@ class Target:
 
     @classmethod
     def parse(cls, value: str) -> Target | None:
-        head, _, tail = value.partition(":")
+        head, colon, tail = value.partition(":")
         try:
-            target = cls(int(head), int(tail) if tail else None)
+            target = cls(number(head), number(tail) if colon else None)
         except ValueError:
             return None
-        if target.id <= 0 or (target.round is not None and target.round < 0):
-            return None
-        return target
+        return target if target.id > 0 else None
 
 
 ButtonHandler = Callable[[Act, Target], Outcome]
@@ -73,6 +82,10 @@ class Answer:
     context: dict[str, str]
     values: dict[str, Any]
     prepared: Any = None
+
+    def id(self, key: str) -> int:
+        """An id the form was opened with; a missing or odd one raises (the service answers "out of date")."""
+        return number(self.context[key])
 
 
 class Lookup(Protocol):

@@ -42,6 +42,11 @@ def impact_of(improvement: Improvement, settings: WorkspaceSettings) -> Impact:
     )
 
 
+def owner_of(improvement: Improvement) -> str:
+    """Who carries the fix out: the owner named in the proposal, else the reporter."""
+    return improvement.owner_id or improvement.reporter_id
+
+
 def button_value(improvement: Improvement, round_: int | None = None) -> str:
     return f"{improvement.id}" if round_ is None else f"{improvement.id}:{round_}"
 

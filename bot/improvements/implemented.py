@@ -16,7 +16,8 @@ from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, views
-from bot.improvements.records import load, owner_key, owner_of, touch
+from bot.improvements.card import owner_of
+from bot.improvements.records import load, owner_key, touch
 from storage.models import Improvement
 
 

@@ -7,10 +7,10 @@ from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
 from bot.core.outcomes import Done, Notice, OpenForm, Outcome
-from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target
+from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.improvements import approval, card, forms, report, views
+from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
-from bot.improvements.records import owner_of
 from storage import queries
 
 
@@ -25,6 +25,7 @@ def register(registry: Registry) -> None:
             "decide right there.",
             run=_report_command,
             args=r".*",
+            reads=False,  # the form opens from the settings alone, before Slack's trigger id expires
         )
     )
     registry.form(forms.REPORT, FormHandler(spec=forms.report_form, apply=_reported))
@@ -47,12 +48,8 @@ def register(registry: Registry) -> None:
         ),
     )
     registry.button(views.ROOT_CAUSE, _root_cause)
-    registry.button(
-        views.PROPOSE, lambda act, t: OpenForm(approval.proposal_form(act.session, act.ws, act.actor, t.id))
-    )
-    registry.button(
-        views.MARK_IMPLEMENTED, lambda act, t: OpenForm(implemented_form(act.session, act.ws, act.actor, t.id))
-    )
+    registry.button(views.PROPOSE, _propose)
+    registry.button(views.MARK_IMPLEMENTED, _implemented_form)
     registry.button(views.APPROVE, _approve, needs_round=True)
     registry.button(views.DECLINE, lambda act, t: _decision_form(act, t, forms.DECLINE), needs_round=True)
     registry.button(views.QUESTION, lambda act, t: _decision_form(act, t, forms.QUESTION), needs_round=True)
@@ -100,44 +97,42 @@ def _resubmit(act: Act, target: Target) -> Outcome:
 # -- forms ----------------------------------------------------------------------------------------------
 
 
-def _improvement(answer: Answer) -> int:
-    return int(answer.context["improvement"])  # a missing or odd id: the service answers "out of date"
-
-
 def _reported(act: Act, answer: Answer) -> Outcome:
     improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now)
     return Notice(views.report_received(improvement))
 
 
 def _proposed(act: Act, answer: Answer) -> Outcome:
-    round_ = int(answer.context["round"]) if "round" in answer.context else None
+    round_ = answer.id("round") if "round" in answer.context else None
     approval.submit_proposal(
-        act.session, act.ws, act.actor, _improvement(answer), answer.values, act.now, resubmit_round=round_
+        act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now, resubmit_round=round_
     )
     return Done()
 
 
 def _declined(act: Act, answer: Answer) -> Outcome:
-    round_ = int(answer.context["round"])
-    approval.decline(act.session, act.ws, act.actor, _improvement(answer), round_, answer.values["text"], act.now)
+    round_ = answer.id("round")
+    approval.decline(act.session, act.ws, act.actor, answer.id("improvement"), round_, answer.values["text"], act.now)
     return Done()
 
 
 def _asked(act: Act, answer: Answer) -> Outcome:
-    round_ = int(answer.context["round"])
-    approval.ask_question(act.session, act.ws, act.actor, _improvement(answer), round_, answer.values["text"], act.now)
+    round_ = answer.id("round")
+    approval.ask_question(
+        act.session, act.ws, act.actor, answer.id("improvement"), round_, answer.values["text"], act.now
+    )
     return Done()
 
 
 def _implemented(act: Act, answer: Answer) -> Outcome:
-    improvement = mark_implemented(act.session, act.ws, act.actor, _improvement(answer), answer.values, act.now)
+    improvement = mark_implemented(act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now)
     act.publish(Implemented(improvement, owner_tz=answer.prepared))
     return Done()
 
 
 async def _owner_timezone(lookup: Lookup, context: dict[str, str]) -> str | None:
     """The owner's time zone, asked of the platform before the transaction (check-ins land at 10:00 local)."""
-    improvement_id = int(context.get("improvement") or 0)
+    improvement_id = number(context.get("improvement", ""))
 
     def owner(session: Session) -> str | None:
         improvement = queries.improvement_in(session, lookup.ws.id, improvement_id)

@@ -1,4 +1,4 @@
-"""What the lifecycle's use cases share: loading an improvement for a change, stamping its status, its owner."""
+"""What the lifecycle's use cases share: loading an improvement for a change, stamping its status."""
 
 from __future__ import annotations
 
@@ -30,10 +30,6 @@ def touch(session: Session, improvement: Improvement, status: Status, now: datet
     improvement.status = status.value
     improvement.updated_at = now
     session.add(improvement)
-
-
-def owner_of(improvement: Improvement) -> str:
-    return improvement.owner_id or improvement.reporter_id
 
 
 def owner_key(improvement: Improvement) -> str:

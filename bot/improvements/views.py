@@ -21,7 +21,7 @@ from bot.core.messages import (
     clip,
     spans,
 )
-from bot.improvements.card import before_after_spans, button_value
+from bot.improvements.card import before_after_spans, button_value, owner_of
 from storage.models import Improvement, Why
 
 # action ids carried by buttons (registered in bot.improvements.interactions)
@@ -95,7 +95,7 @@ def proposal_fields(improvement: Improvement) -> Fields:
             label="Baseline → target",
             spans=spans(f"{improvement.baseline or 'not recorded'} → {improvement.target or 'not set'}"),
         ),
-        FieldItem(label="Owner", spans=[Mention(user=improvement.owner_id or improvement.reporter_id)]),
+        FieldItem(label="Owner", spans=[Mention(user=owner_of(improvement))]),
     ]
     if improvement.not_to_do:
         items.append(FieldItem(label="Stops doing", spans=spans(clip(improvement.not_to_do, 800))))
@@ -149,7 +149,7 @@ def approval_outcome(improvement: Improvement, verdict: str, actor: str, propose
 
 
 def owner_assignment(improvement: Improvement, approver: str) -> Message:
-    owner = improvement.owner_id or improvement.reporter_id
+    owner = owner_of(improvement)
     due = f" Due {improvement.due_date.isoformat()}." if improvement.due_date else ""
     return Message(
         summary=f"#{improvement.number} approved: over to the owner",
@@ -270,7 +270,7 @@ def marked_implemented(improvement: Improvement, actor: str, note: str | None) -
 
 def owner_done(improvement: Improvement, actor: str) -> Message:
     """The owner's assignment message, edited in place once done (the button goes)."""
-    owner = improvement.owner_id or improvement.reporter_id
+    owner = owner_of(improvement)
     return Message(
         summary=f"#{improvement.number} implemented",
         blocks=[

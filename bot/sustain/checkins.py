@@ -19,7 +19,8 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements.records import owner_key, owner_of
+from bot.improvements.card import owner_of
+from bot.improvements.records import owner_key
 from bot.sustain import forms
 from bot.sustain import views as checkin_views
 from storage import queries

@@ -45,7 +45,7 @@ def _snooze(act: Act, target: Target) -> Outcome:
 
 
 def _answered(act: Act, answer: Answer) -> Outcome:
-    checkin = int(answer.context["checkin"])
+    checkin = answer.id("checkin")
     checkins.answer(act.session, act.ws, act.actor, checkin, answer.context.get("answer", ""), answer.values, act.now)
     return Done()
 

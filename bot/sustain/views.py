@@ -21,7 +21,7 @@ from bot.core.messages import (
     clip,
     spans,
 )
-from bot.improvements.card import button_value, title_of
+from bot.improvements.card import button_value, owner_of, title_of
 from bot.improvements.views import MARK_IMPLEMENTED
 from storage.models import Checkin, Improvement
 
@@ -113,7 +113,7 @@ def checkin_line(checkin: Checkin, improvement: Improvement) -> Message:
 
 
 def reopened(improvement: Improvement, checkin: Checkin, approvers: Sequence[str]) -> Message:
-    people: list = [Mention(user=improvement.owner_id or improvement.reporter_id)]
+    people: list = [Mention(user=owner_of(improvement))]
     for approver in approvers:
         people += [Text(text=", "), Mention(user=approver)]
     return Message(

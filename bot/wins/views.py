@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core.domain import format_money, format_number
 from bot.core.messages import Bold, Context, Heading, Mention, Message, Paragraph, Span, Text
 from bot.core.workspace import WorkspaceSettings
-from bot.improvements.card import title_of
+from bot.improvements.card import owner_of, title_of
 from bot.wins.content import DigestContent, Totals, hours_per_year
 
 
@@ -36,7 +36,7 @@ def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | 
             Text(text=f" {news}. Idea by "),
             *idea,
             Text(text=", carried out by "),
-            Mention(user=imp.owner_id or imp.reporter_id),
+            Mention(user=owner_of(imp)),
             Text(text="."),
         ]
         if hours:
@@ -64,7 +64,7 @@ def _quiet_week(content: DigestContent, week: str) -> Message:
         for imp in content.in_progress:
             blocks.append(
                 Paragraph(spans=[Text(text=f"• #{imp.number} {title_of(imp)}, owned by "),
-                                 Mention(user=imp.owner_id or imp.reporter_id)])
+                                 Mention(user=owner_of(imp))])
             )  # fmt: skip
     else:
         blocks.append(Paragraph(spans=[Text(text="Nothing is in progress either: a good week to type /improve.")]))

@@ -158,8 +158,7 @@ class Console:
         """What the service answered the person at the keyboard (only they see it)."""
         if isinstance(outcome, OpenForm):
             if outcome.leftover:
-                self.write("(only you see this) Your text is longer than the form takes; it opened with the first "
-                           f"part. The rest, so nothing is lost:\n{outcome.leftover}")  # fmt: skip
+                self.write(f"(only you see this) {outcome.LEFTOVER}\n{outcome.leftover}")
             await self._fill_and_submit(outcome.form)
         elif isinstance(outcome, Show):
             self.chat.show("(only you see this)", f"private:{uuid.uuid4().hex}", outcome.message)

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Form
-from bot.core.outcomes import Notice, OpenForm
+from bot.core.outcomes import Notice, OpenForm, Show
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
@@ -41,6 +41,8 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             await open_form(client, dig(body, "trigger_id"), form, channel, user)
         elif isinstance(outcome, Notice):
             await notify_private(client, channel, user, outcome.text, thread)
+        elif isinstance(outcome, Show):
+            await notify_private(client, channel, user, outcome.message, thread)
 
 
 async def open_form(client: AsyncWebClient, trigger_id: str, form: Form, channel: str | None, user: str) -> None:

@@ -33,11 +33,7 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             await open_form(client, dig(body, "trigger_id"), outcome.form, channel or None, user)
             if outcome.leftover:
                 await respond(
-                    response_type="ephemeral",
-                    text=(
-                        f"Your text is {len(text.strip()):,} characters, more than the form takes, so it opened with "
-                        "the first part. Here is the rest, so nothing is lost:\n>>> " + render.escape(outcome.leftover)
-                    ),
+                    response_type="ephemeral", text=f"{outcome.LEFTOVER}\n>>> {render.escape(outcome.leftover)}"
                 )
         elif isinstance(outcome, Show):
             await respond(response_type="ephemeral", **render.message(outcome.message))

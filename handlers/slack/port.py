@@ -143,12 +143,13 @@ class SlackDirectory:
 
 
 async def notify_private(
-    client: AsyncWebClient, channel: str | None, user: str, text: str, thread: str | None = None
+    client: AsyncWebClient, channel: str | None, user: str, said: str | Message, thread: str | None = None
 ) -> None:
-    """A short message only `user` sees: ephemeral where they acted, else (or if that fails) a DM. Best effort."""
-    text = render.escape(text)
+    """A message only `user` sees (plain text, or a Message with its buttons): ephemeral where they acted, else
+    (or if that fails) a DM. Best effort."""
+    content = render.message(said) if isinstance(said, Message) else {"text": render.escape(said)}
     if channel:
-        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, **content}
         if thread:
             kwargs["thread_ts"] = thread
         try:
@@ -157,6 +158,6 @@ async def notify_private(
         except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
             log.info("ephemeral to %s in %s failed (%s); sending a DM instead", user, channel, exc)
     try:
-        await client.api_call("chat.postMessage", json={"channel": user, "text": text})
+        await client.api_call("chat.postMessage", json={"channel": user, **content})
     except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
         log.warning("could not tell %s privately: %s", user, exc)

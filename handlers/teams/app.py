@@ -21,7 +21,7 @@ from bot.core.config import Settings
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
-from handlers.teams import listeners
+from handlers.teams import listeners, render
 from handlers.teams.port import TeamsChat, TeamsDirectory
 from handlers.teams.references import References
 from storage.db import transaction
@@ -126,7 +126,7 @@ def build_teams(
     chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
     ws_settings = workspace_settings(settings)
     core = assemble(engine=engine, clock=clock, platform="teams", chat=chat, directory=TeamsDirectory(refs),
-                    settings_for=lambda _tenant: ws_settings, command=listeners.COMMAND_WORD)  # fmt: skip
+                    settings_for=lambda _tenant: ws_settings, command=render.COMMAND_WORD)  # fmt: skip
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
                    engine=engine)  # fmt: skip
     listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id)

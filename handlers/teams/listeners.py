@@ -23,7 +23,6 @@ from handlers.teams.port import TeamsChat, card_activity
 from handlers.teams.references import References
 
 log = logging.getLogger("improvebot.teams")
-COMMAND_WORD = "improve"  # typed to the bot (in a channel, after @mentioning it); "/improve" works too
 GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
 NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 FORM_SENT = "I've sent you the form in our 1:1 chat."
@@ -106,8 +105,8 @@ def register(
         bot_only = StripMentionsTextOptions(account_id=ctx.activity.recipient.id)
         text = ctx.activity.strip_mentions_text(bot_only).text or ""  # other people's mentions stay in the text
         conversation = (activity.get("conversation") or {}).get("id", "")
-        # in a channel, commands need an @mention
-        typed = recognize(text.strip().removeprefix("/"), COMMAND_WORD) if addressed else None
+        # in a channel, commands need an @mention; "/improve" works too
+        typed = recognize(text.strip().removeprefix("/"), render.COMMAND_WORD) if addressed else None
         base, _, thread = conversation.partition(";messageid=")
         if isinstance(typed, Typed):
             outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
@@ -116,7 +115,7 @@ def register(
             await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
                                        event_id=str(activity.get("id") or ""))  # fmt: skip
         elif isinstance(typed, Misspelled):
-            await ctx.send(render.neutralize(misspelled_text(typed, COMMAND_WORD)))
+            await ctx.send(render.neutralize(misspelled_text(typed, render.COMMAND_WORD)))
         elif personal:
             await _answer(ctx, await service.command(tenant, user, "help", {}))
 
@@ -125,9 +124,7 @@ def register(
         if isinstance(outcome, OpenForm):
             await ctx.send(card_activity(render.form_card(outcome.form, {})))
             if outcome.leftover:
-                await ctx.send(render.neutralize("Your text is longer than the form takes, so it opened with the "
-                                                 "first part. Here is the rest, so nothing is lost:\n\n"
-                                                 + outcome.leftover))  # fmt: skip
+                await ctx.send(render.neutralize(f"{outcome.LEFTOVER}\n\n{outcome.leftover}"))
         elif isinstance(outcome, Show):
             await ctx.send(card_activity(await chat.card(outcome.message)))
         elif isinstance(outcome, Notice):
@@ -161,6 +158,8 @@ def register(
             return _message_response(FORM_SENT)
         if isinstance(outcome, Notice):
             return _message_response(outcome.text)
+        if isinstance(outcome, Show):
+            return _card_response(await chat.card(outcome.message))
         return _message_response("Done.")
 
     async def _submit(tenant: str, user: str, data: dict[str, Any]) -> InvokeResponse[Any]:

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from bot.assembly import registry
 from bot.core.commands import Grammar
 from bot.core.messages import clip
-from handlers.teams.listeners import COMMAND_WORD
+from handlers.teams.render import COMMAND_WORD
 
 MANIFEST_VERSION = "1.25"
 ACCENT = "#2B5797"

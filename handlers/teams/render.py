@@ -33,6 +33,7 @@ from bot.core.messages import (
     UserPicker,
 )
 
+COMMAND_WORD = "improve"  # how the command is typed in Teams (in a channel, after @mentioning the bot)
 CARD_VERSION = "1.5"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SUBMIT = "form.submit"  # the verb of every form's submit button

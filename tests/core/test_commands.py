@@ -27,7 +27,8 @@ def test_the_fallback_takes_anything_that_is_no_subcommand(grammar: Grammar) -> 
 
 def test_subcommands_match_their_words_and_aliases_in_any_case(grammar: Grammar) -> None:
     for text, name, args in [("help", "help", ""), ("HELP checkins", "help", "checkins"), ("?", "help", ""),
-                             ("Check-Ins", "checkins", ""), ("checkin", "checkins", "")]:  # fmt: skip
+                             ("Check-Ins", "checkins", ""), ("checkin", "checkins", ""), ("checkins?", "checkins", ""),
+                             ("help!", "help", "")]:  # fmt: skip
         parsed = grammar.parse(text)
         assert isinstance(parsed, Parsed) and (parsed.command.name, parsed.args) == (name, args)
 
@@ -37,12 +38,23 @@ def test_a_subcommand_that_takes_nothing_followed_by_words_is_a_report(grammar: 
     assert isinstance(parsed, Parsed) and parsed.command is grammar.fallback
 
 
-def test_a_lone_word_close_to_a_subcommand_is_unknown_with_a_suggestion(grammar: Grammar) -> None:
-    assert grammar.parse("chekins") == Unknown(typed="chekins", suggestion="checkins")
-    assert grammar.parse("halp") == Unknown(typed="halp", suggestion="help")
-    for text in ("invoicing", "hello", "x", "chekins are late", "#12"):
-        parsed = grammar.parse(text)
-        assert isinstance(parsed, Parsed) and parsed.command is grammar.fallback, text
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("chekins", "checkins"), ("checkinz", "checkins"), ("chcekins", "checkins"), ("checkinss", "checkins"),
+     ("hlep", "help"), ("ehlp", "help"), ("Hlep!", "help"), ("check-isn", "checkins")],
+)  # fmt: skip
+def test_a_lone_typo_of_a_subcommand_gets_a_suggestion(grammar: Grammar, typed: str, meant: str) -> None:
+    assert grammar.parse(typed) == Unknown(typed=typed, suggestion=meant)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Checklists", "checks", "checkers", "chickens", "Helm", "heap", "held", "kelp", "helps", "helper", "halp",
+     "invoicing", "hello", "x", "chekins are late", "#12"],
+)  # fmt: skip
+def test_a_real_word_that_only_resembles_a_subcommand_is_a_report(grammar: Grammar, text: str) -> None:
+    parsed = grammar.parse(text)
+    assert isinstance(parsed, Parsed) and parsed.command is grammar.fallback and parsed.args == text
 
 
 def test_help_is_generated_fallback_first_and_help_last(grammar: Grammar) -> None:
@@ -81,6 +93,8 @@ def test_nor_a_button_or_a_form() -> None:
         ("/IMPROVE leads\narrive twice", Typed("leads\narrive twice")),
         ("/improvements", Misspelled("/improvements")),
         ("/imporve leads", Misspelled("/imporve")),
+        ("/improve: leads", Typed("leads")),
+        ("/Improve!", Typed("")),
         ("/approve", None),
         ("/thread 1", None),
         ("", None),

@@ -103,14 +103,16 @@ async def test_another_workspace_cannot_reach_an_improvement(slack: SlackWorld) 
         assert session.exec(select(Improvement)).one().status == "awaiting_approval"
 
 
-async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: SlackWorld) -> None:
+async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: SlackWorld, caplog) -> None:
     _card, request = await to_approval(slack)
-    for value in ("", "abc", "-1:1", "99999:1"):
+    huge = "9" * 40  # beyond the database's integer
+    for value in ("", "abc", "-1:1", huge, f"1:{huge}", "1 ", "٥:1", "99999:1"):
         await slack.send(rq.block_action("approve", value, MAYA, channel="C0INTAKE", message_ts=request.ts))
     messages = slack.ephemerals(MAYA)
-    assert len(messages) == 4
-    assert messages[:3] == ["That button or form is out of date. Scroll to the latest message in the thread."] * 3
-    assert "can't find that improvement" in messages[3]
+    assert len(messages) == 8
+    assert messages[:7] == ["That button or form is out of date. Scroll to the latest message in the thread."] * 7
+    assert "can't find that improvement" in messages[7]
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
 
 
 async def test_a_form_with_tampered_metadata_is_refused_without_a_trace(slack: SlackWorld) -> None:
@@ -124,6 +126,9 @@ async def test_a_form_with_tampered_metadata_is_refused_without_a_trace(slack: S
 
     assert response.status_code == 200
     assert "out of date" in " ".join(c["text"] for c in slack.stub.of("chat.postMessage") if c["channel"] == MAYA)
+    view["private_metadata"] = json.dumps({"improvement": "9" * 40, "round": "1"})
+    await slack.submit(view, {"text": "Why?"}, MAYA)
+    assert "out of date" in slack.posts()[-1]["text"]
     view["private_metadata"] = json.dumps({"improvement": "1", "round": "7"})
     await slack.submit(view, {"text": "Why?"}, MAYA)
     assert "already been answered" in slack.posts()[-1]["text"]

@@ -84,7 +84,7 @@ async def test_text_longer_than_the_form_takes_comes_back_so_nothing_is_lost(tea
 
     form, rest = teams.connector.posts_to(ALEX.personal)
     assert next(b for b in form.cards[0]["body"] if b.get("id") == "problem")["value"] == text[:3000]
-    assert "so it opened with the first part" in rest.text
+    assert "so it opened with the first part. Here is the rest:" in rest.text
     assert "THE-REST-OF-IT [Approve] (https://evil.example)" in rest.text  # shown, not a link
 
 

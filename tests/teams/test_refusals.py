@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session, select
 
 from storage.models import Improvement, TeamsReference, Workspace
@@ -94,3 +96,29 @@ async def test_user_text_never_becomes_a_mention(teams: TeamsWorld) -> None:
     assert "msteams" not in card.cards[0] or all(
         e["mentioned"]["id"] != MAYA.aad for e in card.cards[0]["msteams"]["entities"]
     )
+
+
+async def test_an_id_too_large_for_the_database_is_out_of_date_not_a_500(teams: TeamsWorld) -> None:
+    root = await report(teams)
+    huge = "9" * 40
+
+    click = await teams.execute(MAYA, "root_cause", {"value": huge}, teams.thread(root))
+    form = {"form": "decline", "context": json.dumps({"improvement": huge, "round": "1"}), "text": "No"}
+    submit = await teams.execute(MAYA, "form.submit", form, teams.personal(MAYA))
+
+    assert click.status_code == 200 and "out of date" in click.json()["value"]
+    assert submit.status_code == 200 and "out of date" in json.dumps(submit.json())
+
+
+async def test_installing_greets_with_the_help_and_another_tenant_is_told_plainly(teams: TeamsWorld) -> None:
+    for person, tenant in ((ALEX, TENANT), (MAYA, OTHER_TENANT)):
+        installed = teams.activity(person, teams.personal(person), tenant=tenant, type="installationUpdate",
+                                   action="add")  # fmt: skip
+        assert (await teams.send(installed)).status_code == 200
+
+    [greeting] = teams.connector.posts_to(ALEX.personal)
+    assert "Hi! I'm Improve." in greeting.text and "**improve checkins**" in greeting.text
+    [refusal] = teams.connector.posts_to(MAYA.personal)
+    assert refusal.text.strip() == "Sorry, this Improve bot is set up for another organization."
+    with Session(teams.engine) as session:
+        assert {w.external_id for w in session.exec(select(Workspace))} == {TENANT}
