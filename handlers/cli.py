@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from bot.core.clock import Clock, FakeClock, SystemClock
 from bot.core.config import ConfigError, Settings, load_settings
 from bot.wins.digest import preview_digests
+from handlers.logs import configure_logging
 from storage.db import make_engine, upgrade
 
 log = logging.getLogger("improvebot")
@@ -53,9 +54,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         settings = load_settings()
+        configure_logging(settings.improve_log_level)
         serving = settings.slack_configured or settings.teams_configured
         command = args.command or ("serve" if serving else "console")
         if command == "serve":
@@ -118,8 +120,7 @@ def _engine(settings: Settings) -> Engine:
 
 def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
     """Slack (Socket Mode or HTTP) and/or Teams (HTTP, POST /api/messages) in one process, with the scheduler."""
-    import uvicorn
-
+    from handlers.server import make_server
     from handlers.web import create_web_app, run_scheduled
 
     engine = _engine(settings)
@@ -137,11 +138,13 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
                             "Development only: never with real credentials on a reachable port.")  # fmt: skip
         teams = build_teams(settings, engine=engine, clock=SystemClock())
     port = port or settings.port
+    max_body, body_timeout = settings.improve_max_body_bytes, settings.improve_body_timeout
+
     if not (socket and slack):
-        web = create_web_app(engine, slack, teams=teams)
+        web = create_web_app(engine, slack, teams=teams, max_body=max_body, body_timeout=body_timeout)
         endpoints = [path for path, on in (("POST /slack/events", slack), ("POST /api/messages", teams)) if on]
         log.info("serving over HTTP on port %s: %s", port, ", ".join(endpoints))
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        make_server(web, settings, host=host, port=port).run()
         return 0
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -150,8 +153,10 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
         async with run_scheduled(*platforms):
             work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
             if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
-                web = create_web_app(engine, None, teams=teams, scheduled=False)
-                work.append(uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info")).serve())
+                web = create_web_app(
+                    engine, None, teams=teams, scheduled=False, max_body=max_body, body_timeout=body_timeout
+                )
+                work.append(make_server(web, settings, host=host, port=port).serve())
             await asyncio.gather(*work)
 
     log.info("serving Slack in Socket Mode%s", f", Teams over HTTP on port {port}" if teams else "")

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
+from handlers.limits import BodyLimit
 
 log = logging.getLogger("improvebot.web")
-MAX_ACTIVITY = 256_000  # bytes: Teams activities are far smaller
 
 
 class Platform(Protocol):
@@ -70,8 +70,11 @@ def create_web_app(
     *,
     teams: Any = None,
     scheduled: bool = True,
+    max_body: int = 512 * 1024,
+    body_timeout: float = 10.0,
 ) -> FastAPI:
-    """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent)."""
+    """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
+    body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits)."""
     platforms = [p for p in (slack, teams) if p is not None]
 
     @contextlib.asynccontextmanager
@@ -87,6 +90,7 @@ def create_web_app(
             yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    web.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
 
     @web.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -116,12 +120,7 @@ def create_web_app(
 
 
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_ACTIVITY:
-        return JSONResponse({"error": "activity too large"}, status_code=413)
-    raw = await request.body()
-    if len(raw) > MAX_ACTIVITY:
-        return JSONResponse({"error": "activity too large"}, status_code=413)
+    raw = await request.body()  # already read and bounded by BodyLimit
     try:
         body = json.loads(raw)
     except ValueError:

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     improve_timezone: str = "UTC"
     improve_digest_when_empty: Literal["note", "skip"] = "note"
     port: int = Field(default=3000, ge=1, le=65535)
+    improve_max_body_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=50 * 1024 * 1024)
+    improve_body_timeout: float = Field(default=10.0, gt=0, le=300)
+    improve_max_connections: int = Field(default=200, ge=1, le=100_000)
+    improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
+    improve_log_level: Literal["debug", "info", "warning"] = "info"
     teams_client_id: str = ""
     teams_client_secret: str = ""
     teams_tenant_id: str = ""

@@ -103,7 +103,6 @@ def build_teams(
     settings: Settings, *, engine: Engine, clock: Clock, token: Any = None, dangerously_no_auth: bool | None = None
 ) -> TeamsBot:
     """`token` (tests): a token provider instead of the client-credentials flow against Microsoft's login."""
-    logging.getLogger("microsoft_teams.common.http.client").setLevel(logging.WARNING)
     no_auth = settings.teams_dev_no_auth if dangerously_no_auth is None else dangerously_no_auth
     client_id = settings.teams_client_id or "00000000-0000-0000-0000-000000000000"
     options: dict[str, Any] = {

@@ -1,0 +1,55 @@
+"""Logging an attacker cannot drive: every record is one line (control characters escaped, long messages cut),
+tracebacks are indented so no line of theirs can pass for a record, and the libraries that see raw requests
+(Bolt, the Teams SDK, uvicorn, the HTTP clients) log only warnings unless IMPROVE_LOG_LEVEL=debug."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MAX_MESSAGE = 2000
+# loggers that see raw requests or responses; at INFO some of them log whole bodies
+QUIET = (
+    "slack_bolt",
+    "slack_sdk",
+    "improvebot.bolt",
+    "microsoft_teams",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "apscheduler",
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def escape(text: str) -> str:
+    """`text` on one line: newlines and other control characters as visible escapes (\\n, \\x1b)."""
+    return _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", text)
+
+
+class OneLine(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = escape(record.message)
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE:,} more characters)"
+        record.message = message
+        return super().formatMessage(record)
+
+    def formatException(self, ei: object) -> str:
+        text = super().formatException(ei)  # type: ignore[arg-type]
+        return "\n".join("    | " + escape(line) for line in text.splitlines())
+
+
+def configure_logging(level: str = "info") -> None:
+    """Our own loggers at `level` (debug, info, warning); the request-facing libraries at WARNING unless debug."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLine(FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper()))
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
