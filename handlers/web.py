@@ -103,10 +103,22 @@ def create_web_app(
     if slack is not None:
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
+        from handlers.slack import edge
+
         handler = AsyncSlackRequestHandler(slack.app)
 
         @web.post("/slack/events")
         async def slack_events(request: Request) -> Response:
+            raw = await request.body()  # read and bounded by BodyLimit; Bolt reuses it
+            verdict = edge.verify(raw, request.headers, slack.verifier)
+            if verdict is edge.PASS:
+                verdict = edge.inspect(raw, request.headers.get("content-type", ""))
+            if verdict.status == 200:
+                log.debug("acknowledged and ignored %s", verdict.reason)
+                return Response(status_code=200)
+            if verdict.status:
+                log.warning("refused a Slack request (%s): %s", verdict.status, verdict.reason)
+                return JSONResponse({"error": "invalid request"}, status_code=verdict.status)
             return await handler.handle(request)
 
     if teams is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
@@ -16,7 +17,7 @@ from bot.core.config import Settings
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
-from handlers.slack import actions, commands, events, views
+from handlers.slack import actions, commands, errors, events, views
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
 from storage.db import transaction
 
@@ -29,6 +30,7 @@ class SlackBot:
     ticker: Ticker
     workspace_settings: WorkspaceSettings
     engine: Engine
+    verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
 
     def refresh_settings(self) -> None:
         """Configuration wins: store the current settings with every Slack workspace before scheduled work runs."""
@@ -56,8 +58,11 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=not socket_mode,
         logger=logging.getLogger("improvebot.bolt"),
+        raise_error_for_unhandled_request=True,
     )
     for listeners in (commands, actions, views, events):
         listeners.register(app, core.service)
+    app.error(errors.on_error)
+    verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
     return SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
-                    workspace_settings=workspace_settings, engine=engine)  # fmt: skip
+                    workspace_settings=workspace_settings, engine=engine, verifier=verifier)  # fmt: skip

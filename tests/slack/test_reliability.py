@@ -192,16 +192,17 @@ async def test_the_tick_command_delivers_what_is_pending(slack: SlackWorld, monk
     assert len(slack.cards()) == 1  # nothing twice
 
 
-async def test_payloads_missing_their_user_or_team_are_ignored_without_a_trace(slack: SlackWorld) -> None:
+async def test_payloads_missing_their_user_or_team_change_nothing_and_leave_no_trace(slack: SlackWorld, caplog) -> None:
     body, _ = rq.block_action("approve", "1:1", MAYA, channel=INTAKE, message_ts="1.0")
     payload = json.loads(urllib.parse.parse_qs(body.decode())["payload"][0])
     del payload["user"]
     response = await slack.send(rq.form({"payload": json.dumps(payload)}))
-    assert response.status_code == 200
+    assert response.status_code == 400  # malformed: Slack never sends a click without its user
     command = dict(urllib.parse.parse_qsl(rq.slash_command("x", ALEX)[0].decode()))
     command["team_id"] = ""
     assert (await slack.send(rq.form(command))).status_code == 200
     assert not slack.stub.of("views.open") and not slack.stub.of("chat.postEphemeral")
+    assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
 
 
 async def test_a_reply_also_sent_to_the_channel_is_still_an_answer(slack: SlackWorld) -> None:
