@@ -15,6 +15,9 @@ QUIET = (
     "slack_sdk",
     "improvebot.bolt",
     "microsoft_teams",
+    "microsoft_teams.common.http.client",  # the SDK copies this one's own level onto httpx's
+    "msal",
+    "dotenv",
     "uvicorn",
     "uvicorn.error",
     "uvicorn.access",

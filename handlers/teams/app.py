@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from microsoft_teams.api import TokenCredentials
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
 from microsoft_teams.apps import App
 from microsoft_teams.apps.http import HttpRequest
@@ -17,11 +19,11 @@ from sqlalchemy import Engine
 
 from bot.assembly import assemble
 from bot.core.clock import Clock
-from bot.core.config import Settings
+from bot.core.config import ConfigError, Settings
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
-from handlers.teams import listeners, render
+from handlers.teams import edge, listeners, render
 from handlers.teams.port import TeamsChat, TeamsDirectory
 from handlers.teams.references import References
 from storage.db import transaction
@@ -69,6 +71,7 @@ class TeamsBot:
     ticker: Ticker
     workspace_settings: WorkspaceSettings
     engine: Engine
+    tokens: edge.Tokens | None  # None only with TEAMS_DEV_NO_AUTH
     _ready: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -93,8 +96,22 @@ class TeamsBot:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def handle(self, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
+    async def handle(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        """An activity (a JSON object, at most the body limit): checked at the door (handlers.teams.edge), then
+        handed to the SDK, which routes it to our listeners."""
         await self.start()
+        if self.tokens is not None:
+            problem = await self.tokens.problem(headers.get("authorization", ""), body)
+            if problem:
+                log.warning("refused a Teams request (401): %s", problem)
+                return 401, {"error": "unauthorized"}
+        verdict = edge.inspect(body)
+        if verdict.status == 200:
+            log.debug("acknowledged and ignored %s", verdict.reason)
+            return 200, None
+        if verdict.status:
+            log.warning("refused a Teams request (%s): %s", verdict.status, verdict.reason)
+            return verdict.status, {"error": "invalid activity"}
         result = await self.app.server.handle_request(HttpRequest(body=body, headers=headers))
         return int(result["status"]), result.get("body")
 
@@ -105,11 +122,13 @@ def build_teams(
     """`token` (tests): a token provider instead of the client-credentials flow against Microsoft's login."""
     no_auth = settings.teams_dev_no_auth if dangerously_no_auth is None else dangerously_no_auth
     client_id = settings.teams_client_id or "00000000-0000-0000-0000-000000000000"
-    options: dict[str, Any] = {
+    cloud = with_overrides(PUBLIC, openid_metadata_url=settings.teams_openid_url or None)
+    options: dict[str, Any] = {  # every option explicit: the SDK would otherwise read its own variables
         "client_id": client_id,
         "tenant_id": settings.teams_tenant_id or "botframework.com",
         "http_server_adapter": ExternalRoutes(),
         "service_url": settings.teams_service_url,
+        "cloud": cloud,
         "dangerously_allow_unauthenticated_requests": no_auth,
     }
     if token is not None:
@@ -118,15 +137,25 @@ def build_teams(
         options["client_secret"] = settings.teams_client_secret
     else:
         options["token"] = lambda _scope, _tenant=None: _dev_token(client_id)
-    if settings.teams_openid_url:
-        options["cloud"] = with_overrides(PUBLIC, openid_metadata_url=settings.teams_openid_url)
+    sdk_secret = os.environ.get("CLIENT_SECRET", "")
+    if no_auth and (settings.teams_client_secret or sdk_secret):
+        raise ConfigError(
+            "TEAMS_DEV_NO_AUTH cannot be used while a client secret is set (TEAMS_CLIENT_SECRET or CLIENT_SECRET): "
+            "unauthenticated requests could make the bot send its real token anywhere"
+        )
+    if sdk_secret and sdk_secret != settings.teams_client_secret:
+        raise ConfigError("CLIENT_SECRET is set: the Teams SDK would use it in place of TEAMS_CLIENT_SECRET; "
+                          "unset it and configure TEAMS_CLIENT_SECRET")  # fmt: skip
     app = App(**options)
+    if "client_secret" not in options and not isinstance(app.credentials, TokenCredentials):
+        raise ConfigError("the Teams SDK picked up client credentials from its own environment variables")
     refs = References(engine)
     chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
     ws_settings = workspace_settings(settings)
     core = assemble(engine=engine, clock=clock, platform="teams", chat=chat, directory=TeamsDirectory(refs),
                     settings_for=lambda _tenant: ws_settings, command=render.COMMAND_WORD)  # fmt: skip
+    tokens = None if no_auth else edge.Tokens(client_id, cloud)
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
-                   engine=engine)  # fmt: skip
+                   engine=engine, tokens=tokens)  # fmt: skip
     listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id)
     return bot

@@ -45,8 +45,8 @@ def seen_in(activity: dict[str, Any]) -> dict[str, Any]:
         "user": {
             "aad": (sender.get("aadObjectId") or "").lower(),
             "user_id": sender.get("id"),
-            "name": sender.get("name"),
-            "timezone": timezone,
+            "name": (sender.get("name") or "")[:200] or None,  # what the database keeps
+            "timezone": timezone if isinstance(timezone, str) and len(timezone) <= 64 else None,
             "personal_conversation": conversation.get("id") if personal else None,
         },
     }

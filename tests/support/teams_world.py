@@ -54,9 +54,12 @@ class KeyServer:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         jwk.update(kid="test-kid", use="sig", alg="RS256")
         document = json.dumps({"keys": [jwk]}).encode()
+        self.fetches = 0  # how often the key set was asked for
+        keys = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                keys.fetches += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(document)))
@@ -70,11 +73,13 @@ class KeyServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.openid_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/.well-known/openidconfiguration"
 
-    def sign(self, service_url: str, **claims: Any) -> str:
+    def sign(self, service_url: str, *, kid: str = "test-kid", **claims: Any) -> str:
+        """A connector token; a claim given as None is left out."""
         now = int(time.time())
         body = {"iss": "https://api.botframework.com", "aud": BOT_APP_ID, "iat": now, "nbf": now, "exp": now + 600,
                 "serviceurl": service_url, **claims}  # fmt: skip
-        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": "test-kid"})
+        body = {name: value for name, value in body.items() if value is not None}
+        return jwt.encode(body, self.key, algorithm="RS256", headers={"kid": kid})
 
     def close(self) -> None:
         self.server.shutdown()

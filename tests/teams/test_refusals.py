@@ -26,7 +26,7 @@ async def test_requests_without_a_valid_bot_framework_token_are_refused(teams: T
 async def test_malformed_bodies_get_a_clear_answer(teams: TeamsWorld) -> None:
     bad_json = await teams.http.post("/api/messages", content=b"{nope", headers={"Content-Type": "application/json"})
     assert bad_json.status_code == 400 and bad_json.json() == {"error": "the body must be a JSON activity"}
-    huge = await teams.http.post("/api/messages", content=b"x" * 300_000)
+    huge = await teams.http.post("/api/messages", content=b"x" * 600_000)  # over the 512 KB body limit
     assert huge.status_code == 413
 
 
