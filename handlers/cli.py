@@ -213,15 +213,23 @@ def _tick(settings: Settings, clock: Clock) -> int:
         platforms.append(("teams", build_teams(settings, engine=engine, clock=clock)))
 
     async def run() -> int:
-        failed = 0
+        """0 when every platform's tick ran (what it could not deliver is retried by a later tick, as printed);
+        1 when one could not run at all (say, the database was unreachable)."""
+        could_not = 0
         for name, platform in platforms:
-            await platform.start()
-            platform.refresh_settings()
-            report = await platform.ticker.tick()
-            print(report.line() if len(platforms) == 1 else f"{name}: {report.line()}")
-            failed += report.delivery.failed
-            await platform.stop()
-        return failed
+            try:
+                await platform.start()
+                await asyncio.to_thread(platform.refresh_settings)
+                report = await platform.ticker.tick()
+            except Exception as exc:
+                log.exception("the %s tick could not run", name)
+                print(f"{name}: could not run ({type(exc).__name__})", file=sys.stderr)
+                could_not += 1
+            else:
+                print(report.line() if len(platforms) == 1 else f"{name}: {report.line()}")
+            finally:
+                await platform.stop()
+        return could_not
 
     return 1 if asyncio.run(run()) else 0
 

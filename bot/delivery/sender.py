@@ -169,13 +169,21 @@ class Delivery:
                 await asyncio.to_thread(self._give_up, row, str(exc))
                 report.dead += 1
                 continue
-            except ChatError as exc:
+            except Exception as exc:  # one message that cannot go never stops the others
+                if not isinstance(exc, ChatError):  # not an answer we know: a bug, or a shape never seen
+                    log.exception("outbox #%s (%s) failed unexpectedly", row.id, row.kind)
+                    exc = ChatError(f"{type(exc).__name__}: {exc}", retryable=False)
                 dead = await asyncio.to_thread(self._failed, row, exc)
                 report.failed += 1
                 report.dead += int(dead)
                 report.errors.append(f"outbox #{row.id} ({row.kind}): {exc}")
                 continue
-            await asyncio.to_thread(self._mark_sent, row, where)
+            try:
+                await asyncio.to_thread(self._mark_sent, row, where)
+            except Exception:  # it went out; its row stays claimed and its lease runs out (sent at least once)
+                log.exception("outbox #%s (%s) was delivered but could not be marked sent", row.id, row.kind)
+                report.errors.append(f"outbox #{row.id} ({row.kind}): delivered, not marked sent")
+                continue
             report.sent += 1
 
     async def _send(self, row: OutboxMessage) -> Posted | None:

@@ -69,19 +69,19 @@ class SlackChat:
     async def _call(self, method: str, **kwargs: Any) -> Any:
         return await self._guarded(method, self._client.api_call(method, json=kwargs))
 
+    async def _post(self, **kwargs: Any) -> Posted:
+        """chat.postMessage, and where the message landed: an answer without it is an error, not a message."""
+        response = await self._call("chat.postMessage", unfurl_links=False, **kwargs)
+        channel, ts = response.get("channel"), response.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str) or not channel or not ts:
+            raise ChatError("chat.postMessage: an answer without the message's channel and ts", retryable=False)
+        return Posted(channel=channel, ref=ts)
+
     async def post(self, channel: str, message: Message) -> Posted:
-        response = await self._call("chat.postMessage", channel=channel, unfurl_links=False, **render.message(message))
-        return Posted(channel=response["channel"], ref=response["ts"])
+        return await self._post(channel=channel, **render.message(message))
 
     async def reply(self, channel: str, thread: str, message: Message) -> Posted:
-        response = await self._call(
-            "chat.postMessage",
-            channel=channel,
-            thread_ts=thread,
-            unfurl_links=False,
-            **render.message(message),
-        )
-        return Posted(channel=response["channel"], ref=response["ts"])
+        return await self._post(channel=channel, thread_ts=thread, **render.message(message))
 
     async def update(self, channel: str, ref: str, message: Message) -> None:
         await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
@@ -93,8 +93,7 @@ class SlackChat:
         await self._guarded("files_upload_v2", upload)
 
     async def dm(self, user: str, message: Message) -> Posted:
-        response = await self._call("chat.postMessage", channel=user, unfurl_links=False, **render.message(message))
-        return Posted(channel=response["channel"], ref=response["ts"])
+        return await self._post(channel=user, **render.message(message))
 
 
 class SlackDirectory:

@@ -144,3 +144,38 @@ async def test_a_backlog_of_bulk_dms_does_not_hold_up_a_thread(db, clock, slack_
     assert channels[0] == INTAKE  # the card went first
     assert channels.index(INTAKE, 1) <= 50  # its first why, with the next batch: not after all 120 DMs
     assert len(channels) == 122
+
+
+async def test_a_message_that_fails_in_an_unexpected_way_does_not_stop_the_others(db, clock, slack_api) -> None:
+    for n in range(3):
+        report(db, clock, f"problem {n}")
+    slack_api.fail("chat.postMessage", answer={"ok": True})  # no channel, no ts: a shape Slack never sends
+
+    first = await delivery(db, clock, slack_api).flush()
+
+    assert (first.sent, first.failed, first.dead) == (4, 1, 0)  # two reports delivered; the first one waits
+    assert statuses(db).count(("card", "pending")) == 1
+    clock.advance(minutes=1)
+    again = await delivery(db, clock, slack_api).flush()
+    assert (again.sent, again.failed) == (2, 0)
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_an_exception_that_is_no_chat_error_is_isolated_too(db, clock, slack_api, caplog) -> None:
+    report(db, clock, "poison")
+    report(db, clock, "fine")
+    views_of = registry()
+
+    def card(session, improvement, settings):
+        if improvement.problem == "poison":
+            raise RuntimeError("a renderer bug")
+        return views_of.card(session, improvement, settings)
+
+    chat = SlackChat(make_client(BOT_TOKEN, slack_api.url))
+    flushed = await Delivery(db, clock, chat, "slack", card=card, chart=views_of.chart).flush()
+
+    assert (flushed.sent, flushed.failed) == (2, 1)
+    assert [c["blocks"][0]["text"]["text"] for c in slack_api.of("chat.postMessage") if not c.get("thread_ts")] == [
+        "#2 fine"
+    ]
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == ["outbox #1 (card) failed unexpectedly"]

@@ -190,6 +190,11 @@ async def test_the_tick_command_delivers_what_is_pending(slack: SlackWorld, monk
     assert len(slack.thread(slack.cards()[0])) == 1
     assert await asyncio.to_thread(main, ["tick", "--now", later]) == 0
     assert len(slack.cards()) == 1  # nothing twice
+    slack.stub.fail("chat.postMessage", times=50, status=503)
+    view = await slack.command("", ALEX)
+    await slack.submit(view, {**REPORT_DEFAULTS, "problem": "Proposals are late"}, ALEX)
+    later = slack.clock.advance(minutes=5).isoformat()
+    assert await asyncio.to_thread(main, ["tick", "--now", later]) == 0  # it ran: Slack's outage is retried later
 
 
 async def test_payloads_missing_their_user_or_team_change_nothing_and_leave_no_trace(slack: SlackWorld, caplog) -> None:

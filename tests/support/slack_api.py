@@ -66,6 +66,7 @@ class Failure:
     error: str | None = None
     retry_after: int | None = None
     channel: str | None = None  # only calls to this channel fail
+    answer: dict[str, Any] | None = None  # an answer of an unexpected shape (HTTP 200) instead of an error
 
 
 @dataclass
@@ -160,12 +161,13 @@ class SlackApiStub:
             self._server.server_close()
 
     def fail(self, method: str, *, times: int = 1, status: int = 200, error: str | None = None,
-             retry_after: int | None = None, channel: str | None = None) -> None:  # fmt: skip
+             retry_after: int | None = None, channel: str | None = None,
+             answer: dict[str, Any] | None = None) -> None:  # fmt: skip
         """The next `times` calls of `method` (to `channel`, if given) fail: an HTTP status (500, 429 …) and/or
-        a Slack error code."""
+        a Slack error code, or an answer of a shape Slack never sends."""
         with self._lock:
             self.failures.setdefault(method, []).extend(
-                [Failure(status=status, error=error, retry_after=retry_after, channel=channel)] * times
+                [Failure(status=status, error=error, retry_after=retry_after, channel=channel, answer=answer)] * times
             )
 
     def of(self, method: str) -> list[Call]:
@@ -245,6 +247,8 @@ class SlackApiStub:
             with self._lock:
                 self.calls.append(Call(method, params, answer))
             return 200, answer, {}
+        if failure.answer is not None:
+            return 200, failure.answer, {}
         extra = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
         if failure.status == 429 and failure.error is None:
             return 429, {"ok": False, "error": "ratelimited"}, extra
