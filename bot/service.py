@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -32,6 +33,7 @@ from storage.db import transaction
 
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
+MAX_CACHED_WORKSPACES = 1000
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class ImproveService:
         self.command_word = command
         self._settings_for = settings_for
         self._directory = directory
-        self._workspaces: dict[str, WorkspaceRef] = {}
+        self._workspaces: LRUCache[str, WorkspaceRef] = LRUCache(maxsize=MAX_CACHED_WORKSPACES)
         # SQLite is a local file: a use case's transaction is well under a millisecond of CPU, and handing it to a
         # worker thread costs more (GIL hand-offs delay the acks of concurrent requests; see bench/). PostgreSQL
         # waits on the network, so there the transaction runs in a worker thread and the event loop stays free.

@@ -20,6 +20,7 @@ from bot.tick import Ticker
 from handlers.limits import BodyLimit
 
 log = logging.getLogger("improvebot.web")
+OTHER_WORKSPACE = "Sorry, this Improve bot is set up for another Slack workspace."
 
 
 class Platform(Protocol):
@@ -119,6 +120,15 @@ def create_web_app(
             if verdict.status:
                 log.warning("refused a Slack request (%s): %s", verdict.status, verdict.reason)
                 return JSONResponse({"error": "invalid request"}, status_code=verdict.status)
+            if verdict.team is not None:
+                ours = await slack.team_id()
+                if ours is None:  # Slack could not tell us which workspace our token is for: try again later
+                    return JSONResponse({"error": "not ready"}, status_code=503)
+                if verdict.team != ours:  # one token serves one workspace: nothing of another is created
+                    log.warning("refused a Slack request from another workspace (%r)", verdict.team[:20])
+                    if verdict.command:
+                        return JSONResponse({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
+                    return Response(status_code=200)
             return await handler.handle(request)
 
     if teams is not None:

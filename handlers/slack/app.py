@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
@@ -21,6 +22,8 @@ from handlers.slack import actions, commands, errors, events, views
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
 from storage.db import transaction
 
+log = logging.getLogger("improvebot.slack")
+
 
 @dataclass
 class SlackBot:
@@ -31,6 +34,19 @@ class SlackBot:
     workspace_settings: WorkspaceSettings
     engine: Engine
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
+    _team: str | None = None
+
+    async def team_id(self) -> str | None:
+        """The workspace the bot token belongs to (auth.test, asked once); None while Slack cannot say."""
+        if self._team is None:
+            try:
+                answer = await self.client.auth_test()
+            except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("could not ask Slack which workspace the token is for: %s", type(exc).__name__)
+                return None
+            team = answer.get("team_id")
+            self._team = team if isinstance(team, str) and team else None
+        return self._team
 
     def refresh_settings(self) -> None:
         """Configuration wins: store the current settings with every Slack workspace before scheduled work runs."""
@@ -38,9 +54,11 @@ class SlackBot:
             apply_settings(session, "slack", self.workspace_settings)
 
     async def start(self) -> None:
-        """While serving, reuse one HTTP connection pool for every Web API call (instead of one per call)."""
+        """While serving, reuse one HTTP connection pool for every Web API call (instead of one per call); learn
+        which workspace the token serves before the first request needs it."""
         if self.client.session is None:
             self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+        await self.team_id()
 
     async def stop(self) -> None:
         session, self.client.session = self.client.session, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
@@ -144,6 +144,8 @@ HANDLED_INTERACTIONS: dict[str, type[_Envelope]] = {"block_actions": _BlockActio
 class Verdict:
     status: int  # 0: hand it to Bolt; otherwise answer with this status and nothing else
     reason: str = ""  # for the one log line: never the body
+    team: str | None = None  # the workspace a payload handed on comes from ("" when it names none)
+    command: bool = False  # a slash command: a refusal can be answered in words
 
 
 PASS = Verdict(0)
@@ -186,7 +188,7 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
             return Verdict(200, f"an event envelope of type {_label(body['type'])}")
         if body["event"].get("type") != "message":
             return Verdict(200, f"an event of type {_label(body['event'].get('type'))}")
-        return _shaped(_MessageEvent, body, "message event")
+        return _shaped(_MessageEvent, body, "message event", team=lambda: body.get("team_id"))
     form = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in form:
         payload = _json(form["payload"])
@@ -195,19 +197,29 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
         shape = HANDLED_INTERACTIONS.get(payload["type"])
         if shape is None:
             return Verdict(200, f"an interaction of type {_label(payload['type'])}")
-        return _shaped(shape, payload, payload["type"])
-    if "command" in form or "ssl_check" in form:
-        return PASS  # form fields are strings by construction
+        return _shaped(shape, payload, payload["type"], team=lambda: _team_of(payload))
+    if "command" in form:
+        return Verdict(0, team=form.get("team_id", ""), command=True)  # form fields are strings by construction
+    if "ssl_check" in form:
+        return PASS
     return Verdict(400, "a form that is no Slack command or interaction")
 
 
-def _shaped(shape: type[_Envelope], body: dict[str, Any], kind: str) -> Verdict:
+def _shaped(shape: type[_Envelope], body: dict[str, Any], kind: str, *, team: Callable[[], Any]) -> Verdict:
+    """Hand `body` on when it has `shape`, with the workspace `team` finds in it (read once the shape is known)."""
     try:
         shape.model_validate(body)
     except ValidationError as exc:
         where = ".".join(str(part) for part in exc.errors()[0]["loc"])[:80]
         return Verdict(400, f"a malformed {kind} ({where})")
-    return PASS
+    found = team()
+    return Verdict(0, team=found if isinstance(found, str) else "")
+
+
+def _team_of(payload: dict[str, Any]) -> Any:
+    """The workspace an interaction comes from, where Slack puts it (the payload is already shape-checked)."""
+    team, user, view = (payload.get(key) or {} for key in ("team", "user", "view"))
+    return team.get("id") or user.get("team_id") or view.get("team_id") or ""
 
 
 def _label(value: object) -> str:

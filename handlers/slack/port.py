@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
+from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -101,17 +101,18 @@ class SlackDirectory:
     Answers are cached for a minute; any failure to ask Slack counts as 'no' (fail closed)."""
 
     TTL = 60.0
+    MAX_CACHED = 10_000  # answers kept at most (people, groups): the least recently used go first
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
-        self._cache: dict[str, tuple[float, Any]] = {}
+        self._cache: TTLCache[str, Any] = TTLCache(maxsize=self.MAX_CACHED, ttl=self.TTL)
 
     async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
         hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self.TTL:
-            return hit[1]
+        if hit is not None:
+            return hit
         response = await self._client.api_call(method, http_verb="GET", params=kwargs)
-        self._cache[key] = (time.monotonic(), response.data)
+        self._cache[key] = response.data
         return response.data
 
     async def timezone(self, user: str) -> str | None:

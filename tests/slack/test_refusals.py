@@ -6,7 +6,7 @@ import json
 
 from sqlmodel import Session, select
 
-from storage.models import Improvement
+from storage.models import Improvement, Workspace
 from tests.conftest import ALEX, JO, MAYA, SAM, make_settings
 from tests.support import slack_requests as rq
 from tests.support.slack_flows import PROPOSAL, to_approval
@@ -95,12 +95,17 @@ async def test_another_workspace_cannot_reach_an_improvement(slack: SlackWorld) 
     other_team = rq.block_action("approve", button["value"], MAYA, channel="C0INTAKE", message_ts=request.ts,
                                  team="T0OTHER")  # fmt: skip
 
-    await slack.send(other_team)
+    response = await slack.send(other_team)
 
-    assert "can't find that improvement" in slack.ephemerals(MAYA)[-1]
-    assert not slack.updates(request.ts)
+    assert response.status_code == 200  # acknowledged, refused at the door: one token serves one workspace
+    assert not slack.ephemerals(MAYA) and not slack.updates(request.ts)
     with Session(slack.engine) as session:
         assert session.exec(select(Improvement)).one().status == "awaiting_approval"
+        assert [w.external_id for w in session.exec(select(Workspace))] == ["T0001"]
+    opened = len(slack.stub.of("views.open"))
+    command = await slack.send(rq.slash_command("Leads twice", ALEX, team="T0OTHER"))
+    assert command.json()["text"] == "Sorry, this Improve bot is set up for another Slack workspace."
+    assert len(slack.stub.of("views.open")) == opened
 
 
 async def test_a_forged_or_malformed_button_value_gets_a_clear_message(slack: SlackWorld, caplog) -> None:
@@ -165,3 +170,13 @@ async def test_a_button_or_form_no_capability_registered_gets_the_out_of_date_no
     assert slack.ephemerals(MAYA) == ["That button or form is out of date. Scroll to the latest message in the thread."]
     assert "out of date" in slack.posts()[-1]["text"] and slack.posts()[-1]["channel"] == MAYA  # no channel: a DM
     assert len(slack.posts()) == before + 1 and "Awaiting approval" in slack.card_now(card)
+
+
+async def test_while_slack_cannot_say_which_workspace_the_token_serves_requests_wait(slack: SlackWorld) -> None:
+    slack.stub.fail("auth.test", times=3, status=503)  # one call and its two retries
+
+    first = await slack.send(rq.slash_command("help", ALEX, response_url=slack.stub.response_url))
+    second = await slack.send(rq.slash_command("help", ALEX, response_url=slack.stub.response_url))
+
+    assert (first.status_code, second.status_code) == (503, 200)
+    assert len(slack.stub.of("response_url")) == 1
