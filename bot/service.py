@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from cachetools import LRUCache
@@ -23,17 +25,42 @@ from bot.core.clock import Clock
 from bot.core.commands import Invocation, Unknown, unknown_text
 from bot.core.forms import validate
 from bot.core.messages import Form, FormValue, Message
-from bot.core.outcomes import STALE, Actor, Done, FormErrors, Notice, Outcome, Refused
+from bot.core.outcomes import STALE, Actor, Done, FormErrors, Notice, OpenForm, Outcome, Refused
 from bot.core.ports import Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
 from storage import queries
 from storage.db import transaction
+from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
 MAX_CACHED_WORKSPACES = 1000
+INSTANCE = "instance"  # in every opened form's context: which opening of the form an answer belongs to
+_INSTANCE = re.compile(r"[0-9a-f]{32}")
+
+
+def _stamped(outcome: Outcome) -> Outcome:
+    """A form the person opens carries a one-time id, so its answer is saved once however often it arrives."""
+    if not isinstance(outcome, OpenForm):
+        return outcome
+    context = {**outcome.form.context, INSTANCE: uuid.uuid4().hex}
+    return replace(outcome, form=outcome.form.model_copy(update={"context": context}))
+
+
+def _claim(act: Act, instance: str | None) -> bool:
+    """In the answer's own transaction: False when this opening of the form was answered already. (An answer
+    that fails rolls its claim back, so it can be sent again.)"""
+    if instance is None:
+        return True  # a form opened before instances existed
+    if not _INSTANCE.fullmatch(instance):
+        raise ValueError("not a form instance")  # tampered: "out of date"
+    key = f"form:{instance}"
+    if queries.event_seen(act.session, act.ws.id, key):
+        return False
+    act.session.add(ProcessedEvent(workspace_id=act.ws.id, event_id=key, at=act.now))
+    return True
 
 
 @dataclass(frozen=True)
@@ -139,9 +166,10 @@ class ImproveService:
         actor = await self._actor(ws, user) if command.rights else Actor(user)
         invocation = Invocation(args=parsed.args, context=context, word=self.command_word)
         try:
-            return await self._act(ws, actor, lambda act: command.run(act, invocation), reads=command.reads)
+            outcome = await self._act(ws, actor, lambda act: command.run(act, invocation), reads=command.reads)
         except Refused as refusal:
             return Notice(str(refusal))
+        return _stamped(outcome)
 
     # -- forms -------------------------------------------------------------------------------------
 
@@ -183,15 +211,21 @@ class ImproveService:
         handler = self.registry.forms[form_id]
         ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
+        instance = context.get(INSTANCE)
+
+        def once(act: Act, prepared: Any) -> Outcome:
+            return handler.apply(act, Answer(context, values, prepared)) if _claim(act, instance) else Done()
+
         try:
-            prepared = (
-                await handler.prepare(_Lookup(ws, self._directory, self._run), context) if handler.prepare else None
-            )
-            outcome = await self._act(ws, actor, lambda act: handler.apply(act, Answer(context, values, prepared)))
+            lookup = _Lookup(ws, self._directory, self._run)
+            prepared = await handler.prepare(lookup, context) if handler.prepare else None
+            outcome = await self._act(ws, actor, lambda act: once(act, prepared))
         except Refused as refusal:
             return Notice(str(refusal))
         except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
+        except IntegrityError:  # the same answer, saved by a request that arrived at the same moment
+            return Done()
         if deliver:
             await self.deliver()
         return outcome
@@ -211,16 +245,17 @@ class ImproveService:
             return Notice(str(refusal))
         if isinstance(outcome, Done) and deliver:
             await self.deliver()
-        return outcome
+        return _stamped(outcome)
 
     # -- thread replies ----------------------------------------------------------------------------
 
     async def thread_reply(
-        self, external_id: str, *, channel: str, thread: str, user: str, text: str, event_id: str
+        self, external_id: str, *, channel: str, thread: str, user: str, text: str, ids: tuple[str, ...]
     ) -> bool:
-        """Returns True when a capability took the reply (an answer to a why)."""
+        """Returns True when a capability took the reply (an answer to a why). `ids`: every id the platform gives
+        the message; it is taken once, whichever of them a retry carries."""
         ws = await self.workspace(external_id)
-        reply = Reply(channel=channel, thread=thread, text=text, event_id=event_id)
+        reply = Reply(channel=channel, thread=thread, text=text, ids=tuple(i for i in ids if i))
 
         def take(act: Act) -> bool:
             return any(handler(act, reply) for handler in self.registry.replies)

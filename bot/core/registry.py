@@ -115,7 +115,8 @@ class Reply:
     channel: str
     thread: str
     text: str
-    event_id: str
+    ids: tuple[str, ...]  # every id the platform gives this message (event id, channel and ts): a retry under
+    # any one of them is the same message
 
 
 ReplyHandler = Callable[[Act, Reply], bool]  # True when it was taken (and something should be delivered)

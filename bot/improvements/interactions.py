@@ -153,7 +153,7 @@ def _answer_why(act: Act, reply: Reply) -> bool:
         thread=reply.thread,
         user=act.actor.user,
         text=reply.text,
-        event_id=reply.event_id,
+        ids=reply.ids,
         now=act.now,
     )
     return taken is not None

@@ -58,18 +58,19 @@ def answer_why(
     thread: str,
     user: str,
     text: str,
-    event_id: str,
+    ids: tuple[str, ...],
     now: datetime,
 ) -> Improvement | None:
     """A reply in an improvement's thread. Only the reporter's replies during the 5 Whys are answers;
-    everything else in the thread is conversation and left alone. A replayed event does nothing."""
+    everything else in the thread is conversation and left alone. A message seen before, under any of its
+    `ids` (a retried event, the same message under a new event id), does nothing."""
     text = text.strip()
     improvement = queries.improvement_by_thread(session, ws.id, channel, thread, for_update=True)
     if improvement is None or not text or user != improvement.reporter_id:
         return None  # not an improvement's thread, or not the reporter: nothing to record
-    if queries.event_seen(session, ws.id, event_id):
+    if not ids or any(queries.event_seen(session, ws.id, message_id) for message_id in ids):
         return None
-    session.add(ProcessedEvent(workspace_id=ws.id, event_id=event_id, at=now))
+    session.add_all(ProcessedEvent(workspace_id=ws.id, event_id=message_id, at=now) for message_id in ids)
     if improvement.status != Status.INVESTIGATING.value:
         return None
     whys = list(queries.whys_of(session, improvement.id or 0))

@@ -108,7 +108,7 @@ class Console:
         elif self.thread is not None:
             channel, ref, _number = self.thread
             await self.service.thread_reply(
-                WORKSPACE, channel=channel, thread=ref, user=self.user, text=line, event_id=str(uuid.uuid4())
+                WORKSPACE, channel=channel, thread=ref, user=self.user, text=line, ids=(str(uuid.uuid4()),)
             )
         else:
             self.write("(said in the channel; the bot listens in improvement threads. :thread N enters one.)")

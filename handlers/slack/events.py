@@ -1,4 +1,5 @@
-"""Thread replies: the reporter's answers to the 5 Whys. Retries of an event are deduplicated by event_id."""
+"""Thread replies: the reporter's answers to the 5 Whys. A retried event, or the same message under another
+event id, is taken once: it is known by its event id and by its channel and ts."""
 
 from __future__ import annotations
 
@@ -28,5 +29,5 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             thread=str(thread),
             user=dig(event, "user"),
             text=render.unescape(dig(event, "text")),
-            event_id=dig(body, "event_id") or f"{dig(event, 'channel')}:{dig(event, 'ts')}",
+            ids=(dig(body, "event_id"), f"{dig(event, 'channel')}:{dig(event, 'ts')}"),
         )

@@ -113,7 +113,7 @@ def register(
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
             await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
-                                       event_id=str(activity.get("id") or ""))  # fmt: skip
+                                       ids=(str(activity.get("id") or ""),))  # fmt: skip
         elif isinstance(typed, Misspelled):
             await ctx.send(render.neutralize(misspelled_text(typed, render.COMMAND_WORD)))
         elif personal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.parse
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -40,7 +41,8 @@ async def test_the_command_arrives_over_socket_mode_is_acked_and_opens_the_form(
         await wait_for(lambda: slack_api.of("views.open"))
         view = slack_api.of("views.open")[0]["view"]
         assert view["callback_id"] == "report"
-        assert json.loads(view["private_metadata"]) == {"channel": "C0GENERAL"}
+        metadata = json.loads(view["private_metadata"])
+        assert metadata["channel"] == "C0GENERAL" and re.fullmatch(r"[0-9a-f]{32}", metadata["instance"])
         assert slack_api.of("apps.connections.open")
     finally:
         await handler.close_async()
