@@ -47,6 +47,30 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class ValueTooLong(ValueError):
+    """A value longer than its column: refused the same on SQLite (which would store it) and PostgreSQL."""
+
+
+@event.listens_for(Session, "before_flush")
+def _storable(session: Session, _context: Any, _instances: Any) -> None:
+    """The last line of defence behind validation: no NUL in any text (PostgreSQL refuses it), no text longer
+    than its column, identically on both databases."""
+    for row in (*session.new, *session.dirty):
+        table = getattr(row, "__table__", None)
+        if table is None:
+            continue
+        for column in table.columns:
+            value = getattr(row, column.key, None)
+            if not isinstance(value, str):
+                continue
+            if "\x00" in value:
+                value = value.replace("\x00", "")
+                setattr(row, column.key, value)
+            limit = getattr(column.type, "length", None)
+            if limit is not None and len(value) > limit:
+                raise ValueTooLong(f"{table.name}.{column.name} takes at most {limit} characters, not {len(value)}")
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

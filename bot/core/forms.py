@@ -14,6 +14,13 @@ from typing import Any
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 
 _USER_ID = re.compile(r"[@\w.:-]{1,100}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text as people typed it, without the control characters no chat shows (NUL first among them: PostgreSQL
+    refuses it); tabs and line breaks stay."""
+    return _CONTROL.sub("", text).strip()
 
 
 def validate(form: Form, raw: dict[str, FormValue]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -34,7 +41,7 @@ def _clean(spec: Any, value: FormValue) -> Any:
         return bool(value) and value not in ("false", "0", "")
     if value is not None and not isinstance(value, str):
         raise ValueError("That is not a valid answer.")
-    text = (value or "").strip()
+    text = clean_text(value or "")
     if not text:
         if getattr(spec, "required", False):
             raise ValueError("This is required.")

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot.core.audit import audit
 from bot.core.domain import MAX_WHYS, Frequency, Status
+from bot.core.forms import clean_text
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
@@ -64,7 +65,7 @@ def answer_why(
     """A reply in an improvement's thread. Only the reporter's replies during the 5 Whys are answers;
     everything else in the thread is conversation and left alone. A message seen before, under any of its
     `ids` (a retried event, the same message under a new event id), does nothing."""
-    text = text.strip()
+    text = clean_text(text)
     improvement = queries.improvement_by_thread(session, ws.id, channel, thread, for_update=True)
     if improvement is None or not text or user != improvement.reporter_id:
         return None  # not an improvement's thread, or not the reporter: nothing to record

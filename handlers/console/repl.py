@@ -22,6 +22,7 @@ from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.config import Settings
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 from bot.core.outcomes import Done, FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.registry import number as number_of
 from bot.core.workspace import WorkspaceSettings
 from bot.service import ImproveService
 from bot.tick import Ticker
@@ -136,7 +137,10 @@ class Console:
         self.write(f"You are now {name}.")
 
     async def _enter_thread(self, arg: str) -> None:
-        number = int(arg.lstrip("#")) if arg.lstrip("#").isdigit() else 0
+        try:
+            number = number_of(arg.lstrip("#"))
+        except ValueError:
+            number = 0  # no improvement has it
         found = await self.service.thread_of(WORKSPACE, number)
         if found is None:
             self.write(f"There is no improvement #{arg} with a posted card.")

@@ -36,6 +36,8 @@ SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
+_PERSON = re.compile(r"[UW][A-Z0-9]{2,30}")
+NOT_A_PERSON = "!"  # a picker value no person has: the form's validator answers "Pick a person."
 
 
 def escape(text: str) -> str:
@@ -236,9 +238,9 @@ def _value_of(element: dict[str, Any]) -> FormValue:
     if kind == "checkboxes":
         options = element.get("selected_options")
         return bool(options) if isinstance(options, list) else False
-    if kind == "users_select":
+    if kind == "users_select":  # Slack's picker offers people only: a group id or anything else is forged
         user = element.get("selected_user")
-        return user if isinstance(user, str) else None
+        return None if not isinstance(user, str) else user if _PERSON.fullmatch(user) else NOT_A_PERSON
     if kind == "datepicker":
         day = element.get("selected_date")
         return day if isinstance(day, str) else None

@@ -7,6 +7,7 @@ never creates an entity, so `<at>Maya</at>` typed by a user is shown, not execut
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ from bot.core.messages import (
     UserPicker,
 )
 
+_AAD = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+NOT_A_PERSON = "!"  # a picker value no person has: the form's validator answers "Pick a person."
 COMMAND_WORD = "improve"  # how the command is typed in Teams (in a channel, after @mentioning the bot)
 CARD_VERSION = "1.5"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -222,6 +225,8 @@ def form_values(form: Form, data: Mapping[str, Any]) -> dict[str, FormValue]:
         raw = data.get(spec.id)
         if isinstance(spec, Checkbox):
             values[spec.id] = raw in (True, "true", "True")
+        elif isinstance(spec, UserPicker) and isinstance(raw, str) and raw and not _AAD.fullmatch(raw):
+            values[spec.id] = NOT_A_PERSON  # Teams' people picker gives Azure AD object ids only
         elif isinstance(raw, str):
             values[spec.id] = raw
         elif isinstance(raw, int | float) and not isinstance(raw, bool):
