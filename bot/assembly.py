@@ -19,6 +19,7 @@ from bot.service import ImproveService
 from bot.sustain import interactions as sustain
 from bot.tick import Ticker
 from bot.wins import interactions as wins
+from storage.db import Runner
 
 CAPABILITIES = (improvements, sustain, wins)
 
@@ -46,9 +47,12 @@ def assemble(
     directory: Directory,
     settings_for: Callable[[str], WorkspaceSettings],
     command: str = "/improve",
+    db_timeout: float = 2.0,
 ) -> Core:
-    """Everything one platform needs of the core. `command`: how the platform spells the command."""
+    """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
+    how long a request waits for a database worker before it is told to try again."""
     interactions = registry()
+    runner = Runner(wait=db_timeout, name=f"{platform}-db")
     assert interactions.card is not None and interactions.chart is not None
     delivery = Delivery(engine, clock, chat, platform, card=interactions.card, chart=interactions.chart)
     service = ImproveService(
@@ -59,6 +63,7 @@ def assemble(
         settings_for=settings_for,
         directory=directory,
         delivery=delivery,
+        runner=runner,
         command=command,
     )
-    return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions))
+    return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions, runner))

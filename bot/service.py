@@ -8,7 +8,6 @@ delivers the outbox.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
@@ -25,13 +24,13 @@ from bot.core.clock import Clock
 from bot.core.commands import Invocation, Unknown, unknown_text
 from bot.core.forms import validate
 from bot.core.messages import Form, FormValue, Message
-from bot.core.outcomes import STALE, Actor, Done, FormErrors, Notice, OpenForm, Outcome, Refused
+from bot.core.outcomes import STALE, UNAVAILABLE, Actor, Done, FormErrors, Notice, OpenForm, Outcome, Refused
 from bot.core.ports import Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
 from storage import queries
-from storage.db import transaction
+from storage.db import Runner, Unavailable, transaction
 from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.service")
@@ -93,9 +92,11 @@ class ImproveService:
         settings_for: Callable[[str], WorkspaceSettings],
         directory: Directory,
         delivery: Delivery,
+        runner: Runner,
         command: str = "/improve",
     ) -> None:
-        """`command`: the command as this platform spells it, for the messages that name it."""
+        """`command`: the command as this platform spells it, for the messages that name it. `runner`: where
+        transactions run (off the event loop, bounded: storage.db.Runner)."""
         self.engine = engine
         self.clock = clock
         self.platform = platform
@@ -105,10 +106,7 @@ class ImproveService:
         self._settings_for = settings_for
         self._directory = directory
         self._workspaces: LRUCache[str, WorkspaceRef] = LRUCache(maxsize=MAX_CACHED_WORKSPACES)
-        # SQLite is a local file: a use case's transaction is well under a millisecond of CPU, and handing it to a
-        # worker thread costs more (GIL hand-offs delay the acks of concurrent requests; see bench/). PostgreSQL
-        # waits on the network, so there the transaction runs in a worker thread and the event loop stays free.
-        self._inline_db = engine.dialect.name == "sqlite"
+        self._runner = runner
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -116,7 +114,7 @@ class ImproveService:
         cached = self._workspaces.get(external_id)
         if cached is not None:
             return cached
-        ref = await asyncio.to_thread(self._ensure_workspace, external_id)
+        ref = await self._runner.run(lambda: self._ensure_workspace(external_id))
         self._workspaces[external_id] = ref
         return ref
 
@@ -139,9 +137,9 @@ class ImproveService:
             with transaction(self.engine) as session:
                 return fn(session)
 
-        if inline or self._inline_db:
+        if inline:
             return in_transaction()
-        return await asyncio.to_thread(in_transaction)
+        return await self._runner.run(in_transaction)
 
     async def _act(self, ws: WorkspaceRef, actor: Actor, fn: Callable[[Act], T], *, reads: bool = True) -> T:
         """Run a registered handler in one transaction (one that reads nothing runs at once, in this thread)."""
@@ -158,6 +156,12 @@ class ImproveService:
 
     async def command(self, external_id: str, user: str, text: str, context: dict[str, str]) -> Outcome:
         """`/improve <text>`: a subcommand of the grammar, or the problem text that prefills the report form."""
+        try:
+            return await self._command(external_id, user, text, context)
+        except Unavailable:
+            return Notice(UNAVAILABLE)
+
+    async def _command(self, external_id: str, user: str, text: str, context: dict[str, str]) -> Outcome:
         ws = await self.workspace(external_id)
         parsed = self.registry.commands.parse(text)
         if isinstance(parsed, Unknown):
@@ -201,7 +205,8 @@ class ImproveService:
         *,
         deliver: bool = True,
     ) -> Outcome:
-        """Validate and save. With deliver=False the caller delivers (Slack: after the modal has closed)."""
+        """Validate and save. With deliver=False the caller delivers (Slack: after the modal has closed). Raises
+        Unavailable when it could not be saved, so the platform can keep the form open with what was typed."""
         checked = await self.check_form(external_id, form_id, raw)
         if checked is None:
             return Notice(STALE)
@@ -233,6 +238,12 @@ class ImproveService:
     # -- buttons -----------------------------------------------------------------------------------
 
     async def click(self, external_id: str, user: str, action: str, value: str, *, deliver: bool = True) -> Outcome:
+        try:
+            return await self._click(external_id, user, action, value, deliver=deliver)
+        except Unavailable:
+            return Notice(UNAVAILABLE)
+
+    async def _click(self, external_id: str, user: str, action: str, value: str, *, deliver: bool) -> Outcome:
         button = self.registry.buttons.get(action)
         target = Target.parse(value)
         if button is None or target is None or (button.needs_round and target.round is None):
@@ -250,10 +261,19 @@ class ImproveService:
     # -- thread replies ----------------------------------------------------------------------------
 
     async def thread_reply(
-        self, external_id: str, *, channel: str, thread: str, user: str, text: str, ids: tuple[str, ...]
+        self,
+        external_id: str,
+        *,
+        channel: str,
+        thread: str,
+        user: str,
+        text: str,
+        ids: tuple[str, ...],
+        deliver: bool = True,
     ) -> bool:
         """Returns True when a capability took the reply (an answer to a why). `ids`: every id the platform gives
-        the message; it is taken once, whichever of them a retry carries."""
+        the message; it is taken once, whichever of them a retry carries. Raises Unavailable when it could not be
+        looked at (the caller makes sure it is sent again, or says so)."""
         ws = await self.workspace(external_id)
         reply = Reply(channel=channel, thread=thread, text=text, ids=tuple(i for i in ids if i))
 
@@ -264,7 +284,7 @@ class ImproveService:
             taken = await self._act(ws, Actor(user), take)
         except IntegrityError:  # the same event processed concurrently by another worker
             return False
-        if taken:
+        if taken and deliver:
             await self.deliver()
         return taken
 

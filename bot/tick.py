@@ -18,7 +18,7 @@ from sqlmodel import col
 from bot.core.clock import Clock
 from bot.core.registry import Registry
 from bot.delivery.sender import Delivery, FlushReport
-from storage.db import transaction
+from storage.db import Runner, transaction
 from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.tick")
@@ -37,18 +37,21 @@ class TickReport:
 
 
 class Ticker:
-    def __init__(self, engine: Engine, clock: Clock, platform: str, delivery: Delivery, registry: Registry) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, platform: str, delivery: Delivery, registry: Registry, runner: Runner
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self._platform = platform
         self._delivery = delivery
         self._registry = registry
+        self._runner = runner
         self._lock = asyncio.Lock()
 
     async def tick(self) -> TickReport:
         async with self._lock:
             now = self._clock.now()
-            report = await asyncio.to_thread(self._queue, now)
+            report = await self._runner.run(lambda: self._queue(now))  # Unavailable: this tick could not run
             report.delivery = await self._delivery.flush()
             for error in report.delivery.errors:
                 log.warning("delivery: %s", error)

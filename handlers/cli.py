@@ -110,7 +110,7 @@ def _clock(now: str | None) -> Clock:
 def _engine(settings: Settings) -> Engine:
     """The migrated database; a URL that does not work is one clear line, not a traceback."""
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, timeout=settings.improve_db_timeout)
         upgrade(engine)
     except (ArgumentError, NoSuchModuleError, OperationalError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -141,7 +141,14 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
     max_body, body_timeout = settings.improve_max_body_bytes, settings.improve_body_timeout
 
     if not (socket and slack):
-        web = create_web_app(engine, slack, teams=teams, max_body=max_body, body_timeout=body_timeout)
+        web = create_web_app(
+            engine,
+            slack,
+            teams=teams,
+            max_body=max_body,
+            body_timeout=body_timeout,
+            db_timeout=settings.improve_db_timeout,
+        )
         endpoints = [path for path, on in (("POST /slack/events", slack), ("POST /api/messages", teams)) if on]
         log.info("serving over HTTP on port %s: %s", port, ", ".join(endpoints))
         make_server(web, settings, host=host, port=port).run()
@@ -154,7 +161,13 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
             work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
             if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
                 web = create_web_app(
-                    engine, None, teams=teams, scheduled=False, max_body=max_body, body_timeout=body_timeout
+                    engine,
+                    None,
+                    teams=teams,
+                    scheduled=False,
+                    max_body=max_body,
+                    body_timeout=body_timeout,
+                    db_timeout=settings.improve_db_timeout,
                 )
                 work.append(make_server(web, settings, host=host, port=port).serve())
             await asyncio.gather(*work)

@@ -12,12 +12,13 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
 from handlers.limits import BodyLimit
+from storage.db import Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
 OTHER_WORKSPACE = "Sorry, this Improve bot is set up for another Slack workspace."
@@ -51,6 +52,8 @@ async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
         for platform in platforms:
             try:
                 await platform.ticker.tick()
+            except Unavailable as exc:
+                log.warning("a tick was skipped: the database is unavailable (%s); the next one catches up", exc)
             except Exception:  # one platform's bad tick must not stop the other's
                 log.exception("a tick failed; the next one retries")
 
@@ -73,6 +76,7 @@ def create_web_app(
     scheduled: bool = True,
     max_body: int = 512 * 1024,
     body_timeout: float = 10.0,
+    db_timeout: float = 2.0,
 ) -> FastAPI:
     """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
     body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits)."""
@@ -93,12 +97,13 @@ def create_web_app(
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     web.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
 
+    health = Health(engine, timeout=db_timeout)
+
     @web.get("/healthz")
     async def healthz() -> JSONResponse:
-        try:
-            await asyncio.to_thread(_ping, engine)
-        except Exception as exc:
-            return JSONResponse({"status": "error", "database": type(exc).__name__}, status_code=503)
+        problem = await health.problem()
+        if problem:
+            return JSONResponse({"status": "error", "database": "unavailable", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     if slack is not None:
@@ -129,6 +134,8 @@ def create_web_app(
                     if verdict.command:
                         return JSONResponse({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
                     return Response(status_code=200)
+            if verdict.message:
+                return await _slack_message(slack, json.loads(raw))
             return await handler.handle(request)
 
     if teams is not None:
@@ -139,6 +146,21 @@ def create_web_app(
             return await _teams(endpoint.handle, request)
 
     return web
+
+
+async def _slack_message(slack: Any, body: dict[str, Any]) -> Response:
+    """A message event, taken before Slack is answered: when it could not be looked at, 503 makes Slack send it
+    again (after about a minute, then five); the answers it holds are never dropped and never taken twice."""
+    from handlers.slack import events
+
+    try:
+        taken = await events.take(slack.service, body, deliver=False)
+    except Unavailable as exc:
+        log.warning("asked Slack to send a thread message again: the database is unavailable (%s)", exc)
+        return JSONResponse({"error": "try again"}, status_code=503)
+    if taken:
+        slack.background(slack.service.deliver())
+    return Response(status_code=200)
 
 
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:
@@ -153,8 +175,3 @@ async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, An
     if payload is None:
         return Response(status_code=status)
     return JSONResponse(payload, status_code=status)
-
-
-def _ping(engine: Engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))

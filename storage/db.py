@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def normalize_url(url: str) -> str:
@@ -23,10 +30,12 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, timeout: float = 2.0, pool_size: int = 10) -> Engine:
+    """`timeout`: how long a statement may wait for a lock (SQLite's busy timeout, PostgreSQL's lock timeout),
+    for a connection, and for a pool slot; past it the database is "unavailable" and the person is told so."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,7 +43,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -44,7 +53,70 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    options = f"-c lock_timeout={int(timeout * 1000)} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    connect = {"connect_timeout": max(2, round(timeout)), "options": options}
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2 * pool_size,
+                         pool_timeout=timeout, connect_args=connect)  # fmt: skip
+
+
+STATEMENT_TIMEOUT_MS = 30_000  # no query of ours runs this long; one that does is stopped, not waited for
+
+
+class Unavailable(Exception):
+    """The database did not answer in time, or could not (down, locked, disk full): try again in a minute."""
+
+
+_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+class _Dropped(Exception):
+    pass
+
+
+class _Job:
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._state = "queued"
+
+    def __call__(self) -> Any:
+        with self._lock:
+            if self._state == "dropped":
+                raise _Dropped
+            self._state = "started"
+        return self._fn()
+
+    def drop(self) -> bool:
+        """True when it had not started, and now never will."""
+        with self._lock:
+            if self._state == "queued":
+                self._state = "dropped"
+                return True
+            return False
+
+
+class Runner:
+    """Database work on worker threads of its own, off the event loop and apart from anything else's threads. A
+    job that has not started within `wait` seconds is dropped (it never runs); one that has started is waited for,
+    bounded by the database's own timeouts. So the caller is told "saved" or "not saved" truthfully: never "not
+    saved" about something that commits a moment later."""
+
+    def __init__(self, *, workers: int = 4, wait: float = 2.0, name: str = "db") -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+        self._wait = wait
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        job = _Job(fn)
+        future = asyncio.wrap_future(self._pool.submit(job))
+        try:
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self._wait)
+            except TimeoutError:
+                if job.drop():
+                    raise Unavailable("no database worker was free in time") from None
+                return await future
+        except _DOWN as exc:
+            raise Unavailable(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]) from None
 
 
 class ValueTooLong(ValueError):
@@ -93,3 +165,30 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to date (runs on every start; a no-op when it already is)."""
     command.upgrade(alembic_config(engine), revision)
+
+
+class Health:
+    """`/healthz`: can the database be written, checked on a connection and a thread of its own, so a busy request
+    pool or a long lock elsewhere cannot hold the answer up, and a full disk or read-only database shows."""
+
+    def __init__(self, engine: Engine, *, timeout: float) -> None:
+        self._engine = make_engine(engine.url.render_as_string(hide_password=False), timeout=timeout, pool_size=1)
+        self._runner = Runner(workers=1, wait=timeout, name="health")
+
+    def _write(self) -> None:
+        from storage.models import HealthCheck  # the tables are defined after the engine helpers
+
+        with transaction(self._engine) as session:
+            row = session.get(HealthCheck, 1) or HealthCheck(id=1)
+            row.checked_at = datetime.now(UTC)
+            session.add(row)
+
+    async def problem(self) -> str | None:
+        """None when a write went through; otherwise what stopped it, in a few words."""
+        try:
+            await self._runner.run(self._write)
+        except Unavailable as exc:
+            return str(exc)[:200] or "unavailable"
+        except SQLAlchemyError as exc:
+            return type(exc).__name__
+        return None

@@ -255,3 +255,12 @@ class TeamsReference(SQLModel, table=True):
     bot_id: str | None = Field(default=None, max_length=200)
     team_id: str | None = Field(default=None, max_length=300)
     updated_at: datetime = _when()
+
+
+class HealthCheck(SQLModel, table=True):
+    """One row `/healthz` writes to: a database that can be read but not written (disk full, read-only) is down."""
+
+    __tablename__ = "health_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checked_at: datetime = _when()

@@ -86,7 +86,8 @@ def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
         with transaction(db) as session:
             counts["a"] = checkins.queue_due(session, "slack", FRIDAY_4PM)
             a_claimed.set()
-            b_done.wait(timeout=2 if db.dialect.name == "sqlite" else 10)  # SQLite: B waits for A's lock instead
+            # SQLite: B waits for A's lock instead, within its 2 s busy timeout
+            b_done.wait(timeout=0.5 if db.dialect.name == "sqlite" else 10)
 
     def tick_b() -> None:
         a_claimed.wait(timeout=10)

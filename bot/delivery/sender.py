@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, exists, or_, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -76,11 +78,19 @@ class Delivery:
         claims are leased, and a row is claimable only when no older row of its improvement is pending."""
         report = FlushReport()
         token = uuid.uuid4().hex
+        try:
+            await self._flush(report, token)
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:  # down, locked or full: the next flush goes on
+            log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
+            report.errors.append("the database is unavailable")
+        return report
+
+    async def _flush(self, report: FlushReport, token: str) -> None:
         while True:
             claimed_at = self._clock.now()
             rows = await asyncio.to_thread(self._claim, token)
             if not rows:
-                return report
+                return
             try:
                 await self._send_all(rows, token, report, claimed_at)
             finally:

@@ -21,12 +21,13 @@ from bot.core.clock import Clock, OffsetClock
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.config import Settings
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
-from bot.core.outcomes import Done, FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.outcomes import UNAVAILABLE, Done, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.registry import number as number_of
 from bot.core.workspace import WorkspaceSettings
 from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
+from storage.db import Unavailable
 
 WORKSPACE = "console"
 COMMAND = "/improve"
@@ -81,6 +82,8 @@ class Console:
                 await self.handle(line.strip())
             except Cancelled:
                 self.write("(cancelled)")
+            except Unavailable:
+                self.write(f"(only you see this) {UNAVAILABLE}")
 
     async def handle(self, line: str) -> None:
         if not line:
@@ -229,6 +232,14 @@ def build_console(
         wins_channel=WINS,
         approvers=list(DEFAULT_APPROVERS),
     )
-    core = assemble(engine=engine, clock=clock, platform="console", chat=chat, directory=ConsoleDirectory(),
-                    settings_for=lambda _ws: workspace_settings, command=COMMAND)  # fmt: skip
+    core = assemble(
+        engine=engine,
+        clock=clock,
+        platform="console",
+        db_timeout=settings.improve_db_timeout,
+        chat=chat,
+        directory=ConsoleDirectory(),
+        settings_for=lambda _ws: workspace_settings,
+        command=COMMAND,
+    )
     return Console(core.service, chat, read, write, core.ticker, moving)

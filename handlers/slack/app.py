@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -35,6 +38,13 @@ class SlackBot:
     engine: Engine
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
     _team: str | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Work after Slack has been answered (delivering what a message event queued)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def team_id(self) -> str | None:
         """The workspace the bot token belongs to (auth.test, asked once); None while Slack cannot say."""
@@ -69,8 +79,15 @@ class SlackBot:
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     workspace_settings = WorkspaceSettings.from_settings(settings)
-    core = assemble(engine=engine, clock=clock, platform="slack", chat=SlackChat(client),
-                    directory=SlackDirectory(client), settings_for=lambda _team: workspace_settings)  # fmt: skip
+    core = assemble(
+        engine=engine,
+        clock=clock,
+        platform="slack",
+        db_timeout=settings.improve_db_timeout,
+        chat=SlackChat(client),
+        directory=SlackDirectory(client),
+        settings_for=lambda _team: workspace_settings,
+    )
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
@@ -146,6 +146,7 @@ class Verdict:
     reason: str = ""  # for the one log line: never the body
     team: str | None = None  # the workspace a payload handed on comes from ("" when it names none)
     command: bool = False  # a slash command: a refusal can be answered in words
+    message: bool = False  # a message event: the route takes it itself (handlers.slack.events)
 
 
 PASS = Verdict(0)
@@ -188,7 +189,8 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
             return Verdict(200, f"an event envelope of type {_label(body['type'])}")
         if body["event"].get("type") != "message":
             return Verdict(200, f"an event of type {_label(body['event'].get('type'))}")
-        return _shaped(_MessageEvent, body, "message event", team=lambda: body.get("team_id"))
+        verdict = _shaped(_MessageEvent, body, "message event", team=lambda: body.get("team_id"))
+        return replace(verdict, message=True) if verdict.status == 0 else verdict
     form = dict(parse_qsl(text, keep_blank_values=True))
     if "payload" in form:
         payload = _json(form["payload"])

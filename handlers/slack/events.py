@@ -1,8 +1,12 @@
 """Thread replies: the reporter's answers to the 5 Whys. A retried event, or the same message under another
-event id, is taken once: it is known by its event id and by its channel and ts."""
+event id, is taken once: it is known by its event id and by its channel and ts.
+
+Over HTTP the route calls `take` before answering Slack, so a message that could not be looked at (the database
+unavailable) is answered 503 and Slack sends it again; in Socket Mode the Bolt listener calls it after the ack."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -10,24 +14,39 @@ from slack_bolt.async_app import AsyncApp
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig
+from storage.db import Unavailable
+
+log = logging.getLogger("improvebot.slack")
 
 # a plain reply, a reply also sent to the channel, a reply with a file attached
 ANSWER_SUBTYPES = (None, "thread_broadcast", "file_share")
 
 
+async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool = True) -> bool:
+    """True when the message was taken as an answer. Raises Unavailable when it could not be looked at."""
+    event = body.get("event")
+    if not isinstance(event, dict):
+        return False
+    if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id") or not event.get("user"):
+        return False  # edits, joins, bots and the bot itself are not answers
+    thread = event.get("thread_ts")
+    if not thread or thread == event.get("ts"):
+        return False  # only replies inside a thread
+    return await service.thread_reply(
+        dig(body, "team_id") or dig(event, "team"),
+        channel=dig(event, "channel"),
+        thread=str(thread),
+        user=dig(event, "user"),
+        text=render.unescape(dig(event, "text")),
+        ids=(dig(body, "event_id"), f"{dig(event, 'channel')}:{dig(event, 'ts')}"),
+        deliver=deliver,
+    )
+
+
 def register(app: AsyncApp, service: ImproveService) -> None:
     @app.event("message")
-    async def message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id") or not event.get("user"):
-            return  # edits, joins, bots and the bot itself are not answers
-        thread = event.get("thread_ts")
-        if not thread or thread == event.get("ts"):
-            return  # only replies inside a thread
-        await service.thread_reply(
-            dig(body, "team_id") or dig(event, "team"),
-            channel=dig(event, "channel"),
-            thread=str(thread),
-            user=dig(event, "user"),
-            text=render.unescape(dig(event, "text")),
-            ids=(dig(body, "event_id"), f"{dig(event, 'channel')}:{dig(event, 'ts')}"),
-        )
+    async def message(body: dict[str, Any]) -> None:  # Socket Mode: the envelope is acked already
+        try:
+            await take(service, body)
+        except Unavailable as exc:
+            log.warning("a thread message could not be looked at: the database is unavailable (%s)", exc)

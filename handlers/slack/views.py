@@ -10,11 +10,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.outcomes import FormErrors, Notice
+from bot.core.outcomes import UNAVAILABLE, FormErrors, Notice
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
+from storage.db import Unavailable
 
 log = logging.getLogger("improvebot.slack")
 EVERY_FORM: dict[str, str | re.Pattern[str]] = {
@@ -39,6 +40,10 @@ def register(app: AsyncApp, service: ImproveService) -> None:
         raw = render.form_values(dig_state(view))
         try:
             outcome = await service.submit_form(team, user, form_id, context, raw, deliver=False)
+        except Unavailable as exc:
+            log.warning("could not save %s from %s: the database is unavailable (%s)", form_id, user, exc)
+            await ack(response_action="errors", errors={first_field(view): UNAVAILABLE})
+            return
         except Exception:
             log.exception("could not save %s from %s", form_id, user)
             await ack(response_action="errors", errors={first_field(view): NOT_SAVED})

@@ -152,10 +152,19 @@ def build_teams(
     refs = References(engine)
     chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
     ws_settings = workspace_settings(settings)
-    core = assemble(engine=engine, clock=clock, platform="teams", chat=chat, directory=TeamsDirectory(refs),
-                    settings_for=lambda _tenant: ws_settings, command=render.COMMAND_WORD)  # fmt: skip
+    core = assemble(
+        engine=engine,
+        clock=clock,
+        platform="teams",
+        db_timeout=settings.improve_db_timeout,
+        chat=chat,
+        directory=TeamsDirectory(refs),
+        settings_for=lambda _tenant: ws_settings,
+        command=render.COMMAND_WORD,
+    )
     tokens = None if no_auth else edge.Tokens(client_id, cloud)
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
                    engine=engine, tokens=tokens)  # fmt: skip
-    listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id)
+    listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id,
+                       intake_channel=settings.teams_intake_channel)  # fmt: skip
     return bot

@@ -11,16 +11,17 @@ from typing import Any
 from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
 from microsoft_teams.api.models import InvokeResponse
 from microsoft_teams.apps import ActivityContext, App
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
-from bot.core.outcomes import FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.outcomes import NOT_RECORDED, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
 from bot.service import ImproveService
 from handlers.teams import render
 from handlers.teams.port import TeamsChat, card_activity
 from handlers.teams.references import References
+from storage.db import Unavailable
 
 log = logging.getLogger("improvebot.teams")
 GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
@@ -78,8 +79,10 @@ def register(
     background: Callable[[Any], None],
     *,
     tenant: str,
+    intake_channel: str,
 ) -> None:
-    """`tenant`: the one Azure AD tenant this bot serves; activities from any other are turned away unrecorded."""
+    """`tenant`: the one Azure AD tenant this bot serves; activities from any other are turned away unrecorded.
+    `intake_channel`: where the improvements' threads are."""
 
     async def remember(activity: dict[str, Any]) -> tuple[str, str]:
         seen = seen_in(activity)
@@ -87,11 +90,15 @@ def register(
         if seen["tenant_id"].lower() != tenant.lower():
             return "", user
         if seen["service_url"]:
-            ws = await service.workspace(tenant)
             try:
-                await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
-            except IntegrityError:  # the install's two activities raced; the other one stored it
-                await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+                ws = await service.workspace(tenant)
+                try:
+                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+                except IntegrityError:  # the install's two activities raced; the other one stored it
+                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+            except (Unavailable, OperationalError, InterfaceError) as exc:  # learnt again from the next activity
+                log.warning("could not remember where a Teams activity came from: the database is unavailable (%s)",
+                            type(exc).__name__)  # fmt: skip
         return tenant, user
 
     @app.on_message
@@ -112,8 +119,13 @@ def register(
             outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
-            await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
-                                       ids=(str(activity.get("id") or ""),))  # fmt: skip
+            try:
+                await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
+                                           ids=(str(activity.get("id") or ""),))  # fmt: skip
+            except Unavailable as exc:  # Teams does not send it again: say so where it was written
+                log.warning("a Teams thread message could not be looked at: the database is unavailable (%s)", exc)
+                if base == intake_channel:  # the improvements' threads live there
+                    await ctx.send(NOT_RECORDED)
         elif isinstance(typed, Misspelled):
             await ctx.send(render.neutralize(misspelled_text(typed, render.COMMAND_WORD)))
         elif personal:
@@ -172,10 +184,15 @@ def register(
         shown = spec.model_copy(update={"context": context, "title": str(data.get("title") or spec.title)})
         try:
             outcome = await service.submit_form(tenant, user, form_id, context, raw, deliver=False)
-        except Exception:
-            log.exception("could not save %s from %s", form_id, user)
+        except Exception as exc:
+            unavailable = isinstance(exc, Unavailable)
+            if unavailable:
+                log.warning("could not save %s from %s: the database is unavailable (%s)", form_id, user, exc)
+            else:
+                log.exception("could not save %s from %s", form_id, user)
             first = spec.fields[0].id if spec.fields else ""
-            return _card_response(render.form_card(shown, {}, values=raw, errors={first: NOT_SAVED}))
+            errors = {first: UNAVAILABLE if unavailable else NOT_SAVED}
+            return _card_response(render.form_card(shown, {}, values=raw, errors=errors))
         if isinstance(outcome, FormErrors):
             return _card_response(render.form_card(shown, {}, values=raw, errors=outcome.errors))
         background(service.deliver())
