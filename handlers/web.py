@@ -158,6 +158,9 @@ async def _slack_message(slack: Any, body: dict[str, Any]) -> Response:
     except Unavailable as exc:
         log.warning("asked Slack to send a thread message again: the database is unavailable (%s)", exc)
         return JSONResponse({"error": "try again"}, status_code=503)
+    except Exception:  # a bug, not an outage: sending it again would fail again
+        log.exception("a Slack thread message could not be handled")
+        return Response(status_code=200)
     if taken:
         slack.background(slack.service.deliver())
     return Response(status_code=200)

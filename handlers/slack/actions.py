@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Form
-from bot.core.outcomes import Notice, OpenForm, Show
+from bot.core.outcomes import SORRY, Notice, OpenForm, Show
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
@@ -33,16 +33,20 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             return
         channel = dig(body, "channel", "id") or dig(body, "container", "channel_id") or None
         thread = dig(body, "message", "thread_ts") or None
-        outcome = await service.click(
-            team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value")
-        )
-        if isinstance(outcome, OpenForm):
-            form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
-            await open_form(client, dig(body, "trigger_id"), form, channel, user)
-        elif isinstance(outcome, Notice):
-            await notify_private(client, channel, user, outcome.text, thread)
-        elif isinstance(outcome, Show):
-            await notify_private(client, channel, user, outcome.message, thread)
+        try:
+            outcome = await service.click(
+                team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value")
+            )
+            if isinstance(outcome, OpenForm):
+                form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
+                await open_form(client, dig(body, "trigger_id"), form, channel, user)
+            elif isinstance(outcome, Notice):
+                await notify_private(client, channel, user, outcome.text, thread)
+            elif isinstance(outcome, Show):
+                await notify_private(client, channel, user, outcome.message, thread)
+        except Exception:  # acknowledged already: the person must still hear something
+            log.exception("a click on %r failed for %s", dig(body, "actions", 0, "action_id")[:40], user)
+            await notify_private(client, channel, user, SORRY, thread)
 
 
 async def open_form(client: AsyncWebClient, trigger_id: str, form: Form, channel: str | None, user: str) -> None:

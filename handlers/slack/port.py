@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 from cachetools import TTLCache
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -161,3 +162,19 @@ async def notify_private(
         await client.api_call("chat.postMessage", json={"channel": user, **content})
     except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
         log.warning("could not tell %s privately: %s", user, exc)
+
+
+async def answer_privately(
+    respond: AsyncRespond, client: AsyncWebClient, channel: str | None, user: str, said: str | Message
+) -> None:
+    """The answer to a slash command: through its response_url when it has one that works, else (a command
+    without one, or Slack refusing it) as notify_private does. The person is never left without an answer."""
+    if respond.response_url:
+        content = render.message(said) if isinstance(said, Message) else {"text": render.escape(said)}
+        try:
+            answered = await respond(response_type="ephemeral", **content)
+            if answered is not None and answered.status_code == 200:
+                return
+        except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError, ValueError) as exc:
+            log.info("the command's response_url failed (%s); answering privately instead", type(exc).__name__)
+    await notify_private(client, channel, user, said)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
-from bot.core.outcomes import NOT_RECORDED, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.outcomes import NOT_RECORDED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
 from bot.service import ImproveService
 from handlers.teams import render
@@ -103,6 +103,13 @@ def register(
 
     @app.on_message
     async def on_message(ctx: ActivityContext[Any]) -> None:
+        try:
+            await _on_message(ctx)
+        except Exception:  # the person must still hear something
+            log.exception("a Teams message could not be handled")
+            await ctx.send(SORRY)
+
+    async def _on_message(ctx: ActivityContext[Any]) -> None:
         activity = _dump(ctx)
         tenant, user = await remember(activity)
         if not tenant or not user:
@@ -144,6 +151,13 @@ def register(
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
+        try:
+            return await _on_card_action(ctx)
+        except Exception:  # the person must still hear something
+            log.exception("a Teams card action could not be handled")
+            return _message_response(SORRY)
+
+    async def _on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
         activity = _dump(ctx)
         tenant, user = await remember(activity)
         action = ((activity.get("value") or {}).get("action")) or {}

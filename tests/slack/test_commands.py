@@ -85,3 +85,11 @@ async def test_text_longer_than_the_form_takes_comes_back_so_nothing_is_lost(sla
     [rest] = answers(slack)
     assert "so it opened with the first part. Here is the rest:" in rest
     assert "THE-REST-OF-IT &lt;!channel&gt;" in rest
+
+
+@pytest.mark.parametrize("response_url", ["", "http://127.0.0.1:9/response/hook"], ids=["none", "refused"])
+async def test_without_a_working_response_url_the_answer_comes_privately(slack: SlackWorld, response_url) -> None:
+    await slack.send(rq.slash_command("help", ALEX, response_url=response_url))
+
+    [shown] = [c for c in slack.stub.of("chat.postEphemeral") if c["user"] == ALEX]
+    assert "/improve checkins" in shown.text_of_blocks

@@ -10,7 +10,7 @@ import urllib.parse
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from bot.core.outcomes import UNAVAILABLE
+from bot.core.outcomes import SORRY, UNAVAILABLE
 from handlers.cli import main
 from handlers.slack.views import NOT_SAVED
 from storage.models import Improvement, OutboxMessage, ProcessedEvent, Why
@@ -269,3 +269,21 @@ def mrkdwn_objects(node) -> list[dict]:
     if isinstance(node, list):
         return [o for item in node for o in mrkdwn_objects(item)]
     return []
+
+
+async def test_a_failure_after_the_ack_is_still_answered(slack: SlackWorld, monkeypatch, caplog) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(slack.bot.service, "click", broken)
+    monkeypatch.setattr(slack.bot.service, "command", broken)
+    clicked = await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+    commanded = await slack.send(rq.slash_command("checkins", ALEX, response_url=slack.stub.response_url))
+
+    assert (clicked.status_code, commanded.status_code) == (200, 200)
+    assert slack.ephemerals(ALEX)[-1] == SORRY
+    assert slack.stub.of("response_url")[-1]["text"] == SORRY
+    assert len([r for r in caplog.records if r.exc_info]) == 2  # each logged once, with its traceback

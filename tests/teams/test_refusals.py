@@ -122,3 +122,14 @@ async def test_installing_greets_with_the_help_and_another_tenant_is_told_plainl
     assert refusal.text.strip() == "Sorry, this Improve bot is set up for another organization."
     with Session(teams.engine) as session:
         assert {w.external_id for w in session.exec(select(Workspace))} == {TENANT}
+
+
+async def test_a_failure_in_a_card_action_is_still_answered(teams: TeamsWorld, monkeypatch) -> None:
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(teams.bot.service, "click", broken)
+    response = await teams.execute(ALEX, "root_cause", {"value": "1"}, teams.personal(ALEX))
+
+    assert response.status_code == 200
+    assert response.json()["value"] == "Sorry, something went wrong on my side. Please try again in a moment."
