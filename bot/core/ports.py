@@ -39,6 +39,11 @@ class ChatPort(Protocol):
 
     async def dm(self, user: str, message: Message) -> Posted: ...
 
+    async def private(self, user: str, message: Message, where: str | None) -> None:
+        """A message only `user` sees: where they acted (`where`, a channel) when the platform can show it there
+        to them alone, else in their direct messages."""
+        ...
+
     async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
         """Post an image (a chart) to a channel."""
         ...

@@ -54,5 +54,11 @@ class Outbox:
         payload = {"title": title, "series": [list(p) for p in series]}
         self._add("chart", None, target=channel, payload=payload, after_id=after.id)
 
+    def private(self, user: str, message: Message, *, where: str = "", improvement: Improvement | None = None) -> None:
+        """A message only `user` sees, where they acted when the platform can (Slack: ephemeral in `where`), else
+        in their direct messages. Like every message it waits out an outage instead of being lost."""
+        payload = {"where": where, "message": message.model_dump(mode="json")}
+        self._add("private", improvement, target=user, payload=payload)
+
     def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> OutboxMessage:
         return self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))

@@ -207,6 +207,11 @@ class Delivery:
             png = await asyncio.to_thread(self._chart, str(payload.get("title", "")), series)
             await self._chat.upload(row.target or "", "hours-given-back.png", str(payload.get("title", "")), png)
             return None
+        if row.kind == "private":
+            data = row.payload or {}
+            where = str(data.get("where") or "") or None
+            await self._chat.private(row.target or "", Message.model_validate(data.get("message")), where)
+            return None
         message = Message.model_validate(row.payload)
         if row.kind == "dm":
             return await self._chat.dm(row.target or "", message)

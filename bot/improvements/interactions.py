@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
-from bot.core.outcomes import Done, Notice, OpenForm, Outcome
+from bot.core.outcomes import Done, OpenForm, Outcome
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
+from bot.delivery.outbox import Outbox
 from bot.improvements import approval, card, forms, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
@@ -99,7 +100,11 @@ def _resubmit(act: Act, target: Target) -> Outcome:
 
 def _reported(act: Act, answer: Answer) -> Outcome:
     improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now)
-    return Notice(views.report_received(improvement))
+    where = answer.context.get("channel") or answer.context.get("conversation") or ""
+    Outbox(act.session, act.ws.id, act.now).private(
+        act.actor.user, views.report_received(improvement), where=where, improvement=improvement
+    )  # after the card (one improvement's messages go in order): "the card is in the intake channel" holds
+    return Done()
 
 
 def _proposed(act: Act, answer: Answer) -> Outcome:

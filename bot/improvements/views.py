@@ -286,9 +286,10 @@ def owner_done(improvement: Improvement, actor: str) -> Message:
     )
 
 
-def report_received(improvement: Improvement) -> str:
-    """The private confirmation for the reporter (plain text; the platform formats the channel)."""
-    return (
+def report_received(improvement: Improvement) -> Message:
+    """The private confirmation for the reporter."""
+    text = (
         f"Thanks! Saved as #{improvement.number}. The card is in the intake channel; "
         'I\'ll ask you "why?" in its thread, one question at a time.'
     )
+    return Message(summary=f"Saved as #{improvement.number}", blocks=[Paragraph(spans=spans(text))])

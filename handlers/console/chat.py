@@ -61,6 +61,9 @@ class ConsoleChat:
     async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
         self._write(f"[{channel}] bot uploaded {filename} ({title}, {len(content):,} bytes)")
 
+    async def private(self, user: str, message: Message, where: str | None) -> None:
+        self.show(f"(only {user} sees this)", f"private:{uuid.uuid4().hex}", message)
+
     async def dm(self, user: str, message: Message) -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[DM to {user}] bot:", ref, message)

@@ -37,6 +37,10 @@ RETRYABLE = {
 }
 
 
+# an ephemeral message cannot be shown in that channel: say it in a DM instead
+NOT_THERE = ("channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived")
+
+
 def make_client(token: str, base_url: str) -> AsyncWebClient:
     """The Web API client: retries 429s (honouring Retry-After), 5xx and dropped connections a couple of times."""
     return AsyncWebClient(
@@ -95,6 +99,17 @@ class SlackChat:
 
     async def dm(self, user: str, message: Message) -> Posted:
         return await self._post(channel=user, **render.message(message))
+
+    async def private(self, user: str, message: Message, where: str | None) -> None:
+        """Ephemeral where the person acted; a DM when that channel cannot show it (they left it, it is gone)."""
+        if where:
+            try:
+                await self._call("chat.postEphemeral", channel=where, user=user, **render.message(message))
+                return
+            except ChatError as exc:
+                if not any(error in str(exc) for error in NOT_THERE):
+                    raise  # an outage or a limit: the whole message is tried again later
+        await self._post(channel=user, **render.message(message))
 
 
 class SlackDirectory:

@@ -132,6 +132,10 @@ class TeamsChat:
         activity = await self._activity(message)
         return Posted(channel=conversation, ref=await self._send("dm", conversation, activity))
 
+    async def private(self, user: str, message: Message, where: str | None) -> None:
+        """Teams shows nothing to one person alone in a channel: the person's 1:1 chat with the bot."""
+        await self.dm(user, message)
+
     async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
         data_uri = "data:image/png;base64," + base64.b64encode(content).decode()
         activity = MessageActivityInput(text=title).add_attachments(

@@ -142,7 +142,8 @@ async def test_a_card_slack_refused_is_kept_and_posted_later_exactly_once(slack:
         pending = session.exec(
             select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         ).all()
-        assert [(m.kind, m.attempts) for m in pending] == [("card", 1), ("thread", 0)]
+        assert [(m.kind, m.attempts) for m in pending] == [("card", 1), ("thread", 0), ("private", 0)]
+    assert not slack.ephemerals(ALEX)  # the confirmation waits with the card: it says the card is there
 
     report = await slack.bot.service.deliver()  # too early: the backoff has not passed
     assert report.sent == 0 and not slack.cards()
@@ -153,6 +154,8 @@ async def test_a_card_slack_refused_is_kept_and_posted_later_exactly_once(slack:
     [card] = slack.cards()
     [why] = slack.thread(card)  # the why follows its card, once
     assert "Why #1" in why.text_of_blocks
+    confirmations = [c for c in slack.stub.of("chat.postEphemeral") if "Saved as #1" in c.text_of_blocks]
+    assert len(confirmations) == 1  # and the confirmation, once, after its card
 
 
 async def test_a_rate_limited_post_is_retried_after_retry_after(slack: SlackWorld) -> None:
