@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 from bot.core.clock import FakeClock
 from bot.core.config import Settings, load_settings
 from storage.db import make_engine, upgrade
+from tests.support import validators
 from tests.support.slack_api import BOT_TOKEN, SlackApiStub
 from tests.support.slack_requests import SIGNING_SECRET
 from tests.support.world import SlackWorld
@@ -68,6 +69,12 @@ def slack_api() -> Iterator[SlackApiStub]:
     stub.start()
     yield stub
     stub.stop()
+    problems = [
+        f"{call.method}: {problem}"
+        for call in stub.calls
+        for problem in validators.slack_call(call.method, call.params)
+    ]
+    assert problems == [], "the bot sent Slack payloads Slack's own models refuse"
 
 
 def make_settings(slack_api: SlackApiStub, **overrides: str) -> Settings:
@@ -113,6 +120,8 @@ def connector():
     stub = ConnectorStub()
     yield stub
     stub.close()
+    problems = [problem for call in stub.calls for card in call.cards for problem in validators.adaptive_card(card)]
+    assert problems == [], "the bot sent Adaptive Cards Microsoft's schema refuses"
 
 
 @pytest.fixture
@@ -123,3 +132,5 @@ async def teams(db: Engine, clock: FakeClock, connector, teams_keys):
     world = TeamsWorld(teams_settings(teams_keys), engine=db, clock=clock, connector=connector, keys=teams_keys)
     yield world
     await world.close()
+    answered = [problem for card in world.answered_cards for problem in validators.adaptive_card(card)]
+    assert answered == [], "the bot answered invokes with Adaptive Cards Microsoft's schema refuses"

@@ -73,9 +73,22 @@ def mrkdwn(parts: list[Span]) -> str:
     return "".join(out)
 
 
+def clip_markup(text: str, limit: int) -> str:
+    """Escaped mrkdwn cut to `limit`, never inside an entity (&amp;) or a mention (<@U…>): half of one would show
+    as garbage, or break the message."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for opening, closing in (("&", ";"), ("<", ">")):
+        start = cut.rfind(opening)
+        if start != -1 and closing not in cut[start:]:
+            cut = cut[:start]
+    return cut + "…"
+
+
 def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
     """verbatim: Slack must not turn a typed '@here' or a channel name into a ping or a link on its own."""
-    return {"type": "mrkdwn", "text": _clip(text, limit), "verbatim": True}
+    return {"type": "mrkdwn", "text": clip_markup(text, limit), "verbatim": True}
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -122,7 +135,8 @@ def message(msg: Message) -> dict[str, Any]:
     blocks = [block(b) for b in msg.blocks]
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], _section("…(shortened: Slack shows at most 50 parts of a message)")]
-    return {"text": escape(_clip(msg.summary, 3000)), "blocks": blocks}
+    text = escape(_clip(msg.summary, 3000))
+    return {"text": text, "blocks": blocks} if blocks else {"text": text}  # Slack refuses an empty blocks list
 
 
 # -- forms as modals ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ never creates an entity, so `<at>Maya</at>` typed by a user is shown, not execut
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -139,6 +140,15 @@ def attachment(card_json: dict[str, Any]) -> dict[str, Any]:
 # -- forms -------------------------------------------------------------------------------------------
 
 
+def _as_number(text: str) -> float | None:
+    """A typed answer as the number a card's number input needs; None when it is not one (it is asked again)."""
+    try:
+        number = float(text.replace(",", ""))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _input(spec: Any, value: FormValue, names: Mapping[str, str]) -> dict[str, Any]:
     common: dict[str, Any] = {"id": spec.id, "label": spec.label}
     if isinstance(spec, TextInput):
@@ -153,8 +163,9 @@ def _input(spec: Any, value: FormValue, names: Mapping[str, str]) -> dict[str, A
     if isinstance(spec, NumberInput):
         element = {"type": "Input.Number", **common, "min": spec.minimum, "max": spec.maximum,
                    "isRequired": spec.required}  # fmt: skip
-        if isinstance(value, str) and value:
-            element["value"] = value
+        number = _as_number(value) if isinstance(value, str) else None
+        if number is not None:
+            element["value"] = number  # a number: Teams drops a string here, the very answer to be corrected
         elif spec.initial is not None:
             element["value"] = spec.initial
         return element
@@ -171,7 +182,7 @@ def _input(spec: Any, value: FormValue, names: Mapping[str, str]) -> dict[str, A
                 "valueOff": "false", "value": "true" if on else "false"}  # fmt: skip
     if isinstance(spec, UserPicker):  # Teams' people picker: values are AAD object ids
         people = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
-        element = {"type": "Input.ChoiceSet", **common, "style": "filtered", "isRequired": spec.required,
+        element = {"type": "Input.ChoiceSet", **common, "isRequired": spec.required,
                    "choices": [], "choices.data": people}  # fmt: skip
         chosen = value if isinstance(value, str) and value else spec.initial
         if chosen:

@@ -106,6 +106,7 @@ class TeamsWorld:
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test")
         self.connector, self.keys, self.clock, self.engine = connector, keys, clock, engine
         self._ids = itertools.count(1)
+        self.answered_cards: list[dict[str, Any]] = []
 
     async def close(self) -> None:
         await settle()
@@ -119,6 +120,9 @@ class TeamsWorld:
             headers["Authorization"] = token
         response = await self.http.post("/api/messages", json=activity, headers=headers)
         await settle()
+        answer = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if isinstance(answer, dict) and answer.get("type") == "application/vnd.microsoft.card.adaptive":
+            self.answered_cards.append(answer["value"])  # checked against the schema when the test ends
         return response
 
     # -- activities as Teams sends them ------------------------------------------------------
