@@ -78,3 +78,34 @@ class BodyLimit:
             return await receive()  # after the body: only a disconnect can come
 
         await self.app(scope, replay, send)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as the standard has it, and text that can be written back out: NaN and Infinity (which Python's json
+    accepts), lone surrogates (\\ud800, which no UTF-8 can carry) and nesting deeper than MAX_DEPTH are refused like
+    any other malformed body, so nothing downstream fails when it echoes, stores or dumps a value. Raises
+    ValueError (RecursionError counts as one)."""
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (RecursionError, UnicodeError) as exc:
+        raise ValueError(type(exc).__name__) from None
+    if _depth(value) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH}")
+    return value
+
+
+MAX_DEPTH = 64  # no Slack or Teams payload nests a dozen levels; libraries fail on what nests hundreds
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [value]
+    while level:
+        deepest += 1
+        level = [child for node in level if isinstance(node, dict | list)
+                 for child in (node.values() if isinstance(node, dict) else node)]  # fmt: skip
+    return deepest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
@@ -17,7 +16,7 @@ from sqlalchemy import Engine
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
-from handlers.limits import BodyLimit
+from handlers.limits import BodyLimit, strict_json
 from storage.db import Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
@@ -119,6 +118,8 @@ def create_web_app(
             verdict = edge.verify(raw, request.headers, slack.verifier)
             if verdict is edge.PASS:
                 verdict = edge.inspect(raw, request.headers.get("content-type", ""))
+            if verdict.challenge is not None:
+                return JSONResponse({"challenge": verdict.challenge})
             if verdict.status == 200:
                 log.debug("acknowledged and ignored %s", verdict.reason)
                 return Response(status_code=200)
@@ -135,7 +136,7 @@ def create_web_app(
                         return JSONResponse({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
                     return Response(status_code=200)
             if verdict.message:
-                return await _slack_message(slack, json.loads(raw))
+                return await _slack_message(slack, strict_json(raw))
             return await handler.handle(request)
 
     if teams is not None:
@@ -169,8 +170,8 @@ async def _slack_message(slack: Any, body: dict[str, Any]) -> Response:
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:
     raw = await request.body()  # already read and bounded by BodyLimit
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = strict_json(raw)
+    except ValueError:  # not JSON, not UTF-8, nested too deep, NaN, a lone surrogate
         return JSONResponse({"error": "the body must be a JSON activity"}, status_code=400)
     if not isinstance(body, dict):
         return JSONResponse({"error": "the body must be a JSON activity"}, status_code=400)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -119,14 +120,17 @@ class Runner:
             raise Unavailable(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]) from None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it), lone surrogates (no UTF-8 has them)
+
+
 class ValueTooLong(ValueError):
     """A value longer than its column: refused the same on SQLite (which would store it) and PostgreSQL."""
 
 
 @event.listens_for(Session, "before_flush")
 def _storable(session: Session, _context: Any, _instances: Any) -> None:
-    """The last line of defence behind validation: no NUL in any text (PostgreSQL refuses it), no text longer
-    than its column, identically on both databases."""
+    """The last line of defence behind validation: no NUL or lone surrogate in any text, no text longer than its
+    column, identically on both databases."""
     for row in (*session.new, *session.dirty):
         table = getattr(row, "__table__", None)
         if table is None:
@@ -135,8 +139,9 @@ def _storable(session: Session, _context: Any, _instances: Any) -> None:
             value = getattr(row, column.key, None)
             if not isinstance(value, str):
                 continue
-            if "\x00" in value:
-                value = value.replace("\x00", "")
+            storable = _UNSTORABLE.sub("", value)
+            if storable != value:
+                value = storable
                 setattr(row, column.key, value)
             limit = getattr(column.type, "length", None)
             if limit is not None and len(value) > limit:

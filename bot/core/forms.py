@@ -14,12 +14,12 @@ from typing import Any
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 
 _USER_ID = re.compile(r"[@\w.:-]{1,100}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
     """Text as people typed it, without the control characters no chat shows (NUL first among them: PostgreSQL
-    refuses it); tabs and line breaks stay."""
+    refuses it) and lone surrogates (no UTF-8 can store them); tabs and line breaks stay."""
     return _CONTROL.sub("", text).strip()
 
 

@@ -6,7 +6,6 @@ acknowledged and ignored (200). Every refusal is one log line with a reason, nev
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -16,8 +15,12 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
+from handlers.limits import strict_json
+from handlers.slack.payload import team_of
+
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+CHALLENGE = re.compile(r"[A-Za-z0-9_-]{1,200}")  # what Slack's URL check sends, to be echoed
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]  # team, user, channel, event ids and ts
 Short = Annotated[str, Field(max_length=3000)]
@@ -54,10 +57,37 @@ class _Authorization(_Shape):
     is_enterprise_install: bool | None = None
 
 
-class _Message(_Shape):
-    ts: Id | None = None
+class _ResponseUrl(_Shape):
+    response_url: Short
+
+
+class _Where(_Shape):
+    """The fields Bolt's context building reads, at every level it looks (the payload, its event, the event's
+    message, item and view): whatever else a level carries, these must have Slack's types."""
+
+    team: _Team | Id | None = None
+    team_id: Id | None = None
+    enterprise: _Enterprise | Id | None = None
+    enterprise_id: Id | None = None
+    user: _User | Id | None = None
+    user_id: Id | None = None
+    user_team: Id | None = None
+    channel: _Channel | Id | None = None
+    channel_id: Id | None = None
     thread_ts: Id | None = None
-    user: Id | None = None
+    authorizations: list[_Authorization] | None = None
+    is_enterprise_install: bool | None = None
+    is_ext_shared_channel: bool | None = None
+    app_installed_team_id: Id | None = None
+    response_url: Short | None = None
+    response_urls: Annotated[list[_ResponseUrl], Field(max_length=1)] | None = None  # Bolt fails on more
+    function_execution_id: None = None  # workflow functions: not what this app does
+    function_data: None = None
+    bot_access_token: None = None
+
+
+class _Message(_Where):
+    ts: Id | None = None
 
 
 class _Action(_Shape):
@@ -66,28 +96,15 @@ class _Action(_Shape):
     value: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class _View(_Shape):
+class _View(_Where):
     id: Id | None = None
     type: Short
     callback_id: Annotated[str, Field(max_length=255)]
-    team_id: Id | None = None
     private_metadata: Short = ""
     state: dict[str, dict[str, dict[str, dict[str, Any]]]] | None = None
 
 
-class _Envelope(_Shape):
-    """What Bolt's context extraction reads from every payload."""
-
-    team: _Team | None = None
-    team_id: Id | None = None
-    enterprise: _Enterprise | Id | None = None
-    enterprise_id: Id | None = None
-    user_id: Id | None = None
-    channel_id: Id | None = None
-    authorizations: list[_Authorization] | None = None
-    is_enterprise_install: bool | None = None
-    is_ext_shared_channel: bool | None = None
-    thread_ts: Id | None = None
+class _Envelope(_Where):
     message: _Message | None = None
     previous_message: _Message | None = None
 
@@ -100,7 +117,6 @@ class _BlockActions(_Envelope):
     container: dict[str, Any] | None = None
     view: _View | None = None
     trigger_id: Short | None = None
-    response_url: Short | None = None
 
 
 class _ViewSubmission(_Envelope):
@@ -110,23 +126,17 @@ class _ViewSubmission(_Envelope):
     trigger_id: Short | None = None
 
 
-class _Event(_Shape):
+class _Event(_Envelope):
     type: Literal["message"]
     subtype: Short | None = None
-    channel: Id | None = None
     channel_type: Short | None = None
-    user: Id | None = None
     bot_id: Id | None = None
-    team: Id | None = None
-    user_team: Id | None = None
     text: str | None = None
     ts: Id | None = None
-    thread_ts: Id | None = None
     event_ts: Id | None = None
-    message: _Message | None = None
-    previous_message: _Message | None = None
-    item: dict[str, Any] | None = None
-    assistant_thread: dict[str, Any] | None = None
+    item: _Where | None = None
+    assistant_thread: _Where | None = None
+    view: _View | None = None
 
 
 class _MessageEvent(_Envelope):
@@ -134,6 +144,36 @@ class _MessageEvent(_Envelope):
     event: _Event
     event_id: Id | None = None
     event_time: int | None = None
+
+
+class _Command(_Shape):
+    """A slash command's form: strings by construction, so what matters is which keys it has (Bolt reads some
+    of these names as structures) and that its ids are ids."""
+
+    command: Annotated[str, Field(min_length=1, max_length=64)]
+    text: str = ""
+    team_id: Id | None = None
+    user_id: Id | None = None
+    channel_id: Id | None = None
+    enterprise_id: Id | None = None
+    trigger_id: Short | None = None
+    response_url: Short | None = None
+    is_enterprise_install: Literal["true", "false"] | None = None
+    authorizations: None = None
+    response_urls: None = None
+    event: None = None
+    view: None = None
+    message: None = None
+    previous_message: None = None
+    item: None = None
+    assistant_thread: None = None
+    team: None = None
+    user: None = None
+    channel: None = None
+    enterprise: None = None
+    function_execution_id: None = None
+    function_data: None = None
+    bot_access_token: None = None
 
 
 HANDLED_INTERACTIONS: dict[str, type[_Envelope]] = {"block_actions": _BlockActions,
@@ -147,6 +187,7 @@ class Verdict:
     team: str | None = None  # the workspace a payload handed on comes from ("" when it names none)
     command: bool = False  # a slash command: a refusal can be answered in words
     message: bool = False  # a message event: the route takes it itself (handlers.slack.events)
+    challenge: str | None = None  # Slack's URL check: the answer is this, echoed
 
 
 PASS = Verdict(0)
@@ -171,8 +212,8 @@ def verify(raw: bytes, headers: Mapping[str, str], verifier: SignatureVerifier |
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return strict_json(text)
+    except ValueError:
         return None
 
 
@@ -183,8 +224,11 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
         body = _json(text)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):
             return Verdict(400, "a JSON body that is not a Slack event envelope")
-        if body["type"] == "url_verification":
-            return PASS if isinstance(body.get("challenge"), str) else Verdict(400, "a challenge without challenge")
+        if body["type"] == "url_verification":  # answered here: Bolt reads more of a body than it needs to
+            challenge = body.get("challenge")
+            if not isinstance(challenge, str) or not CHALLENGE.fullmatch(challenge):
+                return Verdict(400, "a URL check without a challenge")
+            return Verdict(200, "Slack's URL check", challenge=challenge)
         if body["type"] != "event_callback" or not isinstance(body.get("event"), dict):
             return Verdict(200, f"an event envelope of type {_label(body['type'])}")
         if body["event"].get("type") != "message":
@@ -199,15 +243,16 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
         shape = HANDLED_INTERACTIONS.get(payload["type"])
         if shape is None:
             return Verdict(200, f"an interaction of type {_label(payload['type'])}")
-        return _shaped(shape, payload, payload["type"], team=lambda: _team_of(payload))
+        return _shaped(shape, payload, payload["type"], team=lambda: team_of(payload))
     if "command" in form:
-        return Verdict(0, team=form.get("team_id", ""), command=True)  # form fields are strings by construction
+        verdict = _shaped(_Command, form, "slash command", team=lambda: form.get("team_id", ""))
+        return replace(verdict, command=True) if verdict.status == 0 else verdict
     if "ssl_check" in form:
-        return PASS
+        return Verdict(200, "Slack's SSL check")
     return Verdict(400, "a form that is no Slack command or interaction")
 
 
-def _shaped(shape: type[_Envelope], body: dict[str, Any], kind: str, *, team: Callable[[], Any]) -> Verdict:
+def _shaped(shape: type[_Shape], body: dict[str, Any], kind: str, *, team: Callable[[], Any]) -> Verdict:
     """Hand `body` on when it has `shape`, with the workspace `team` finds in it (read once the shape is known)."""
     try:
         shape.model_validate(body)
@@ -216,12 +261,6 @@ def _shaped(shape: type[_Envelope], body: dict[str, Any], kind: str, *, team: Ca
         return Verdict(400, f"a malformed {kind} ({where})")
     found = team()
     return Verdict(0, team=found if isinstance(found, str) else "")
-
-
-def _team_of(payload: dict[str, Any]) -> Any:
-    """The workspace an interaction comes from, where Slack puts it (the payload is already shape-checked)."""
-    team, user, view = (payload.get(key) or {} for key in ("team", "user", "view"))
-    return team.get("id") or user.get("team_id") or view.get("team_id") or ""
 
 
 def _label(value: object) -> str:

@@ -24,9 +24,10 @@ REFRESH_AT_MOST_EVERY = 30.0  # seconds: a token naming a key we do not know fet
 Guid = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
 
 
-Text40 = Annotated[str, Field(max_length=40)]
-Text100 = Annotated[str, Field(max_length=100)]
-Text200 = Annotated[str, Field(max_length=200)]  # what the database keeps of an id
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # ids end up in URLs and in the database
+Text40 = Annotated[str, Field(max_length=40, pattern=_PRINTABLE)]
+Text100 = Annotated[str, Field(max_length=100, pattern=_PRINTABLE)]
+Text200 = Annotated[str, Field(max_length=200, pattern=_PRINTABLE)]  # what the database keeps of an id
 
 
 class _Shape(BaseModel):
@@ -127,6 +128,8 @@ def inspect(body: dict[str, Any]) -> Verdict:
         if exc.errors()[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
             return Verdict(200, f"an activity of a kind the Teams SDK does not model ({_where(exc)})")
         return Verdict(400, f"a malformed {str(body['type'])[:40]!r} activity ({_where(exc)})")
+    except (ValueError, RecursionError):  # pydantic's "maximum serialization depth" and the like
+        return Verdict(400, "an activity nested deeper than any real one")
     return PASS
 
 

@@ -209,7 +209,7 @@ async def test_payloads_missing_their_user_or_team_change_nothing_and_leave_no_t
     assert response.status_code == 400  # malformed: Slack never sends a click without its user
     command = dict(urllib.parse.parse_qsl(rq.slash_command("x", ALEX)[0].decode()))
     command["team_id"] = ""
-    assert (await slack.send(rq.form(command))).status_code == 200
+    assert (await slack.send(rq.form(command))).status_code == 400  # and a command from no workspace
     assert not slack.stub.of("views.open") and not slack.stub.of("chat.postEphemeral")
     assert not [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"]
 
