@@ -48,14 +48,19 @@ def _stamped(outcome: Outcome) -> Outcome:
     return replace(outcome, form=outcome.form.model_copy(update={"context": context}))
 
 
-def _claim(act: Act, instance: str | None) -> bool:
-    """In the answer's own transaction: False when this opening of the form was answered already. (An answer
-    that fails rolls its claim back, so it can be sent again.)"""
-    if instance is None:
-        return True  # a form opened before instances existed
+def _claim_key(instance: str, user: str) -> str:
+    """A form card in a Teams channel is one opening answered by several people: each answer is its own."""
     if not _INSTANCE.fullmatch(instance):
         raise ValueError("not a form instance")  # tampered: "out of date"
-    key = f"form:{instance}"
+    return f"form:{instance}:{user}"
+
+
+def _claim(act: Act, instance: str | None) -> bool:
+    """In the answer's own transaction: False when this person answered this opening of the form already. (An
+    answer that fails rolls its claim back, so it can be sent again.)"""
+    if instance is None:
+        return True  # a form opened before instances existed
+    key = _claim_key(instance, act.actor.user)
     if queries.event_seen(act.session, act.ws.id, key):
         return False
     act.session.add(ProcessedEvent(workspace_id=act.ws.id, event_id=key, at=act.now))
@@ -229,8 +234,12 @@ class ImproveService:
             return Notice(str(refusal))
         except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
-        except IntegrityError:  # the same answer, saved by a request that arrived at the same moment
-            return Done()
+        except IntegrityError:
+            if instance is not None and await self._run(
+                lambda session: queries.event_seen(session, ws.id, _claim_key(instance, user))
+            ):
+                return Done()  # the same answer, saved by a request that arrived at the same moment
+            raise
         if deliver:
             await self.deliver()
         return outcome

@@ -20,7 +20,7 @@ from handlers.limits import BodyLimit, strict_json
 from storage.db import Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
-OTHER_WORKSPACE = "Sorry, this Improve bot is set up for another Slack workspace."
+LAST_SLACK_RETRY = "3"  # X-Slack-Retry-Num: Slack sends an event three more times at most
 
 
 class Platform(Protocol):
@@ -106,15 +106,15 @@ def create_web_app(
         return JSONResponse({"status": "ok", "database": "ok"})
 
     if slack is not None:
-        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+        from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+        from slack_bolt.request.async_request import AsyncBoltRequest
 
+        from handlers.slack import app as slack_app
         from handlers.slack import edge
-
-        handler = AsyncSlackRequestHandler(slack.app)
 
         @web.post("/slack/events")
         async def slack_events(request: Request) -> Response:
-            raw = await request.body()  # read and bounded by BodyLimit; Bolt reuses it
+            raw = await request.body()  # read and bounded by BodyLimit
             verdict = edge.verify(raw, request.headers, slack.verifier)
             if verdict is edge.PASS:
                 verdict = edge.inspect(raw, request.headers.get("content-type", ""))
@@ -123,9 +123,9 @@ def create_web_app(
             if verdict.status == 200:
                 log.debug("acknowledged and ignored %s", verdict.reason)
                 return Response(status_code=200)
-            if verdict.status:
-                log.warning("refused a Slack request (%s): %s", verdict.status, verdict.reason)
-                return JSONResponse({"error": "invalid request"}, status_code=verdict.status)
+            if verdict.status or verdict.body is None:
+                log.warning("refused a Slack request (%s): %s", verdict.status or 400, verdict.reason)
+                return JSONResponse({"error": "invalid request"}, status_code=verdict.status or 400)
             if verdict.team is not None:
                 ours = await slack.team_id()
                 if ours is None:  # Slack could not tell us which workspace our token is for: try again later
@@ -133,11 +133,14 @@ def create_web_app(
                 if verdict.team != ours:  # one token serves one workspace: nothing of another is created
                     log.warning("refused a Slack request from another workspace (%r)", verdict.team[:20])
                     if verdict.command:
-                        return JSONResponse({"response_type": "ephemeral", "text": OTHER_WORKSPACE})
+                        return JSONResponse({"response_type": "ephemeral", "text": slack_app.OTHER_WORKSPACE})
                     return Response(status_code=200)
             if verdict.message:
-                return await _slack_message(slack, strict_json(raw))
-            return await handler.handle(request)
+                return await _slack_message(slack, verdict.body, request.headers.get("x-slack-retry-num", ""))
+            # Bolt gets the body exactly as the door read and checked it, not its own reading of the raw text (it
+            # parses by other rules); the signature is checked already, which is all Bolt's HTTP mode adds.
+            bolt = AsyncBoltRequest(body=verdict.body, headers=dict(request.headers), mode="socket_mode")
+            return to_starlette_response(await slack.app.async_dispatch(bolt))
 
     if teams is not None:
         endpoint: TeamsEndpoint = teams
@@ -149,16 +152,20 @@ def create_web_app(
     return web
 
 
-async def _slack_message(slack: Any, body: dict[str, Any]) -> Response:
+async def _slack_message(slack: Any, body: dict[str, Any], retry: str) -> Response:
     """A message event, taken before Slack is answered: when it could not be looked at, 503 makes Slack send it
-    again (after about a minute, then five); the answers it holds are never dropped and never taken twice."""
+    again (after about a minute, then five); after Slack's last retry the person is told to send it again. The
+    answers it holds are never dropped silently and never taken twice."""
     from handlers.slack import events
 
     try:
         taken = await events.take(slack.service, body, deliver=False)
     except Unavailable as exc:
-        log.warning("asked Slack to send a thread message again: the database is unavailable (%s)", exc)
-        return JSONResponse({"error": "try again"}, status_code=503)
+        if retry != LAST_SLACK_RETRY:
+            log.warning("asked Slack to send a thread message again: the database is unavailable (%s)", exc)
+            return JSONResponse({"error": "try again"}, status_code=503)
+        await events.not_recorded(slack.client, body, slack.workspace_settings.intake_channel)
+        return Response(status_code=200)
     except Exception:  # a bug, not an outage: sending it again would fail again
         log.exception("a Slack thread message could not be handled")
         return Response(status_code=200)

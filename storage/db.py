@@ -123,7 +123,7 @@ class Runner:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it), lone surrogates (no UTF-8 has them)
 
 
-class ValueTooLong(ValueError):
+class ValueTooLong(Exception):  # not a ValueError: that would read as a stale form
     """A value longer than its column: refused the same on SQLite (which would store it) and PostgreSQL."""
 
 

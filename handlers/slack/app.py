@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,10 +23,12 @@ from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.slack import actions, commands, errors, events, views
+from handlers.slack.payload import team_of
 from handlers.slack.port import SlackChat, SlackDirectory, make_client
 from storage.db import transaction
 
 log = logging.getLogger("improvebot.slack")
+OTHER_WORKSPACE = "Sorry, this Improve bot is set up for another Slack workspace."
 
 
 @dataclass
@@ -95,9 +98,32 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         logger=logging.getLogger("improvebot.bolt"),
         raise_error_for_unhandled_request=True,
     )
-    for listeners in (commands, actions, views, events):
+    for listeners in (commands, actions, views):
         listeners.register(app, core.service)
+    events.register(app, core.service, workspace_settings.intake_channel)
     app.error(errors.on_error)
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
-    return SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
-                    workspace_settings=workspace_settings, engine=engine, verifier=verifier)  # fmt: skip
+    bot = SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
+                   workspace_settings=workspace_settings, engine=engine, verifier=verifier)  # fmt: skip
+    if socket_mode:  # over HTTP the door in handlers/web.py does this before Bolt sees anything
+        app.middleware(_one_workspace(bot))
+    return bot
+
+
+def _one_workspace(bot: SlackBot) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Socket Mode: one token serves one workspace; a request from another creates nothing."""
+
+    async def one_workspace(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+        ours = await bot.team_id()
+        if ours is None:
+            return BoltResponse(status=503, body="")
+        team = team_of(body)
+        if team == ours:
+            await next()
+            return None
+        log.warning("refused a Slack request from another workspace (%r)", team[:20])
+        if "command" in body:
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": OTHER_WORKSPACE})
+        return BoltResponse(status=200, body="")
+
+    return one_workspace

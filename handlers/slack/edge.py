@@ -188,6 +188,7 @@ class Verdict:
     command: bool = False  # a slash command: a refusal can be answered in words
     message: bool = False  # a message event: the route takes it itself (handlers.slack.events)
     challenge: str | None = None  # Slack's URL check: the answer is this, echoed
+    body: dict[str, Any] | None = None  # what is handed on, as the door read it (Bolt does not read it again)
 
 
 PASS = Verdict(0)
@@ -260,7 +261,7 @@ def _shaped(shape: type[_Shape], body: dict[str, Any], kind: str, *, team: Calla
         where = ".".join(str(part) for part in exc.errors()[0]["loc"])[:80]
         return Verdict(400, f"a malformed {kind} ({where})")
     found = team()
-    return Verdict(0, team=found if isinstance(found, str) else "")
+    return Verdict(0, team=found if isinstance(found, str) else "", body=body)
 
 
 def _label(value: object) -> str:

@@ -10,10 +10,13 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.outcomes import NOT_RECORDED
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig
+from handlers.slack.port import notify_private
 from storage.db import Unavailable
 
 log = logging.getLogger("improvebot.slack")
@@ -43,10 +46,21 @@ async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool =
     )
 
 
-def register(app: AsyncApp, service: ImproveService) -> None:
+async def not_recorded(client: AsyncWebClient, body: dict[str, Any], intake_channel: str) -> None:
+    """A message that could not be looked at and will not come again: when it was written in an improvement's
+    thread (they live in the intake channel), its author is told, privately and in the thread, to send it again."""
+    event = body.get("event")
+    event = event if isinstance(event, dict) else {}
+    channel, user, thread = dig(event, "channel"), dig(event, "user"), dig(event, "thread_ts")
+    log.warning("a thread message could not be looked at: the database is unavailable")
+    if channel == intake_channel and user and thread and not event.get("bot_id"):
+        await notify_private(client, channel, user, NOT_RECORDED, thread)
+
+
+def register(app: AsyncApp, service: ImproveService, intake_channel: str) -> None:
     @app.event("message")
-    async def message(body: dict[str, Any]) -> None:  # Socket Mode: the envelope is acked already
+    async def message(body: dict[str, Any], client: AsyncWebClient) -> None:  # Socket Mode: acked already
         try:
             await take(service, body)
-        except Unavailable as exc:
-            log.warning("a thread message could not be looked at: the database is unavailable (%s)", exc)
+        except Unavailable:  # Socket Mode sends nothing again
+            await not_recorded(client, body, intake_channel)

@@ -13,6 +13,7 @@ from tests.conftest import ALEX
 from tests.support import slack_requests as rq
 from tests.support.teams_flows import REPORT
 from tests.support.teams_world import ALEX as TEAMS_ALEX
+from tests.support.teams_world import JO as TEAMS_JO
 from tests.support.teams_world import TeamsWorld
 from tests.support.world import REPORT_DEFAULTS, SlackWorld, settle
 
@@ -88,3 +89,16 @@ async def test_a_teams_form_card_submitted_twice_is_saved_once(teams: TeamsWorld
         assert response.status_code == 200
 
     assert improvements(teams.engine) == 1
+
+
+async def test_a_form_card_in_a_teams_channel_is_one_answer_per_person(teams: TeamsWorld) -> None:
+    channel = {"id": "19:general@thread.tacv2", "conversationType": "channel", "isGroup": True}
+    await teams.say(TEAMS_ALEX, "improve Leads arrive twice", channel, mention=True)
+    form = teams.connector.posts_to(channel["id"])[-1]  # in the channel, for anyone there to fill in
+
+    for person in (TEAMS_ALEX, TEAMS_JO, TEAMS_JO):
+        assert (await teams.submit(person, form, REPORT, channel)).status_code == 200
+
+    with Session(teams.engine) as session:
+        reporters = sorted(session.exec(select(Improvement.reporter_id)).all())
+    assert reporters == sorted([TEAMS_ALEX.aad, TEAMS_JO.aad])  # Jo's second submit is the same answer

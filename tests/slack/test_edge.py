@@ -8,7 +8,9 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from sqlmodel import Session, select
 
+from storage.models import Workspace
 from tests.conftest import ALEX
 from tests.support import slack_requests as rq
 from tests.support.world import SlackWorld
@@ -128,3 +130,19 @@ async def test_the_url_verification_challenge_is_answered(slack: SlackWorld) -> 
     response = await slack.send((body.encode(), JSON))
     assert response.status_code == 200
     assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.text
+
+
+async def test_bolt_sees_the_body_as_the_door_read_it(slack: SlackWorld, caplog) -> None:
+    view = await slack.command("the payload is wrong", ALEX)  # Bolt's own reading lost any text with 'payload'
+    problem = next(b for b in view["blocks"] if b.get("block_id") == "problem")
+    assert problem["element"]["initial_value"] == "the payload is wrong"
+
+    event = {"type": "event_callback", "team_id": "T0OTHER", "event": {"type": "message", "channel": "C0INTAKE",
+             "user": ALEX, "text": "&command=/improve&team_id=T0001&user_id=U0ALEX&text=x", "ts": "1.2",
+             "thread_ts": "1.1", "authorizations": 5}}  # fmt: skip
+    response = await slack.send((json.dumps(event).encode(), FORM))  # JSON, labelled as a form
+
+    assert response.status_code in (200, 400)
+    with Session(slack.engine) as session:
+        assert [w.external_id for w in session.exec(select(Workspace))] == ["T0001"]
+    no_trace(caplog)
