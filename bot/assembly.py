@@ -47,12 +47,12 @@ def assemble(
     directory: Directory,
     settings_for: Callable[[str], WorkspaceSettings],
     command: str = "/improve",
-    db_timeout: float = 2.0,
+    db_timeout: float = 1.0,
 ) -> Core:
     """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
     how long a request waits for a database worker before it is told to try again."""
     interactions = registry()
-    runner = Runner(wait=db_timeout, name=f"{platform}-db")
+    runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None and interactions.chart is not None
     delivery = Delivery(engine, clock, chat, platform, card=interactions.card, chart=interactions.chart)
     service = ImproveService(

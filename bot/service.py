@@ -152,7 +152,13 @@ class ImproveService:
         return await self._run(lambda session: fn(Act(session, ws, actor, now, self.registry)), inline=not reads)
 
     async def deliver(self) -> FlushReport:
-        report = await self.delivery.flush()
+        """Send what is due. Called after a change is saved: a failure here never turns that into an error for the
+        person who acted (the next flush or tick sends what is left)."""
+        try:
+            report = await self.delivery.flush()
+        except Exception:
+            log.exception("delivery failed; the next flush retries")
+            return FlushReport()
         for error in report.errors:
             log.warning("delivery: %s", error)
         return report

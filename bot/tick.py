@@ -23,6 +23,7 @@ from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.tick")
 KEEP_EVENT_IDS = timedelta(days=7)  # Slack retries an event for minutes, not days
+KEEP_FORM_ANSWERS = timedelta(days=90)  # a Teams form card stays in a chat: answered again weeks later, it is the same
 
 
 @dataclass
@@ -70,5 +71,7 @@ class Ticker:
                 if not (job.repeat and queued):
                     break
         with transaction(self._engine) as session:
-            session.execute(delete(ProcessedEvent).where(col(ProcessedEvent.at) < now - KEEP_EVENT_IDS))
+            form = col(ProcessedEvent.event_id).startswith("form:")
+            session.execute(delete(ProcessedEvent).where(~form, col(ProcessedEvent.at) < now - KEEP_EVENT_IDS))
+            session.execute(delete(ProcessedEvent).where(form, col(ProcessedEvent.at) < now - KEEP_FORM_ANSWERS))
         return report

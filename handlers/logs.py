@@ -26,12 +26,17 @@ QUIET = (
     "aiohttp",
     "apscheduler",
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line and paragraph separators
 
 
 def escape(text: str) -> str:
     """`text` on one line: newlines and other control characters as visible escapes (\\n, \\x1b)."""
-    return _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_visible, text)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "\\n" if code == 10 else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class OneLine(logging.Formatter):

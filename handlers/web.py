@@ -75,7 +75,7 @@ def create_web_app(
     scheduled: bool = True,
     max_body: int = 512 * 1024,
     body_timeout: float = 10.0,
-    db_timeout: float = 2.0,
+    db_timeout: float = 1.0,
 ) -> FastAPI:
     """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
     body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits)."""
@@ -102,7 +102,8 @@ def create_web_app(
     async def healthz() -> JSONResponse:
         problem = await health.problem()
         if problem:
-            return JSONResponse({"status": "error", "database": "unavailable", "reason": problem}, status_code=503)
+            log.warning("health check: the database cannot write (%s)", problem)
+            return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
     if slack is not None:

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, event, make_url
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
@@ -31,12 +31,13 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, timeout: float = 2.0, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, timeout: float = 1.0, pool_size: int = 10) -> Engine:
     """`timeout`: how long a statement may wait for a lock (SQLite's busy timeout, PostgreSQL's lock timeout),
     for a connection, and for a pool slot; past it the database is "unavailable" and the person is told so."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout},
+                               hide_parameters=True)  # fmt: skip
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,10 +55,20 @@ def make_engine(url: str, *, timeout: float = 2.0, pool_size: int = 10) -> Engin
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    options = f"-c lock_timeout={int(timeout * 1000)} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
-    connect = {"connect_timeout": max(2, round(timeout)), "options": options}
+    own = f"-c lock_timeout={int(timeout * 1000)} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    given = make_url(url).query.get("options")  # a URL's own options (a search_path, say) are kept
+    connect = {
+        "connect_timeout": max(2, round(timeout)),
+        "options": f"{given} {own}" if isinstance(given, str) else own,
+        # a server that stops answering mid-query (frozen, a dropped network) is given up on, not waited for
+        "tcp_user_timeout": max(2000, int(timeout * 2000)),
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 2,
+    }
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=2 * pool_size,
-                         pool_timeout=timeout, connect_args=connect)  # fmt: skip
+                         pool_timeout=timeout, connect_args=connect, hide_parameters=True)  # fmt: skip
 
 
 STATEMENT_TIMEOUT_MS = 30_000  # no query of ours runs this long; one that does is stopped, not waited for
@@ -67,7 +78,7 @@ class Unavailable(Exception):
     """The database did not answer in time, or could not (down, locked, disk full): try again in a minute."""
 
 
-_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+DOWN = (OperationalError, InterfaceError, PoolTimeout)  # down, locked, full or out of connections
 
 
 class _Dropped(Exception):
@@ -102,7 +113,7 @@ class Runner:
     bounded by the database's own timeouts. So the caller is told "saved" or "not saved" truthfully: never "not
     saved" about something that commits a moment later."""
 
-    def __init__(self, *, workers: int = 4, wait: float = 2.0, name: str = "db") -> None:
+    def __init__(self, *, workers: int = 8, wait: float = 0.5, name: str = "db") -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
         self._wait = wait
 
@@ -116,7 +127,10 @@ class Runner:
                 if job.drop():
                     raise Unavailable("no database worker was free in time") from None
                 return await future
-        except _DOWN as exc:
+            except asyncio.CancelledError:
+                job.drop()  # nobody waits for it any more: if it has not started, it never will
+                raise
+        except DOWN as exc:
             raise Unavailable(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]) from None
 
 
@@ -178,18 +192,22 @@ class Health:
 
     def __init__(self, engine: Engine, *, timeout: float) -> None:
         self._engine = make_engine(engine.url.render_as_string(hide_password=False), timeout=timeout, pool_size=1)
-        self._runner = Runner(workers=1, wait=timeout, name="health")
+        self._runner = Runner(workers=1, wait=timeout / 2, name="health")
 
     def _write(self) -> None:
         from storage.models import HealthCheck  # the tables are defined after the engine helpers
 
-        with transaction(self._engine) as session:
-            row = session.get(HealthCheck, 1) or HealthCheck(id=1)
-            row.checked_at = datetime.now(UTC)
-            session.add(row)
+        try:
+            with transaction(self._engine) as session:
+                row = session.get(HealthCheck, 1) or HealthCheck(id=1)
+                row.checked_at = datetime.now(UTC)
+                session.add(row)
+        except IntegrityError:
+            pass  # another instance wrote the first row at the same moment: the database writes
 
     async def problem(self) -> str | None:
-        """None when a write went through; otherwise what stopped it, in a few words."""
+        """None when a write went through; otherwise what stopped it, in a few words (for the log only: it can
+        name the database's host)."""
         try:
             await self._runner.run(self._write)
         except Unavailable as exc:

@@ -100,5 +100,7 @@ def test_a_log_record_is_one_line_whatever_it_carries() -> None:
     assert "\\n2026-11-21 INFO improvebot: approved by admin\\x0d\\x1b[31mred" in lines[0]
     assert all(line.startswith("    | ") for line in lines[1:])  # the traceback cannot pass for a record
     assert lines[-2:] == ["    | ValueError: bad", "    | INFO improvebot: fake"]
+    separators = logging.LogRecord("x", logging.INFO, __file__, 1, "a\u2028b\x85c\x9b31m", None, None)
+    assert formatter.format(separators) == "INFO x: a\\u2028b\\x85c\\x9b31m"  # what splitlines() would split
     long = logging.LogRecord("x", logging.INFO, __file__, 1, "y" * 5000, None, None)
     assert formatter.format(long).endswith("… (3,000 more characters)")

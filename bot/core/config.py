@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     improve_max_connections: int = Field(default=200, ge=1, le=100_000)
     improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
     improve_log_level: Literal["debug", "info", "warning"] = "info"
-    improve_db_timeout: float = Field(default=2.0, gt=0, le=60)
+    improve_db_timeout: float = Field(default=1.0, gt=0, le=60)
     teams_client_id: str = ""
     teams_client_secret: str = ""
     teams_tenant_id: str = ""

@@ -14,6 +14,7 @@ from typing import Any
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 
 _USER_ID = re.compile(r"[@\w.:-]{1,100}")
+NOT_A_PERSON = "!"  # what a platform's form reader gives for a person field no people picker could have filled
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 

@@ -54,6 +54,7 @@ Outcome = OpenForm | Notice | Show | FormErrors | Done
 STALE = "That button or form is out of date. Scroll to the latest message in the thread."
 UNAVAILABLE = "Sorry, I can't save anything right now. Please try again in a minute; nothing you did was lost."
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 NOT_RECORDED = (
     "I couldn't record that message just now. If it was an answer to a why, please send it again in a minute."
 )

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, case, exists, or_, update
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -25,7 +23,7 @@ from bot.core.ports import ChatError, ChatPort, Posted
 from bot.core.registry import CardView, ChartImage
 from bot.core.workspace import WorkspaceSettings
 from storage import queries
-from storage.db import transaction
+from storage.db import DOWN, transaction
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
@@ -80,7 +78,7 @@ class Delivery:
         token = uuid.uuid4().hex
         try:
             await self._flush(report, token)
-        except (OperationalError, InterfaceError, PoolTimeout) as exc:  # down, locked or full: the next flush goes on
+        except DOWN as exc:  # down, locked or full: the next flush goes on
             log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
             report.errors.append("the database is unavailable")
         return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class SlackBot:
     engine: Engine
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
     _team: str | None = None
+    _ask_after: float = 0.0
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def background(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -50,12 +52,14 @@ class SlackBot:
         task.add_done_callback(self._tasks.discard)
 
     async def team_id(self) -> str | None:
-        """The workspace the bot token belongs to (auth.test, asked once); None while Slack cannot say."""
-        if self._team is None:
+        """The workspace the bot token belongs to (auth.test, asked once); None while Slack cannot say (asked
+        within 2 s, and not again for 10 s after a failure, so requests are answered within Slack's 3 s)."""
+        if self._team is None and time.monotonic() >= self._ask_after:
             try:
-                answer = await self.client.auth_test()
+                answer = await asyncio.wait_for(self.client.auth_test(), 2)
             except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
                 log.warning("could not ask Slack which workspace the token is for: %s", type(exc).__name__)
+                self._ask_after = time.monotonic() + 10
                 return None
             team = answer.get("team_id")
             self._team = team if isinstance(team, str) and team else None

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from bot.core.forms import NOT_A_PERSON
 from bot.core.messages import (
     Actions,
     Block,
@@ -37,7 +38,6 @@ FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,30}$")
 _PERSON = re.compile(r"[UW][A-Z0-9]{2,30}")
-NOT_A_PERSON = "!"  # a picker value no person has: the form's validator answers "Pick a person."
 
 
 def escape(text: str) -> str:

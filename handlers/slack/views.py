@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.outcomes import UNAVAILABLE, FormErrors, Notice
+from bot.core.outcomes import NOT_SAVED, UNAVAILABLE, FormErrors, Notice
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
@@ -22,7 +22,6 @@ EVERY_FORM: dict[str, str | re.Pattern[str]] = {
     "type": "view_submission",
     "callback_id": re.compile(".*"),
 }  # the service knows which are ours
-NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 
 
 def first_field(view: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -87,6 +88,7 @@ class Tokens:
         self._audiences = list(options.valid_audiences)
         self._keys = jwt.PyJWKClient(options.jwks_uri or "", timeout=10, lifespan=300)
         self._refreshed = 0.0
+        self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="teams-keys")  # never queued behind other work
 
     def _key(self, token: str) -> Any:
         kid = jwt.get_unverified_header(token).get("kid")
@@ -104,7 +106,9 @@ class Tokens:
             return "no bearer token"
         token = authorization.removeprefix("Bearer ")
         try:
-            key = await asyncio.to_thread(self._key, token)  # the key set is fetched over HTTP: off the loop
+            key = await asyncio.get_running_loop().run_in_executor(
+                self._fetcher, self._key, token
+            )  # HTTP: off the loop
             claims = jwt.decode(token, key, algorithms=["RS256"], audience=self._audiences, issuer=self._issuers,
                                 leeway=LEEWAY, options={"require": ["exp", "iss", "aud"]})  # fmt: skip
         except (jwt.PyJWTError, OSError, ValueError) as exc:

@@ -11,21 +11,20 @@ from typing import Any
 from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
 from microsoft_teams.api.models import InvokeResponse
 from microsoft_teams.apps import ActivityContext, App
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
-from bot.core.outcomes import NOT_RECORDED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
+from bot.core.outcomes import NOT_RECORDED, NOT_SAVED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
 from bot.service import ImproveService
 from handlers.teams import render
 from handlers.teams.port import TeamsChat, card_activity
 from handlers.teams.references import References
-from storage.db import Unavailable
+from storage.db import DOWN, Unavailable
 
 log = logging.getLogger("improvebot.teams")
 GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
-NOT_SAVED = "Sorry, this could not be saved just now. Please submit again in a moment; what you typed is kept."
 FORM_SENT = "I've sent you the form in our 1:1 chat."
 
 
@@ -96,7 +95,7 @@ def register(
                     await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
                 except IntegrityError:  # the install's two activities raced; the other one stored it
                     await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
-            except (Unavailable, OperationalError, InterfaceError) as exc:  # learnt again from the next activity
+            except (Unavailable, *DOWN) as exc:  # learnt again from the next activity
                 log.warning("could not remember where a Teams activity came from: the database is unavailable (%s)",
                             type(exc).__name__)  # fmt: skip
         return tenant, user

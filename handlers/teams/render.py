@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.core.forms import NOT_A_PERSON
 from bot.core.messages import (
     Actions,
     Block,
@@ -36,7 +37,6 @@ from bot.core.messages import (
 )
 
 _AAD = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-NOT_A_PERSON = "!"  # a picker value no person has: the form's validator answers "Pick a person."
 COMMAND_WORD = "improve"  # how the command is typed in Teams (in a channel, after @mentioning the bot)
 CARD_VERSION = "1.5"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"

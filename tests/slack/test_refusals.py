@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from sqlmodel import Session, select
 
@@ -172,11 +173,16 @@ async def test_a_button_or_form_no_capability_registered_gets_the_out_of_date_no
     assert len(slack.posts()) == before + 1 and "Awaiting approval" in slack.card_now(card)
 
 
-async def test_while_slack_cannot_say_which_workspace_the_token_serves_requests_wait(slack: SlackWorld) -> None:
+async def test_while_slack_cannot_say_which_workspace_the_token_serves_requests_wait(
+    slack: SlackWorld,
+) -> None:
     slack.stub.fail("auth.test", times=3, status=503)  # one call and its two retries
+    command = rq.slash_command("help", ALEX, response_url=slack.stub.response_url)
 
-    first = await slack.send(rq.slash_command("help", ALEX, response_url=slack.stub.response_url))
-    second = await slack.send(rq.slash_command("help", ALEX, response_url=slack.stub.response_url))
+    first = await slack.send(command)
+    at_once = await slack.send(command)  # Slack is not asked again for 10 s: no request waits on it
+    slack.bot._ask_after = time.monotonic()  # as if the 10 s had passed
+    afterwards = await slack.send(command)
 
-    assert (first.status_code, second.status_code) == (503, 200)
-    assert len(slack.stub.of("response_url")) == 1
+    assert (first.status_code, at_once.status_code, afterwards.status_code) == (503, 503, 200)
+    assert len(slack.stub.of("response_url")) == 1  # (asked again at once, Slack would have answered: 200)

@@ -10,9 +10,8 @@ import urllib.parse
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from bot.core.outcomes import SORRY, UNAVAILABLE
+from bot.core.outcomes import NOT_SAVED, SORRY, UNAVAILABLE
 from handlers.cli import main
-from handlers.slack.views import NOT_SAVED
 from storage.models import Improvement, OutboxMessage, ProcessedEvent, Why
 from tests.conftest import ALEX, INTAKE, MAYA
 from tests.support import slack_requests as rq
