@@ -14,8 +14,8 @@ benchmark creates (and drops) on the server given by `--postgres` (skipped, with
    `--channel-burst`), answering 429 with an integer `Retry-After` like Slack. Slack documents about 1 message
    per second per channel and does not publish the workspace-wide limit ("several hundred per minute"); the
    defaults are an assumption and are printed above the table. `await bot.ticker.tick()` is timed, split into
-   queueing (claiming the due check-ins and writing their DMs to the outbox) and delivering. The bot's client
-   retries a 429 twice after `Retry-After`; what still fails waits for a later tick (backoff 30 s, 1 min, ...),
+   queueing (claiming the due check-ins and writing their DMs to the outbox) and delivering. The bot waits out
+   a 429's `Retry-After` on that channel only, up to 8 times; what still fails waits for a later tick (backoff),
    so while DMs are pending the fake clock is moved past their backoff and the tick runs again, up to
    `--max-ticks`. At the end the stand-in's record must show exactly one DM per owner; anything else is reported
    loudly. The delivery's steps (claim, renew the lease, send, mark sent) are timed per call, to show where the
@@ -28,11 +28,13 @@ benchmark creates (and drops) on the server given by `--postgres` (skipped, with
    (everything ever implemented: the worst case), and `bot.wins.digest.queue_due` for the slot, in a transaction
    that is rolled back (the note says how many blocks the announcement has; Slack takes at most 50).
 
-Reading the numbers: the delivery sends one message at a time, so when it meets the workspace-wide bucket the
-client sleeps `Retry-After` (+ up to 1 s of jitter) with everything else waiting; "sleeping on Retry-After"
-in the notes is that time. On PostgreSQL the claim's plan depends on the statistics, and whether autovacuum
-refreshes them during the tick is noted (it is off on the development server). The default run takes about
-9 minutes on 2 CPUs, most of it the PostgreSQL tick; `--checkins 2000` is a quick look.
+Reading the numbers: the bot paces itself just under the stand-in's limits (IMPROVE_SLACK_POSTS_PER_SECOND at
+`--pace` × `--rate`, the channel settings at the stand-in's) and sends up to `--concurrency` messages side by
+side; the floor is the check-ins divided by the stand-in's workspace rate, and "× the floor" is tick 1's whole
+time against it. Each `--reject` share runs the tick again with that share of posts answered 429 (Retry-After
+1 s) at random: only the channel of such a post waits, the others go on. On PostgreSQL the claim's plan depends
+on the statistics, and whether autovacuum refreshes them during the tick is noted (it is off on the development
+server). The default run takes about 12 minutes on 2 CPUs; `--checkins 2000` is a quick look.
 
 Migrations are applied with `storage.db.upgrade` before seeding. Prints one markdown table (rows per
 measurement and database) and notes below it; progress goes to stderr. Exits 0 whatever the numbers (it is a
@@ -63,7 +65,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -305,14 +307,10 @@ def instrument(bot: SlackBot, phases: Phases, profiler: cProfile.Profile | None)
     delivery: Any = ticker._delivery
     ticker._queue = timed(phases, "queue", ticker._queue, profiler)
     delivery.flush = timed_async(phases, "flush", delivery.flush)
-    for step in ("_claim", "_renew", "_mark_sent", "_failed", "_release_unfinished"):
-        setattr(delivery, step, timed(phases, step.strip("_"), getattr(delivery, step), profiler))
+    claims = delivery._claims
+    for step in ("claim", "renew", "mark_sent", "failed", "release"):
+        setattr(claims, step, timed(phases, step, getattr(claims, step), profiler))
     delivery._send = timed_async(phases, "send", delivery._send)
-    for handler in bot.client.retry_handlers:  # the time spent sleeping on Retry-After
-        if type(handler).__name__ == "AsyncRateLimitErrorRetryHandler":
-            handler.prepare_for_next_attempt_async = timed_async(
-                phases, "retry_after_sleep", handler.prepare_for_next_attempt_async
-            )
 
 
 def profile_report(profiler: cProfile.Profile, top: int = 25) -> str:
@@ -384,6 +382,8 @@ class TickResult:
     phases: Phases = field(default_factory=Phases)
     tick1: Phases = field(default_factory=Phases)  # the first tick's steps
     stats_note: str = ""  # PostgreSQL: whether autovacuum keeps the planner's statistics fresh
+    reject: float = 0.0  # the share of posts the stand-in answered 429 at random
+    floor_s: float = 0.0  # the least time the stand-in's workspace limit allows for the DMs
 
 
 async def run_ticks(bot: SlackBot, clock: FakeClock, engine: Engine, result: TickResult, max_ticks: int) -> None:
@@ -453,9 +453,19 @@ def bench_tick(db: Database, stub: Stub, args: argparse.Namespace) -> TickResult
         log(f"{db.name}: seeded {args.checkins} due check-ins in {time.perf_counter() - started:.1f} s")
         result.stats_note = statistics_note(engine)
         stub.reset()
+        paced = (
+            {
+                "IMPROVE_SLACK_POSTS_PER_SECOND": str(args.rate * args.pace),
+                "IMPROVE_SLACK_CHANNEL_BURST": str(int(args.channel_burst)),
+                "IMPROVE_SLACK_CHANNEL_POSTS_PER_SECOND": str(args.channel_rate),
+            }
+            if args.rate > 0
+            else {"IMPROVE_SLACK_POSTS_PER_SECOND": "1000", "IMPROVE_SLACK_CHANNEL_POSTS_PER_SECOND": "100"}
+        )
         settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                                   "SLACK_API_URL": stub.url, "DATABASE_URL": "sqlite://",
-                                  "IMPROVE_INTAKE_CHANNEL": INTAKE})  # fmt: skip
+                                  "IMPROVE_INTAKE_CHANNEL": INTAKE, **paced,
+                                  "IMPROVE_DELIVERY_CONCURRENCY": str(args.concurrency)})  # fmt: skip
         clock = FakeClock(DUE)
         bot = build_slack(settings, engine=engine, clock=clock, socket_mode=False)
         instrument(bot, result.phases, profiler)
@@ -611,23 +621,23 @@ def ms(value: float) -> str:
 def tick_rows(r: TickResult) -> list[str]:
     t = r.tick1
     messages = max(1, t.calls("send"))
-    http = t.total("send") - t.total("retry_after_sleep")  # send includes the client's Retry-After sleeps
     claims = t.samples.get("claim", [0.0])
-    per_message = (f"per message: renew lease {ms(t.total('renew') / messages)}, HTTP {ms(http / messages)}, "
-                   f"mark sent {ms(t.total('mark_sent') / messages)}; {len(claims)} claims (≤50 rows each): "
-                   f"median {ms(statistics.median(claims))}, max {ms(max(claims))}")  # fmt: skip
-    sleeps = t.calls("retry_after_sleep")
-    sleep_note = f"; {sleeps} Retry-After sleeps, {t.total('retry_after_sleep'):.1f} s in all" if sleeps else ""
+    per_message = (f"per message (in parallel, so these add up to more than the wall time): send incl. pacing "
+                   f"{ms(t.total('send') / messages)}, mark sent {ms(t.total('mark_sent') / messages)}; "
+                   f"{len(claims)} claims: median {ms(statistics.median(claims))}, max {ms(max(claims))}")  # fmt: skip
     dm = ("✅ every owner got exactly one DM" if not r.dm_problems
           else "❌ **DM CHECK FAILED**: " + "; ".join(r.dm_problems))  # fmt: skip
     n = f"{r.checkins:,}"
+    floor = f"; floor {r.floor_s:.0f} s, **{r.tick1_s / r.floor_s:.2f}× the floor**" if r.floor_s else ""
+    shown = f"{r.database}, {r.reject:.0%} 429" if r.reject else r.database
     return [
-        f"| tick 1: queue {n} due check-ins | {r.database} | {seconds(r.queue_s)} "
+        f"| tick 1: queue {n} due check-ins | {shown} | {seconds(r.queue_s)} "
         f"| {r.queued / r.queue_s:,.0f} check-ins/s | {r.queued:,} queued (outbox rows written) |",
-        f"| tick 1: deliver | {r.database} | {seconds(r.deliver_s)} | {r.tick1_sent / r.deliver_s:,.0f} msg/s "
-        f"| {r.tick1_sent:,} sent, {r.tick1_failed:,} failed (left for a later tick){sleep_note}; {per_message} |",
-        f"| tick 1: total | {r.database} | {seconds(r.tick1_s)} | {r.tick1_sent / r.tick1_s:,.0f} msg/s | |",
-        f"| all ticks until delivered | {r.database} | {seconds(r.all_s)} | {r.sent / r.all_s:,.0f} msg/s "
+        f"| tick 1: deliver | {shown} | {seconds(r.deliver_s)} | {r.tick1_sent / r.deliver_s:,.0f} msg/s "
+        f"| {r.tick1_sent:,} sent, {r.tick1_failed:,} failed (left for a later tick); {per_message} |",
+        f"| tick 1: total | {shown} | {seconds(r.tick1_s)} | {r.tick1_sent / r.tick1_s:,.0f} msg/s "
+        f"| {r.rate_limited:,} HTTP 429 from the stand-in{floor} |",
+        f"| all ticks until delivered | {shown} | {seconds(r.all_s)} | {r.sent / r.all_s:,.0f} msg/s "
         f"| {r.ticks} tick(s); {r.sent:,} sent, {r.dead} given up, {r.pending} still pending; "
         f"{r.rate_limited:,} HTTP 429 from the stand-in; {dm} |",
     ]
@@ -636,20 +646,19 @@ def tick_rows(r: TickResult) -> list[str]:
 def where_the_time_went(r: TickResult) -> str:
     """Tick 1's wall time by step, largest first."""
     t = r.tick1
-    steps = {
+    steps = {  # the database side runs in worker threads one call at a time per step, sends run side by side
         "queueing the check-ins": t.total("queue"),
         "claiming outbox rows": t.total("claim"),
         "renewing leases": t.total("renew"),
-        "HTTP to the stand-in": t.total("send") - t.total("retry_after_sleep"),
-        "sleeping on Retry-After": t.total("retry_after_sleep"),
         "marking sent": t.total("mark_sent"),
-        "failed / release": t.total("failed") + t.total("release_unfinished"),
+        "failed / release": t.total("failed") + t.total("release"),
     }
-    steps["other (event loop, threads)"] = max(0.0, r.tick1_s - sum(steps.values()))
     parts = [f"{name} {value:.1f} s ({value / r.tick1_s:.0%})" for name, value in
              sorted(steps.items(), key=lambda item: -item[1]) if value >= 0.05]  # fmt: skip
     note = f" {r.stats_note}" if r.stats_note else ""
-    return f"Where tick 1's {r.tick1_s:.1f} s went on {r.database}: " + ", ".join(parts) + "." + note
+    shown = f"{r.database} with {r.reject:.0%} 429" if r.reject else r.database
+    return (f"Tick 1's {r.tick1_s:.1f} s on {shown}: the sends wait for the pacing most of the time; the database "
+            f"side took " + ", ".join(parts) + "." + note)  # fmt: skip
 
 
 def digest_rows(r: DigestResult, repeat: int) -> list[str]:
@@ -707,6 +716,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst", type=float, default=100.0, help="workspace-wide burst (100)")
     parser.add_argument("--channel-rate", type=float, default=1.0, help="chat.postMessage per second per channel (1)")
     parser.add_argument("--channel-burst", type=float, default=5.0, help="per-channel burst (5)")
+    parser.add_argument("--reject", default="0,0.3",
+                        help="shares of posts answered 429 at random, one tick run each (0,0.3)")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=128, help="IMPROVE_DELIVERY_CONCURRENCY (128)")
+    parser.add_argument("--pace", type=float, default=0.95,
+                        help="the bot's workspace rate as a share of the stand-in's (0.95: just under it)")  # fmt: skip
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help=f"PostgreSQL server URL ({DEFAULT_POSTGRES})")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (sqlite,postgresql)")
     parser.add_argument("--parts", default="tick,digest", help="comma-separated (tick,digest)")
@@ -715,6 +729,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="cProfile the tick's database side (to stderr)")
     args = parser.parse_args(argv)
     args.dbs = [d.strip() for d in args.databases.split(",") if d.strip()]
+    args.rejects = [float(r) for r in args.reject.split(",") if r.strip()]
     args.part_list = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not set(args.dbs) <= {"sqlite", "postgresql"} or not args.dbs:
         parser.error("--databases takes sqlite and/or postgresql")
@@ -753,15 +768,18 @@ def main(argv: list[str] | None = None) -> int:
                        channel_burst=args.channel_burst) if args.rate > 0 else None)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tick-digest-") as tmp:
         dbs = databases(args, Path(tmp), notes)
-        if "tick" in args.part_list:
+        for reject in args.rejects if "tick" in args.part_list else []:
             try:
-                stub = Stub.start(limit)
+                stub = Stub.start(replace(limit, reject=reject) if limit else None)
             except StartError as exc:
                 log(f"tick_and_digest: {exc}")
                 return 1
             try:
                 for db in dbs:
-                    ticks.append(bench_tick(db, stub, args))
+                    result = bench_tick(db, stub, args)
+                    result.reject = reject if limit else 0.0
+                    result.floor_s = args.checkins / args.rate if limit else 0.0
+                    ticks.append(result)
             finally:
                 stub.stop()
         if "digest" in args.part_list:

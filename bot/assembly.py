@@ -13,7 +13,7 @@ from bot.core.clock import Clock
 from bot.core.ports import ChatPort, Directory
 from bot.core.registry import Registry
 from bot.core.workspace import WorkspaceSettings
-from bot.delivery.sender import Delivery
+from bot.delivery.sender import CONCURRENCY, Delivery
 from bot.improvements import interactions as improvements
 from bot.service import ImproveService
 from bot.sustain import interactions as sustain
@@ -48,13 +48,17 @@ def assemble(
     settings_for: Callable[[str], WorkspaceSettings],
     command: str = "/improve",
     db_timeout: float = 1.0,
+    concurrency: int = CONCURRENCY,
 ) -> Core:
     """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
-    how long a request waits for a database worker before it is told to try again."""
+    how long a request waits for a database worker before it is told to try again; `concurrency`: how many
+    messages delivery keeps in progress at once."""
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None and interactions.chart is not None
-    delivery = Delivery(engine, clock, chat, platform, card=interactions.card, chart=interactions.chart)
+    delivery = Delivery(
+        engine, clock, chat, platform, card=interactions.card, chart=interactions.chart, concurrency=concurrency
+    )
     service = ImproveService(
         engine=engine,
         clock=clock,

@@ -42,7 +42,8 @@ class TeamsEndpoint(Protocol):
 
 @contextlib.asynccontextmanager
 async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
-    """While serving: catch up at once (work missed while the bot was down), then tick every minute."""
+    """While serving: catch up at once (work missed while the bot was down) in the background, so the server
+    answers from its first second however long the backlog is, then tick every minute."""
     for platform in platforms:
         await platform.start()
         await asyncio.to_thread(platform.refresh_settings)
@@ -56,13 +57,16 @@ async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
             except Exception:  # one platform's bad tick must not stop the other's
                 log.exception("a tick failed; the next one retries")
 
-    await tick_all()
+    catch_up = asyncio.ensure_future(tick_all())  # the minute's ticks wait for it (one tick at a time)
     scheduler = start_scheduler(tick_all, platforms[0].workspace_settings) if platforms else None
     try:
         yield
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        catch_up.cancel()  # what it claimed is released as it stops; the next start goes on from there
+        with contextlib.suppress(asyncio.CancelledError):
+            await catch_up
         for platform in platforms:
             await platform.stop()
 

@@ -166,8 +166,12 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime = _when()
-    claimed_until: datetime | None = _when(nullable=True)
+    claimed_until: datetime | None = _when(nullable=True)  # the lease: renewed while its holder is alive
     claimed_by: str | None = Field(default=None, max_length=36)  # the flush that holds the lease
+    claimed_at: datetime | None = _when(nullable=True)  # when it was claimed: a send made by the holder is after it
+    # the row may have gone out already (a send whose answer was lost, or a holder that died): it is looked for
+    # on the platform, among the messages since this time, before it is ever sent again
+    unsure_since: datetime | None = _when(nullable=True)
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
 

@@ -64,8 +64,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def slack_api() -> Iterator[SlackApiStub]:
+def slack_api(clock: FakeClock) -> Iterator[SlackApiStub]:
     stub = SlackApiStub(groups={APPROVER_GROUP: [SAM]}, users={MAYA: {"is_admin": True}})
+    stub.now = lambda: clock.now().timestamp()  # the messages it posts are stamped in the test's time
     stub.start()
     yield stub
     stub.stop()
@@ -87,6 +88,10 @@ def make_settings(slack_api: SlackApiStub, **overrides: str) -> Settings:
         "IMPROVE_WINS_CHANNEL": WINS,
         "IMPROVE_APPROVERS": f"{MAYA},{APPROVER_GROUP}",
         "IMPROVE_HOURLY_RATE": "50",
+        # Slack's real pacing (1 post a second per channel) would make the suite crawl: tests of pacing set it
+        "IMPROVE_SLACK_POSTS_PER_SECOND": "1000",
+        "IMPROVE_SLACK_CHANNEL_POSTS_PER_SECOND": "100",
+        "IMPROVE_SLACK_CHANNEL_BURST": "100",
         **overrides,
     }
     return load_settings(env)

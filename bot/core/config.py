@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
     improve_log_level: Literal["debug", "info", "warning"] = "info"
     improve_db_timeout: float = Field(default=1.0, gt=0, le=60)
+    improve_send_timeout: float = Field(default=30.0, ge=1, le=300)
+    improve_delivery_concurrency: int = Field(default=128, ge=1, le=1000)
+    improve_slack_posts_per_second: float = Field(default=5.0, gt=0, le=1000)
+    improve_slack_channel_posts_per_second: float = Field(default=1.0, gt=0, le=100)
+    improve_slack_channel_burst: int = Field(default=3, ge=1, le=100)
+    improve_teams_messages_per_second: float = Field(default=50.0, gt=0, le=1000)
+    improve_teams_conversation_messages_per_second: float = Field(default=0.5, gt=0, le=100)
     teams_client_id: str = ""
     teams_client_secret: str = ""
     teams_tenant_id: str = ""

@@ -5,10 +5,16 @@ Slack, Teams and the console each implement them once (handlers/<platform>/port.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Literal, Protocol
 
 from bot.core.messages import Message
+
+# Set while bulk messages (check-ins, digests, channel posts) are sent: a platform that paces its sends lets the
+# messages people are waiting for (a reply in a thread, an edited card) go first.
+BULK: ContextVar[bool] = ContextVar("improvebot_bulk", default=False)
 
 
 @dataclass(frozen=True)
@@ -19,25 +25,50 @@ class Posted:
     ref: str
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a new message goes: a channel (`post`), a thread in a channel (`reply`), or a person's direct
+    messages (`dm`, `target` is the person)."""
+
+    kind: Literal["post", "reply", "dm"]
+    target: str
+    thread: str = ""
+
+
 class ChatError(Exception):
     """A send failed. `retryable` errors (rate limits, outages, a channel the bot is not in yet) are retried
-    by a later tick with backoff; others are given up after a few attempts."""
+    by a later tick with backoff; others are given up after a few attempts. `unknown`: the request may have
+    reached the platform (it timed out, or the connection dropped, after it was sent): the message may be
+    there, so it is looked for (ChatPort.find) before it is ever sent again. `retry_after`: the platform asked
+    for this many seconds of quiet (a rate limit)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = True, unknown: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable or unknown
+        self.unknown = unknown
+        self.retry_after = retry_after
 
 
 class ChatPort(Protocol):
-    """Outgoing messages. Every method raises ChatError when the platform did not take the message."""
+    """Outgoing messages. Every method raises ChatError when the platform did not take the message. `key`
+    (unique per message, the outbox row's) travels with a new message where the platform keeps it, so `find`
+    can tell later whether a send whose answer was lost arrived."""
 
-    async def post(self, channel: str, message: Message) -> Posted: ...
+    async def post(self, channel: str, message: Message, *, key: str = "") -> Posted: ...
 
-    async def reply(self, channel: str, thread: str, message: Message) -> Posted: ...
+    async def reply(self, channel: str, thread: str, message: Message, *, key: str = "") -> Posted: ...
 
     async def update(self, channel: str, ref: str, message: Message) -> None: ...
 
-    async def dm(self, user: str, message: Message) -> Posted: ...
+    async def dm(self, user: str, message: Message, *, key: str = "") -> Posted: ...
+
+    async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
+        """Where the message sent with `key` to `where` landed, when it did (at or after `since`); None when
+        it surely did not. Raises ChatError when the platform cannot be asked right now. A platform that
+        offers no way to look answers None, and such a message may then arrive twice."""
+        ...
 
     async def private(self, user: str, message: Message, where: str | None) -> None:
         """A message only `user` sees: where they acted (`where`, a channel) when the platform can show it there

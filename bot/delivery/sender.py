@@ -1,48 +1,43 @@
 """Deliver the outbox: send pending messages in order, remember where they landed, retry what failed.
 
 A message is marked sent only after the platform took it. One improvement's messages go out in order: when
-one fails (or waits for its card), the later ones for that improvement wait too. Rows are claimed with a
-short lease, so two processes flushing at once never send the same row.
+one fails (or waits for its card), the later ones for that improvement wait too. Many messages are in
+progress at once (`concurrency`), people-facing ones claimed first.
+
+Rows are claimed with a short lease that the flush renews while it is alive, so two processes flushing at once
+never send the same row, and the rows of a process that died are taken over within a lease (30 s), never
+while their holder still renews them. A send whose outcome is unknown (a timeout, a dropped connection after
+sending) or that a dead holder may have made is *unsure*: it is looked for on the platform (ChatPort.find)
+before it is sent again, so a slow platform or a crash never posts a message twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, case, exists, or_, update
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
-from bot.core.clock import Clock, as_utc
+from bot.core.clock import Clock
 from bot.core.messages import Message
-from bot.core.ports import ChatError, ChatPort, Posted
+from bot.core.ports import BULK, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage
 from bot.core.workspace import WorkspaceSettings
+from bot.delivery.claims import BULK_KINDS, LEASE, Claims
 from storage import queries
-from storage.db import DOWN, transaction
+from storage.db import DOWN
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
-LEASE = timedelta(minutes=5)
-RETRYABLE_ATTEMPTS = 200  # about eight days at the one-hour cap: an outage or a missing invite gets fixed
-FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given up sooner
-BATCH = 50
-
-
-# what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
-# must not hold up the reply to a click)
-BULK_KINDS = ("dm", "channel", "chart")
-BULK_LAST = case((col(OutboxMessage.kind).in_(BULK_KINDS), 1), else_=0)
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at one hour."""
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+CONCURRENCY = 128  # messages in progress at once per flush (most of them wait for the platform's pacing)
+FINDABLE = ("card", "thread", "dm", "channel")  # new messages: what ChatPort.find can look for
 
 
 @dataclass
@@ -57,12 +52,37 @@ class _Missing(Exception):
     """What the row edits or replies under was never posted (and never will be): it cannot go."""
 
 
+@dataclass
+class _Flush:
+    """One flush's claim on its rows: its token, its last successful lease renewal, and the rows whose send is
+    under way (released as unsure if the flush is stopped in the middle)."""
+
+    token: str
+    report: FlushReport
+    renewed: float = field(default_factory=time.monotonic)
+    sending: set[int] = field(default_factory=set)
+    to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def alive(self) -> bool:
+        """Still safely the holder: the lease was renewed within half of it (others wait for all of it)."""
+        return time.monotonic() - self.renewed < LEASE.total_seconds() / 2
+
+
 class Delivery:
     """`card` and `chart` render the two kinds of message written late, as they read when they go out: an
     improvement's card (edited in place at every change) and a chart image."""
 
     def __init__(
-        self, engine: Engine, clock: Clock, chat: ChatPort, platform: str, *, card: CardView, chart: ChartImage
+        self,
+        engine: Engine,
+        clock: Clock,
+        chat: ChatPort,
+        platform: str,
+        *,
+        card: CardView,
+        chart: ChartImage,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -70,131 +90,114 @@ class Delivery:
         self._platform = platform
         self._card = card
         self._chart = chart
+        self._concurrency = max(1, concurrency)
+        self._claims = Claims(engine, clock, platform)
 
     async def flush(self) -> FlushReport:
         """Send everything due now. Safe to call often, from many tasks and from several processes at once:
         claims are leased, and a row is claimable only when no older row of its improvement is pending."""
-        report = FlushReport()
-        token = uuid.uuid4().hex
+        state = _Flush(uuid.uuid4().hex, FlushReport())
+        heartbeat = asyncio.ensure_future(self._heartbeat(state))
+        marker = asyncio.ensure_future(self._marker(state))
         try:
-            await self._flush(report, token)
+            await self._flush(state)
         except DOWN as exc:  # down, locked or full: the next flush goes on
             log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
-            report.errors.append("the database is unavailable")
-        return report
+            state.report.errors.append("the database is unavailable")
+        finally:
+            heartbeat.cancel()
+            marker.cancel()
+            with contextlib.suppress(*DOWN):
+                await asyncio.shield(asyncio.to_thread(self._claims.release, state.token, frozenset(state.sending)))
+        return state.report
 
-    async def _flush(self, report: FlushReport, token: str) -> None:
+    async def _heartbeat(self, state: _Flush) -> None:
+        """Renew the lease on every row this flush holds, often enough that nobody takes them over."""
         while True:
-            claimed_at = self._clock.now()
-            rows = await asyncio.to_thread(self._claim, token)
-            if not rows:
-                return
+            await asyncio.sleep(LEASE.total_seconds() / 6)
             try:
-                await self._send_all(rows, token, report, claimed_at)
-            finally:
-                await asyncio.to_thread(self._release_unfinished, token)
-            # every claimed row was sent, given up, or pushed past `now` by its backoff: the loop ends
+                await asyncio.to_thread(self._claims.renew, state.token)
+                state.renewed = time.monotonic()
+            except DOWN as exc:  # after half a lease without renewal, the flush stops sending (see _Flush.alive)
+                log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
-    # -- claiming ----------------------------------------------------------------------------------
+    async def _marker(self, state: _Flush) -> None:
+        """Mark sent what went out, many rows a write: whatever was sent while the last write ran."""
+        while True:
+            await state.wake.wait()
+            state.wake.clear()
+            while state.to_mark:
+                batch, state.to_mark = state.to_mark, []
+                try:
+                    await asyncio.to_thread(self._claims.mark_sent, [(row, where) for row, where, _ in batch])
+                    marked = True
+                except Exception:  # they went out: released as unsure, whoever sends them next finds them first
+                    log.exception("%s delivered messages could not be marked sent", len(batch))
+                    marked = False
+                for _row, _where, done in batch:
+                    if not done.done():
+                        done.set_result(marked)
 
-    def _claim(self, token: str) -> list[OutboxMessage]:
-        """Claim due rows, oldest first, at most one per improvement: a row waits while an older row of the
-        same improvement is pending, so one improvement's messages always go out in order."""
-        now = self._clock.now()
-        earlier = aliased(OutboxMessage)
-        lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
-        with transaction(self._engine) as session:
-            candidates = (
-                select(col(OutboxMessage.id))
-                .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
-                .where(
-                    Workspace.platform == self._platform,
-                    col(OutboxMessage.status) == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    lease_free,
-                    ~exists().where(
-                        col(earlier.status) == "pending",
-                        or_(
-                            (col(earlier.improvement_id) == col(OutboxMessage.improvement_id))
-                            & (col(earlier.id) < col(OutboxMessage.id)),
-                            col(earlier.id) == col(OutboxMessage.after_id),
-                        ),
-                    ),
-                )
-                .order_by(BULK_LAST, col(OutboxMessage.id))
-                .limit(BATCH)
-                .with_for_update(skip_locked=True, of=OutboxMessage)
-            )
-            ids = list(session.exec(candidates).all())
-            if not ids:
-                return []
-            claimed = session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending", lease_free)
-                .values(claimed_by=token, claimed_until=now + LEASE)
-                .returning(col(OutboxMessage.id))
-                .execution_options(synchronize_session=False)
-            )
-            mine = set(claimed.scalars().all())
-            rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
-            return sorted(rows, key=lambda row: (row.kind in BULK_KINDS, row.id or 0))
-
-    def _renew(self, row: OutboxMessage, token: str) -> bool:
-        """Just before sending: is the row still ours? (A lease that ran out may have passed it on.)"""
-        now = self._clock.now()
-        with transaction(self._engine) as session:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == row.id,
-                    col(OutboxMessage.claimed_by) == token,
-                    col(OutboxMessage.status) == "pending",
-                )
-                .values(claimed_until=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def _release_unfinished(self, token: str) -> None:
-        with transaction(self._engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == "pending")
-                .values(claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
+    async def _flush(self, state: _Flush) -> None:
+        """Keep up to `concurrency` messages in progress, claiming more whenever half of them are done."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                room = self._concurrency - len(running)
+                if state.alive() and (not running or room >= max(1, self._concurrency // 2)):
+                    for row in await asyncio.to_thread(self._claims.claim, state.token, room):
+                        running.add(asyncio.ensure_future(self._deliver(row, state)))
+                if not running:
+                    return  # every claimed row was sent, given up, or pushed past `now` by its backoff
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def _send_all(self, rows: list[OutboxMessage], token: str, report: FlushReport, claimed_at: datetime) -> None:
-        for row in rows:
-            # while the claim is young the lease is ours; after half of it, renew (and check) before sending
-            if self._clock.now() - claimed_at > LEASE / 2 and not await asyncio.to_thread(self._renew, row, token):
-                continue
-            try:
-                where = await self._send(row)
-            except _Missing as exc:
-                await asyncio.to_thread(self._give_up, row, str(exc))
-                report.dead += 1
-                continue
-            except Exception as exc:  # one message that cannot go never stops the others
-                if not isinstance(exc, ChatError):  # not an answer we know: a bug, or a shape never seen
-                    log.exception("outbox #%s (%s) failed unexpectedly", row.id, row.kind)
-                    exc = ChatError(f"{type(exc).__name__}: {exc}", retryable=False)
-                dead = await asyncio.to_thread(self._failed, row, exc)
-                report.failed += 1
-                report.dead += int(dead)
-                report.errors.append(f"outbox #{row.id} ({row.kind}): {exc}")
-                continue
-            try:
-                await asyncio.to_thread(self._mark_sent, row, where)
-            except Exception:  # it went out; its row stays claimed and its lease runs out (sent at least once)
-                log.exception("outbox #%s (%s) was delivered but could not be marked sent", row.id, row.kind)
-                report.errors.append(f"outbox #{row.id} ({row.kind}): delivered, not marked sent")
-                continue
-            report.sent += 1
+    async def _deliver(self, row: OutboxMessage, state: _Flush) -> None:
+        """One claimed row: sent (or found sent) and marked, or failed with backoff, or given up. Never raises:
+        one message that cannot go never stops the others."""
+        BULK.set(row.kind in BULK_KINDS)  # this task's own context: the platform lets replies go first
+        report = state.report
+        if not state.alive():  # the lease may be passing to another process: leave the row to it
+            return
+        state.sending.add(row.id or 0)  # until it is settled: stopped meanwhile, the row is released as unsure
+        try:
+            where = await self._send(row)
+        except _Missing as exc:
+            state.sending.discard(row.id or 0)
+            await asyncio.to_thread(self._claims.give_up, row, str(exc))
+            report.dead += 1
+            return
+        except Exception as exc:
+            state.sending.discard(row.id or 0)
+            if not isinstance(exc, ChatError):  # not an answer we know: a bug, or a shape never seen
+                log.exception("outbox #%s (%s) failed unexpectedly", row.id, row.kind)
+                exc = ChatError(f"{type(exc).__name__}: {exc}", retryable=False)
+            dead = await asyncio.to_thread(self._claims.failed, row, exc)
+            report.failed += 1
+            report.dead += int(dead)
+            report.errors.append(f"outbox #{row.id} ({row.kind}): {exc}")
+            return
+        marked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        state.to_mark.append((row, where, marked))
+        state.wake.set()
+        if not await marked:  # it went out: released as unsure, whoever sends it next finds it first
+            report.errors.append(f"outbox #{row.id} ({row.kind}): delivered, not marked sent")
+            return
+        state.sending.discard(row.id or 0)
+        report.sent += 1
 
     async def _send(self, row: OutboxMessage) -> Posted | None:
+        if row.unsure_since is not None and row.kind in FINDABLE:
+            found = await self._find(row, row.unsure_since)
+            if found is not None:
+                log.info("outbox #%s (%s) had arrived already: not sent again", row.id, row.kind)
+                return found
         if row.kind == "card":
             return await self._send_card(row)
         if row.kind == "chart":
@@ -211,15 +214,16 @@ class Delivery:
             await self._chat.private(row.target or "", Message.model_validate(data.get("message")), where)
             return None
         message = Message.model_validate(row.payload)
+        key = str(row.id)
         if row.kind == "dm":
-            return await self._chat.dm(row.target or "", message)
+            return await self._chat.dm(row.target or "", message, key=key)
         if row.kind == "channel":
-            return await self._chat.post(row.target or "", message)
+            return await self._chat.post(row.target or "", message, key=key)
         card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
         if card is None:
             raise _Missing("the improvement's card was never posted")
         if row.kind == "thread":
-            return await self._chat.reply(card.channel, card.ref, message)
+            return await self._chat.reply(card.channel, card.ref, message, key=key)
         if row.kind == "update":
             target = await asyncio.to_thread(self._posted, row.improvement_id, row.key or "")
             if target is None:
@@ -231,9 +235,25 @@ class Delivery:
     async def _send_card(self, row: OutboxMessage) -> Posted | None:
         improvement, message, card = await asyncio.to_thread(self._card_of, row)
         if card is None:
-            return await self._chat.post(improvement.channel_id, message)
+            return await self._chat.post(improvement.channel_id, message, key=str(row.id))
         await self._chat.update(card.channel, card.ref, message)
         return None
+
+    async def _find(self, row: OutboxMessage, since: datetime) -> Posted | None:
+        """Did this row's new message arrive after all? (An edit, an ephemeral or an upload is sent again.)"""
+        if row.kind == "card":
+            improvement, _message, card = await asyncio.to_thread(self._card_of, row)
+            if card is not None:
+                return None  # posted already: this row is an edit
+            where = Destination("post", improvement.channel_id)
+        elif row.kind == "thread":
+            card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
+            if card is None:
+                return None
+            where = Destination("reply", card.channel, card.ref)
+        else:
+            where = Destination("dm" if row.kind == "dm" else "post", row.target or "")
+        return await self._chat.find(where, str(row.id), since)
 
     # -- database side (run in a worker thread) ----------------------------------------------------
 
@@ -257,57 +277,3 @@ class Delivery:
             return None
         with Session(self._engine) as session:
             return queries.posted(session, improvement_id, key)
-
-    def _mark_sent(self, row: OutboxMessage, where: Posted | None) -> None:
-        now = self._clock.now()
-        with transaction(self._engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .values(status="sent", sent_at=now, claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            remember = "card" if row.kind == "card" else row.key
-            known = where is None or not remember or row.improvement_id is None
-            if not known and queries.posted(session, row.improvement_id or 0, remember or "") is None:
-                assert where is not None
-                session.add(
-                    PostedMessage(
-                        workspace_id=row.workspace_id,
-                        improvement_id=row.improvement_id,
-                        key=remember or "",
-                        channel=where.channel,
-                        ref=where.ref,
-                        created_at=now,
-                    )
-                )
-
-    def _give_up(self, row: OutboxMessage, reason: str) -> None:
-        with transaction(self._engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .values(status="dead", last_error=reason[:500], claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
-        log.error("outbox #%s (%s) cannot be delivered: %s", row.id, row.kind, reason)
-
-    def _failed(self, row: OutboxMessage, error: ChatError) -> bool:
-        """Count the failed attempt; schedule the retry, or give up. Returns True when given up."""
-        attempts = row.attempts + 1
-        limit = RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
-        if attempts >= limit:
-            self._give_up(row, f"after {attempts} attempts: {error}")
-            return True
-        retry_at = self._clock.now() + backoff(attempts)
-        with transaction(self._engine) as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
-                .values(attempts=attempts, last_error=str(error)[:500], next_attempt_at=retry_at,
-                        claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )  # fmt: skip
-        log.warning("outbox #%s (%s) not delivered (attempt %s), retry at %s: %s",
-                    row.id, row.kind, attempts, as_utc(retry_at).isoformat(), error)  # fmt: skip
-        return False

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.core.messages import Message
-from bot.core.ports import Posted
+from bot.core.ports import Destination, Posted
 from handlers.console.render import message_lines
 
 INTAKE = "#improvements"
@@ -44,16 +45,19 @@ class ConsoleChat:
         for line in lines:
             self._write("    " + line)
 
-    async def post(self, channel: str, message: Message) -> Posted:
+    async def post(self, channel: str, message: Message, *, key: str = "") -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.threads[ref] = channel
         self.show(f"[{channel}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
 
-    async def reply(self, channel: str, thread: str, message: Message) -> Posted:
+    async def reply(self, channel: str, thread: str, message: Message, *, key: str = "") -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[{channel} › thread {thread}] bot:", ref, message)
         return Posted(channel=channel, ref=ref)
+
+    async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
+        return None  # the console never loses an answer
 
     async def update(self, channel: str, ref: str, message: Message) -> None:
         self.show(f"[{channel}] bot edited message {ref}:", ref, message)
@@ -64,7 +68,7 @@ class ConsoleChat:
     async def private(self, user: str, message: Message, where: str | None) -> None:
         self.show(f"(only {user} sees this)", f"private:{uuid.uuid4().hex}", message)
 
-    async def dm(self, user: str, message: Message) -> Posted:
+    async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[DM to {user}] bot:", ref, message)
         return Posted(channel=f"DM {user}", ref=ref)

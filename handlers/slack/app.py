@@ -23,9 +23,10 @@ from bot.core.config import Settings
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
+from handlers.pacing import Rate
 from handlers.slack import actions, commands, errors, events, views
 from handlers.slack.payload import team_of
-from handlers.slack.port import SlackChat, SlackDirectory, make_client
+from handlers.slack.port import SlackChat, SlackDirectory, make_client, make_pacer, make_sender
 from storage.db import transaction
 
 log = logging.getLogger("improvebot.slack")
@@ -41,6 +42,7 @@ class SlackBot:
     workspace_settings: WorkspaceSettings
     engine: Engine
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
+    sender: AsyncWebClient | None = None  # delivery's own client (make_sender)
     _team: str | None = None
     _ask_after: float = 0.0
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -73,25 +75,34 @@ class SlackBot:
     async def start(self) -> None:
         """While serving, reuse one HTTP connection pool for every Web API call (instead of one per call); learn
         which workspace the token serves before the first request needs it."""
-        if self.client.session is None:
-            self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
-        await self.team_id()
+        for client in (self.client, self.sender):
+            if client is not None and client.session is None:
+                client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+        self.background(self.team_id())  # in the background: serving starts at once even when Slack is slow
 
     async def stop(self) -> None:
-        session, self.client.session = self.client.session, None
-        if session is not None:
-            await session.close()
+        for client in (self.client, self.sender):
+            session = client.session if client is not None else None
+            if client is not None and session is not None:
+                client.session = None
+                await session.close()
 
 
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    sender = make_sender(settings.slack_bot_token, settings.slack_api_url, settings.improve_send_timeout)
+    pacer = make_pacer(
+        Rate(settings.improve_slack_posts_per_second, max(1.0, settings.improve_slack_posts_per_second)),
+        Rate(settings.improve_slack_channel_posts_per_second, settings.improve_slack_channel_burst),
+    )
     workspace_settings = WorkspaceSettings.from_settings(settings)
     core = assemble(
         engine=engine,
         clock=clock,
         platform="slack",
         db_timeout=settings.improve_db_timeout,
-        chat=SlackChat(client),
+        chat=SlackChat(sender, pacer),
+        concurrency=settings.improve_delivery_concurrency,
         directory=SlackDirectory(client),
         settings_for=lambda _team: workspace_settings,
     )
@@ -108,7 +119,8 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     app.error(errors.on_error)
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
     bot = SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
-                   workspace_settings=workspace_settings, engine=engine, verifier=verifier)  # fmt: skip
+                   workspace_settings=workspace_settings, engine=engine, verifier=verifier,
+                   sender=sender)  # fmt: skip
     if socket_mode:  # over HTTP the door in handlers/web.py does this before Bolt sees anything
         app.middleware(_one_workspace(bot))
     return bot

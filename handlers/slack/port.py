@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -18,7 +19,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Message
-from bot.core.ports import ChatError, Posted
+from bot.core.ports import ChatError, Destination, Posted
+from handlers.pacing import Pacer, Rate
 from handlers.slack import render
 
 log = logging.getLogger("improvebot.slack")
@@ -41,8 +43,38 @@ RETRYABLE = {
 NOT_THERE = ("channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived")
 
 
+# Slack's Web API tiers (calls per minute per workspace and method; bursts are allowed)
+TIER_2, TIER_3, TIER_4 = Rate(20 / 60, 5), Rate(50 / 60, 10), Rate(100 / 60, 20)
+TIERS = {
+    "chat.update": TIER_3,
+    "chat.postEphemeral": TIER_4,
+    "conversations.open": TIER_3,
+    "conversations.history": TIER_3,
+    "conversations.replies": TIER_3,
+    "files": TIER_4,  # files_upload_v2: files.getUploadURLExternal, then files.completeUploadExternal
+}
+RATE_LIMIT_RETRIES = 8  # a 429 waits out its Retry-After this many times within one send, then backoff
+EVENT_TYPE = "improvebot_outbox"  # the metadata every posted message carries: which outbox row it is
+SEARCH_PAGES = 10  # at most this many pages of 200 messages are searched for a message whose answer was lost
+
+
+def make_pacer(workspace: Rate, channel: Rate) -> Pacer:
+    """chat.postMessage: one bucket per channel and one for the workspace; other methods: their tier."""
+
+    def rate_of(key: str) -> Rate | None:
+        kind, _, name = key.partition(":")
+        if kind == "workspace":
+            return workspace
+        if kind == "channel":
+            return channel
+        return TIERS.get(name)
+
+    return Pacer(rate_of)
+
+
 def make_client(token: str, base_url: str) -> AsyncWebClient:
-    """The Web API client: retries 429s (honouring Retry-After), 5xx and dropped connections a couple of times."""
+    """The Web API client for answering people: retries 429s (honouring Retry-After), 5xx and dropped
+    connections a couple of times. (Delivery uses make_sender: it must never resend blindly.)"""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
@@ -55,50 +87,132 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+def make_sender(token: str, base_url: str, timeout: float) -> AsyncWebClient:
+    """The Web API client delivery sends with: no retries of its own (a post retried after its answer was lost
+    can post twice; delivery looks first, see SlackChat.find), and a timeout long enough for a slow Slack."""
+    return AsyncWebClient(token=token, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=[])
+
+
+def _retry_after(response: Any) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", 1)))
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+
+
 class SlackChat:
-    def __init__(self, client: AsyncWebClient) -> None:
+    """Delivery's side of Slack: every call paced (make_pacer), a 429 waited out by its own bucket only, and
+    every new message carrying its outbox key in its metadata, so a post whose answer was lost can be found."""
+
+    def __init__(self, client: AsyncWebClient, pacer: Pacer | None = None) -> None:
         self._client = client
+        self._pacer = pacer or Pacer(lambda _key: None)  # unpaced unless told
+        self._dms: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=3600)  # person -> their DM's channel id
 
     @staticmethod
     async def _guarded(method: str, request: Awaitable[Any]) -> Any:
-        """Slack's answer, or a ChatError saying whether a later retry can help."""
+        """Slack's answer, or a ChatError saying whether a later retry can help and whether Slack may have
+        carried the call out although no answer came (a timeout or a dropped connection after sending)."""
         try:
             return await request
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) or f"HTTP {exc.response.status_code}"
-            retryable = error in RETRYABLE or exc.response.status_code >= 500 or exc.response.status_code == 429
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) or f"HTTP {status}"
+            if status == 429 or error == "ratelimited":
+                raise ChatError(f"{method}: ratelimited", retry_after=_retry_after(exc.response)) from exc
+            retryable = error in RETRYABLE or status >= 500
             raise ChatError(f"{method}: {error}", retryable=retryable) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError, SlackClientError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:  # never reached Slack
+            raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # sent, and then the answer was lost
+            raise ChatError(f"{method}: {type(exc).__name__}: {exc}", unknown=True) from exc
+        except SlackClientError as exc:
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
 
-    async def _call(self, method: str, **kwargs: Any) -> Any:
-        return await self._guarded(method, self._client.api_call(method, json=kwargs))
+    async def _paced(self, method: str, bucket: str, call: Any) -> Any:
+        """`call()` once its buckets allow; a 429 holds `bucket` (the channel's, or the method's) for its
+        Retry-After and the call goes again, a few times, before it counts as failed."""
+        keys = (bucket, "workspace") if method == "chat.postMessage" else (bucket,)
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            await self._pacer.wait(*keys)
+            try:
+                return await self._guarded(method, call())
+            except ChatError as exc:
+                if exc.retry_after is None or attempt == RATE_LIMIT_RETRIES:
+                    raise
+                log.info("%s: rate limited, %s waits %.0f s", method, bucket.partition(":")[0], exc.retry_after)
+                self._pacer.hold(bucket, exc.retry_after)
+                self._pacer.refund(*keys[1:])  # paced under the workspace limit, the 429 was the channel's
 
-    async def _post(self, **kwargs: Any) -> Posted:
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        bucket = f"channel:{kwargs.get('channel', '')}" if method == "chat.postMessage" else f"method:{method}"
+        return await self._paced(method, bucket, lambda: self._client.api_call(method, json=kwargs))
+
+    async def _read(self, method: str, **params: Any) -> Any:
+        return await self._paced(
+            method, f"method:{method}", lambda: self._client.api_call(method, http_verb="GET", params=params)
+        )
+
+    async def _post(self, key: str, **kwargs: Any) -> Posted:
         """chat.postMessage, and where the message landed: an answer without it is an error, not a message."""
+        if key:
+            kwargs["metadata"] = {"event_type": EVENT_TYPE, "event_payload": {"outbox": key}}
         response = await self._call("chat.postMessage", unfurl_links=False, **kwargs)
         channel, ts = response.get("channel"), response.get("ts")
         if not isinstance(channel, str) or not isinstance(ts, str) or not channel or not ts:
             raise ChatError("chat.postMessage: an answer without the message's channel and ts", retryable=False)
         return Posted(channel=channel, ref=ts)
 
-    async def post(self, channel: str, message: Message) -> Posted:
-        return await self._post(channel=channel, **render.message(message))
+    async def post(self, channel: str, message: Message, *, key: str = "") -> Posted:
+        return await self._post(key, channel=channel, **render.message(message))
 
-    async def reply(self, channel: str, thread: str, message: Message) -> Posted:
-        return await self._post(channel=channel, thread_ts=thread, **render.message(message))
+    async def reply(self, channel: str, thread: str, message: Message, *, key: str = "") -> Posted:
+        return await self._post(key, channel=channel, thread_ts=thread, **render.message(message))
 
     async def update(self, channel: str, ref: str, message: Message) -> None:
         await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
 
     async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
-        upload = self._client.files_upload_v2(
-            channel=channel, file=content, filename=filename, title=title, request_file_info=False
-        )
-        await self._guarded("files_upload_v2", upload)
+        def upload() -> Any:
+            return self._client.files_upload_v2(
+                channel=channel, file=content, filename=filename, title=title, request_file_info=False
+            )
 
-    async def dm(self, user: str, message: Message) -> Posted:
-        return await self._post(channel=user, **render.message(message))
+        await self._paced("files_upload_v2", "method:files", upload)
+
+    async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
+        return await self._post(key, channel=user, **render.message(message))
+
+    async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
+        """Look for the message carrying `key` in the conversation's history (a thread: its replies) since a
+        minute before `since`. Needs the history scopes (channels:, groups:, im:history) and im:write."""
+        channel = where.target
+        if where.kind == "dm":
+            channel = self._dms.get(where.target) or ""
+            if not channel:
+                opened = await self._call("conversations.open", users=where.target)
+                channel = str((opened.get("channel") or {}).get("id") or "")
+                if not channel:
+                    raise ChatError("conversations.open: an answer without the conversation's id")
+                self._dms[where.target] = channel
+        method = "conversations.replies" if where.kind == "reply" else "conversations.history"
+        params: dict[str, Any] = {"channel": channel, "oldest": f"{since.timestamp() - 60:.6f}", "limit": 200,
+                                  "include_all_metadata": "true"}  # fmt: skip
+        if where.kind == "reply":
+            params["ts"] = where.thread
+        for _ in range(SEARCH_PAGES):
+            page = await self._read(method, **params)
+            for found in page.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("outbox") == key and found.get("ts"):
+                    return Posted(channel=channel, ref=str(found["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            params["cursor"] = cursor
+        log.warning("outbox %s: not found in %s pages of %s; sending it again", key, SEARCH_PAGES, method)
+        return None
 
     async def private(self, user: str, message: Message, where: str | None) -> None:
         """Ephemeral where the person acted; a DM when that channel cannot show it (they left it, it is gone)."""
@@ -109,7 +223,7 @@ class SlackChat:
             except ChatError as exc:
                 if not any(error in str(exc) for error in NOT_THERE):
                     raise  # an outage or a limit: the whole message is tried again later
-        await self._post(channel=user, **render.message(message))
+        await self._post("", channel=user, **render.message(message))
 
 
 class SlackDirectory:

@@ -23,8 +23,9 @@ from bot.core.config import ConfigError, Settings
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
+from handlers.pacing import Rate
 from handlers.teams import edge, listeners, render
-from handlers.teams.port import TeamsChat, TeamsDirectory
+from handlers.teams.port import TeamsChat, TeamsDirectory, make_pacer
 from handlers.teams.references import References
 from storage.db import transaction
 
@@ -150,7 +151,12 @@ def build_teams(
     if "client_secret" not in options and not isinstance(app.credentials, TokenCredentials):
         raise ConfigError("the Teams SDK picked up client credentials from its own environment variables")
     refs = References(engine)
-    chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel)
+    pacer = make_pacer(
+        Rate(settings.improve_teams_messages_per_second, max(1.0, settings.improve_teams_messages_per_second)),
+        Rate(settings.improve_teams_conversation_messages_per_second, 7),  # Teams: 7 a second in bursts
+    )
+    chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel,
+                     pacer=pacer, timeout=settings.improve_send_timeout)  # fmt: skip
     ws_settings = workspace_settings(settings)
     core = assemble(
         engine=engine,
@@ -161,6 +167,7 @@ def build_teams(
         directory=TeamsDirectory(refs),
         settings_for=lambda _tenant: ws_settings,
         command=render.COMMAND_WORD,
+        concurrency=settings.improve_delivery_concurrency,
     )
     tokens = None if no_auth else edge.Tokens(client_id, cloud)
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from microsoft_teams.apps import App, to_threaded_conversation_id
 
 from bot.core.clock import Clock
 from bot.core.messages import Mention, Message
-from bot.core.ports import ChatError, Posted
+from bot.core.ports import ChatError, Destination, Posted
+from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
 from storage.models import TeamsReference
@@ -42,25 +44,61 @@ def _mentioned(message: Message) -> list[str]:
     return users
 
 
-async def _guard(what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+def make_pacer(per_bot: Rate, per_conversation: Rate) -> Pacer:
+    """The connector's limits: per bot across all conversations, and per conversation (a channel's reply
+    chains count as the channel)."""
+    return Pacer(lambda key: per_bot if key == "bot" else per_conversation)
+
+
+def _retry_after(response: httpx.Response) -> float:
     try:
-        return await call()
+        return max(1.0, float(response.headers.get("Retry-After", 1)))
+    except ValueError:
+        return 1.0
+
+
+async def _guard(what: str, call: Callable[[], Awaitable[Any]], seconds: float | None = None) -> Any:
+    """The connector's answer, or a ChatError: whether a retry can help, and whether the activity may have
+    arrived although no answer came (a timeout or a dropped connection after the request was sent)."""
+    try:
+        return await asyncio.wait_for(call(), seconds)
     except httpx.HTTPStatusError as exc:
         status = exc.response.status_code
-        raise ChatError(f"{what}: HTTP {status}", retryable=status == 429 or status >= 500) from exc
-    except (httpx.TransportError, TimeoutError, OSError) as exc:
+        if status == 429:
+            raise ChatError(f"{what}: HTTP 429", retry_after=_retry_after(exc.response)) from exc
+        raise ChatError(f"{what}: HTTP {status}", retryable=status >= 500 or status == 412) from exc
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never reached the connector
         raise ChatError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except (httpx.TransportError, TimeoutError, OSError) as exc:  # sent, and then the answer was lost
+        raise ChatError(f"{what}: {type(exc).__name__}: {exc}", unknown=True) from exc
     except ValueError as exc:  # e.g. the app has no credentials
         raise ChatError(f"{what}: {exc}", retryable=False) from exc
 
 
+RATE_LIMIT_RETRIES = 4  # a 429 waits out its Retry-After this many times within one send, then backoff
+
+
 class TeamsChat:
-    def __init__(self, app: App, references: References, clock: Clock, default_service_url: str, roster: str) -> None:
+    """`timeout`: how long a send may take before its outcome counts as unknown (the SDK sets none)."""
+
+    def __init__(
+        self,
+        app: App,
+        references: References,
+        clock: Clock,
+        default_service_url: str,
+        roster: str,
+        *,
+        pacer: Pacer | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         self._app = app
         self._refs = references
         self._clock = clock
         self._default_service_url = default_service_url
         self._roster = roster  # a team conversation whose members the bot may look up (the intake channel)
+        self._pacer = pacer or Pacer(lambda _key: None)  # unpaced unless told
+        self._timeout = timeout
 
     async def _person(self, user: str) -> TeamsReference | None:
         """What we know of a person; someone the bot has not met yet is looked up in the team's roster."""
@@ -107,18 +145,35 @@ class TeamsChat:
         return ref.service_url if ref else self._default_service_url
 
     async def _send(self, what: str, conversation: str, activity: MessageActivityInput) -> str:
+        """Paced per conversation and per bot; a 429 holds only its conversation for its Retry-After."""
         service_url = await self._service_url(conversation)
-        sent = await _guard(what, lambda: self._app.send(conversation, activity, service_url=service_url))
-        return str(sent.id)
+        bucket = "conversation:" + conversation.split(";")[0]
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            await self._pacer.wait(bucket, "bot")
+            try:
+                sent = await _guard(
+                    what, lambda: self._app.send(conversation, activity, service_url=service_url), self._timeout
+                )
+                return str(sent.id)
+            except ChatError as exc:
+                if exc.retry_after is None or attempt == RATE_LIMIT_RETRIES:
+                    raise
+                self._pacer.hold(bucket, exc.retry_after)
+        raise AssertionError("unreachable")
 
     async def send_card(self, conversation: str, card: dict[str, Any]) -> str:
         return await self._send("card", conversation, card_activity(card))
 
-    async def post(self, channel: str, message: Message) -> Posted:
+    async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
+        """The connector offers no way to read a conversation back, nor honours an id the bot chooses: a send
+        whose answer was lost (after the long `timeout`) is sent again, and may show twice."""
+        return None
+
+    async def post(self, channel: str, message: Message, *, key: str = "") -> Posted:
         activity = await self._activity(message)
         return Posted(channel=channel, ref=await self._send("post", channel, activity))
 
-    async def reply(self, channel: str, thread: str, message: Message) -> Posted:
+    async def reply(self, channel: str, thread: str, message: Message, *, key: str = "") -> Posted:
         conversation = to_threaded_conversation_id(channel, thread)
         activity = await self._activity(message)
         return Posted(channel=conversation, ref=await self._send("reply", conversation, activity))
@@ -127,7 +182,7 @@ class TeamsChat:
         activity = await self._activity(message, ref)
         await self._send("update", channel, activity)
 
-    async def dm(self, user: str, message: Message) -> Posted:
+    async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
         conversation = await self.personal_conversation(user)
         activity = await self._activity(message)
         return Posted(channel=conversation, ref=await self._send("dm", conversation, activity))

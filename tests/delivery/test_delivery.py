@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlmodel import Session, select
 
@@ -10,11 +11,12 @@ from bot.assembly import registry
 from bot.core.messages import Message
 from bot.core.outcomes import Actor
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
+from bot.delivery.claims import LEASE
 from bot.delivery.outbox import Outbox
-from bot.delivery.sender import Delivery, FlushReport
+from bot.delivery.sender import Delivery, FlushReport, _Flush
 from bot.improvements import report as reporting
 from bot.improvements import views
-from handlers.slack.port import SlackChat, make_client
+from handlers.slack.port import SlackChat, make_sender
 from storage import queries
 from storage.db import transaction
 from storage.models import OutboxMessage
@@ -23,11 +25,11 @@ from tests.support.slack_api import BOT_TOKEN
 from tests.support.world import REPORT_DEFAULTS
 
 
-def delivery(db, clock, slack_api) -> Delivery:
-    """One process's delivery: its own Slack client, the shared database."""
+def delivery(db, clock, slack_api, *, concurrency: int = 64, timeout: float = 5) -> Delivery:
+    """One process's delivery: its own Slack client (as `serve` makes it), the shared database."""
     views_of = registry()
-    chat = SlackChat(make_client(BOT_TOKEN, slack_api.url))
-    return Delivery(db, clock, chat, "slack", card=views_of.card, chart=views_of.chart)
+    chat = SlackChat(make_sender(BOT_TOKEN, slack_api.url, timeout))
+    return Delivery(db, clock, chat, "slack", card=views_of.card, chart=views_of.chart, concurrency=concurrency)
 
 
 def report(db, clock, problem: str = "Leads arrive twice") -> int:
@@ -50,14 +52,15 @@ def statuses(db) -> list[tuple[str, str]]:
 async def test_an_interrupted_flush_does_not_stop_delivery(db, clock, slack_api) -> None:
     report(db, clock)
     crashed = delivery(db, clock, slack_api)
-    assert len(crashed._claim("a-process-that-died")) == 1  # claimed the card, then the process died
+    assert len(crashed._claims.claim("a-process-that-died", 10)) == 1  # claimed the card, then the process died
 
     assert (await delivery(db, clock, slack_api).flush()).sent == 0  # the lease still holds
-    clock.advance(minutes=6)
+    clock.advance(seconds=LEASE.total_seconds() + 1)  # it was not renewed: the holder is gone
     report_ = await delivery(db, clock, slack_api).flush()
 
     assert report_.sent == 2
     assert [c["channel"] for c in slack_api.of("chat.postMessage")] == [INTAKE, INTAKE]
+    assert len(slack_api.of("conversations.history")) == 1  # it looked for the card before posting it
 
 
 async def test_two_processes_flushing_at_once_send_each_message_once(db, clock, slack_api) -> None:
@@ -78,13 +81,14 @@ async def test_rows_whose_lease_passed_to_another_process_are_not_sent_again(db,
     for n in range(3):
         report(db, clock, f"problem {n}")
     slow = delivery(db, clock, slack_api)
-    claimed_at = clock.now()
-    claimed = slow._claim("slow-process")  # the three cards
-    clock.advance(minutes=6)  # its lease ran out (it was stuck)
+    claimed = slow._claims.claim("slow-process", 10)  # the three cards
+    clock.advance(seconds=LEASE.total_seconds() + 1)  # its lease ran out (it was stuck and could not renew it)
 
     await delivery(db, clock, slack_api).flush()  # another process takes over and sends everything
     calls_before = len(slack_api.calls)
-    await slow._send_all(claimed, "slow-process", FlushReport(), claimed_at)
+    stuck = _Flush("slow-process", FlushReport(), renewed=time.monotonic() - LEASE.total_seconds())
+    for row in claimed:
+        await slow._deliver(row, stuck)
 
     assert len(slack_api.of("chat.postMessage")) == 6
     assert len(slack_api.calls) == calls_before  # the slow process sent nothing: no post, no edit
@@ -100,9 +104,9 @@ async def test_one_improvements_messages_keep_their_order_across_failed_attempts
         outbox = Outbox(session, ws.id, clock.now())
         outbox.reply(improvement, views.why_question(improvement, 2, "A-first"))
         outbox.reply(improvement, views.why_question(improvement, 3, "B-second"))
-    slack_api.fail("chat.postMessage", times=3, status=500)
+    slack_api.fail("chat.postMessage", status=500)
 
-    await delivery(db, clock, slack_api).flush()  # A fails (and its retries); B must wait behind it
+    await delivery(db, clock, slack_api).flush()  # A fails; B must wait behind it
     assert len(slack_api.of("chat.postMessage")) == 2
     clock.advance(minutes=1)
     await delivery(db, clock, slack_api).flush()
@@ -138,11 +142,11 @@ async def test_a_backlog_of_bulk_dms_does_not_hold_up_a_thread(db, clock, slack_
             outbox.dm(f"U{n:05d}", Message(summary="check-in", blocks=[]))
     report(db, clock, "a fresh report")
 
-    await delivery(db, clock, slack_api).flush()
+    await delivery(db, clock, slack_api, concurrency=4).flush()
 
     channels = [c["channel"] for c in slack_api.of("chat.postMessage")]
-    assert channels[0] == INTAKE  # the card went first
-    assert channels.index(INTAKE, 1) <= 50  # its first why, with the next batch: not after all 120 DMs
+    assert channels.index(INTAKE) < 4  # the card went with the first messages
+    assert channels.index(INTAKE, channels.index(INTAKE) + 1) < 10  # its first why next: not after 120 DMs
     assert len(channels) == 122
 
 
@@ -171,7 +175,7 @@ async def test_an_exception_that_is_no_chat_error_is_isolated_too(db, clock, sla
             raise RuntimeError("a renderer bug")
         return views_of.card(session, improvement, settings)
 
-    chat = SlackChat(make_client(BOT_TOKEN, slack_api.url))
+    chat = SlackChat(make_sender(BOT_TOKEN, slack_api.url, 5))
     flushed = await Delivery(db, clock, chat, "slack", card=card, chart=views_of.chart).flush()
 
     assert (flushed.sent, flushed.failed) == (2, 1)

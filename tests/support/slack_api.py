@@ -1,7 +1,10 @@
 """A local stand-in for Slack's Web API (`https://slack.com/api/<method>`), for tests and the benchmark.
 
 It speaks Slack's wire format: form-encoded or JSON bodies with a Bearer token in, `{"ok": …}` JSON out,
-HTTP 429 with `Retry-After` when rate limited. It records every call and can be told to fail.
+HTTP 429 with `Retry-After` when rate limited. It records every call and can be told to fail, including the
+failures that leave the caller unsure: a call Slack carried out but answered too late (`slow`), or whose
+connection dropped before the answer (`drop`). What chat.postMessage posted can be read back with
+conversations.history and conversations.replies (with each message's `metadata` when `include_all_metadata`).
 Runs in its own thread, so it is independent of the event loop under test.
 
 Optionally (off unless `rate_limit` is set) it enforces Slack-like rate limits on some methods with token
@@ -13,6 +16,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +72,8 @@ class Failure:
     retry_after: int | None = None
     channel: str | None = None  # only calls to this channel fail
     answer: dict[str, Any] | None = None  # an answer of an unexpected shape (HTTP 200) instead of an error
+    accepted: str | None = None  # "slow" or "drop": the call is carried out, then answered late or not at all
+    delay: float = 0.0  # with accepted="slow": seconds before the answer
 
 
 @dataclass
@@ -80,6 +87,8 @@ class RateLimit:
     channel_rate: float = 1.0
     channel_burst: float = 5.0
     methods: tuple[str, ...] = ("chat.postMessage",)
+    reject: float = 0.0  # this share of calls is answered 429 (Retry-After 1 s) at random, as a busy Slack does
+    seed: int = 7
 
 
 class _Bucket:
@@ -106,12 +115,15 @@ class SlackApiStub:
     socket_url: str = ""  # what apps.connections.open hands out (a local Socket Mode stand-in)
     rate_limit: RateLimit | None = None  # None: no rate limits (unless told to fail with `fail`)
     rate_limited: list[Call] = field(default_factory=list)  # calls answered 429 by `rate_limit`
+    now: Callable[[], float] = time.time  # Slack's clock, for message ts (tests hand in their fake clock's)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._buckets: dict[str, _Bucket] = {}  # "" is the workspace's; the others are channels
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> what chat.postMessage posted there
+        self._random = random.Random(self.rate_limit.seed if self.rate_limit else 7)
 
     # -- control -------------------------------------------------------------------------------
 
@@ -119,6 +131,8 @@ class SlackApiStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Slack's API does
+
             def log_message(self, *_args: Any) -> None:
                 pass
 
@@ -132,16 +146,29 @@ class SlackApiStub:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 status, payload, headers = stub.handle(self.command, self.path, dict(self.headers), body)
+                after = headers.pop("X-Stub-After", "")
+                if after == "drop":  # carried out, and the connection is cut before any answer
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if after:  # carried out, answered late (the caller may have given up by then)
+                    threading.Event().wait(float(after))
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the caller stopped waiting
+                    self.close_connection = True
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # many connections at once (the default 5 drops connects under load)
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.url
@@ -170,6 +197,21 @@ class SlackApiStub:
                 [Failure(status=status, error=error, retry_after=retry_after, channel=channel, answer=answer)] * times
             )
 
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out, and answered only after `seconds`."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend([Failure(accepted="slow", delay=seconds)] * times)
+
+    def drop(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out, and their connection is cut before the answer."""
+        with self._lock:
+            self.failures.setdefault(method, []).extend([Failure(accepted="drop")] * times)
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Every message chat.postMessage posted (to `channel`, a conversation id), in order."""
+        with self._lock:
+            return [m for c, ms in self.messages.items() if channel in (None, c) for m in ms]
+
     def of(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -180,6 +222,7 @@ class SlackApiStub:
             self.failures.clear()
             self.rate_limited.clear()
             self._buckets.clear()
+            self.messages.clear()
 
     def _throttle(self, method: str, params: dict[str, Any]) -> int | None:
         """With `rate_limit` on: None if the call may go (its tokens are taken), else the Retry-After seconds.
@@ -187,6 +230,9 @@ class SlackApiStub:
         limit = self.rate_limit
         if limit is None or method not in limit.methods:
             return None
+        if limit.reject and self._random.random() < limit.reject:
+            self.rate_limited.append(Call(method, params))
+            return 1
         now = time.monotonic()
         channel = str(params.get("channel", ""))
         buckets = [
@@ -242,10 +288,12 @@ class SlackApiStub:
                 retry_after = self._throttle(method, params)
                 if retry_after is not None:
                     failure = Failure(status=429, retry_after=retry_after)
-        if failure is None:
+        if failure is None or failure.accepted:
             answer = self._answer(method, params)
             with self._lock:
                 self.calls.append(Call(method, params, answer))
+            if failure is not None:
+                return 200, answer, {"X-Stub-After": "drop" if failure.accepted == "drop" else str(failure.delay)}
             return 200, answer, {}
         if failure.answer is not None:
             return 200, failure.answer, {}
@@ -269,6 +317,9 @@ class SlackApiStub:
             "views.open": lambda p: {"ok": True, "view": {"id": f"V{self._next_ts()}"}},
             "users.info": self._user_info,
             "usergroups.users.list": lambda p: {"ok": True, "users": self.groups.get(str(p.get("usergroup")), [])},
+            "conversations.open": lambda p: {"ok": True, "channel": {"id": self._dm_of(str(p.get("users", "")))}},
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }  # fmt: skip
         answer = answers.get(method)
         return answer(params) if answer else {"ok": True}
@@ -282,11 +333,57 @@ class SlackApiStub:
         return {"ok": True, "file_id": file_id, "upload_url": self.url.replace("/api/", f"/upload/{file_id}")}
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        """Slack's ts: the time it posted, in seconds, and a counter that keeps every ts unique and rising."""
+        return f"{int(self.now())}.{next(self._ts):06d}"
+
+    @staticmethod
+    def _dm_of(user: str) -> str:
+        return "D" + user[1:] if user.startswith(("U", "W")) else user
 
     def _post(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._dm_of(str(params.get("channel", "")))  # posting to a user id lands in the DM with the bot
+        ts = self._next_ts()
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": params.get("text"), "bot_id": "BBOT"}
+        if params.get("thread_ts"):
+            message["thread_ts"] = params["thread_ts"]
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata is not None:
+            if not (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                    and isinstance(metadata.get("event_payload"), dict)):  # fmt: skip
+                return {"ok": False, "error": "invalid_metadata_format"}
+            message["metadata"] = metadata
+        with self._lock:
+            self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts, "text": params.get("text")}}
+
+    def _page(self, messages: list[dict[str, Any]], params: dict[str, Any], newest_first: bool) -> dict[str, Any]:
+        """Slack's paging: `oldest`/`latest` bounds (exclusive), `limit` (default 100), an opaque `cursor`."""
+        oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or math.inf)
+        chosen = [m for m in messages if oldest < float(m["ts"]) < latest]
+        chosen.sort(key=lambda m: float(m["ts"]), reverse=newest_first)
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), 1000)
+        page = chosen[start : start + limit]
+        if str(params.get("include_all_metadata", "")).lower() not in ("true", "1"):
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(chosen)
+        meta = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
         if channel.startswith(("U", "W")):
-            channel = "D" + channel[1:]  # posting to a user id lands in the DM with the bot
-        ts = self._next_ts()
-        return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts, "text": params.get("text")}}
+            return {"ok": False, "error": "channel_not_found"}  # history wants the DM's own id
+        with self._lock:
+            top = [m for m in self.messages.get(channel, []) if m.get("thread_ts") in (None, m["ts"])]
+        return self._page(top, params, newest_first=True)
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, thread = str(params.get("channel", "")), str(params.get("ts", ""))
+        with self._lock:
+            chain = [m for m in self.messages.get(channel, []) if thread in (m["ts"], m.get("thread_ts"))]
+        if not chain:
+            return {"ok": False, "error": "thread_not_found"}
+        return self._page(chain, params, newest_first=False)

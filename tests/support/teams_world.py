@@ -90,7 +90,7 @@ def teams_settings(keys: KeyServer, **overrides: str) -> Settings:
         "TEAMS_CLIENT_ID": BOT_APP_ID, "TEAMS_CLIENT_SECRET": "not-used-in-tests", "TEAMS_TENANT_ID": TENANT,
         "TEAMS_INTAKE_CHANNEL": INTAKE,
         "TEAMS_WINS_CHANNEL": WINS, "TEAMS_APPROVERS": MAYA.aad, "TEAMS_OPENID_URL": keys.openid_url,
-        "IMPROVE_HOURLY_RATE": "50", **overrides,
+        "IMPROVE_HOURLY_RATE": "50", "IMPROVE_TEAMS_CONVERSATION_MESSAGES_PER_SECOND": "100", **overrides,
     })  # fmt: skip
 
 

@@ -144,7 +144,7 @@ async def test_improve_checkins_lists_what_is_waiting(slack: SlackWorld) -> None
 
 async def test_a_checkin_dm_slack_refused_is_retried_and_nudges_wait_for_it(slack: SlackWorld) -> None:
     await implemented(slack)
-    slack.stub.fail("chat.postMessage", times=3, status=503)
+    slack.stub.fail("chat.postMessage", status=503)
     await tick_at(slack, at(30, 15))
     assert not checkin_dms(slack)
     await tick_at(slack, at(2, 15, month=12))  # the retry went out now; no nudge about a DM just delivered
@@ -162,7 +162,7 @@ async def test_work_missed_while_the_bot_was_down_is_done_at_the_next_tick(slack
 
 async def test_a_late_dm_gets_its_two_working_days_before_the_nudge(slack: SlackWorld) -> None:
     await implemented(slack)
-    slack.stub.fail("chat.postMessage", times=3, status=503)
+    slack.stub.fail("chat.postMessage", status=503)
     await tick_at(slack, at(30, 15))
     await tick_at(slack, at(2, 15, month=12))  # delivered now, two days late
     await tick_at(slack, at(2, 15, 1, month=12))

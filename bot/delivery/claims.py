@@ -1,0 +1,182 @@
+"""The outbox rows' side of delivery (run in worker threads): claiming due rows under a lease, renewing and
+releasing it, and recording what became of each send."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import Engine, case, exists, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from bot.core.clock import Clock, as_utc
+from bot.core.ports import ChatError, Posted
+from storage import queries
+from storage.db import transaction
+from storage.models import OutboxMessage, PostedMessage, Workspace
+
+log = logging.getLogger("improvebot.delivery")
+
+LEASE = timedelta(seconds=30)  # a dead holder's rows wait at most this long; a live one renews every LEASE / 6
+RETRYABLE_ATTEMPTS = 200  # about eight days at the one-hour cap: an outage or a missing invite gets fixed
+FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given up sooner
+
+# what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
+# must not hold up the reply to a click)
+BULK_KINDS = ("dm", "channel", "chart")
+BULK_LAST = case((col(OutboxMessage.kind).in_(BULK_KINDS), 1), else_=0)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min … capped at one hour."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+class Claims:
+    """One platform's outbox rows, as delivery claims and settles them."""
+
+    def __init__(self, engine: Engine, clock: Clock, platform: str) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._platform = platform
+
+    def claim(self, token: str, limit: int) -> list[OutboxMessage]:
+        """Claim due rows, people-facing first, then oldest first, at most one per improvement: a row waits
+        while an older row of the same improvement is pending, so one improvement's messages always go out in
+        order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure."""
+        now = self._clock.now()
+        earlier = aliased(OutboxMessage)
+        lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
+        with transaction(self._engine) as session:
+            candidates = (
+                select(col(OutboxMessage.id))
+                .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
+                .where(
+                    Workspace.platform == self._platform,
+                    col(OutboxMessage.status) == "pending",
+                    col(OutboxMessage.next_attempt_at) <= now,
+                    lease_free,
+                    ~exists().where(
+                        col(earlier.status) == "pending",
+                        or_(
+                            (col(earlier.improvement_id) == col(OutboxMessage.improvement_id))
+                            & (col(earlier.id) < col(OutboxMessage.id)),
+                            col(earlier.id) == col(OutboxMessage.after_id),
+                        ),
+                    ),
+                )
+                .order_by(BULK_LAST, col(OutboxMessage.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=OutboxMessage)
+            )
+            ids = list(session.exec(candidates).all())
+            if not ids:
+                return []
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending", lease_free)
+                .values(
+                    claimed_by=token,
+                    claimed_until=now + LEASE,
+                    claimed_at=now,
+                    unsure_since=case(
+                        (
+                            col(OutboxMessage.claimed_by).is_not(None) & col(OutboxMessage.unsure_since).is_(None),
+                            col(OutboxMessage.claimed_at),
+                        ),
+                        else_=col(OutboxMessage.unsure_since),
+                    ),
+                )
+                .returning(col(OutboxMessage.id))
+                .execution_options(synchronize_session=False)
+            )
+            mine = set(claimed.scalars().all())
+            rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
+            return sorted(rows, key=lambda row: (row.kind in BULK_KINDS, row.id or 0))
+
+    def renew(self, token: str) -> None:
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == "pending")
+                .values(claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+
+    def release(self, token: str, sending: frozenset[int]) -> None:
+        """Give back what this flush still holds; a row it stopped in the middle of sending becomes unsure."""
+        mine = (col(OutboxMessage.claimed_by) == token) & (col(OutboxMessage.status) == "pending")
+        with transaction(self._engine) as session:
+            if sending:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(mine, col(OutboxMessage.id).in_(sending), col(OutboxMessage.unsure_since).is_(None))
+                    .values(unsure_since=col(OutboxMessage.claimed_at))
+                    .execution_options(synchronize_session=False)
+                )
+            session.execute(
+                update(OutboxMessage)
+                .where(mine)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def mark_sent(self, sent: list[tuple[OutboxMessage, Posted | None]]) -> None:
+        """Sent rows, in one transaction (one write instead of one per message: SQLite has one writer), and
+        where the messages that are edited or replied under later landed."""
+        now = self._clock.now()
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_([row.id for row, _ in sent]))
+                .values(status="sent", sent_at=now, claimed_by=None, claimed_until=None, unsure_since=None)
+                .execution_options(synchronize_session=False)
+            )
+            for row, where in sent:
+                remember = "card" if row.kind == "card" else row.key
+                if where is None or not remember or row.improvement_id is None:
+                    continue
+                if queries.posted(session, row.improvement_id, remember) is None:
+                    session.add(
+                        PostedMessage(
+                            workspace_id=row.workspace_id,
+                            improvement_id=row.improvement_id,
+                            key=remember,
+                            channel=where.channel,
+                            ref=where.ref,
+                            created_at=now,
+                        )
+                    )
+
+    def give_up(self, row: OutboxMessage, reason: str) -> None:
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(status="dead", last_error=reason[:500], claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        log.error("outbox #%s (%s) cannot be delivered: %s", row.id, row.kind, reason)
+
+    def failed(self, row: OutboxMessage, error: ChatError) -> bool:
+        """Count the failed attempt; schedule the retry, or give up. Returns True when given up."""
+        attempts = row.attempts + 1
+        limit = RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
+        if attempts >= limit:
+            self.give_up(row, f"after {attempts} attempts: {error}")
+            return True
+        retry_at = self._clock.now() + backoff(attempts)
+        unsure = row.unsure_since or (row.claimed_at if error.unknown else None)
+        with transaction(self._engine) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id) == row.id)
+                .values(attempts=attempts, last_error=str(error)[:500], next_attempt_at=retry_at,
+                        claimed_by=None, claimed_until=None, unsure_since=unsure)
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
+        log.warning("outbox #%s (%s) not delivered (attempt %s), retry at %s: %s",
+                    row.id, row.kind, attempts, as_utc(retry_at).isoformat(), error)  # fmt: skip
+        return False

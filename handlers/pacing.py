@@ -1,0 +1,91 @@
+"""Client-side rate limits: pace sends under a platform's limits instead of bouncing off them.
+
+A Pacer holds named buckets (aiolimiter's leaky buckets: a rate with a burst), for example a workspace's, a
+channel's or a Web API method's. A send waits for every bucket it names, then goes. A 429 holds only the
+bucket it came from for its Retry-After: other channels and methods go on. Messages people are waiting for
+(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for the shared buckets one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+from cachetools import LRUCache
+
+from bot.core.ports import BULK
+
+MAX_CREDIT = 100  # refunds kept at most per bucket
+MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`per_second` on average, with bursts of up to `burst` at once."""
+
+    per_second: float
+    burst: float = 1.0
+
+    def limiter(self) -> AsyncLimiter:
+        burst = max(1.0, self.burst)
+        return AsyncLimiter(burst, burst / self.per_second)
+
+
+class Pacer:
+    """`rate_of(key)` says the rate of each bucket a send may name (None: that bucket does not limit)."""
+
+    def __init__(self, rate_of: Callable[[str], Rate | None]) -> None:
+        self._rate_of = rate_of
+        self._buckets: LRUCache[str, AsyncLimiter | None] = LRUCache(maxsize=MAX_BUCKETS)
+        self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
+        self._credit: dict[str, int] = {}  # sends a shared bucket paid for that the platform refused
+        self._bulk = asyncio.Lock()
+
+    def _bucket(self, key: str) -> AsyncLimiter | None:
+        if key not in self._buckets:
+            rate = self._rate_of(key)
+            self._buckets[key] = rate.limiter() if rate else None
+        return self._buckets[key]
+
+    async def _open(self, key: str) -> None:
+        # a loop, not an Event: another 429 can move the time it opens while this waits
+        while (wait := self._held.get(key, 0.0) - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+
+    async def wait(self, *keys: str) -> None:
+        """Until a send naming `keys` may go: the most specific bucket first (the channel, then the workspace),
+        so a send waiting for its channel takes nothing from the workspace meanwhile."""
+        for index, key in enumerate(keys):
+            shared = index > 0
+            if shared and BULK.get():
+                async with self._bulk:  # one bulk send queues here at a time: a reply never waits behind many
+                    await self._take(key)
+            else:
+                await self._take(key)
+
+    async def _take(self, key: str) -> None:
+        await self._open(key)
+        if self._credit.get(key, 0) > 0:
+            self._credit[key] -= 1
+            return
+        bucket = self._bucket(key)
+        if bucket is not None:
+            await bucket.acquire()
+
+    def refund(self, *keys: str) -> None:
+        """A send these buckets paid for was refused by a limit of another bucket (a channel's): it took nothing
+        from them, so the next send is free. Only right while the pacing stays under the shared limit."""
+        for key in keys:
+            self._credit[key] = min(MAX_CREDIT, self._credit.get(key, 0) + 1)
+
+    def hold(self, key: str, seconds: float) -> None:
+        """The platform answered 429 for this bucket: nothing naming it goes for `seconds`."""
+        until = time.monotonic() + max(0.0, seconds)
+        self._held[key] = max(until, self._held.get(key, 0.0))
+
+    def held(self, key: str) -> float:
+        """Seconds until the bucket opens again (0 when it is open)."""
+        return max(0.0, self._held.get(key, 0.0) - time.monotonic())

@@ -1,0 +1,221 @@
+"""Delivery under faults: a Slack that takes a post and answers too late or not at all, a process that dies
+between sending and marking, 429s on one channel, many messages at once. 0 duplicates and 0 losses in each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+
+from bot.assembly import registry
+from bot.core.messages import Message
+from bot.core.ports import ChatError
+from bot.delivery.claims import LEASE
+from bot.delivery.outbox import Outbox
+from bot.delivery.sender import Delivery
+from bot.improvements import views
+from handlers.pacing import Rate
+from handlers.slack.port import SlackChat, make_pacer, make_sender
+from handlers.teams.port import _guard
+from storage import queries
+from storage.db import transaction
+from storage.models import OutboxMessage
+from tests.conftest import INTAKE
+from tests.delivery.test_delivery import delivery, report, statuses, workspace
+from tests.support.slack_api import BOT_TOKEN, RateLimit
+
+
+def dms(db, clock, count: int) -> None:
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        outbox = Outbox(session, ws.id, clock.now())
+        for n in range(count):
+            outbox.dm(f"U{n:05d}", Message(summary=f"check-in {n}", blocks=[]))
+
+
+def after_lease(clock) -> None:
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+
+
+async def test_dms_slack_took_but_answered_too_late_are_not_sent_again(db, clock, slack_api) -> None:
+    dms(db, clock, 5)
+    slack_api.slow("chat.postMessage", 2, times=5)  # Slack posts each DM, and answers after the client gave up
+
+    first = await delivery(db, clock, slack_api, timeout=1).flush()
+    assert (first.sent, first.failed) == (0, 5)
+    assert len(slack_api.posted()) == 5  # they did arrive
+    clock.advance(minutes=1)
+    second = await delivery(db, clock, slack_api, timeout=1).flush()
+
+    assert second.sent == 5
+    owners = Counter(m["text"] for m in slack_api.posted())
+    assert len(owners) == 5 and set(owners.values()) == {1}  # every owner exactly one DM
+    assert len(slack_api.of("chat.postMessage")) == 5  # nothing was posted again
+    assert len(slack_api.of("conversations.open")) == 5  # it looked in each DM's history first
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_a_card_whose_connection_dropped_after_slack_took_it_keeps_its_thread(db, clock, slack_api) -> None:
+    report(db, clock)
+    slack_api.drop("chat.postMessage")  # the card is posted, and the connection is cut before the answer
+
+    first = await delivery(db, clock, slack_api).flush()
+    assert (first.sent, first.failed) == (0, 1)
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api).flush()
+
+    [card] = [m for m in slack_api.posted(INTAKE) if "thread_ts" not in m]
+    [why] = [m for m in slack_api.posted(INTAKE) if "thread_ts" in m]
+    assert why["thread_ts"] == card["ts"]  # the why went under the card it found, not under a second card
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_a_send_that_never_arrived_is_sent_after_looking(db, clock, slack_api) -> None:
+    dms(db, clock, 1)
+    slack_api.fail("chat.postMessage", status=503)  # answered: not taken
+    await delivery(db, clock, slack_api).flush()
+    with Session(db) as session:
+        assert session.exec(select(OutboxMessage)).one().unsure_since is None  # a refusal is not unsure
+
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api).flush()
+    assert len(slack_api.posted()) == 1
+    assert not slack_api.of("conversations.history")
+
+
+async def test_a_process_killed_between_sending_and_marking_never_duplicates(db, clock, slack_api) -> None:
+    report(db, clock)
+    dms(db, clock, 3)
+    crashed = delivery(db, clock, slack_api)
+    rows = crashed._claims.claim("killed-process", 10)
+    for row in rows[:2]:  # it sent two of its four rows, then died before marking them
+        await crashed._send(row)
+    assert len(slack_api.posted()) == 2
+
+    assert (await delivery(db, clock, slack_api).flush()).sent == 0  # not while its lease could be alive
+    after_lease(clock)
+    taken = await delivery(db, clock, slack_api).flush()
+
+    assert taken.sent == 5  # the four it held (two found, two sent) and the card's why
+    assert len([m for m in slack_api.posted(INTAKE) if "thread_ts" not in m]) == 1
+    assert Counter(m["text"] for m in slack_api.posted() if m["text"].startswith("check-in")) == {
+        "check-in 0": 1, "check-in 1": 1, "check-in 2": 1,
+    }  # fmt: skip
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_marking_that_fails_after_the_send_does_not_resend(db, clock, slack_api, monkeypatch) -> None:
+    dms(db, clock, 1)
+    sender = delivery(db, clock, slack_api)
+    real = sender._claims.mark_sent
+
+    def database_gone(*_args):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(sender._claims, "mark_sent", database_gone)
+    await sender.flush()
+    monkeypatch.setattr(sender._claims, "mark_sent", real)
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api).flush()
+
+    assert len(slack_api.posted()) == 1
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_a_flush_stopped_mid_send_leaves_the_row_unsure_not_lost(db, clock, slack_api) -> None:
+    dms(db, clock, 1)
+    slack_api.slow("chat.postMessage", 1)
+    flush = asyncio.ensure_future(delivery(db, clock, slack_api, timeout=5).flush())
+    for _ in range(100):
+        if slack_api.posted():
+            break
+        await asyncio.sleep(0.02)
+    flush.cancel()  # the server shuts down while the post is under way
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    with Session(db) as session:
+        row = session.exec(select(OutboxMessage)).one()
+        assert row.claimed_by is None and row.unsure_since is not None
+
+    await delivery(db, clock, slack_api).flush()
+    assert len(slack_api.posted()) == 1
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_a_lease_renewed_by_a_live_holder_is_never_taken_over(db, clock, slack_api) -> None:
+    dms(db, clock, 1)
+    holder = delivery(db, clock, slack_api)
+    holder._claims.claim("alive", 10)
+    for _ in range(3):  # well past one lease in all, renewed within each
+        clock.advance(seconds=LEASE.total_seconds() * 2 / 3)
+        holder._claims.renew("alive")
+        assert (await delivery(db, clock, slack_api).flush()).sent == 0
+    after_lease(clock)  # it stopped renewing: it died
+    assert (await delivery(db, clock, slack_api).flush()).sent == 1
+
+
+async def test_a_429_holds_only_its_channel(db, clock, slack_api) -> None:
+    dms(db, clock, 12)
+    slack_api.fail("chat.postMessage", times=2, status=429, retry_after=1, channel="U00000")
+    chat = SlackChat(make_sender(BOT_TOKEN, slack_api.url, 5), make_pacer(Rate(1000, 1000), Rate(100, 100)))
+    views_of = registry()
+    flushed = await Delivery(db, clock, chat, "slack", card=views_of.card, chart=views_of.chart).flush()
+
+    assert (flushed.sent, flushed.failed) == (12, 0)  # waited out, within the send: no failed attempt
+    order = [c["channel"] for c in slack_api.of("chat.postMessage")]
+    assert order[-1] == "U00000" and len(order) == 12  # the others went while that channel waited
+
+
+async def test_posts_are_paced_under_the_workspace_limit(db, clock, slack_api) -> None:
+    dms(db, clock, 30)
+    slack_api.rate_limit = RateLimit(rate=20, burst=10, channel_rate=1, channel_burst=3)
+    pacer = make_pacer(Rate(18, 8), Rate(1, 3))  # a little under the stand-in's limits
+    chat = SlackChat(make_sender(BOT_TOKEN, slack_api.url, 5), pacer)
+    views_of = registry()
+    flushed = await Delivery(db, clock, chat, "slack", card=views_of.card, chart=views_of.chart).flush()
+
+    assert flushed.sent == 30
+    assert slack_api.rate_limited == []  # paced, not bounced
+
+
+async def test_one_threads_replies_keep_their_order_when_many_go_at_once(db, clock, slack_api) -> None:
+    ids = [report(db, clock, f"problem {n}") for n in range(8)]
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        outbox = Outbox(session, ws.id, clock.now())
+        for improvement_id in ids:
+            improvement = queries.improvement_in(session, ws.id, improvement_id)
+            assert improvement is not None
+            for step in range(2, 6):
+                outbox.reply(improvement, views.why_question(improvement, step, f"step-{improvement_id}-{step}"))
+    slack_api.latency = 0.005
+
+    await delivery(db, clock, slack_api, concurrency=16).flush()
+
+    for improvement_id in ids:
+        texts = [c.text_of_blocks for c in slack_api.of("chat.postMessage")]
+        steps = [t.split(f"step-{improvement_id}-")[1][0] for t in texts if f"step-{improvement_id}-" in t]
+        assert steps == ["2", "3", "4", "5"], improvement_id
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+@pytest.mark.parametrize(
+    ("error", "unknown"),
+    [
+        (httpx.ConnectError("refused"), False),  # never reached Teams: send again
+        (httpx.ConnectTimeout("slow connect"), False),
+        (httpx.ReadTimeout("no answer"), True),  # sent, the answer lost: look before sending again
+        (httpx.RemoteProtocolError("dropped"), True),
+        (TimeoutError(), True),
+    ],
+)
+async def test_teams_sends_tell_a_lost_answer_from_a_refused_request(error: Exception, unknown: bool) -> None:
+    async def send() -> None:
+        raise error
+
+    with pytest.raises(ChatError) as raised:
+        await _guard("post", send)
+    assert raised.value.unknown is unknown and raised.value.retryable
