@@ -9,8 +9,11 @@ chat.postMessage (token buckets: 100/s workspace-wide, bursts of 100; 1/s per ch
 `Retry-After` past them) and the bot is told the same floor (IMPROVE_SLACK_POSTS_PER_SECOND=100,
 IMPROVE_SLACK_CHANNEL_POSTS_PER_SECOND=1, IMPROVE_SLACK_CHANNEL_BURST=5), so it paces instead of bouncing.
 Each database (a fresh SQLite file in a temp dir; a fresh PostgreSQL database created on `--database-url`'s
-server and dropped afterwards, skipped with a note when unreachable) gets, each on a freshly migrated
-database with one Slack workspace (the stand-in's team) and `ANALYZE` after seeding:
+server and dropped afterwards, skipped with a note when unreachable) runs the three measurements below, each
+on a fresh, migrated database with one Slack workspace (the stand-in's team), seeded with bulk inserts and no
+`ANALYZE`, as the bot finds its database (`--analyze` runs it: with statistics of an outbox whose rows have
+no improvement, SQLite plans the delivery's claim as a quadratic scan, about 1.8 s a claim at 10,000 rows,
+holding the write lock):
 
 1. Start-up with a backlog: `--backlog` (2000) pending outbox DMs, one per person, due now. From spawning the
    server: the time to the first 200 on `GET /healthz`, and to the first 200 on a signed `/improve help`
@@ -23,11 +26,16 @@ database with one Slack workspace (the stand-in's team) and `ANALYZE` after seed
    listeners that only ack), in four chunks alternating which goes first (ABBA) as bench/ack_latency.py does;
    then (b) `drain`: a bot started on `--dms` (10,000) pending DMs, measured while its catch-up tick delivers
    them. Between chunks the load generator waits until the stand-in has had no after-ack call (anything but
-   delivery's own methods) for 0.1 s. Targets: p99 drain/idle ≤ 1.2 and p99 drain/bare ≤ 1.2 on every row.
-   The table says, per row, how many DMs the stand-in had taken before and after it: a row whose "after" is
-   the whole backlog may have ended after the drain did, and is flagged.
-   The drain: how long it took (first to last DM, and from spawn), its floor (`--dms` / 100 s), the 429s the
-   stand-in answered, and whether every person got exactly one DM (the stand-in's record, after the server
+   delivery's own methods) for 0.1 s. Targets: p99 drain/idle ≤ 1.2 and p99 drain/bare ≤ 1.2 on every row,
+   with no errors and no apologies. The table says, per row, how many DMs the stand-in had taken before and
+   after it (and at what rate): a row during which the drain ended or stalled is flagged. An ack is a 200
+   whatever happens next, so the stand-in also counts the answers after the ack that apologize instead of
+   serving ("can't save anything right now": no database worker or lock in time; "something went wrong";
+   "the form did not open"): "apologies" per row, and per phase (warm-up included) in the notes.
+   The drain: how long it took (from the first DM to 99 % of them and to the last: a DM that failed waits for
+   its backoff and a later minute tick; and from spawn), its floor (`--dms` / 100 s; the burst of 100 lets it
+   be about 1 s shorter), its rate while the latency rows ran and after them, the 429s the stand-in answered,
+   the bot's CPU time, and whether every person got exactly one DM (the stand-in's record, after the server
    has stopped) and every outbox row ended `sent`.
 3. Memory: the server process's VmHWM (peak resident set since it started) and VmRSS from /proc/<pid>/status,
    sampled every 0.2 s. Idle: the idle bot after start and 5 requests of each kind (and again after its whole
@@ -37,12 +45,14 @@ database with one Slack workspace (the stand-in's team) and `ANALYZE` after seed
 Reading the numbers: Bolt polls for the ack every 10 ms, so about 10 ms is a floor for every server. On a
 small machine the load generator, the stand-in and the servers share the CPUs, so high-concurrency rows
 measure saturation as much as the servers; during the drain the bot's own delivery work competes for the same
-CPUs, which is what the drain/idle ratio shows. p99 of a few hundred requests is the 2nd-4th slowest: expect
+CPUs, which is what the drain/idle ratio shows. p99 of a few hundred requests is the 2nd-5th slowest: expect
 noise of 10-20 % between runs. Start-up includes Python's imports and the migration check; the first spawn of
 a run may read cold files.
 
-Prints markdown tables (start-up, ack latency, drain, memory) and notes (targets met or missed, what looked
-wrong in the servers' logs); progress goes to stderr, and the logs stay in a temp dir whose path is printed.
+Prints which code it measured (commit, uncommitted changes, newest source file; a note if one changed during
+the run), markdown tables (start-up, ack latency, drain, memory) and notes (targets met or missed, what looked
+wrong in the servers' logs and at the stand-in); progress goes to stderr, and the logs stay in a temp dir whose
+path is printed.
 Exits 0 whatever the numbers (it is a measurement, not a test); 1 if a server fails to start. The full run
 takes about 3 minutes per database on 2 CPUs (the drain's floor is 100 s); `--quick` is a smaller look.
 
@@ -50,6 +60,7 @@ takes about 3 minutes per database on 2 CPUs (the drain's floor is 100 s); `--qu
     .venv/bin/python bench/delivery_under_load.py --quick
     .venv/bin/python bench/delivery_under_load.py --databases sqlite --dms 5000 --requests 300
     .venv/bin/python bench/delivery_under_load.py --database-url postgresql://postgres@db:5432/postgres
+    .venv/bin/python bench/delivery_under_load.py --databases sqlite --analyze   # the slow claim plan
 """
 
 from __future__ import annotations
@@ -128,6 +139,12 @@ START_TIMEOUT_S = 30.0
 INSERT_CHUNK = 5000
 DELIVERY_METHODS = ("chat.postMessage", "chat.update", "conversations.open", "conversations.history",
                     "conversations.replies")  # fmt: skip
+ANSWER_METHODS = ("chat.postEphemeral", "response_url", "chat.postMessage")  # how the bot answers after the ack
+APOLOGIES = {  # what an answer after the ack says when the request could not be served (bot/core/outcomes.py …)
+    "unavailable": "nothing you did was lost",  # UNAVAILABLE: no database worker or lock in time
+    "sorry": "something went wrong on my side",  # SORRY: an exception
+    "form": "the form did not open",  # views.open failed (trigger expired)
+}
 QUICK = {"dms": 2000, "backlog": 500, "requests": 100, "warmup": 10}
 FULL = {"dms": 10_000, "backlog": 2000, "requests": 500, "warmup": 20}
 
@@ -199,6 +216,7 @@ def _serve_stub(conn: Connection, limit: RateLimit) -> None:
     seen = 0
     methods: Counter[str] = Counter()
     posts: Counter[str] = Counter()  # chat.postMessage that went through, by the channel it was sent to
+    apologies: Counter[str] = Counter()  # answers after the ack that say the request could not be served
     while True:
         try:
             message = conn.recv()
@@ -211,12 +229,16 @@ def _serve_stub(conn: Connection, limit: RateLimit) -> None:
             methods.clear()
             posts.clear()
             errors.clear()
+            apologies.clear()
             conn.send(True)
             continue
         if message == "errors":
             conn.send(Counter(errors))
             continue
-        if message not in ("calls", "progress", "posts"):
+        if message == "times":
+            conn.send(list(stub.post_times))
+            continue
+        if message not in ("calls", "progress", "posts", "apologies"):
             break
         new = stub.calls[seen:]
         seen += len(new)
@@ -224,13 +246,18 @@ def _serve_stub(conn: Connection, limit: RateLimit) -> None:
             methods[call.method] += 1
             if call.method == "chat.postMessage":
                 posts[str(call.get("channel", ""))] += 1
+            if call.method in ANSWER_METHODS:
+                said = call.text_of_blocks
+                apologies.update(label for label, marker in APOLOGIES.items() if marker in said)
         if message == "calls":
             conn.send(Counter(methods))
         elif message == "progress":
             times = stub.post_times
             reached = sum(1 for channel in posts if channel.startswith(RECIPIENT_PREFIX))
             conn.send((sum(posts.values()), reached, times[0] if times else None, times[-1] if times else None,
-                       len(stub.rate_limited)))  # fmt: skip
+                       len(stub.rate_limited), sum(apologies.values())))  # fmt: skip
+        elif message == "apologies":
+            conn.send(Counter(apologies))
         else:
             conn.send(Counter(posts))
     stub.stop()
@@ -243,6 +270,7 @@ class Progress:
     first: float | None = None  # time.time() of the first and the last
     last: float | None = None
     limited: int = 0  # calls the stand-in answered 429
+    apologies: int = 0  # answers after the ack that say the request could not be served (APOLOGIES)
 
 
 @dataclass
@@ -282,6 +310,15 @@ class Stub:
 
     def reset(self) -> None:
         self._ask("reset")
+
+    def post_times(self) -> list[float]:
+        """time.time() of every chat.postMessage that went through, in order."""
+        times: list[float] = self._ask("times")
+        return times
+
+    def apologies(self) -> Counter[str]:
+        apologies: Counter[str] = self._ask("apologies")
+        return apologies
 
     def errors(self) -> Counter[str]:
         """Connections the stand-in could not serve since the last reset, by exception."""
@@ -372,8 +409,8 @@ def postgres_problem(url: str) -> str | None:
         admin.dispose()
 
 
-def seed(engine: Engine, dms: int) -> None:
-    """The workspace, and `dms` pending outbox DMs due now, each to someone else; then ANALYZE."""
+def seed(engine: Engine, dms: int, *, analyze: bool = False) -> None:
+    """The workspace, and `dms` pending outbox DMs due now, each to someone else; ANALYZE if asked."""
     now = datetime.now(UTC)
     with transaction(engine) as session:
         ws = ensure_workspace(session, "slack", TEAM, WorkspaceSettings(intake_channel=INTAKE), now)
@@ -386,9 +423,10 @@ def seed(engine: Engine, dms: int) -> None:
     with transaction(engine) as session:
         for start in range(0, len(rows), INSERT_CHUNK):
             session.execute(insert(OutboxMessage), rows[start : start + INSERT_CHUNK])
-    with engine.connect() as connection:
-        connection.execute(text("ANALYZE"))
-        connection.commit()
+    if analyze:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
 
 
 def outbox_statuses(engine: Engine) -> Counter[str]:
@@ -600,6 +638,7 @@ class Drain:
     statuses: Counter[str] = field(default_factory=Counter)
     cpu_s: float = math.nan
     wall_s: float = math.nan
+    most_s: float = math.nan  # first DM to the one that made 99 % of them
     measured: Progress = field(default_factory=Progress)  # when the latency rows were done
     measured_at: float = math.nan  # time.time()
 
@@ -631,7 +670,8 @@ class DbResult:
     database: str
     startup: Startup | None = None
     results: Results = field(default_factory=dict)
-    windows: dict[tuple[str, int], Window] = field(default_factory=dict)
+    windows: dict[tuple[str, int], Window] = field(default_factory=dict)  # the drain's rows
+    idle_windows: dict[tuple[str, int], Window] = field(default_factory=dict)  # the idle (and bare) rows
     drain: Drain | None = None
     idle_mb: tuple[float, float] = (math.nan, math.nan)  # (VmHWM, VmRSS) after start and a few requests
     idle_after_mb: tuple[float, float] = (math.nan, math.nan)  # after the idle latency run
@@ -659,7 +699,7 @@ def stop_all(servers: list[Server]) -> None:
 def bench_startup(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path, result: DbResult) -> None:
     log(f"{db.name}: 1. start-up with {args.backlog} pending DMs")
     with db.fresh(workdir, f"{db.name}-startup") as (url, engine):
-        seed(engine, args.backlog)
+        seed(engine, args.backlog, analyze=args.analyze)
         stub.reset()
         env = bot_env(stub, workdir, url)
         spawned = time.perf_counter()
@@ -677,6 +717,12 @@ def bench_startup(db: Database, stub: Stub, args: argparse.Namespace, workdir: P
 
 
 def stub_errors(stub: Stub, phase: str, result: DbResult) -> None:
+    """Notes on what went wrong at the stand-in since its last reset: broken connections, apologies."""
+    apologies = stub.apologies()
+    if apologies:
+        shown = ", ".join(f"{n}× {label!r}" for label, n in apologies.most_common())
+        result.notes.append(f"{phase}: {sum(apologies.values())} answers after the ack apologized, warm-up included "
+                            f"({shown}; see APOLOGIES).")  # fmt: skip
     errors = stub.errors()
     if errors:
         shown = ", ".join(f"{n}× {name}" for name, n in errors.most_common())
@@ -687,7 +733,7 @@ def bench_idle(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path
     log(f"{db.name}: 2a/2c. idle bot and bare Bolt app, 3. idle memory")
     kinds = request_kinds(stub.response_url)
     with db.fresh(workdir, f"{db.name}-idle") as (url, engine):
-        seed(engine, 0)
+        seed(engine, 0, analyze=args.analyze)
         stub.reset()
         env = bot_env(stub, workdir, url)
         servers: list[Server] = []
@@ -707,7 +753,7 @@ def bench_idle(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path
             if errors:
                 result.notes.append(f"{db.name}: {errors} of the idle bot's first {2 * FEW_REQUESTS} requests failed.")
             log(f"  idle memory: VmHWM {result.idle_mb[0]:.0f} MB, VmRSS {result.idle_mb[1]:.0f} MB")
-            results, _ = asyncio.run(
+            results, result.idle_windows = asyncio.run(
                 measure({"idle": bot, "bare": bare}, stub, kinds, args.levels, args.requests, args.warmup)
             )
             result.results.update(results)
@@ -755,7 +801,7 @@ def bench_drain(db: Database, stub: Stub, args: argparse.Namespace, workdir: Pat
     drain = result.drain = Drain(args.dms)
     with db.fresh(workdir, f"{db.name}-drain") as (url, engine):
         started = time.perf_counter()
-        seed(engine, args.dms)
+        seed(engine, args.dms, analyze=args.analyze)
         log(f"  seeded {args.dms} pending DMs in {time.perf_counter() - started:.1f} s")
         stub.reset()
         env = bot_env(stub, workdir, url)
@@ -783,6 +829,9 @@ def bench_drain(db: Database, stub: Stub, args: argparse.Namespace, workdir: Pat
         finally:
             bot.stop()
         drain.progress = stub.progress()
+        times = sorted(stub.post_times())
+        if len(times) >= math.ceil(0.99 * args.dms):
+            drain.most_s = times[math.ceil(0.99 * args.dms) - 1] - times[0]
         drain.problems, drain.others = check_dms(stub.posts(), args.dms)
         drain.statuses = outbox_statuses(engine)
         stub_errors(stub, f"{db.name}, drain", result)
@@ -828,8 +877,10 @@ def latency_table(dbs: list[DbResult], kinds: list[str], levels: list[int], dms:
     """The table, and the rows that miss a target."""
     lines = [
         "| database | kind | conc. | idle p50 | idle p99 | drain p50 | drain p99 | bare p50 | bare p99 "
-        "| drain/idle p99 | drain/bare p99 | DMs out before → after the drain row (rate) | errors idle/drain/bare |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|",
+        "| drain/idle p99 | drain/bare p99 | DMs out before → after the drain row (rate, duration) "
+        "| errors idle/drain/bare "
+        "| apologies after the ack idle/drain |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|",
     ]
     missed = []
     for r in dbs:
@@ -838,19 +889,22 @@ def latency_table(dbs: list[DbResult], kinds: list[str], levels: list[int], dms:
                 idle, drain, bare = (r.results.get((kind, level, s)) for s in ("idle", "drain", "bare"))
                 vs_idle, vs_bare = ratio(p(drain, 0.99), p(idle, 0.99)), ratio(p(drain, 0.99), p(bare, 0.99))
                 errors = [s.errors if s else 0 for s in (idle, drain, bare)]
-                window = r.windows.get((kind, level))
+                window, idle_window = r.windows.get((kind, level)), r.idle_windows.get((kind, level))
                 where = "-"
                 if window is not None:
                     sent = window.after.reached - window.before.reached
-                    running = window.after.reached < dms and sent > 0
-                    flag = "" if running else " ⚠ drain not running throughout"
+                    flag = (" ⚠ the drain ended during the row" if window.after.reached >= dms
+                            else " ⚠ the drain stalled: no DM went out" if sent == 0 else "")  # fmt: skip
                     where = (
-                        f"{window.before.reached:,} → {window.after.reached:,} ({sent / window.seconds:.0f}/s){flag}"
+                        f"{window.before.reached:,} → {window.after.reached:,} ({sent / window.seconds:.0f}/s over "
+                        f"{window.seconds:.1f} s){flag}"
                     )
-                ok_idle = vs_idle <= TARGET_RATIO and errors[1] == 0
-                ok_bare = vs_bare <= TARGET_RATIO and errors[1] == 0
+                sorry = [w.after.apologies - w.before.apologies if w else 0 for w in (idle_window, window)]
+                ok_idle = vs_idle <= TARGET_RATIO and errors[1] == 0 and sorry[1] == 0
+                ok_bare = vs_bare <= TARGET_RATIO and errors[1] == 0 and sorry[1] == 0
                 if not (ok_idle and ok_bare):
                     failures = f", {errors[1]} errors" if errors[1] else ""
+                    failures += f", {sorry[1]} apologies" if sorry[1] else ""
                     missed.append(
                         f"{r.database} {kind} @ {level} (drain/idle {num(vs_idle, '.2f')}x, "
                         f"drain/bare {num(vs_bare, '.2f')}x{failures})"
@@ -859,14 +913,14 @@ def latency_table(dbs: list[DbResult], kinds: list[str], levels: list[int], dms:
                     f"| {r.database} | {kind} | {level} | {num(p(idle, 0.5))} | {num(p(idle, 0.99))} "
                     f"| {num(p(drain, 0.5))} | {num(p(drain, 0.99))} | {num(p(bare, 0.5))} | {num(p(bare, 0.99))} "
                     f"| {num(vs_idle, '.2f', 'x')} {mark(ok_idle)} | {num(vs_bare, '.2f', 'x')} {mark(ok_bare)} "
-                    f"| {where} | {' / '.join(map(str, errors))} |"
+                    f"| {where} | {' / '.join(map(str, errors))} | {sorry[0]} / {sorry[1]} |"
                 )
     return lines, missed
 
 
 def drain_table(dbs: list[DbResult]) -> list[str]:
     lines = [
-        "| database | DMs | first → last DM | spawn → last DM | floor (DMs / 100 s) | vs floor "
+        "| database | DMs | first DM → 99 % of them / → the last | spawn → last DM | floor (DMs / 100 s) | vs floor "
         "| DMs/s while measured / after | HTTP 429 | bot CPU | exactly one DM each | outbox after |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|",
     ]
@@ -879,10 +933,13 @@ def drain_table(dbs: list[DbResult]) -> list[str]:
             check += f" ({d.others} chat.postMessage to others)"
         if not d.finished:
             check += " ⚠ the drain did not finish"
+        if d.statuses.get("pending"):
+            check += f" ⚠ {d.statuses['pending']:,} rows still pending"
         statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(d.statuses.items()))
         cpu = f"{d.cpu_s:.0f} s ({d.cpu_s / d.wall_s:.0%} of a CPU)" if not math.isnan(d.cpu_s) else "-"
         lines.append(
-            f"| {r.database} | {d.dms:,} | {num(d.took, '.1f', ' s')} | {num(d.from_spawn, '.1f', ' s')} "
+            f"| {r.database} | {d.dms:,} | {num(d.most_s, '.1f', ' s')} / {num(d.took, '.1f', ' s')} "
+            f"| {num(d.from_spawn, '.1f', ' s')} "
             f"| {d.floor:.0f} s | {num(ratio(d.took, d.floor), '.2f', 'x')} "
             f"| {num(d.rates()[0], '.0f')} / {num(d.rates()[1], '.0f')} | {d.progress.limited:,} | {cpu} "
             f"| {check} | {statuses} |"
@@ -995,6 +1052,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (sqlite,postgresql)")
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES,
                         help=f"PostgreSQL server our databases are created on ({DEFAULT_POSTGRES})")  # fmt: skip
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE after seeding (statistics of an outbox of DMs with no improvement)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="small numbers: " + ", ".join(f"--{k} {v}" for k, v in QUICK.items()))  # fmt: skip
     args = parser.parse_args(argv)

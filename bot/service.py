@@ -36,6 +36,10 @@ from storage.models import ProcessedEvent
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
 MAX_CACHED_WORKSPACES = 1000
+# after a click, what it queued goes at once (people-facing first) beside at most a few bulk messages; a backlog
+# of bulk messages is the tick's to drain
+REQUEST_FLUSH_BUDGET = 2.0
+REQUEST_FLUSH_WINDOW = 8
 INSTANCE = "instance"  # in every opened form's context: which opening of the form an answer belongs to
 _INSTANCE = re.compile(r"[0-9a-f]{32}")
 
@@ -155,7 +159,7 @@ class ImproveService:
         """Send what is due. Called after a change is saved: a failure here never turns that into an error for the
         person who acted (the next flush or tick sends what is left)."""
         try:
-            report = await self.delivery.flush()
+            report = await self.delivery.flush(budget=REQUEST_FLUSH_BUDGET, window=REQUEST_FLUSH_WINDOW)
         except Exception:
             log.exception("delivery failed; the next flush retries")
             return FlushReport()

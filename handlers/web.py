@@ -51,7 +51,7 @@ async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
     async def tick_all() -> None:
         for platform in platforms:
             try:
-                await platform.ticker.tick()
+                await platform.ticker.tick(wait=False)
             except Unavailable as exc:
                 log.warning("a tick was skipped: the database is unavailable (%s); the next one catches up", exc)
             except Exception:  # one platform's bad tick must not stop the other's

@@ -5,6 +5,7 @@ Slack, Teams and the console each implement them once (handlers/<platform>/port.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,10 @@ from bot.core.messages import Message
 # Set while bulk messages (check-ins, digests, channel posts) are sent: a platform that paces its sends lets the
 # messages people are waiting for (a reply in a thread, an edited card) go first.
 BULK: ContextVar[bool] = ContextVar("improvebot_bulk", default=False)
+
+# Set by delivery for each send: whether it may still go (its claim is still safely held). A platform that waits
+# before sending (pacing, Retry-After) asks right before the request and raises a retryable ChatError if not.
+SENDABLE: ContextVar[Callable[[], bool]] = ContextVar("improvebot_sendable", default=lambda: True)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import Engine, case, exists, or_, update
+from sqlalchemy import Engine, case, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -18,7 +18,8 @@ from storage.models import OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
-LEASE = timedelta(seconds=30)  # a dead holder's rows wait at most this long; a live one renews every LEASE / 6
+LEASE = timedelta(seconds=45)  # a dead holder's rows wait at most this long; a live holder renews it
+HEARTBEAT = timedelta(seconds=5)  # how often
 RETRYABLE_ATTEMPTS = 200  # about eight days at the one-hour cap: an outage or a missing invite gets fixed
 FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given up sooner
 
@@ -83,7 +84,7 @@ class Claims:
                     unsure_since=case(
                         (
                             col(OutboxMessage.claimed_by).is_not(None) & col(OutboxMessage.unsure_since).is_(None),
-                            col(OutboxMessage.claimed_at),
+                            func.coalesce(col(OutboxMessage.claimed_at), col(OutboxMessage.created_at)),
                         ),
                         else_=col(OutboxMessage.unsure_since),
                     ),
@@ -150,29 +151,30 @@ class Claims:
                         )
                     )
 
-    def give_up(self, row: OutboxMessage, reason: str) -> None:
+    def give_up(self, row: OutboxMessage, token: str, reason: str) -> None:
         with transaction(self._engine) as session:
             session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.claimed_by) == token)
                 .values(status="dead", last_error=reason[:500], claimed_by=None, claimed_until=None)
                 .execution_options(synchronize_session=False)
             )
         log.error("outbox #%s (%s) cannot be delivered: %s", row.id, row.kind, reason)
 
-    def failed(self, row: OutboxMessage, error: ChatError) -> bool:
-        """Count the failed attempt; schedule the retry, or give up. Returns True when given up."""
+    def failed(self, row: OutboxMessage, token: str, error: ChatError) -> bool:
+        """Count the failed attempt; schedule the retry, or give up. Returns True when given up. (Only while the
+        row is still this flush's: a row whose lease passed on is the new holder's to record.)"""
         attempts = row.attempts + 1
         limit = RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
         if attempts >= limit:
-            self.give_up(row, f"after {attempts} attempts: {error}")
+            self.give_up(row, token, f"after {attempts} attempts: {error}")
             return True
         retry_at = self._clock.now() + backoff(attempts)
         unsure = row.unsure_since or (row.claimed_at if error.unknown else None)
         with transaction(self._engine) as session:
             session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id)
+                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.claimed_by) == token)
                 .values(attempts=attempts, last_error=str(error)[:500], next_attempt_at=retry_at,
                         claimed_by=None, claimed_until=None, unsure_since=unsure)
                 .execution_options(synchronize_session=False)

@@ -18,24 +18,28 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, as_utc
 from bot.core.messages import Message
-from bot.core.ports import BULK, ChatError, ChatPort, Destination, Posted
+from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage
 from bot.core.workspace import WorkspaceSettings
-from bot.delivery.claims import BULK_KINDS, LEASE, Claims
+from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
 from storage import queries
 from storage.db import DOWN
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
+# a send may start while the last renewal is younger than this: with the longest send (IMPROVE_SEND_TIMEOUT, at
+# most 30 s) it still ends inside the lease
+SAFE_TO_SEND = LEASE - timedelta(seconds=35)
 CONCURRENCY = 128  # messages in progress at once per flush (most of them wait for the platform's pacing)
 FINDABLE = ("card", "thread", "dm", "channel")  # new messages: what ChatPort.find can look for
 
@@ -46,6 +50,12 @@ class FlushReport:
     failed: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+def _key(row: OutboxMessage) -> str:
+    """What a new message carries to be found again: its row, and when the row was written (so another
+    deployment's row with the same number never matches)."""
+    return f"{row.id}-{int(as_utc(row.created_at).timestamp() * 1000)}"
 
 
 class _Missing(Exception):
@@ -60,13 +70,16 @@ class _Flush:
     token: str
     report: FlushReport
     renewed: float = field(default_factory=time.monotonic)
+    until: float = float("inf")  # claim nothing more after this (monotonic)
+    window: int = CONCURRENCY  # messages in progress at once
     sending: set[int] = field(default_factory=set)
     to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def alive(self) -> bool:
-        """Still safely the holder: the lease was renewed within half of it (others wait for all of it)."""
-        return time.monotonic() - self.renewed < LEASE.total_seconds() / 2
+        """Still safely the holder: a send started now ends (answer or timeout) before the lease could run out
+        (others wait for all of it)."""
+        return time.monotonic() - self.renewed < SAFE_TO_SEND.total_seconds()
 
 
 class Delivery:
@@ -93,10 +106,13 @@ class Delivery:
         self._concurrency = max(1, concurrency)
         self._claims = Claims(engine, clock, platform)
 
-    async def flush(self) -> FlushReport:
-        """Send everything due now. Safe to call often, from many tasks and from several processes at once:
-        claims are leased, and a row is claimable only when no older row of its improvement is pending."""
-        state = _Flush(uuid.uuid4().hex, FlushReport())
+    async def flush(self, budget: float | None = None, window: int | None = None) -> FlushReport:
+        """Send everything due now (with a `budget` in seconds: claim nothing more after it, finish what is under
+        way; `window`: fewer messages in progress than `concurrency`). Safe to call often, from many tasks and
+        from several processes at once: claims are leased, and a row is claimable only when no older row of its
+        improvement is pending."""
+        state = _Flush(uuid.uuid4().hex, FlushReport(), window=min(window or self._concurrency, self._concurrency))
+        state.until = time.monotonic() + budget if budget is not None else float("inf")
         heartbeat = asyncio.ensure_future(self._heartbeat(state))
         marker = asyncio.ensure_future(self._marker(state))
         try:
@@ -114,11 +130,12 @@ class Delivery:
     async def _heartbeat(self, state: _Flush) -> None:
         """Renew the lease on every row this flush holds, often enough that nobody takes them over."""
         while True:
-            await asyncio.sleep(LEASE.total_seconds() / 6)
+            await asyncio.sleep(HEARTBEAT.total_seconds())
+            asked = time.monotonic()  # the lease runs from before the renewal, not from its answer
             try:
                 await asyncio.to_thread(self._claims.renew, state.token)
-                state.renewed = time.monotonic()
-            except DOWN as exc:  # after half a lease without renewal, the flush stops sending (see _Flush.alive)
+                state.renewed = asked
+            except Exception as exc:  # without renewals the flush soon stops sending (see _Flush.alive)
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
     async def _marker(self, state: _Flush) -> None:
@@ -141,15 +158,25 @@ class Delivery:
     async def _flush(self, state: _Flush) -> None:
         """Keep up to `concurrency` messages in progress, claiming more whenever half of them are done."""
         running: set[asyncio.Task[None]] = set()
+        claiming = True
         try:
             while True:
-                room = self._concurrency - len(running)
-                if state.alive() and (not running or room >= max(1, self._concurrency // 2)):
-                    for row in await asyncio.to_thread(self._claims.claim, state.token, room):
-                        running.add(asyncio.ensure_future(self._deliver(row, state)))
+                room = state.window - len(running)
+                claiming = claiming and time.monotonic() < state.until
+                if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
+                    try:
+                        for row in await asyncio.to_thread(self._claims.claim, state.token, room):
+                            running.add(asyncio.ensure_future(self._deliver(row, state)))
+                    except DOWN as exc:  # claim no more, but let the sends under way finish
+                        log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
+                        state.report.errors.append("the database is unavailable")
+                        claiming = False
                 if not running:
                     return  # every claimed row was sent, given up, or pushed past `now` by its backoff
-                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("a delivery task failed", exc_info=task.exception())
         finally:
             for task in running:
                 task.cancel()
@@ -162,25 +189,26 @@ class Delivery:
         """One claimed row: sent (or found sent) and marked, or failed with backoff, or given up. Never raises:
         one message that cannot go never stops the others."""
         BULK.set(row.kind in BULK_KINDS)  # this task's own context: the platform lets replies go first
+        SENDABLE.set(state.alive)  # checked again right before the request, after any wait for the pacing
         report = state.report
         if not state.alive():  # the lease may be passing to another process: leave the row to it
             return
         state.sending.add(row.id or 0)  # until it is settled: stopped meanwhile, the row is released as unsure
         try:
             where = await self._send(row)
-        except _Missing as exc:
-            state.sending.discard(row.id or 0)
-            await asyncio.to_thread(self._claims.give_up, row, str(exc))
+        except _Missing as missing:
+            reason = str(missing)
+            await self._settle(row, state, lambda: self._claims.give_up(row, state.token, reason))
             report.dead += 1
             return
         except Exception as exc:
-            state.sending.discard(row.id or 0)
             if not isinstance(exc, ChatError):  # not an answer we know: a bug, or a shape never seen
                 log.exception("outbox #%s (%s) failed unexpectedly", row.id, row.kind)
                 exc = ChatError(f"{type(exc).__name__}: {exc}", retryable=False)
-            dead = await asyncio.to_thread(self._claims.failed, row, exc)
+            error = exc
+            dead = await self._settle(row, state, lambda: self._claims.failed(row, state.token, error))
             report.failed += 1
-            report.dead += int(dead)
+            report.dead += int(bool(dead))
             report.errors.append(f"outbox #{row.id} ({row.kind}): {exc}")
             return
         marked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -191,6 +219,17 @@ class Delivery:
             return
         state.sending.discard(row.id or 0)
         report.sent += 1
+
+    async def _settle(self, row: OutboxMessage, state: _Flush, record: Callable[[], bool | None]) -> bool | None:
+        """Record what became of a send; only once that is saved is the row no longer in progress (a send that
+        may have arrived stays unsure if the record cannot be written)."""
+        try:
+            result = await asyncio.to_thread(record)
+        except Exception as exc:
+            log.warning("outbox #%s: what became of its send could not be saved (%s)", row.id, type(exc).__name__)
+            return None
+        state.sending.discard(row.id or 0)
+        return result
 
     async def _send(self, row: OutboxMessage) -> Posted | None:
         if row.unsure_since is not None and row.kind in FINDABLE:
@@ -214,7 +253,7 @@ class Delivery:
             await self._chat.private(row.target or "", Message.model_validate(data.get("message")), where)
             return None
         message = Message.model_validate(row.payload)
-        key = str(row.id)
+        key = _key(row)
         if row.kind == "dm":
             return await self._chat.dm(row.target or "", message, key=key)
         if row.kind == "channel":
@@ -235,7 +274,7 @@ class Delivery:
     async def _send_card(self, row: OutboxMessage) -> Posted | None:
         improvement, message, card = await asyncio.to_thread(self._card_of, row)
         if card is None:
-            return await self._chat.post(improvement.channel_id, message, key=str(row.id))
+            return await self._chat.post(improvement.channel_id, message, key=_key(row))
         await self._chat.update(card.channel, card.ref, message)
         return None
 
@@ -253,7 +292,7 @@ class Delivery:
             where = Destination("reply", card.channel, card.ref)
         else:
             where = Destination("dm" if row.kind == "dm" else "post", row.target or "")
-        return await self._chat.find(where, str(row.id), since)
+        return await self._chat.find(where, _key(row), since)
 
     # -- database side (run in a worker thread) ----------------------------------------------------
 

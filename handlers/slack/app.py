@@ -81,6 +81,12 @@ class SlackBot:
         self.background(self.team_id())  # in the background: serving starts at once even when Slack is slow
 
     async def stop(self) -> None:
+        """Stop delivering (what is held is released) before the HTTP sessions close."""
+        await self.ticker.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for client in (self.client, self.sender):
             session = client.session if client is not None else None
             if client is not None and session is not None:

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Message
-from bot.core.ports import ChatError, Destination, Posted
+from bot.core.ports import SENDABLE, ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.slack import render
 
@@ -56,6 +56,10 @@ TIERS = {
 RATE_LIMIT_RETRIES = 8  # a 429 waits out its Retry-After this many times within one send, then backoff
 EVENT_TYPE = "improvebot_outbox"  # the metadata every posted message carries: which outbox row it is
 SEARCH_PAGES = 10  # at most this many pages of 200 messages are searched for a message whose answer was lost
+# answers after which a post may have gone out all the same (Slack: "part of the operation may have succeeded")
+AMBIGUOUS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# the history cannot be read (the scope was not granted yet, the bot is not in the channel): sent again instead
+CANNOT_LOOK = ("missing_scope", "not_in_channel", "channel_not_found", "thread_not_found", "not_allowed_token_type")
 
 
 def make_pacer(workspace: Rate, channel: Rate) -> Pacer:
@@ -121,7 +125,8 @@ class SlackChat:
             if status == 429 or error == "ratelimited":
                 raise ChatError(f"{method}: ratelimited", retry_after=_retry_after(exc.response)) from exc
             retryable = error in RETRYABLE or status >= 500
-            raise ChatError(f"{method}: {error}", retryable=retryable) from exc
+            unknown = method == "chat.postMessage" and (status >= 500 or error in AMBIGUOUS)
+            raise ChatError(f"{method}: {error}", retryable=retryable, unknown=unknown) from exc
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:  # never reached Slack
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # sent, and then the answer was lost
@@ -135,6 +140,8 @@ class SlackChat:
         keys = (bucket, "workspace") if method == "chat.postMessage" else (bucket,)
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             await self._pacer.wait(*keys)
+            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
+                raise ChatError(f"{method}: not sent, the claim on it may have passed on")
             try:
                 return await self._guarded(method, call())
             except ChatError as exc:
@@ -160,7 +167,7 @@ class SlackChat:
         response = await self._call("chat.postMessage", unfurl_links=False, **kwargs)
         channel, ts = response.get("channel"), response.get("ts")
         if not isinstance(channel, str) or not isinstance(ts, str) or not channel or not ts:
-            raise ChatError("chat.postMessage: an answer without the message's channel and ts", retryable=False)
+            raise ChatError("chat.postMessage: an answer without the message's channel and ts", unknown=True)
         return Posted(channel=channel, ref=ts)
 
     async def post(self, channel: str, message: Message, *, key: str = "") -> Posted:
@@ -185,7 +192,17 @@ class SlackChat:
 
     async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
         """Look for the message carrying `key` in the conversation's history (a thread: its replies) since a
-        minute before `since`. Needs the history scopes (channels:, groups:, im:history) and im:write."""
+        minute before `since`. Needs the history scopes (channels:, groups:, im:history) and im:write; where
+        the history cannot be read, the message is sent again (and may show twice), never given up."""
+        try:
+            return await self._find(where, key, since)
+        except ChatError as exc:
+            if not any(error in str(exc) for error in CANNOT_LOOK):
+                raise  # an outage or a limit: looked for again later
+            log.warning("outbox %s: cannot look for it (%s); sending it again", key, exc)
+            return None
+
+    async def _find(self, where: Destination, key: str, since: datetime) -> Posted | None:
         channel = where.target
         if where.kind == "dm":
             channel = self._dms.get(where.target) or ""

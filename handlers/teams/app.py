@@ -84,8 +84,11 @@ class TeamsBot:
                 self._ready = True
 
     async def stop(self) -> None:
+        await self.ticker.stop()
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def refresh_settings(self) -> None:
         with transaction(self.engine) as session:

@@ -18,7 +18,7 @@ from microsoft_teams.apps import App, to_threaded_conversation_id
 
 from bot.core.clock import Clock
 from bot.core.messages import Mention, Message
-from bot.core.ports import ChatError, Destination, Posted
+from bot.core.ports import SENDABLE, ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
@@ -150,6 +150,8 @@ class TeamsChat:
         bucket = "conversation:" + conversation.split(";")[0]
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             await self._pacer.wait(bucket, "bot")
+            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
+                raise ChatError(f"{what}: not sent, the claim on it may have passed on")
             try:
                 sent = await _guard(
                     what, lambda: self._app.send(conversation, activity, service_url=service_url), self._timeout

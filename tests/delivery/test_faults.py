@@ -73,17 +73,41 @@ async def test_a_card_whose_connection_dropped_after_slack_took_it_keeps_its_thr
     assert all(status == "sent" for _, status in statuses(db))
 
 
-async def test_a_send_that_never_arrived_is_sent_after_looking(db, clock, slack_api) -> None:
+async def test_a_refused_send_is_sent_again_without_looking(db, clock, slack_api) -> None:
     dms(db, clock, 1)
-    slack_api.fail("chat.postMessage", status=503)  # answered: not taken
+    slack_api.fail("chat.postMessage", error="not_in_channel")  # Slack answered: not posted
     await delivery(db, clock, slack_api).flush()
     with Session(db) as session:
-        assert session.exec(select(OutboxMessage)).one().unsure_since is None  # a refusal is not unsure
+        assert session.exec(select(OutboxMessage)).one().unsure_since is None
 
     clock.advance(minutes=1)
     await delivery(db, clock, slack_api).flush()
     assert len(slack_api.posted()) == 1
     assert not slack_api.of("conversations.history")
+
+
+async def test_after_a_5xx_the_post_is_looked_for_and_sent_when_it_is_not_there(db, clock, slack_api) -> None:
+    dms(db, clock, 1)
+    slack_api.fail("chat.postMessage", status=503)  # Slack: part of the operation may have succeeded
+    await delivery(db, clock, slack_api).flush()
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api).flush()
+
+    assert len(slack_api.posted()) == 1
+    assert len(slack_api.of("conversations.history")) == 1
+    assert all(status == "sent" for _, status in statuses(db))
+
+
+async def test_where_the_history_cannot_be_read_the_message_is_sent_not_given_up(db, clock, slack_api) -> None:
+    dms(db, clock, 1)
+    slack_api.slow("chat.postMessage", 2)
+    await delivery(db, clock, slack_api, timeout=1).flush()  # unsure
+    slack_api.fail("conversations.history", error="missing_scope")  # installed before im:history was asked
+    clock.advance(minutes=1)
+    await delivery(db, clock, slack_api, timeout=1).flush()
+
+    assert all(status == "sent" for _, status in statuses(db))  # sent again (it may show twice), never lost
+    assert len(slack_api.posted()) == 2
 
 
 async def test_a_process_killed_between_sending_and_marking_never_duplicates(db, clock, slack_api) -> None:
@@ -219,3 +243,54 @@ async def test_teams_sends_tell_a_lost_answer_from_a_refused_request(error: Exce
     with pytest.raises(ChatError) as raised:
         await _guard("post", send)
     assert raised.value.unknown is unknown and raised.value.retryable
+
+
+async def test_a_send_that_may_have_arrived_stays_unsure_when_its_failure_cannot_be_saved(
+    db, clock, slack_api, monkeypatch
+) -> None:
+    dms(db, clock, 1)
+    slack_api.slow("chat.postMessage", 2)
+    sender = delivery(db, clock, slack_api, timeout=1)
+
+    def database_gone(*_args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(sender._claims, "failed", database_gone)
+    await sender.flush()
+    with Session(db) as session:
+        row = session.exec(select(OutboxMessage)).one()
+        assert row.status == "pending" and row.unsure_since is not None  # released as unsure, not as unsent
+
+    await delivery(db, clock, slack_api).flush()
+    assert len(slack_api.posted()) == 1  # found, not sent again
+
+
+async def test_a_wait_that_outlasts_the_claim_sends_nothing(db, clock, slack_api) -> None:
+    from bot.core.ports import SENDABLE
+
+    chat = SlackChat(make_sender(BOT_TOKEN, slack_api.url, 5))
+    SENDABLE.set(lambda: False)  # the sender's claim may have passed on while it waited for the pacing
+    with pytest.raises(ChatError) as raised:
+        await chat.dm("U00001", Message(summary="check-in", blocks=[]), key="1-1")
+    assert not raised.value.unknown and not slack_api.of("chat.postMessage")
+
+
+async def test_a_live_flush_renews_its_lease_while_a_slow_send_is_under_way(db, clock, slack_api, monkeypatch) -> None:
+    from datetime import timedelta
+
+    from bot.delivery import sender as sending
+
+    monkeypatch.setattr(sending, "HEARTBEAT", timedelta(seconds=0.05))
+    dms(db, clock, 1)
+    slack_api.slow("chat.postMessage", 1)
+    flush = asyncio.ensure_future(delivery(db, clock, slack_api, timeout=5).flush())
+    for _ in range(100):
+        if slack_api.posted():
+            break
+        await asyncio.sleep(0.02)
+    clock.advance(seconds=LEASE.total_seconds() - 5)
+    await asyncio.sleep(0.3)  # a few heartbeats: the lease now runs from the new time
+    clock.advance(seconds=10)  # past the first lease, within the renewed one
+    assert (await delivery(db, clock, slack_api).flush()).sent == 0  # not taken over
+    await flush
+    assert len(slack_api.posted()) == 1
