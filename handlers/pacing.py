@@ -19,6 +19,7 @@ from cachetools import LRUCache
 from bot.core.ports import BULK
 
 MAX_CREDIT = 100  # refunds kept at most per bucket
+REFUND_SHARE = 0.5  # refunded sends go at most at this share of a bucket's rate on top of it
 MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
 
 
@@ -41,8 +42,9 @@ class Pacer:
         self._rate_of = rate_of
         self._buckets: LRUCache[str, AsyncLimiter | None] = LRUCache(maxsize=MAX_BUCKETS)
         self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
-        self._credit: dict[str, int] = {}  # sends a shared bucket paid for that the platform refused
         self._bulk = asyncio.Lock()
+        self._credit: dict[str, int] = {}  # sends a shared bucket paid for that the platform refused
+        self._spent: dict[str, AsyncLimiter] = {}  # how fast credit may be spent: a bound if the refunds are wrong
 
     def _bucket(self, key: str) -> AsyncLimiter | None:
         if key not in self._buckets:
@@ -68,16 +70,27 @@ class Pacer:
 
     async def _take(self, key: str) -> None:
         await self._open(key)
-        if self._credit.get(key, 0) > 0:
-            self._credit[key] -= 1
+        if self._credit.get(key, 0) > 0 and await self._spend(key):
             return
         bucket = self._bucket(key)
         if bucket is not None:
             await bucket.acquire()
 
+    async def _spend(self, key: str) -> bool:
+        rate = self._rate_of(key)
+        if rate is None:
+            return False
+        spender = self._spent.setdefault(key, Rate(rate.per_second * REFUND_SHARE, rate.burst * REFUND_SHARE).limiter())
+        if not spender.has_capacity():
+            return False
+        await spender.acquire()  # there is room: it does not wait
+        self._credit[key] -= 1
+        return True
+
     def refund(self, *keys: str) -> None:
-        """A send these buckets paid for was refused by a limit of another bucket (a channel's): it took nothing
-        from them, so the next send is free. Only right while the pacing stays under the shared limit."""
+        """A send these buckets paid for was refused by another bucket's limit (a channel's): it took nothing
+        from them, so a later send goes free. Right while the pacing stays under the shared limit; if it is
+        wrong (the limit was the shared one), refunded sends add at most REFUND_SHARE of the rate."""
         for key in keys:
             self._credit[key] = min(MAX_CREDIT, self._credit.get(key, 0) + 1)
 

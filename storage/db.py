@@ -107,6 +107,11 @@ class _Job:
             return False
 
 
+def _observed(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Runner:
     """Database work on worker threads of its own, off the event loop and apart from anything else's threads. A
     job that has not started within `wait` seconds is dropped (it never runs); one that has started is waited for,
@@ -125,6 +130,7 @@ class Runner:
                 return await asyncio.wait_for(asyncio.shield(future), self._wait)
             except TimeoutError:
                 if job.drop():
+                    future.add_done_callback(_observed)  # the dropped job's own exception is expected
                     raise Unavailable("no database worker was free in time") from None
                 return await future
             except asyncio.CancelledError:

@@ -294,3 +294,20 @@ async def test_a_live_flush_renews_its_lease_while_a_slow_send_is_under_way(db, 
     assert (await delivery(db, clock, slack_api).flush()).sent == 0  # not taken over
     await flush
     assert len(slack_api.posted()) == 1
+
+
+async def test_a_teams_429_is_waited_out_by_its_conversation_only(teams) -> None:
+    from tests.support.teams_flows import REPORT
+    from tests.support.teams_world import ALEX as TEAMS_ALEX
+    from tests.support.teams_world import INTAKE as TEAMS_INTAKE
+
+    await teams.say(TEAMS_ALEX, "improve Leads arrive in the CRM twice", teams.personal(TEAMS_ALEX))
+    form = teams.connector.posts_to(TEAMS_ALEX.personal)[-1]
+    teams.connector.failures = [(429, 1)]  # the next connector call: the card in the intake channel
+
+    response = await teams.submit(TEAMS_ALEX, form, REPORT, teams.personal(TEAMS_ALEX))
+
+    assert response.status_code == 200
+    assert len(teams.connector.posts_to(TEAMS_INTAKE)) == 1  # after its Retry-After, within the same send
+    with Session(teams.engine) as session:
+        assert all(row.attempts == 0 for row in session.exec(select(OutboxMessage)))  # no failed attempt counted

@@ -48,7 +48,7 @@ class ConnectorStub:
     def __init__(self) -> None:
         self.calls: list[ConnectorCall] = []
         self.roster: dict[str, dict[str, str]] = {}  # AAD object id -> {"id": "29:…", "name": …}
-        self.failures: list[int] = []  # HTTP statuses the next calls answer with
+        self.failures: list[int | tuple[int, int]] = []  # HTTP statuses the next calls answer with (429, Retry-After)
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         stub = self
@@ -61,6 +61,8 @@ class ConnectorStub:
                 status, out = stub.answer(self.command, self.path, self.headers.get("Authorization"), body)
                 data = json.dumps(out).encode()
                 self.send_response(status)
+                if "retryAfter" in out:
+                    self.send_header("Retry-After", str(out["retryAfter"]))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -79,7 +81,12 @@ class ConnectorStub:
     def answer(self, method: str, path: str, auth: str | None, body: Any) -> tuple[int, dict[str, Any]]:
         with self._lock:
             if self.failures:
-                return self.failures.pop(0), {"error": {"code": "ServiceError", "message": "failing on purpose"}}
+                failure = self.failures.pop(0)
+                status, retry_after = failure if isinstance(failure, tuple) else (failure, None)
+                error: dict[str, Any] = {"error": {"code": "ServiceError", "message": "failing on purpose"}}
+                if retry_after is not None:
+                    error["retryAfter"] = retry_after
+                return status, error
             if method == "POST" and path.rstrip("/") == "/v3/conversations":
                 member = ((body or {}).get("members") or [{}])[0].get("id", "user")
                 out = {"id": f"a:personal-{member}", "activityId": str(next(self._ids))}

@@ -1,0 +1,63 @@
+"""Client-side buckets (handlers/pacing.py): a send waits for every bucket it names, a 429 holds only its own,
+people go before bulk, and refunded sends stay bounded."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.core.ports import BULK
+from handlers.pacing import Pacer, Rate
+
+
+async def _count_through(pacer: Pacer, keys: tuple[str, ...], sends: int, within: float) -> int:
+    through = 0
+
+    async def one() -> None:
+        nonlocal through
+        await pacer.wait(*keys)
+        through += 1
+
+    tasks = [asyncio.ensure_future(one()) for _ in range(sends)]
+    await asyncio.sleep(within)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return through
+
+
+async def test_a_bucket_lets_its_burst_through_then_paces() -> None:
+    pacer = Pacer(lambda _key: Rate(10, 5))
+    assert await _count_through(pacer, ("workspace",), 20, 0.05) == 5  # the burst; the next one 100 ms later
+
+
+async def test_a_hold_stops_only_its_own_bucket() -> None:
+    pacer = Pacer(lambda _key: None)
+    pacer.hold("channel:C1", 5)
+    assert await _count_through(pacer, ("channel:C1",), 3, 0.05) == 0
+    assert await _count_through(pacer, ("channel:C2",), 3, 0.05) == 3
+    assert 4 < pacer.held("channel:C1") <= 5
+
+
+async def test_refunded_sends_go_at_most_at_half_the_rate_on_top() -> None:
+    pacer = Pacer(lambda _key: Rate(10, 10))
+    pacer.refund(*["workspace"] * 100)  # a wrong guess could have earned this much credit
+    assert await _count_through(pacer, ("workspace",), 40, 0.05) == 15  # 10 paid for, 5 refunded, no more
+
+
+async def test_a_reply_waits_behind_at_most_one_bulk_send() -> None:
+    pacer = Pacer(lambda key: Rate(10, 1) if key == "workspace" else None)
+    order: list[str] = []
+
+    async def send(name: str, bulk: bool) -> None:
+        BULK.set(bulk)
+        await pacer.wait(f"channel:{name}", "workspace")
+        order.append(name)
+
+    bulk = [asyncio.ensure_future(send(f"bulk{n}", True)) for n in range(5)]
+    await asyncio.sleep(0.01)
+    reply = asyncio.ensure_future(send("reply", False))
+    await asyncio.wait_for(reply, 1)
+    for task in bulk:
+        task.cancel()
+    await asyncio.gather(*bulk, return_exceptions=True)
+    assert order.index("reply") <= 2  # the bulk send at the bucket when it came, maybe one more: not all five
