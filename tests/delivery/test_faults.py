@@ -36,6 +36,17 @@ def dms(db, clock, count: int) -> None:
             outbox.dm(f"U{n:05d}", Message(summary=f"check-in {n}", blocks=[]))
 
 
+async def slow_flush_under_way(db, clock, slack_api) -> asyncio.Future:
+    """A flush whose post Slack has taken and is slow to answer: returned while the send is under way."""
+    slack_api.slow("chat.postMessage", 1)
+    flush = asyncio.ensure_future(delivery(db, clock, slack_api, timeout=5).flush())
+    for _ in range(100):
+        if slack_api.posted():
+            break
+        await asyncio.sleep(0.02)
+    return flush
+
+
 def after_lease(clock) -> None:
     clock.advance(seconds=LEASE.total_seconds() + 1)
 
@@ -151,12 +162,7 @@ async def test_marking_that_fails_after_the_send_does_not_resend(db, clock, slac
 
 async def test_a_flush_stopped_mid_send_leaves_the_row_unsure_not_lost(db, clock, slack_api) -> None:
     dms(db, clock, 1)
-    slack_api.slow("chat.postMessage", 1)
-    flush = asyncio.ensure_future(delivery(db, clock, slack_api, timeout=5).flush())
-    for _ in range(100):
-        if slack_api.posted():
-            break
-        await asyncio.sleep(0.02)
+    flush = await slow_flush_under_way(db, clock, slack_api)
     flush.cancel()  # the server shuts down while the post is under way
     with pytest.raises(asyncio.CancelledError):
         await flush
@@ -282,12 +288,7 @@ async def test_a_live_flush_renews_its_lease_while_a_slow_send_is_under_way(db, 
 
     monkeypatch.setattr(sending, "HEARTBEAT", timedelta(seconds=0.05))
     dms(db, clock, 1)
-    slack_api.slow("chat.postMessage", 1)
-    flush = asyncio.ensure_future(delivery(db, clock, slack_api, timeout=5).flush())
-    for _ in range(100):
-        if slack_api.posted():
-            break
-        await asyncio.sleep(0.02)
+    flush = await slow_flush_under_way(db, clock, slack_api)
     clock.advance(seconds=LEASE.total_seconds() - 5)
     await asyncio.sleep(0.3)  # a few heartbeats: the lease now runs from the new time
     clock.advance(seconds=10)  # past the first lease, within the renewed one
