@@ -163,9 +163,7 @@ class ImproveService:
         except Exception:
             log.exception("delivery failed; the next flush retries")
             return FlushReport()
-        for error in report.errors:
-            log.warning("delivery: %s", error)
-        return report
+        return report  # each failure is logged where it happens (bot.delivery)
 
     # -- the command -------------------------------------------------------------------------------
 

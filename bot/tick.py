@@ -62,17 +62,15 @@ class Ticker:
             if any(report.queued.values()):
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])
             if self._flushing is None or self._flushing.done():
-                self._flushing = asyncio.ensure_future(self._deliver(now))
+                self._flushing = asyncio.ensure_future(self._deliver_behind(now))
             return report
-        report.delivery = await self._deliver(now)
+        report.delivery = await self._delivery.flush()  # each failure is logged where it happens
         if any(report.queued.values()) or report.delivery.sent:
             log.info("tick %s: %s", now.isoformat(), report.line())
         return report
 
-    async def _deliver(self, now: datetime) -> FlushReport:
-        report = await self._delivery.flush()
-        for error in report.errors:
-            log.warning("delivery: %s", error)
+    async def _deliver_behind(self, now: datetime) -> FlushReport:
+        report = await self._delivery.flush()  # each failure is logged where it happens
         if report.sent or report.failed:
             log.info("delivery after the tick at %s: sent %s, failed %s, given up %s",
                      now.isoformat(), report.sent, report.failed, report.dead)  # fmt: skip

@@ -9,14 +9,19 @@ bucket it came from for its Retry-After: other channels and methods go on. Messa
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiolimiter import AsyncLimiter
 from cachetools import LRUCache
 
-from bot.core.ports import BULK
+from bot.core.ports import BULK, SENDABLE, ChatError
+
+log = logging.getLogger("improvebot.pacing")
+T = TypeVar("T")
 
 MAX_CREDIT = 100  # refunds kept at most per bucket
 REFUND_SHARE = 0.5  # refunded sends go at most at this share of a bucket's rate on top of it
@@ -93,6 +98,28 @@ class Pacer:
         wrong (the limit was the shared one), refunded sends add at most REFUND_SHARE of the rate."""
         for key in keys:
             self._credit[key] = min(MAX_CREDIT, self._credit.get(key, 0) + 1)
+
+    async def send(
+        self, what: str, keys: tuple[str, ...], call: Callable[[], Awaitable[T]], *, retries: int, refund: bool = False
+    ) -> T:
+        """`call()` once every bucket in `keys` allows it and the sender may still send (bot.core.ports.SENDABLE).
+        A 429 (a ChatError with `retry_after`) holds the first, most specific bucket for its Retry-After (with
+        `refund`, the shared buckets get that send back) and the call goes again, `retries` times at most, before
+        the ChatError is raised."""
+        for attempt in range(retries + 1):
+            await self.wait(*keys)
+            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
+                raise ChatError(f"{what}: not sent, the claim on it may have passed on")
+            try:
+                return await call()
+            except ChatError as exc:
+                if exc.retry_after is None or attempt == retries:
+                    raise
+                log.info("%s: rate limited, %s waits %.0f s", what, keys[0].partition(":")[0], exc.retry_after)
+                self.hold(keys[0], exc.retry_after)
+                if refund:
+                    self.refund(*keys[1:])
+        raise AssertionError("unreachable")
 
     def hold(self, key: str, seconds: float) -> None:
         """The platform answered 429 for this bucket: nothing naming it goes for `seconds`."""

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Message
-from bot.core.ports import SENDABLE, ChatError, Destination, Posted
+from bot.core.ports import ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.slack import render
 
@@ -137,19 +137,12 @@ class SlackChat:
     async def _paced(self, method: str, bucket: str, call: Any) -> Any:
         """`call()` once its buckets allow; a 429 holds `bucket` (the channel's, or the method's) for its
         Retry-After and the call goes again, a few times, before it counts as failed."""
-        keys = (bucket, "workspace") if method == "chat.postMessage" else (bucket,)
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            await self._pacer.wait(*keys)
-            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
-                raise ChatError(f"{method}: not sent, the claim on it may have passed on")
-            try:
-                return await self._guarded(method, call())
-            except ChatError as exc:
-                if exc.retry_after is None or attempt == RATE_LIMIT_RETRIES:
-                    raise
-                log.info("%s: rate limited, %s waits %.0f s", method, bucket.partition(":")[0], exc.retry_after)
-                self._pacer.hold(bucket, exc.retry_after)
-                self._pacer.refund(*keys[1:])  # paced under the workspace limit, the 429 was the channel's
+        posting = method == "chat.postMessage"
+        keys = (bucket, "workspace") if posting else (bucket,)
+        # paced under the workspace limit, a 429 on a post is the channel's: the workspace gets the send back
+        return await self._pacer.send(
+            method, keys, lambda: self._guarded(method, call()), retries=RATE_LIMIT_RETRIES, refund=posting
+        )
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         bucket = f"channel:{kwargs.get('channel', '')}" if method == "chat.postMessage" else f"method:{method}"

@@ -18,7 +18,7 @@ from microsoft_teams.apps import App, to_threaded_conversation_id
 
 from bot.core.clock import Clock
 from bot.core.messages import Mention, Message
-from bot.core.ports import SENDABLE, ChatError, Destination, Posted
+from bot.core.ports import ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
@@ -148,20 +148,12 @@ class TeamsChat:
         """Paced per conversation and per bot; a 429 holds only its conversation for its Retry-After."""
         service_url = await self._service_url(conversation)
         bucket = "conversation:" + conversation.split(";")[0]
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            await self._pacer.wait(bucket, "bot")
-            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
-                raise ChatError(f"{what}: not sent, the claim on it may have passed on")
-            try:
-                sent = await _guard(
-                    what, lambda: self._app.send(conversation, activity, service_url=service_url), self._timeout
-                )
-                return str(sent.id)
-            except ChatError as exc:
-                if exc.retry_after is None or attempt == RATE_LIMIT_RETRIES:
-                    raise
-                self._pacer.hold(bucket, exc.retry_after)
-        raise AssertionError("unreachable")
+
+        def send() -> Awaitable[Any]:
+            return _guard(what, lambda: self._app.send(conversation, activity, service_url=service_url), self._timeout)
+
+        sent = await self._pacer.send(what, (bucket, "bot"), send, retries=RATE_LIMIT_RETRIES)
+        return str(sent.id)
 
     async def send_card(self, conversation: str, card: dict[str, Any]) -> str:
         return await self._send("card", conversation, card_activity(card))
