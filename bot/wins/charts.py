@@ -1,21 +1,26 @@
-"""Charts as PNG bytes (matplotlib, Agg backend: no display needed). Pure: data in, image out."""
+"""Charts as PNG bytes (matplotlib's Agg canvas: no display needed). Pure: data in, image out.
+
+matplotlib is imported when the first chart is drawn, not when the bot starts: it is the heaviest import of the
+process (start-up time and idle memory), and a chart is drawn once a week. Figures are built without pyplot, so
+nothing global is shared between charts drawn in different worker threads.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # must precede pyplot; a server has no display
-import matplotlib.pyplot as plt
-
 
 def weekly_bars(title: str, series: Sequence[tuple[str, float]], unit: str = "h/week") -> bytes:
     """A bar per week, labelled with its value; the last (current) week highlighted."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     labels = [label for label, _ in series]
     values = [float(value) for _, value in series]
-    figure, axes = plt.subplots(figsize=(8, 3.6), dpi=110)
+    figure = Figure(figsize=(8, 3.6), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
     try:
         colors = ["#9db8d9"] * max(0, len(values) - 1) + ["#2b5797"] * min(1, len(values))
         bars = axes.bar(range(len(values)), values, color=colors)
@@ -34,4 +39,4 @@ def weekly_bars(title: str, series: Sequence[tuple[str, float]], unit: str = "h/
         figure.savefig(buffer, format="png")
         return buffer.getvalue()
     finally:
-        plt.close(figure)
+        figure.clear()
