@@ -41,6 +41,11 @@ log = logging.getLogger("improvebot.delivery")
 # most 30 s) it still ends inside the lease
 SAFE_TO_SEND = LEASE - timedelta(seconds=35)
 CONCURRENCY = 128  # messages in progress at once per flush (most of them wait for the platform's pacing)
+# bulk messages sent are marked together, at most this long after they went (one write for many: at a paced 100 a
+# second, one each would be a transaction per message); one that people wait for (and the next message of its
+# improvement, which waits for it) is marked at once
+MARK_EVERY = 0.25
+MARK_AT_ONCE = 64  # … or as soon as this many are waiting
 FINDABLE = ("card", "thread", "dm", "channel")  # new messages: what ChatPort.find can look for
 
 
@@ -72,6 +77,8 @@ class _Flush:
     renewed: float = field(default_factory=time.monotonic)
     until: float = float("inf")  # claim nothing more after this (monotonic)
     window: int = CONCURRENCY  # messages in progress at once
+    bulk: bool = True  # claim bulk rows too (False: people-facing ones only)
+    claimed: bool = False  # anything at all (else there is nothing to release)
     sending: set[int] = field(default_factory=set)
     to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,12 +113,14 @@ class Delivery:
         self._concurrency = max(1, concurrency)
         self._claims = Claims(engine, clock, platform)
 
-    async def flush(self, budget: float | None = None, window: int | None = None) -> FlushReport:
+    async def flush(self, budget: float | None = None, window: int | None = None, *, bulk: bool = True) -> FlushReport:
         """Send everything due now (with a `budget` in seconds: claim nothing more after it, finish what is under
-        way; `window`: fewer messages in progress than `concurrency`). Safe to call often, from many tasks and
-        from several processes at once: claims are leased, and a row is claimable only when no older row of its
-        improvement is pending."""
-        state = _Flush(uuid.uuid4().hex, FlushReport(), window=min(window or self._concurrency, self._concurrency))
+        way; `window`: fewer messages in progress than `concurrency`; `bulk=False`: only what people wait for, the
+        check-ins and digests being an `improvebot worker`'s). Safe to call often, from many tasks and from several
+        processes at once: claims are leased, and a row is claimable only when no older row of its improvement is
+        pending."""
+        window = min(window or self._concurrency, self._concurrency)
+        state = _Flush(uuid.uuid4().hex, FlushReport(), window=window, bulk=bulk)
         state.until = time.monotonic() + budget if budget is not None else float("inf")
         heartbeat = asyncio.ensure_future(self._heartbeat(state))
         marker = asyncio.ensure_future(self._marker(state))
@@ -123,8 +132,15 @@ class Delivery:
         finally:
             heartbeat.cancel()
             marker.cancel()
-            with contextlib.suppress(*DOWN):
-                await asyncio.shield(asyncio.to_thread(self._claims.release, state.token, frozenset(state.sending)))
+            if state.to_mark:  # sent, not marked yet (stopped meanwhile): marked now, so nobody looks for them
+                sent = [(row, where) for row, where, _ in state.to_mark]
+                state.to_mark = []
+                with contextlib.suppress(*DOWN):
+                    await asyncio.shield(asyncio.to_thread(self._claims.mark_sent, sent))
+            if state.claimed:
+                with contextlib.suppress(*DOWN):
+                    sending = frozenset(state.sending)
+                    await asyncio.shield(asyncio.to_thread(self._claims.release, state.token, sending))
         return state.report
 
     async def _heartbeat(self, state: _Flush) -> None:
@@ -139,9 +155,11 @@ class Delivery:
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
     async def _marker(self, state: _Flush) -> None:
-        """Mark sent what went out, many rows a write: whatever was sent while the last write ran."""
+        """Mark sent what went out, many rows a write: whatever was sent while the last write ran, or in the last
+        MARK_EVERY seconds."""
         while True:
-            await state.wake.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.wake.wait(), MARK_EVERY)
             state.wake.clear()
             while state.to_mark:
                 batch, state.to_mark = state.to_mark, []
@@ -158,6 +176,14 @@ class Delivery:
     async def _flush(self, state: _Flush) -> None:
         """Keep up to `concurrency` messages in progress, claiming more whenever half of them are done."""
         running: set[asyncio.Task[None]] = set()
+        finished = asyncio.Event()
+
+        def done(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            finished.set()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("a delivery task failed", exc_info=task.exception())
+
         claiming = True
         try:
             while True:
@@ -165,23 +191,25 @@ class Delivery:
                 claiming = claiming and time.monotonic() < state.until
                 if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
                     try:
-                        for row in await asyncio.to_thread(self._claims.claim, state.token, room):
-                            running.add(asyncio.ensure_future(self._deliver(row, state)))
+                        state.claimed = True  # from the moment it is asked: the answer may be lost
+                        for row in await asyncio.to_thread(self._claims.claim, state.token, room, bulk=state.bulk):
+                            task = asyncio.ensure_future(self._deliver(row, state))
+                            running.add(task)
+                            task.add_done_callback(done)
                     except DOWN as exc:  # claim no more, but let the sends under way finish
                         log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
                         state.report.errors.append("the database is unavailable")
                         claiming = False
                 if not running:
                     return  # every claimed row was sent, given up, or pushed past `now` by its backoff
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if not task.cancelled() and task.exception() is not None:
-                        log.error("a delivery task failed", exc_info=task.exception())
+                finished.clear()
+                await finished.wait()  # one or more done (O(1) a message, where asyncio.wait is O(in progress))
         finally:
-            for task in running:
+            left = list(running)
+            for task in left:
                 task.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
+            if left:
+                await asyncio.gather(*left, return_exceptions=True)
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -213,7 +241,8 @@ class Delivery:
             return
         marked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         state.to_mark.append((row, where, marked))
-        state.wake.set()
+        if row.kind not in BULK_KINDS or len(state.to_mark) >= MARK_AT_ONCE:
+            state.wake.set()
         if not await marked:  # it went out: released as unsure, whoever sends it next finds it first
             report.errors.append(f"outbox #{row.id} ({row.kind}): delivered, not marked sent")
             return
