@@ -638,6 +638,7 @@ class Drain:
     others: int = 0  # chat.postMessage to anyone but the recipients (the bot's own fallbacks)
     statuses: Counter[str] = field(default_factory=Counter)
     cpu_s: float = math.nan
+    worker_cpu_s: float = math.nan  # with IMPROVE_DELIVERY=worker: the worker process's
     wall_s: float = math.nan
     most_s: float = math.nan  # first DM to the one that made 99 % of them
     measured: Progress = field(default_factory=Progress)  # when the latency rows were done
@@ -669,6 +670,8 @@ class Drain:
 @dataclass
 class DbResult:
     database: str
+    worker: bool = False  # IMPROVE_DELIVERY=worker, with an `improvebot worker` process beside the server
+    worker_peak_mb: float = math.nan  # the worker's VmHWM while it drained
     startup: Startup | None = None
     results: Results = field(default_factory=dict)
     windows: dict[tuple[str, int], Window] = field(default_factory=dict)  # the drain's rows
@@ -680,9 +683,25 @@ class DbResult:
     logs: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        return self.database.replace(" + ", "-")
 
-def bot_env(stub: Stub, workdir: Path, database_url: str) -> dict[str, str]:
+    def idle_from(self, other: DbResult) -> None:
+        """The idle bot and the bare app are the same whoever delivers: measured once, shown in both rows."""
+        self.results.update({key: sample for key, sample in other.results.items() if key[2] in ("idle", "bare")})
+        self.idle_windows = other.idle_windows
+        self.idle_mb, self.idle_after_mb = other.idle_mb, other.idle_after_mb
+
+
+def worker_command(_port: int) -> list[str]:
+    return [*bot_command(0)[:-6], "worker"]  # the same launcher as the server's, without `serve --http …`
+
+
+def bot_env(stub: Stub, workdir: Path, database_url: str, *, worker: bool = False) -> dict[str, str]:
     env = server_env(stub.url, workdir)
+    if worker:
+        env["IMPROVE_DELIVERY"] = "worker"
     env.update(
         DATABASE_URL=database_url,
         IMPROVE_SLACK_POSTS_PER_SECOND=f"{RATE * PACE:g}",
@@ -697,23 +716,33 @@ def stop_all(servers: list[Server]) -> None:
         server.stop()
 
 
+def spawn_worker(result: DbResult, phase: str, env: dict[str, str], workdir: Path) -> Server | None:
+    """With IMPROVE_DELIVERY=worker: the `improvebot worker` beside the server (spawned at the same moment)."""
+    if not result.worker:
+        return None
+    worker = spawn(f"{result.label}-{phase}-worker", worker_command, env, workdir)
+    result.logs.append(worker.log)
+    return worker
+
+
 def bench_startup(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path, result: DbResult) -> None:
-    log(f"{db.name}: 1. start-up with {args.backlog} pending DMs")
-    with db.fresh(workdir, f"{db.name}-startup") as (url, engine):
+    log(f"{result.database}: 1. start-up with {args.backlog} pending DMs")
+    with db.fresh(workdir, f"{result.label}-startup") as (url, engine):
         seed(engine, args.backlog, analyze=args.analyze)
         stub.reset()
-        env = bot_env(stub, workdir, url)
+        env = bot_env(stub, workdir, url, worker=result.worker)
         spawned = time.perf_counter()
-        server = spawn(f"{db.name}-startup", bot_command, env, workdir)
+        server = spawn(f"{result.label}-startup", bot_command, env, workdir)
+        worker = spawn_worker(result, "startup", env, workdir)
         result.logs.append(server.log)
         try:
             healthy, answered = asyncio.run(first_answers(server, stub.response_url, spawned))
             sent = stub.progress().reached
         finally:
-            server.stop()
+            stop_all([s for s in (server, worker) if s is not None])
         time.sleep(0.5)
         result.startup = Startup(args.backlog, healthy, answered, sent, sum(stub.errors().values()))
-        stub_errors(stub, f"{db.name}, start-up (server stopped mid-backlog)", result)
+        stub_errors(stub, f"{result.database}, start-up (server stopped mid-backlog)", result)
         log(f"  /healthz {healthy.shown()}, /improve help {answered.shown()}, {sent} DMs out by then")
 
 
@@ -731,7 +760,7 @@ def stub_errors(stub: Stub, phase: str, result: DbResult) -> None:
 
 
 def bench_idle(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path, result: DbResult) -> None:
-    log(f"{db.name}: 2a/2c. idle bot and bare Bolt app, 3. idle memory")
+    log(f"{result.database}: 2a/2c. idle bot and bare Bolt app, 3. idle memory")
     kinds = request_kinds(stub.response_url)
     with db.fresh(workdir, f"{db.name}-idle") as (url, engine):
         seed(engine, 0, analyze=args.analyze)
@@ -797,21 +826,25 @@ def check_dms(posts: Counter[str], dms: int) -> tuple[list[str], int]:
 
 
 def bench_drain(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path, result: DbResult) -> None:
-    log(f"{db.name}: 2b. ack latency during a {args.dms}-DM drain, 3. peak memory")
+    log(f"{result.database}: 2b. ack latency during a {args.dms}-DM drain, 3. peak memory")
     kinds = request_kinds(stub.response_url)
     drain = result.drain = Drain(args.dms)
-    with db.fresh(workdir, f"{db.name}-drain") as (url, engine):
+    with db.fresh(workdir, f"{result.label}-drain") as (url, engine):
         started = time.perf_counter()
         seed(engine, args.dms, analyze=args.analyze)
         log(f"  seeded {args.dms} pending DMs in {time.perf_counter() - started:.1f} s")
         stub.reset()
-        env = bot_env(stub, workdir, url)
+        env = bot_env(stub, workdir, url, worker=result.worker)
         drain.spawned = time.time()
-        bot = spawn(f"{db.name}-drain", bot_command, env, workdir)
+        bot = spawn(f"{result.label}-drain", bot_command, env, workdir)
+        worker = spawn_worker(result, "drain", env, workdir)
         result.logs.append(bot.log)
         try:
             memory = MemorySampler(bot.process.pid)
             memory.start()
+            worker_memory = MemorySampler(worker.process.pid) if worker is not None else None
+            if worker_memory is not None:
+                worker_memory.start()
             wait_healthy(bot)
             asyncio.run(few_requests(bot, kinds))
             results, result.windows = asyncio.run(
@@ -826,16 +859,20 @@ def bench_drain(db: Database, stub: Stub, args: argparse.Namespace, workdir: Pat
             drain.cpu_s = cpu_seconds(bot.process.pid)
             result.peak_mb = memory.peak_mb()
             memory.stop()
+            if worker is not None and worker_memory is not None:
+                drain.worker_cpu_s = cpu_seconds(worker.process.pid)
+                result.worker_peak_mb = worker_memory.peak_mb()[0]
+                worker_memory.stop()
             time.sleep(1.0)  # anything sent twice right after the last one
         finally:
-            bot.stop()
+            stop_all([s for s in (bot, worker) if s is not None])
         drain.progress = stub.progress()
         times = sorted(stub.post_times())
         if len(times) >= math.ceil(0.99 * args.dms):
             drain.most_s = times[math.ceil(0.99 * args.dms) - 1] - times[0]
         drain.problems, drain.others = check_dms(stub.posts(), args.dms)
         drain.statuses = outbox_statuses(engine)
-        stub_errors(stub, f"{db.name}, drain", result)
+        stub_errors(stub, f"{result.database}, drain", result)
         log(f"  drained in {drain.took:.1f} s (first to last DM), {drain.progress.limited} HTTP 429; "
             f"outbox: {dict(drain.statuses)}")  # fmt: skip
 
@@ -938,6 +975,8 @@ def drain_table(dbs: list[DbResult]) -> list[str]:
             check += f" ⚠ {d.statuses['pending']:,} rows still pending"
         statuses = ", ".join(f"{status} {count:,}" for status, count in sorted(d.statuses.items()))
         cpu = f"{d.cpu_s:.0f} s ({d.cpu_s / d.wall_s:.0%} of a CPU)" if not math.isnan(d.cpu_s) else "-"
+        if not math.isnan(d.worker_cpu_s):
+            cpu = f"server {cpu}, worker {d.worker_cpu_s:.0f} s ({d.worker_cpu_s / d.wall_s:.0%})"
         lines.append(
             f"| {r.database} | {d.dms:,} | {num(d.most_s, '.1f', ' s')} / {num(d.took, '.1f', ' s')} "
             f"| {num(d.from_spawn, '.1f', ' s')} "
@@ -960,7 +999,9 @@ def memory_table(dbs: list[DbResult]) -> list[str]:
         lines.append(
             f"| {r.database} | {num(r.idle_mb[0], '.0f', ' MB')} | {num(r.idle_mb[1], '.0f', ' MB')} "
             f"| {num(r.idle_after_mb[0], '.0f')} / {num(r.idle_after_mb[1], '.0f', ' MB')} "
-            f"| {num(r.peak_mb[0], '.0f', ' MB')} | {num(r.peak_mb[1], '.0f', ' MB')} | {mark(idle_ok)} "
+            f"| {num(r.peak_mb[0], '.0f', ' MB')}"
+            + (f" (the worker: {num(r.worker_peak_mb, '.0f', ' MB')})" if r.worker else "")
+            + f" | {num(r.peak_mb[1], '.0f', ' MB')} | {mark(idle_ok)} "
             f"| {mark(peak_ok)} |"
         )
     return lines
@@ -996,6 +1037,10 @@ def print_report(args: argparse.Namespace, dbs: list[DbResult], kinds: list[str]
         f"{Settings.model_fields['improve_delivery_concurrency'].default}, IMPROVE_SEND_TIMEOUT="
         f"{Settings.model_fields['improve_send_timeout'].default:g})."
     )
+    if "worker" in args.modes:
+        print("Rows marked `+ worker`: the server with IMPROVE_DELIVERY=worker (it acks and sends only what people "
+              "wait for) and `improvebot worker` beside it (scheduled work and bulk delivery), both spawned at "
+              "once; their idle and bare rows are the server's own (the same whoever delivers).")  # fmt: skip
     print(f"Code under test: {args.code}.")
     print("\n**1. Start-up with a backlog**\n")
     print("\n".join(startup_table(dbs)))
@@ -1053,6 +1098,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated (sqlite,postgresql)")
     parser.add_argument("--database-url", default=DEFAULT_POSTGRES,
                         help=f"PostgreSQL server our databases are created on ({DEFAULT_POSTGRES})")  # fmt: skip
+    parser.add_argument("--delivery", default="serve,worker",
+                        help="comma-separated: serve (the server delivers) and/or worker (IMPROVE_DELIVERY=worker "
+                             "and an `improvebot worker` beside it) (serve,worker)")  # fmt: skip
     parser.add_argument("--analyze", action="store_true",
                         help="ANALYZE after seeding (statistics of an outbox of DMs with no improvement)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
@@ -1066,6 +1114,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     except ValueError:
         parser.error(f"--concurrency {args.concurrency!r} is not a comma-separated list of integers")
     args.dbs = [d.strip() for d in args.databases.split(",") if d.strip()]
+    args.modes = [m.strip() for m in args.delivery.split(",") if m.strip()]
+    if not args.modes or not set(args.modes) <= {"serve", "worker"}:
+        parser.error("--delivery takes serve and/or worker")
     if not args.dbs or not set(args.dbs) <= {"sqlite", "postgresql"}:
         parser.error("--databases takes sqlite and/or postgresql")
     if not args.levels or min(args.levels) < 1 or args.requests < 1 or args.dms < 1 or args.backlog < 0:
@@ -1103,12 +1154,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kinds = list(request_kinds(stub.response_url))
         for db in databases(args, notes):
-            result = DbResult(db.name)
-            results.append(result)
+            idle: DbResult | None = None
             try:
-                bench_startup(db, stub, args, workdir, result)
-                bench_idle(db, stub, args, workdir, result)
-                bench_drain(db, stub, args, workdir, result)
+                for mode in args.modes:
+                    result = DbResult(db.name if mode == "serve" else f"{db.name} + worker", worker=mode == "worker")
+                    results.append(result)
+                    bench_startup(db, stub, args, workdir, result)
+                    if idle is None:
+                        bench_idle(db, stub, args, workdir, result)
+                        idle = result
+                    else:
+                        result.idle_from(idle)
+                    bench_drain(db, stub, args, workdir, result)
             except StartError as exc:
                 log(f"delivery_under_load: {exc}")
                 for path in result.logs[-2:]:

@@ -49,10 +49,11 @@ def assemble(
     command: str = "/improve",
     db_timeout: float = 1.0,
     concurrency: int = CONCURRENCY,
+    bulk: bool = True,
 ) -> Core:
     """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
     how long a request waits for a database worker before it is told to try again; `concurrency`: how many
-    messages delivery keeps in progress at once."""
+    messages delivery keeps in progress at once; `bulk=False`: requests leave bulk messages to a worker."""
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None and interactions.chart is not None
@@ -69,5 +70,6 @@ def assemble(
         delivery=delivery,
         runner=runner,
         command=command,
+        bulk=bulk,
     )
     return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions, runner))

@@ -103,9 +103,11 @@ class ImproveService:
         delivery: Delivery,
         runner: Runner,
         command: str = "/improve",
+        bulk: bool = True,
     ) -> None:
         """`command`: the command as this platform spells it, for the messages that name it. `runner`: where
-        transactions run (off the event loop, bounded: storage.db.Runner)."""
+        transactions run (off the event loop, bounded: storage.db.Runner). `bulk=False`: after a request, send
+        only what people wait for (bulk DMs and posts are an `improvebot worker`'s)."""
         self.engine = engine
         self.clock = clock
         self.platform = platform
@@ -116,6 +118,7 @@ class ImproveService:
         self._directory = directory
         self._workspaces: LRUCache[str, WorkspaceRef] = LRUCache(maxsize=MAX_CACHED_WORKSPACES)
         self._runner = runner
+        self._bulk = bulk
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -159,7 +162,8 @@ class ImproveService:
         """Send what is due. Called after a change is saved: a failure here never turns that into an error for the
         person who acted (the next flush or tick sends what is left)."""
         try:
-            report = await self.delivery.flush(budget=REQUEST_FLUSH_BUDGET, window=REQUEST_FLUSH_WINDOW)
+            budget, window = REQUEST_FLUSH_BUDGET, REQUEST_FLUSH_WINDOW
+            report = await self.delivery.flush(budget=budget, window=window, bulk=self._bulk)
         except Exception:
             log.exception("delivery failed; the next flush retries")
             return FlushReport()

@@ -61,19 +61,24 @@ class Ticker:
         if not wait:
             if any(report.queued.values()):
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])
-            if self._flushing is None or self._flushing.done():
-                self._flushing = asyncio.ensure_future(self._deliver_behind(now))
+            self.nudge()
             return report
         report.delivery = await self._delivery.flush()  # each failure is logged where it happens
         if any(report.queued.values()) or report.delivery.sent:
             log.info("tick %s: %s", now.isoformat(), report.line())
         return report
 
-    async def _deliver_behind(self, now: datetime) -> FlushReport:
+    def nudge(self) -> None:
+        """Deliver what is due in the background, unless a background flush is under way already (it keeps
+        claiming what comes due). A worker calls this every second for what the serving processes queued."""
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._deliver_behind())
+
+    async def _deliver_behind(self) -> FlushReport:
         report = await self._delivery.flush()  # each failure is logged where it happens
         if report.sent or report.failed:
-            log.info("delivery after the tick at %s: sent %s, failed %s, given up %s",
-                     now.isoformat(), report.sent, report.failed, report.dead)  # fmt: skip
+            log.info("delivered in the background: sent %s, failed %s, given up %s",
+                     report.sent, report.failed, report.dead)  # fmt: skip
         return report
 
     async def stop(self) -> None:

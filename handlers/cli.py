@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--http", action="store_true", help="HTTP: POST /slack/events, GET /healthz")
     serve.add_argument("--port", type=int, help="HTTP port (default: $PORT or 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    sub.add_parser("worker", help="run scheduled work and deliver (beside `serve` with IMPROVE_DELIVERY=worker)")
     sub.add_parser("console", help="chat with the bot in this terminal (local database)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
@@ -72,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                 port=getattr(args, "port", None),
                 host=getattr(args, "host", "0.0.0.0"),
             )
+        if command == "worker":
+            if not (settings.slack_configured or settings.teams_configured):
+                raise ConfigError("nothing to deliver to: neither Slack (SLACK_BOT_TOKEN) nor Teams is configured")
+            if settings.slack_configured:
+                settings.require_slack(socket=False, worker=True)
+            if settings.teams_configured:
+                settings.require_teams()
+            return _worker(settings)
         if command == "console":
             return _console(settings)
         if command == "db":
@@ -118,12 +127,8 @@ def _engine(settings: Settings) -> Engine:
     return engine
 
 
-def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
-    """Slack (Socket Mode or HTTP) and/or Teams (HTTP, POST /api/messages) in one process, with the scheduler."""
-    from handlers.server import make_server
-    from handlers.web import create_web_app, run_scheduled
-
-    engine = _engine(settings)
+def _platforms(settings: Settings, engine: Engine, *, socket: bool = False) -> tuple[Any, Any]:
+    """The configured platforms: a SlackBot and a TeamsBot, either None when not configured."""
     slack = teams = None
     if settings.slack_configured:
         from handlers.slack.app import build_slack
@@ -132,11 +137,25 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
     if settings.teams_configured:
         from handlers.teams.app import build_teams
 
-        if settings.teams_dev_no_auth:
-            for _ in range(3):
-                log.warning("TEAMS_DEV_NO_AUTH is on: /api/messages accepts UNAUTHENTICATED requests. "
-                            "Development only: never with real credentials on a reachable port.")  # fmt: skip
         teams = build_teams(settings, engine=engine, clock=SystemClock())
+    return slack, teams
+
+
+def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> int:
+    """Slack (Socket Mode or HTTP) and/or Teams (HTTP, POST /api/messages) in one process, with the scheduler
+    (unless IMPROVE_DELIVERY=worker: then `improvebot worker` runs it)."""
+    from handlers.server import make_server
+    from handlers.web import create_web_app, run_scheduled
+
+    engine = _engine(settings)
+    if settings.teams_configured and settings.teams_dev_no_auth:
+        for _ in range(3):
+            log.warning("TEAMS_DEV_NO_AUTH is on: /api/messages accepts UNAUTHENTICATED requests. "
+                        "Development only: never with real credentials on a reachable port.")  # fmt: skip
+    slack, teams = _platforms(settings, engine, socket=socket)
+    ticks = settings.improve_delivery == "serve"
+    if not ticks:
+        log.info("IMPROVE_DELIVERY=worker: scheduled work and bulk messages are left to `improvebot worker`")
     port = port or settings.port
     max_body, body_timeout = settings.improve_max_body_bytes, settings.improve_body_timeout
 
@@ -145,6 +164,7 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
             engine,
             slack,
             teams=teams,
+            ticks=ticks,
             max_body=max_body,
             body_timeout=body_timeout,
             db_timeout=settings.improve_db_timeout,
@@ -157,7 +177,7 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
 
     async def run_socket() -> None:
         platforms = [p for p in (slack, teams) if p is not None]
-        async with run_scheduled(*platforms):
+        async with run_scheduled(*platforms, ticks=ticks):
             work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
             if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
                 web = create_web_app(
@@ -174,6 +194,34 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
 
     log.info("serving Slack in Socket Mode%s", f", Teams over HTTP on port {port}" if teams else "")
     asyncio.run(run_socket())
+    return 0
+
+
+WORKER_POLL = 1.0  # seconds: what the serving processes queued (a DM after a click) goes within about this
+
+
+def _worker(settings: Settings) -> int:
+    """Scheduled work and all delivery, in a process of its own: the serving processes (IMPROVE_DELIVERY=worker)
+    then only acknowledge and send what people wait for. Several workers may run at once (claims are leased). Stops
+    on SIGTERM or Ctrl-C, releasing what it holds."""
+    import signal
+
+    from handlers.web import run_scheduled
+
+    engine = _engine(settings)
+    platforms = [p for p in _platforms(settings, engine) if p is not None]
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with run_scheduled(*platforms, poll=WORKER_POLL):
+            log.info("worker: delivering for %s", ", ".join(type(p).__name__.removesuffix("Bot") for p in platforms))
+            await stop.wait()
+        log.info("worker: stopped")
+
+    asyncio.run(run())
     return 0
 
 

@@ -41,12 +41,21 @@ class TeamsEndpoint(Protocol):
 
 
 @contextlib.asynccontextmanager
-async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
+async def run_scheduled(*platforms: Platform, ticks: bool = True, poll: float | None = None) -> AsyncIterator[None]:
     """While serving: catch up at once (work missed while the bot was down) in the background, so the server
-    answers from its first second however long the backlog is, then tick every minute."""
+    answers from its first second however long the backlog is, then tick every minute. `ticks=False`: the
+    platforms only (an `improvebot worker` ticks); `poll`: also deliver what is due every `poll` seconds (a
+    worker, for what the serving processes queued)."""
     for platform in platforms:
         await platform.start()
         await asyncio.to_thread(platform.refresh_settings)
+    if not ticks:
+        try:
+            yield
+        finally:
+            for platform in platforms:
+                await platform.stop()
+        return
 
     async def tick_all() -> None:
         for platform in platforms:
@@ -57,16 +66,26 @@ async def run_scheduled(*platforms: Platform) -> AsyncIterator[None]:
             except Exception:  # one platform's bad tick must not stop the other's
                 log.exception("a tick failed; the next one retries")
 
+    async def poll_all(every: float) -> None:
+        await catch_up
+        while True:
+            await asyncio.sleep(every)
+            for platform in platforms:
+                platform.ticker.nudge()
+
     catch_up = asyncio.ensure_future(tick_all())  # the minute's ticks wait for it (one tick at a time)
+    polling = asyncio.ensure_future(poll_all(poll)) if poll else None
     scheduler = start_scheduler(tick_all, platforms[0].workspace_settings) if platforms else None
     try:
         yield
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
-        catch_up.cancel()  # what it claimed is released as it stops; the next start goes on from there
-        with contextlib.suppress(asyncio.CancelledError):
-            await catch_up
+        for task in (catch_up, polling):
+            if task is not None:
+                task.cancel()  # what it claimed is released as it stops; the next start goes on from there
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for platform in platforms:
             await platform.stop()
 
@@ -77,12 +96,15 @@ def create_web_app(
     *,
     teams: Any = None,
     scheduled: bool = True,
+    ticks: bool = True,
     max_body: int = 512 * 1024,
     body_timeout: float = 10.0,
     db_timeout: float = 1.0,
 ) -> FastAPI:
     """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
-    body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits)."""
+    body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits). `scheduled=False`:
+    the platforms are started and stopped by the caller; `ticks=False`: an `improvebot worker` runs the scheduled
+    work and the bulk delivery."""
     platforms = [p for p in (slack, teams) if p is not None]
 
     @contextlib.asynccontextmanager
@@ -94,7 +116,7 @@ def create_web_app(
         if not platforms or not scheduled:
             yield
             return
-        async with run_scheduled(*platforms):
+        async with run_scheduled(*platforms, ticks=ticks):
             yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     improve_db_timeout: float = Field(default=1.0, gt=0, le=60)
     improve_send_timeout: float = Field(default=30.0, ge=1, le=300)
     improve_delivery_concurrency: int = Field(default=128, ge=1, le=1000)
+    improve_delivery: Literal["serve", "worker"] = "serve"
     improve_slack_posts_per_second: float = Field(default=5.0, gt=0, le=1000)
     improve_slack_channel_posts_per_second: float = Field(default=1.0, gt=0, le=100)
     improve_slack_channel_burst: int = Field(default=3, ge=1, le=100)
@@ -191,18 +192,19 @@ class Settings(BaseSettings):
                 "bot send its real token anywhere"
             )
 
-    def require_slack(self, *, socket: bool) -> None:
-        """Serving Slack needs these; one clear line for the first one missing."""
+    def require_slack(self, *, socket: bool, worker: bool = False) -> None:
+        """Serving Slack needs these (a `worker`, which only sends, needs no way in); one clear line for the first
+        one missing."""
         needed = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
-        if socket:
+        if socket and not worker:
             needed.append(("SLACK_APP_TOKEN", self.slack_app_token))
-        else:
+        elif not worker:
             needed.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
         needed.append(("IMPROVE_INTAKE_CHANNEL", self.improve_intake_channel))
         for name, value in needed:
             if not value:
                 raise ConfigError(f"{name} is not set; it is needed to serve Slack (see README, Configuration)")
-        if socket and not self.slack_app_token.startswith("xapp-"):
+        if socket and not worker and not self.slack_app_token.startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
 
 

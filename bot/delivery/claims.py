@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import Engine, case, exists, func, or_, update
+from sqlalchemy import Engine, case, exists, func, or_, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -42,10 +42,11 @@ class Claims:
         self._clock = clock
         self._platform = platform
 
-    def claim(self, token: str, limit: int) -> list[OutboxMessage]:
+    def claim(self, token: str, limit: int, *, bulk: bool = True) -> list[OutboxMessage]:
         """Claim due rows, people-facing first, then oldest first, at most one per improvement: a row waits
         while an older row of the same improvement is pending, so one improvement's messages always go out in
-        order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure."""
+        order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure.
+        `bulk=False`: people-facing rows only (the bulk ones are a worker's)."""
         now = self._clock.now()
         earlier = aliased(OutboxMessage)
         lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
@@ -58,6 +59,7 @@ class Claims:
                     col(OutboxMessage.status) == "pending",
                     col(OutboxMessage.next_attempt_at) <= now,
                     lease_free,
+                    col(OutboxMessage.kind).not_in(BULK_KINDS) if not bulk else true(),
                     ~exists().where(
                         col(earlier.status) == "pending",
                         or_(

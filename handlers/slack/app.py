@@ -109,6 +109,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         db_timeout=settings.improve_db_timeout,
         chat=SlackChat(sender, pacer),
         concurrency=settings.improve_delivery_concurrency,
+        bulk=settings.improve_delivery == "serve",
         directory=SlackDirectory(client),
         settings_for=lambda _team: workspace_settings,
     )

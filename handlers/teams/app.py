@@ -171,6 +171,7 @@ def build_teams(
         settings_for=lambda _tenant: ws_settings,
         command=render.COMMAND_WORD,
         concurrency=settings.improve_delivery_concurrency,
+        bulk=settings.improve_delivery == "serve",
     )
     tokens = None if no_auth else edge.Tokens(client_id, cloud)
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
