@@ -38,6 +38,11 @@ class TickReport:
         return f"{jobs}; delivered {d.sent}, failed {d.failed}, given up {d.dead}"
 
 
+def _log_failure(task: asyncio.Task[FlushReport]) -> None:
+    if not task.cancelled() and task.exception() is not None:  # a bug: the next nudge or tick tries again
+        log.error("background delivery failed", exc_info=task.exception())
+
+
 class Ticker:
     def __init__(
         self, engine: Engine, clock: Clock, platform: str, delivery: Delivery, registry: Registry, runner: Runner
@@ -73,6 +78,7 @@ class Ticker:
         claiming what comes due). A worker calls this every second for what the serving processes queued."""
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._deliver_behind())
+            self._flushing.add_done_callback(_log_failure)
 
     async def _deliver_behind(self) -> FlushReport:
         report = await self._delivery.flush()  # each failure is logged where it happens

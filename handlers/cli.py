@@ -210,6 +210,9 @@ def _worker(settings: Settings) -> int:
 
     engine = _engine(settings)
     platforms = [p for p in _platforms(settings, engine) if p is not None]
+    if settings.improve_delivery == "serve":
+        log.info("IMPROVE_DELIVERY is not `worker`: the serving processes tick and deliver bulk messages too "
+                 "(harmless, each message still goes once; set it on them to leave that to workers)")  # fmt: skip
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -67,7 +67,6 @@ async def run_scheduled(*platforms: Platform, ticks: bool = True, poll: float | 
                 log.exception("a tick failed; the next one retries")
 
     async def poll_all(every: float) -> None:
-        await catch_up
         while True:
             await asyncio.sleep(every)
             for platform in platforms:

@@ -26,7 +26,16 @@ FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given
 # what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
 # must not hold up the reply to a click)
 BULK_KINDS = ("dm", "channel", "chart")
-BULK_LAST = case((col(OutboxMessage.kind).in_(BULK_KINDS), 1), else_=0)
+_later = aliased(OutboxMessage)
+# a bulk row ahead of a people-facing row of its improvement (the owner's DM at approval, before the next click's
+# thread reply) holds that row up: it goes as people-facing
+URGENT = col(OutboxMessage.kind).not_in(BULK_KINDS) | exists().where(
+    col(_later.status) == "pending",
+    col(_later.improvement_id) == col(OutboxMessage.improvement_id),
+    col(_later.id) > col(OutboxMessage.id),
+    col(_later.kind).not_in(BULK_KINDS),
+)
+BULK_LAST = case((URGENT, 0), else_=1)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -42,11 +51,14 @@ class Claims:
         self._clock = clock
         self._platform = platform
 
-    def claim(self, token: str, limit: int, *, bulk: bool = True) -> list[OutboxMessage]:
+    def claim(
+        self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None
+    ) -> list[OutboxMessage]:
         """Claim due rows, people-facing first, then oldest first, at most one per improvement: a row waits
         while an older row of the same improvement is pending, so one improvement's messages always go out in
         order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure.
-        `bulk=False`: people-facing rows only (the bulk ones are a worker's)."""
+        `bulk=False`: people-facing rows only (the bulk ones are a worker's). `urgent` gets the ids of the claimed
+        rows that go as people-facing (bulk rows that hold one up included)."""
         now = self._clock.now()
         earlier = aliased(OutboxMessage)
         lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
@@ -59,7 +71,7 @@ class Claims:
                     col(OutboxMessage.status) == "pending",
                     col(OutboxMessage.next_attempt_at) <= now,
                     lease_free,
-                    col(OutboxMessage.kind).not_in(BULK_KINDS) if not bulk else true(),
+                    URGENT if not bulk else true(),
                     ~exists().where(
                         col(earlier.status) == "pending",
                         or_(
@@ -73,9 +85,12 @@ class Claims:
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
             )
-            ids = list(session.exec(candidates).all())
-            if not ids:
+            found = session.execute(candidates.add_columns(BULK_LAST)).all()
+            if not found:
                 return []
+            ids = [row_id for row_id, _ in found]
+            if urgent is not None:
+                urgent.update(row_id for row_id, last in found if not last)
             claimed = session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending", lease_free)
@@ -96,7 +111,8 @@ class Claims:
             )
             mine = set(claimed.scalars().all())
             rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
-            return sorted(rows, key=lambda row: (row.kind in BULK_KINDS, row.id or 0))
+            people = {row_id for row_id, last in found if not last}
+            return sorted(rows, key=lambda row: (row.id not in people, row.id or 0))
 
     def renew(self, token: str) -> None:
         now = self._clock.now()

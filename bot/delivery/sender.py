@@ -79,9 +79,14 @@ class _Flush:
     window: int = CONCURRENCY  # messages in progress at once
     bulk: bool = True  # claim bulk rows too (False: people-facing ones only)
     claimed: bool = False  # anything at all (else there is nothing to release)
+    urgent: set[int] = field(default_factory=set)  # claimed rows that go as people-facing
     sending: set[int] = field(default_factory=set)
     to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the marker: mark what is in `to_mark`
+    wake_later: asyncio.TimerHandle | None = None  # … MARK_EVERY after the first bulk row waiting
+
+    def people_facing(self, row: OutboxMessage) -> bool:
+        return row.kind not in BULK_KINDS or row.id in self.urgent
 
     def alive(self) -> bool:
         """Still safely the holder: a send started now ends (answer or timeout) before the lease could run out
@@ -132,11 +137,16 @@ class Delivery:
         finally:
             heartbeat.cancel()
             marker.cancel()
+            await asyncio.gather(heartbeat, marker, return_exceptions=True)
+            if state.wake_later is not None:
+                state.wake_later.cancel()
             if state.to_mark:  # sent, not marked yet (stopped meanwhile): marked now, so nobody looks for them
                 sent = [(row, where) for row, where, _ in state.to_mark]
                 state.to_mark = []
-                with contextlib.suppress(*DOWN):
+                try:
                     await asyncio.shield(asyncio.to_thread(self._claims.mark_sent, sent))
+                except Exception:  # released below as unsure: whoever sends them next finds them first
+                    log.exception("%s delivered messages could not be marked sent", len(sent))
             if state.claimed:
                 with contextlib.suppress(*DOWN):
                     sending = frozenset(state.sending)
@@ -155,12 +165,14 @@ class Delivery:
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
     async def _marker(self, state: _Flush) -> None:
-        """Mark sent what went out, many rows a write: whatever was sent while the last write ran, or in the last
-        MARK_EVERY seconds."""
+        """Mark sent what went out, many rows a write: whatever was sent while the last write ran, or (bulk rows)
+        in the MARK_EVERY seconds after the first of them."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.wake.wait(), MARK_EVERY)
+            await state.wake.wait()
             state.wake.clear()
+            if state.wake_later is not None:
+                state.wake_later.cancel()
+                state.wake_later = None
             while state.to_mark:
                 batch, state.to_mark = state.to_mark, []
                 try:
@@ -191,8 +203,8 @@ class Delivery:
                 claiming = claiming and time.monotonic() < state.until
                 if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
                     try:
-                        state.claimed = True  # from the moment it is asked: the answer may be lost
-                        for row in await asyncio.to_thread(self._claims.claim, state.token, room, bulk=state.bulk):
+                        rows = await self._claim(state, room)
+                        for row in rows:
                             task = asyncio.ensure_future(self._deliver(row, state))
                             running.add(task)
                             task.add_done_callback(done)
@@ -211,12 +223,21 @@ class Delivery:
             if left:
                 await asyncio.gather(*left, return_exceptions=True)
 
+    async def _claim(self, state: _Flush, room: int) -> list[OutboxMessage]:
+        try:
+            rows = await asyncio.to_thread(self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent)
+        except BaseException:  # the claim may have been written although its answer was lost: release it
+            state.claimed = True
+            raise
+        state.claimed = state.claimed or bool(rows)
+        return rows
+
     # -- sending -----------------------------------------------------------------------------------
 
     async def _deliver(self, row: OutboxMessage, state: _Flush) -> None:
         """One claimed row: sent (or found sent) and marked, or failed with backoff, or given up. Never raises:
         one message that cannot go never stops the others."""
-        BULK.set(row.kind in BULK_KINDS)  # this task's own context: the platform lets replies go first
+        BULK.set(not state.people_facing(row))  # this task's own context: the platform lets replies go first
         SENDABLE.set(state.alive)  # checked again right before the request, after any wait for the pacing
         report = state.report
         if not state.alive():  # the lease may be passing to another process: leave the row to it
@@ -241,8 +262,10 @@ class Delivery:
             return
         marked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         state.to_mark.append((row, where, marked))
-        if row.kind not in BULK_KINDS or len(state.to_mark) >= MARK_AT_ONCE:
-            state.wake.set()
+        if state.people_facing(row) or len(state.to_mark) >= min(MARK_AT_ONCE, max(1, state.window // 2)):
+            state.wake.set()  # a slot is held until its row is marked: half the window waiting is enough
+        elif state.wake_later is None:
+            state.wake_later = asyncio.get_running_loop().call_later(MARK_EVERY, state.wake.set)
         if not await marked:  # it went out: released as unsure, whoever sends it next finds it first
             report.errors.append(f"outbox #{row.id} ({row.kind}): delivered, not marked sent")
             return

@@ -61,6 +61,46 @@ async def test_requests_send_what_people_wait_for_and_leave_bulk_to_the_worker(d
         await serving.close()
 
 
+async def test_a_bulk_message_that_holds_up_a_reply_goes_from_the_serving_process(db, clock, slack_api) -> None:
+    """The owner's DM at approval comes before the thread messages of the owner's next click: they go in order,
+    at once, without waiting for a worker."""
+    settings = make_settings(slack_api, IMPROVE_DELIVERY="worker")
+    serving = SlackWorld.build(settings, engine=db, clock=clock, stub=slack_api)
+    try:
+        card, request = await to_approval(serving)
+        await serving.click(request, "approve", MAYA)
+        assert pending(db) == ["dm"]  # nothing needs it yet: the worker's
+
+        await serving.click_and_submit(serving.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3/week"})
+
+        assert not pending(db)
+        assert len(serving.dms(ALEX)) == 1
+        assert "Implemented" in serving.card_now(card)
+        calls = slack_api.calls
+        dm = next(n for n, c in enumerate(calls) if c.method == "chat.postMessage" and c.params["channel"] == ALEX)
+        shown = [n for n, c in enumerate(calls) if c.method == "chat.update" and "Implemented" in c.text_of_blocks]
+        assert shown and dm < shown[0]  # in the order they were written
+    finally:
+        await serving.close()
+
+
+async def test_a_web_app_without_ticks_starts_the_platforms_and_leaves_the_backlog(db, clock, slack_api) -> None:
+    from handlers.web import create_web_app
+
+    settings = make_settings(slack_api, IMPROVE_DELIVERY="worker")
+    bot = build_slack(settings, engine=db, clock=clock)
+    ws = await bot.service.workspace("T0001")
+    with transaction(db) as session:
+        Outbox(session, ws.id, clock.now()).dm(ALEX, Message(summary="a check-in", blocks=[]))
+    web = create_web_app(db, bot, ticks=False)
+    async with web.router.lifespan_context(web):
+        assert bot.client.session is not None  # started
+        await asyncio.sleep(0.3)
+        assert not slack_api.of("chat.postMessage")  # no catch-up tick
+    assert bot.client.session is None  # stopped
+    assert pending(db) == ["dm"]
+
+
 async def test_a_serving_process_with_a_worker_runs_no_scheduled_work(db, clock, slack_api) -> None:
     settings = make_settings(slack_api, IMPROVE_DELIVERY="worker")
     serving = SlackWorld.build(settings, engine=db, clock=clock, stub=slack_api)
