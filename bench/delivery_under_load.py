@@ -694,6 +694,16 @@ class DbResult:
         self.idle_mb, self.idle_after_mb = other.idle_mb, other.idle_after_mb
 
 
+PIN: dict[str, set[int]] = {}  # --pin: "server" (the bot and the bare app) and "rest" (everything else) CPUs
+
+
+def pinned(server: Server, *, server_side: bool = True) -> Server:
+    """With --pin: the server (or the bare app) on CPUs of its own, a worker with the stand-in and the load."""
+    if PIN:
+        os.sched_setaffinity(server.process.pid, PIN["server" if server_side else "rest"])
+    return server
+
+
 def worker_command(_port: int) -> list[str]:
     return [*bot_command(0)[:-6], "worker"]  # the same launcher as the server's, without `serve --http …`
 
@@ -720,7 +730,7 @@ def spawn_worker(result: DbResult, phase: str, env: dict[str, str], workdir: Pat
     """With IMPROVE_DELIVERY=worker: the `improvebot worker` beside the server (spawned at the same moment)."""
     if not result.worker:
         return None
-    worker = spawn(f"{result.label}-{phase}-worker", worker_command, env, workdir)
+    worker = pinned(spawn(f"{result.label}-{phase}-worker", worker_command, env, workdir), server_side=False)
     result.logs.append(worker.log)
     return worker
 
@@ -732,7 +742,7 @@ def bench_startup(db: Database, stub: Stub, args: argparse.Namespace, workdir: P
         stub.reset()
         env = bot_env(stub, workdir, url, worker=result.worker)
         spawned = time.perf_counter()
-        server = spawn(f"{result.label}-startup", bot_command, env, workdir)
+        server = pinned(spawn(f"{result.label}-startup", bot_command, env, workdir))
         worker = spawn_worker(result, "startup", env, workdir)
         result.logs.append(server.log)
         try:
@@ -768,11 +778,11 @@ def bench_idle(db: Database, stub: Stub, args: argparse.Namespace, workdir: Path
         env = bot_env(stub, workdir, url)
         servers: list[Server] = []
         try:
-            bot = spawn(f"{db.name}-idle", bot_command, env, workdir)
+            bot = pinned(spawn(f"{db.name}-idle", bot_command, env, workdir))
             servers.append(bot)
             memory = MemorySampler(bot.process.pid)
             memory.start()
-            bare = spawn(f"{db.name}-bare", bare_command, env, workdir)
+            bare = pinned(spawn(f"{db.name}-bare", bare_command, env, workdir))
             servers.append(bare)
             result.logs += [bot.log, bare.log]
             for server in servers:
@@ -836,7 +846,7 @@ def bench_drain(db: Database, stub: Stub, args: argparse.Namespace, workdir: Pat
         stub.reset()
         env = bot_env(stub, workdir, url, worker=result.worker)
         drain.spawned = time.time()
-        bot = spawn(f"{result.label}-drain", bot_command, env, workdir)
+        bot = pinned(spawn(f"{result.label}-drain", bot_command, env, workdir))
         worker = spawn_worker(result, "drain", env, workdir)
         result.logs.append(bot.log)
         try:
@@ -1041,6 +1051,9 @@ def print_report(args: argparse.Namespace, dbs: list[DbResult], kinds: list[str]
         print("Rows marked `+ worker`: the server with IMPROVE_DELIVERY=worker (it acks and sends only what people "
               "wait for) and `improvebot worker` beside it (scheduled work and bulk delivery), both spawned at "
               "once; their idle and bare rows are the server's own (the same whoever delivers).")  # fmt: skip
+    if PIN:
+        print(f"Pinned (--pin): the bot and the bare app on CPU {sorted(PIN['server'])}, the stand-in, the load "
+              f"generator and any worker on CPU {sorted(PIN['rest'])}.")  # fmt: skip
     print(f"Code under test: {args.code}.")
     print("\n**1. Start-up with a backlog**\n")
     print("\n".join(startup_table(dbs)))
@@ -1101,6 +1114,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delivery", default="serve,worker",
                         help="comma-separated: serve (the server delivers) and/or worker (IMPROVE_DELIVERY=worker "
                              "and an `improvebot worker` beside it) (serve,worker)")  # fmt: skip
+    parser.add_argument("--pin", action="store_true",
+                        help="the servers on the last CPU; the stand-in, the load generator and any worker on "
+                             "the others (a deployment: Slack is elsewhere, a worker has CPUs of its own)")  # fmt: skip
     parser.add_argument("--analyze", action="store_true",
                         help="ANALYZE after seeding (statistics of an outbox of DMs with no improvement)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
@@ -1150,6 +1166,13 @@ def main(argv: list[str] | None = None) -> int:
     results: list[DbResult] = []
     kinds: list[str] = []
     failed = False
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            log("--pin needs two CPUs at least: not pinned")
+        else:
+            PIN.update(server={cpus[-1]}, rest=set(cpus[:-1]))
+            os.sched_setaffinity(0, PIN["rest"])  # this process and the stand-in it starts
     stub = Stub.start()
     try:
         kinds = list(request_kinds(stub.response_url))
