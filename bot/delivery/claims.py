@@ -26,14 +26,17 @@ FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given
 # what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
 # must not hold up the reply to a click)
 BULK_KINDS = ("dm", "channel", "chart")
-_later = aliased(OutboxMessage)
+_waiting = aliased(OutboxMessage)
 # a bulk row ahead of a people-facing row of its improvement (the owner's DM at approval, before the next click's
-# thread reply) holds that row up: it goes as people-facing
-URGENT = col(OutboxMessage.kind).not_in(BULK_KINDS) | exists().where(
-    col(_later.status) == "pending",
-    col(_later.improvement_id) == col(OutboxMessage.improvement_id),
-    col(_later.id) > col(OutboxMessage.id),
-    col(_later.kind).not_in(BULK_KINDS),
+# thread reply) holds that row up: it goes as people-facing. (A claimable row is the oldest pending one of its
+# improvement, so any other pending row of it is later. The subquery is not correlated: evaluated once a claim,
+# over the few people-facing rows, not once per candidate.)
+URGENT = col(OutboxMessage.kind).not_in(BULK_KINDS) | col(OutboxMessage.improvement_id).in_(
+    select(col(_waiting.improvement_id)).where(
+        col(_waiting.status) == "pending",
+        col(_waiting.kind).not_in(BULK_KINDS),
+        col(_waiting.improvement_id).is_not(None),
+    )
 )
 BULK_LAST = case((URGENT, 0), else_=1)
 
