@@ -50,6 +50,9 @@ def _clean(spec: Any, value: FormValue) -> Any:
     if isinstance(spec, TextInput):
         if len(text) > spec.max_length:
             raise ValueError(f"Keep it under {spec.max_length:,} characters (this is {len(text):,}).")
+        if len(text) < spec.min_length:
+            raise ValueError(f"Say a little more, so others can tell what it is: at least {spec.min_length} "
+                             f"characters (this is {len(text)}).")  # fmt: skip
         return text
     if isinstance(spec, NumberInput):
         return _number(spec, text)
@@ -69,13 +72,46 @@ def _clean(spec: Any, value: FormValue) -> Any:
     raise ValueError("Unknown field.")
 
 
-def _number(spec: NumberInput, text: str) -> float | int:
-    try:
-        number = float(text.replace(",", ""))
-    except ValueError:
-        raise ValueError("Enter a number.") from None
+_SPACES = re.compile(r"[\s\u00a0\u202f']")  # "1 000", "1 000", "1'000": thousands, whatever the locale
+_PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_GROUPED = {  # thousands separator -> whole groups of three, then the other separator as the decimal point
+    ",": re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"),
+    ".": re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?"),
+}
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+USE_A_DOT = "Use a dot for decimals (3.5) and no separator for thousands (1000)."
+
+
+def parse_number(text: str, *, decimal: bool = True) -> float:
+    """A number as people type it, on any platform: `3.5` and `3,5` are 3.5; `1,000`, `1.000.000`, `1 000` and
+    `1,234.5` are what they look like. A lone separator before exactly three digits (`1,000`, `1.000`) is a
+    thousands separator where only whole numbers are allowed, and ambiguous where decimals are: refused with
+    USE_A_DOT rather than read a thousand times too big or too small. ValueError for anything else."""
+    text = _SPACES.sub("", text)
+    separators = {c for c in text if c in ",."}
+    lone = text.count(",") + text.count(".") == 1 and re.search(r"[,.]\d{3}$", text) is not None
+    if _PLAIN.fullmatch(text) and not (lone and not decimal):
+        number = float(text)
+    elif lone:  # 1,000 or 1.000: a thousand where only whole numbers are, ambiguous where decimals are
+        if decimal:
+            raise ValueError(f"Is that {text[:-4]}.{text[-3:]} or {text[:-4]}{text[-3:]}? {USE_A_DOT}")
+        number = float(text.replace(",", "").replace(".", ""))
+    elif separators == {","} and _DECIMAL_COMMA.fullmatch(text):  # 3,5 (a lone comma not before three digits)
+        number = float(text.replace(",", "."))
+    elif (grouped := next((sep for sep, form in _GROUPED.items() if form.fullmatch(text)), None)) is not None:
+        point = "." if grouped == "," else ","
+        number = float(text.replace(grouped, "").replace(point, "."))
+    elif separators and re.fullmatch(r"[+-]?[\d,.]+", text):
+        raise ValueError(f"Enter a number. {USE_A_DOT}")
+    else:
+        raise ValueError("Enter a number.")
     if not math.isfinite(number):
         raise ValueError("Enter a number.")
+    return number
+
+
+def _number(spec: NumberInput, text: str) -> float | int:
+    number = parse_number(text, decimal=spec.decimal)
     if not spec.decimal and number != int(number):
         raise ValueError("Enter a whole number.")
     if number < spec.minimum:
