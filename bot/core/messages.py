@@ -118,6 +118,7 @@ class TextInput(_Piece):
     required: bool = True
     multiline: bool = False
     max_length: int = 3000
+    min_length: int = 0  # checked by bot.core.forms (the same message on every platform)
     initial: str | None = None
     placeholder: str | None = None
     hint: str | None = None

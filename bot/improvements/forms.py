@@ -17,6 +17,7 @@ IMPLEMENTED = "implemented"
 
 OTHER_AREA = "Other"
 MAX_PROBLEM = 3000
+MIN_PROBLEM = 10  # "x" is not a report: nobody else could tell what is broken
 MAX_HOURS_PER_WEEK = 60  # per person: more than a full working week is not a lost hour, it is a typo
 MAX_PEOPLE = 1000
 MAX_SHORT = 200
@@ -37,6 +38,7 @@ def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[st
                 label="What's broken?",
                 multiline=True,
                 max_length=MAX_PROBLEM,
+                min_length=MIN_PROBLEM,
                 initial=prefill[:MAX_PROBLEM] or None,
                 placeholder="e.g. Every campaign email is reviewed three times by eight people",
             ),

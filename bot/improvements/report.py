@@ -85,17 +85,30 @@ def answer_why(
     outbox = Outbox(session, ws.id, now)
     audit(session, ws.id, improvement, user, "answered_why", now, position=current.position)
     if current.position >= MAX_WHYS:
-        _finish_whys(session, improvement, whys, outbox, now)
+        _finish_whys(session, improvement, whys, outbox, now, asked=current)
     else:
         position = current.position + 1
         session.add(Why(improvement_id=id_of(improvement), position=position, question=text))
         outbox.reply(improvement, views.why_question(improvement, position, text), key=f"why:{position}")
+        _settle_question(improvement, current, outbox)
     return improvement
 
 
-def _finish_whys(session: Session, improvement: Improvement, whys: list[Why], outbox: Outbox, now: datetime) -> None:
+def _settle_question(improvement: Improvement, why: Why, outbox: Outbox) -> None:
+    """The question once it is no longer the latest: its Root cause found button goes (edited in place), so an old
+    button can never close the chain on a later answer. Why #1 has none."""
+    if why.position > 1:
+        message = views.why_question(improvement, why.position, why.question, live=False)
+        outbox.edit(improvement, f"why:{why.position}", message)
+
+
+def _finish_whys(
+    session: Session, improvement: Improvement, whys: list[Why], outbox: Outbox, now: datetime, *, asked: Why
+) -> None:
+    """`asked`: the last question posted (answered, or left open when the reporter found the root cause)."""
     touch(session, improvement, Status.ROOT_CAUSE_FOUND, now)
     outbox.reply(improvement, views.root_cause_chain(improvement, whys), key="chain")
+    _settle_question(improvement, asked, outbox)
     outbox.refresh_card(improvement)
 
 
@@ -113,5 +126,5 @@ def root_cause_found(session: Session, ws: WorkspaceRef, actor: Actor, improveme
         if why.answer is None:
             session.delete(why)
     answered = [w for w in whys if w.answer]
-    _finish_whys(session, improvement, answered, Outbox(session, ws.id, now), now)
+    _finish_whys(session, improvement, answered, Outbox(session, ws.id, now), now, asked=whys[-1])
     audit(session, ws.id, improvement, actor.user, "root_cause_found", now, whys=len(answered))

@@ -39,8 +39,10 @@ QUOTE_LIMIT = 500
 # -- the 5 Whys ---------------------------------------------------------------------------------------
 
 
-def why_question(improvement: Improvement, position: int, quoted: str) -> Message:
-    """Why #1 quotes the problem; each later why quotes the last answer."""
+def why_question(improvement: Improvement, position: int, quoted: str, *, live: bool = True) -> Message:
+    """Why #1 quotes the problem; each later why quotes the last answer, with *Root cause found* (that answer is
+    the root cause). `live=False`: the question once the next one is asked (or the chain closed), edited in place
+    without its button, so only the latest why offers it."""
     that = "this" if position == 1 else "that"
     blocks: list = [
         Paragraph(
@@ -59,7 +61,9 @@ def why_question(improvement: Improvement, position: int, quoted: str) -> Messag
             )
         ),
     ]
-    if position > 1:
+    if not live:
+        blocks[-1] = Context(spans=spans("Answered in this thread."))
+    elif position > 1:
         blocks.append(
             Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=button_value(improvement))])
         )

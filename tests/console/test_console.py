@@ -46,6 +46,13 @@ async def run(db, clock: FakeClock, lines: list[Line]) -> Terminal:
 REPORT = ["/improve Leads arrive in the CRM twice", "", "1", "1", "3", "4", "y", ""]
 
 
+async def test_the_console_reads_a_decimal_comma_and_explains_an_ambiguous_number(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, ["/improve Leads arrive twice", "", "1", "1", "1,500", "2", "n", "", "3,5"])
+    screen = terminal.screen
+    assert "Is that 1.500 or 1500? Use a dot for decimals" in screen
+    assert "≈ 3.5 h/week × 2 people" in screen
+
+
 async def test_a_newcomer_walks_the_whole_flow_in_the_console(db, clock: FakeClock) -> None:
     proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
     terminal = await run(db, clock, [

@@ -96,6 +96,26 @@ async def test_root_cause_button_closes_the_whys_early(slack: SlackWorld) -> Non
     assert slack.thread(card)[-1] is chain or slack.thread(card)[-1].ts == chain.ts
 
 
+async def test_only_the_latest_why_offers_root_cause_found(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    why2 = slack.thread(card)[-1]
+    await slack.reply(card.ts, "Marketing and sales each built one", ALEX)
+    why3 = slack.thread(card)[-1]
+
+    [settled] = slack.updates(why2.ts)  # edited in place once Why #3 was asked
+    assert not has_button(settled, "root_cause") and "Why #2" in settled.text_of_blocks
+    assert "Answered in this thread" in settled.text_of_blocks
+    assert has_button(why3, "root_cause") and not slack.updates(why3.ts)
+
+    await slack.click(why3, "root_cause", ALEX)
+
+    [closed] = slack.updates(why3.ts)  # the chain is closed: no live button is left anywhere
+    assert not has_button(closed, "root_cause")
+    chain = slack.thread(card)[-1].text_of_blocks.replace("*", "")
+    assert "Root cause → Marketing and sales each built one" in chain
+
+
 async def test_proposal_asks_the_approvers_in_the_thread(slack: SlackWorld) -> None:
     card, chain = await to_root_cause(slack)
     opened_before = len(slack.stub.of("views.open"))

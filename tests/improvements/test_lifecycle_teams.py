@@ -74,6 +74,27 @@ async def test_the_whole_flow_in_the_reply_chain(teams: TeamsWorld) -> None:
     assert "40/week → 3/week (target under 5/week)" in teams.connector.updates_of(root)[-1].text
 
 
+def offers(call, verb: str) -> bool:
+    try:
+        return bool(find_action(call, verb))
+    except AssertionError:
+        return False
+
+
+async def test_only_the_latest_why_offers_root_cause_found_in_teams(teams: TeamsWorld) -> None:
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain)
+    why2 = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+    assert find_action(why2, "root_cause")
+    await teams.say(ALEX, "Marketing and sales each built one", chain)
+
+    [settled] = teams.connector.updates_of(why2.response["id"])  # edited in place once Why #3 was asked
+    assert "Why #2" in settled.text and not offers(settled, "root_cause")
+    why3 = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
+    assert "Why #3" in why3.text and find_action(why3, "root_cause")
+
+
 async def test_form_errors_are_shown_on_the_card_with_the_answers_kept(teams: TeamsWorld) -> None:
     await teams.say(ALEX, "improve", teams.personal(ALEX))
     form = teams.connector.posts_to(ALEX.personal)[-1]

@@ -92,11 +92,23 @@ async def test_invalid_report_values_are_shown_on_the_fields_and_nothing_is_save
     cases = [
         ({"problem": ""}, {"problem": "This is required."}),
         ({"problem": "   "}, {"problem": "This is required."}),
+        (
+            {"problem": " x "},
+            {"problem": "Say a little more, so others can tell what it is: at least 10 characters (this is 1)."},
+        ),
         ({"hours_per_week": -2}, {"hours_per_week": "Enter 0 or more."}),
         ({"hours_per_week": "lots"}, {"hours_per_week": "Enter a number."}),
         ({"hours_per_week": "nan"}, {"hours_per_week": "Enter a number."}),
         ({"people": 10000}, {"people": "Enter 1,000 or less."}),
         ({"people": 2.5}, {"people": "Enter a whole number."}),
+        ({"people": "3,5"}, {"people": "Enter a whole number."}),
+        (
+            {"hours_per_week": "1,500"},
+            {
+                "hours_per_week": "Is that 1.500 or 1500? Use a dot for decimals (3.5) and "
+                "no separator for thousands (1000)."
+            },
+        ),
         ({"area": "Legal"}, {"area": "Pick one of the options."}),
         ({"frequency": None}, {"frequency": "This is required."}),
         ({"problem": "x" * 3001}, {"problem": "Keep it under 3,000 characters (this is 3,001)."}),
@@ -107,6 +119,15 @@ async def test_invalid_report_values_are_shown_on_the_fields_and_nothing_is_save
         assert response.json() == {"response_action": "errors", "errors": errors}, override
     assert count(slack, Improvement) == 0
     assert not slack.posts()
+
+
+async def test_a_decimal_comma_is_a_decimal_point(slack: SlackWorld) -> None:
+    view = await slack.command("", ALEX)
+    answers = {**REPORT_DEFAULTS, "problem": "Leads twice", "hours_per_week": "3,5", "people": "1,000"}
+    response = await slack.submit(view, answers, ALEX)
+    assert response.status_code == 200 and not response.content  # accepted
+    [card] = slack.cards()
+    assert "≈ 3.5 h/week × 1,000 people" in card.text_of_blocks  # not 35 h/week, not 1 person
 
 
 async def test_a_long_prefill_opens_the_form_and_hands_back_the_rest(slack: SlackWorld) -> None:
