@@ -72,31 +72,38 @@ def _clean(spec: Any, value: FormValue) -> Any:
     raise ValueError("Unknown field.")
 
 
-_SPACES = re.compile(r"[\s\u00a0\u202f']")  # "1 000", "1 000", "1'000": thousands, whatever the locale
+_GROUP_SPACES = re.compile(r"[+-]?\d{1,3}([ '\u2019\u00a0\u202f]\d{3})+([.,]\d+)?")  # "1 000", "1'000,5"
+_SPACE = re.compile(r"[ '\u2019\u00a0\u202f]")
 _PLAIN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _GROUPED = {  # thousands separator -> whole groups of three, then the other separator as the decimal point
     ",": re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"),
     ".": re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?"),
 }
+_LONE_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}[,.]\d{3}")  # 1,000 / 12.500: a thousand, or a decimal?
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 USE_A_DOT = "Use a dot for decimals (3.5) and no separator for thousands (1000)."
 
 
 def parse_number(text: str, *, decimal: bool = True) -> float:
-    """A number as people type it, on any platform: `3.5` and `3,5` are 3.5; `1,000`, `1.000.000`, `1 000` and
-    `1,234.5` are what they look like. A lone separator before exactly three digits (`1,000`, `1.000`) is a
-    thousands separator where only whole numbers are allowed, and ambiguous where decimals are: refused with
-    USE_A_DOT rather than read a thousand times too big or too small. ValueError for anything else."""
-    text = _SPACES.sub("", text)
+    """A number as people type it, on any platform. `3.5` and `3,5` are 3.5; `1,234.5`, `1.234,5`, `1 234,5` and
+    `1'234.5` are what they look like. A lone separator between 1-3 digits (no leading zero) and exactly three
+    digits could be either: `1,000` and `1.000` are a thousand where only whole numbers are allowed; where decimals
+    are, a dot is the decimal point (`1.000` is 1) and a comma is asked about (`1,500`: "Is that 1.500 or 1500?"),
+    rather than read a thousand times too big or too small. Spaces and apostrophes count only between groups of
+    three. ValueError for anything else."""
+    text = text.strip()
+    if _SPACE.search(text):
+        if not _GROUP_SPACES.fullmatch(text):
+            raise ValueError("Enter a number.")
+        text = _SPACE.sub("", text)
     separators = {c for c in text if c in ",."}
-    lone = text.count(",") + text.count(".") == 1 and re.search(r"[,.]\d{3}$", text) is not None
-    if _PLAIN.fullmatch(text) and not (lone and not decimal):
-        number = float(text)
-    elif lone:  # 1,000 or 1.000: a thousand where only whole numbers are, ambiguous where decimals are
-        if decimal:
-            raise ValueError(f"Is that {text[:-4]}.{text[-3:]} or {text[:-4]}{text[-3:]}? {USE_A_DOT}")
+    if _LONE_THOUSANDS.fullmatch(text) and not decimal:
         number = float(text.replace(",", "").replace(".", ""))
-    elif separators == {","} and _DECIMAL_COMMA.fullmatch(text):  # 3,5 (a lone comma not before three digits)
+    elif _LONE_THOUSANDS.fullmatch(text) and "," in text:
+        raise ValueError(f"Is that {text.replace(',', '.')} or {text.replace(',', '')}? {USE_A_DOT}")
+    elif _PLAIN.fullmatch(text):
+        number = float(text)
+    elif separators == {","} and _DECIMAL_COMMA.fullmatch(text):  # 3,5 or 0,500: a decimal comma
         number = float(text.replace(",", "."))
     elif (grouped := next((sep for sep, form in _GROUPED.items() if form.fullmatch(text)), None)) is not None:
         point = "." if grouped == "," else ","

@@ -27,6 +27,14 @@ from bot.core.forms import USE_A_DOT, parse_number
         ("3,5", False, 3.5),  # the whole-number check then says "Enter a whole number."
         ("-2", True, -2),
         (" 7 ", False, 7),
+        ("1\u2019000", False, 1000),  # a typographic apostrophe
+        ("1 000,5", True, 1000.5),
+        # not a thousands separator (a leading zero, or more than three digits before it): a decimal, which a
+        # whole-number field then refuses
+        ("0.500", False, 0.5),
+        ("0,500", False, 0.5),
+        ("1234.567", False, 1234.567),
+        ("0,500", True, 0.5),
     ],
 )
 def test_numbers_mean_what_people_type(text: str, decimal: bool, number: float) -> None:
@@ -51,6 +59,9 @@ def test_a_lone_comma_before_three_digits_is_refused_where_decimals_are_allowed(
         ("1,2,3", f"Enter a number. {USE_A_DOT}"),
         ("1..5", f"Enter a number. {USE_A_DOT}"),
         ("1,23,456", f"Enter a number. {USE_A_DOT}"),
+        ("3 5", "Enter a number."),  # a space only between groups of three
+        ("1'5", "Enter a number."),
+        ("12 34", "Enter a number."),
     ],
 )
 def test_what_is_not_a_number_says_so(text: str, message: str) -> None:
