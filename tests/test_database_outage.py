@@ -70,7 +70,10 @@ async def walk_through_an_outage(slack: SlackWorld, start: Callable[[], None], e
     retried = await slack.send(answer, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
     assert retried.status_code == 200
     assert (await post(report)).status_code == 200  # the same form, sent again: saved now, once
-    await slack.send(click)
+    await slack.send(click)  # Why #2's button, now that the retried answer has asked Why #3: refused, not guessed
+    await settle()
+    assert any("the 5 Whys have moved on" in said for said in slack.ephemerals(ALEX))
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)  # the latest why's button
     with Session(slack.engine) as session:
         assert session.exec(select(func.count()).select_from(Improvement)).one() == 2
         answers = session.exec(select(Why.answer).where(Why.improvement_id == 1).order_by(Why.position)).all()

@@ -70,7 +70,7 @@ def _report_command(act: Act, invocation: Invocation) -> Outcome:
 
 
 def _root_cause(act: Act, target: Target) -> Outcome:
-    report.root_cause_found(act.session, act.ws, act.actor, target.id, act.now)
+    report.root_cause_found(act.session, act.ws, act.actor, target.id, act.now, asked=target.round)
     return Done()
 
 

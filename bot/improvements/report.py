@@ -94,11 +94,15 @@ def answer_why(
     return improvement
 
 
+CLOSED_UNANSWERED = "Not needed: the answer it quotes is the root cause."
+
+
 def _settle_question(improvement: Improvement, why: Why, outbox: Outbox) -> None:
-    """The question once it is no longer the latest: its Root cause found button goes (edited in place), so an old
-    button can never close the chain on a later answer. Why #1 has none."""
+    """The question once it is no longer the latest: its Root cause found button goes (edited in place). (An old
+    button clicked before the edit arrives is refused by root_cause_found.) Why #1 has none."""
     if why.position > 1:
-        message = views.why_question(improvement, why.position, why.question, live=False)
+        settled = None if why.answer else CLOSED_UNANSWERED
+        message = views.why_question(improvement, why.position, why.question, live=False, settled=settled)
         outbox.edit(improvement, f"why:{why.position}", message)
 
 
@@ -112,7 +116,10 @@ def _finish_whys(
     outbox.refresh_card(improvement)
 
 
-def root_cause_found(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> None:
+def root_cause_found(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime, *, asked: int | None = None
+) -> None:
+    """`asked`: the position of the why whose button was clicked (None: a button from before buttons named it)."""
     improvement = load(session, ws, improvement_id)
     if actor.user != improvement.reporter_id:
         raise Refused("Only the reporter can close the 5 Whys: the answers are theirs.")
@@ -121,6 +128,9 @@ def root_cause_found(session: Session, ws: WorkspaceRef, actor: Actor, improveme
     whys = list(queries.whys_of(session, improvement_id))
     if not any(w.answer for w in whys):
         raise Refused("Answer at least the first why in the thread first.")
+    if asked is not None and asked != whys[-1].position:
+        raise Refused(f"That button belongs to Why #{asked}; the 5 Whys have moved on. Use the one under the latest "
+                      "why.")  # fmt: skip
     # the open question stays unanswered: drop it so the chain ends at the last answer
     for why in whys:
         if why.answer is None:

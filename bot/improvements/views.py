@@ -39,7 +39,9 @@ QUOTE_LIMIT = 500
 # -- the 5 Whys ---------------------------------------------------------------------------------------
 
 
-def why_question(improvement: Improvement, position: int, quoted: str, *, live: bool = True) -> Message:
+def why_question(
+    improvement: Improvement, position: int, quoted: str, *, live: bool = True, settled: str | None = None
+) -> Message:
     """Why #1 quotes the problem; each later why quotes the last answer, with *Root cause found* (that answer is
     the root cause). `live=False`: the question once the next one is asked (or the chain closed), edited in place
     without its button, so only the latest why offers it."""
@@ -62,11 +64,10 @@ def why_question(improvement: Improvement, position: int, quoted: str, *, live: 
         ),
     ]
     if not live:
-        blocks[-1] = Context(spans=spans("Answered in this thread."))
-    elif position > 1:
-        blocks.append(
-            Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=button_value(improvement))])
-        )
+        blocks[-1] = Context(spans=spans(settled or "Answered in this thread."))
+    elif position > 1:  # the button names its why: a click on an older one is refused, whatever it still shows
+        value = button_value(improvement, position)
+        blocks.append(Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=value)]))
     return Message(summary=f"Why #{position}: why does {that} happen?", blocks=blocks)
 
 

@@ -80,6 +80,9 @@ async def test_five_answers_end_in_the_root_cause_chain(slack: SlackWorld) -> No
     assert has_button(thread[-1], "propose")
     assert "Root cause found" in slack.card_now(card)
     assert "answer 5" in slack.card_now(card)
+    for why in thread[1:5]:  # Why #2 … #5: each settled in place, no live Root cause found left
+        [settled] = slack.updates(why.ts)
+        assert not has_button(settled, "root_cause")
 
 
 async def test_root_cause_button_closes_the_whys_early(slack: SlackWorld) -> None:
@@ -107,6 +110,10 @@ async def test_only_the_latest_why_offers_root_cause_found(slack: SlackWorld) ->
     assert not has_button(settled, "root_cause") and "Why #2" in settled.text_of_blocks
     assert "Answered in this thread" in settled.text_of_blocks
     assert has_button(why3, "root_cause") and not slack.updates(why3.ts)
+
+    await slack.click(why2, "root_cause", ALEX)  # the old button, clicked before its edit arrived
+    assert "the 5 Whys have moved on" in slack.ephemerals(ALEX)[-1]
+    assert "Root cause of" not in slack.thread(card)[-1].text_of_blocks  # the chain is still open
 
     await slack.click(why3, "root_cause", ALEX)
 
