@@ -563,7 +563,7 @@ def time_gather(engine: Engine, workspace: Workspace, since: datetime | None, un
             timing.runs.append(time.perf_counter() - started)
             session.rollback()
     timing.note = (f"{len(content.wins):,} wins, year to date {content.year_totals.wins:,}, "
-                   f"{len(content.in_progress)} in progress")  # fmt: skip
+                   f"{sum(w.total for w in content.waiting):,} waiting at some stage")  # fmt: skip
     return timing
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.core.domain import WEEKS_PER_YEAR
 from storage.models import Improvement
@@ -22,13 +23,33 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """One stage of what waits for someone to act: the longest waiting few (oldest first) and how many in all."""
+
+    stage: str  # one of STAGES
+    items: list[Improvement]
+    total: int
+
+
+# what the weekly note lists as waiting, in this order: the improvement's statuses at each stage
+STAGES: dict[str, tuple[str, ...]] = {
+    "approval": ("awaiting_approval",),
+    "question": ("question_asked",),
+    "in_progress": ("approved",),
+    "whys": ("investigating",),
+    "proposal": ("root_cause_found", "declined"),
+}
+
+
+@dataclass(frozen=True)
 class DigestContent:
     week: str
     wins: list[Win]
     week_totals: Totals
     year_totals: Totals
-    in_progress: list[Improvement]
+    waiting: list[Waiting]  # the stages with anything waiting, in STAGES order
     chart: list[tuple[str, float]]  # (week label, hours given back per week)
+    until: datetime  # when the note is written (how long things have waited)
 
 
 def hours_per_year(improvement: Improvement) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, case, func, or_
+from sqlalchemy import Engine, and_, case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,7 +15,7 @@ from bot.core.domain import WEEKS_PER_YEAR, Status
 from bot.core.messages import Message, Paragraph, Text
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.outbox import Outbox
-from bot.wins.content import DigestContent, Totals, Win, hours_per_year
+from bot.wins.content import STAGES, DigestContent, Totals, Waiting, Win, hours_per_year
 from bot.wins.views import compose
 from storage.models import Digest, Improvement, OutboxMessage, Workspace
 
@@ -23,6 +23,7 @@ log = logging.getLogger("improvebot.digest")
 
 LATE_LIMIT = timedelta(days=1)  # a digest missed by more than this is skipped, not posted into the wrong week
 CHART_WEEKS = 12
+WAITING_LISTED = 5  # per stage in the weekly note, then "and N more"
 LIVE = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
 _WEEKLY_HOURS = func.coalesce(Improvement.hours_per_week, 0) * func.coalesce(Improvement.people, 0)
 
@@ -65,20 +66,28 @@ def gather(
         wins=wins,
         week_totals=Totals(len(fresh), week_hours, week_hours * settings.hourly_rate),
         year_totals=Totals(int(ytd_count), ytd_hours, ytd_hours * settings.hourly_rate),
-        in_progress=_in_progress(session, workspace),
+        waiting=_waiting(session, workspace),
         chart=_chart(session, workspace, until, tz.key),
+        until=until,
     )
 
 
-def _in_progress(session: Session, workspace: Workspace) -> list[Improvement]:
-    return list(
-        session.exec(
-            select(Improvement)
-            .where(Improvement.workspace_id == workspace.id, Improvement.status == Status.APPROVED.value)
-            .order_by(col(Improvement.updated_at).desc())
-            .limit(5)
-        ).all()
-    )
+def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
+    """What waits for someone to act, stage by stage, the longest waiting first (an improvement's updated_at is
+    when it entered its stage)."""
+    waiting = []
+    for stage, statuses in STAGES.items():
+        at_stage = and_(col(Improvement.workspace_id) == workspace.id, col(Improvement.status).in_(statuses))
+        total = session.exec(select(func.count()).where(at_stage)).one()
+        if total:
+            oldest = session.exec(
+                select(Improvement)
+                .where(at_stage)
+                .order_by(col(Improvement.updated_at), col(Improvement.number))
+                .limit(WAITING_LISTED)
+            ).all()
+            waiting.append(Waiting(stage, list(oldest), int(total)))
+    return waiting
 
 
 def _chart(session: Session, workspace: Workspace, until: datetime, tz: str) -> list[tuple[str, float]]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from bot.core.calendar import zone
+from bot.core.clock import as_utc
 from bot.core.domain import format_money, format_number
 from bot.core.messages import Bold, Context, Heading, Mention, Message, Paragraph, Span, Text
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import owner_of, title_of
 from bot.wins.content import DigestContent, Totals, hours_per_year
+from storage.models import Improvement
 
 
 def _totals_text(totals: Totals, currency: str) -> str:
@@ -17,14 +22,14 @@ def _totals_text(totals: Totals, currency: str) -> str:
     )
 
 
-MAX_LISTED = 40  # Slack takes at most 50 blocks a message
+MAX_LISTED = 35  # Slack takes at most 50 blocks a message: the wins, the totals, what waits (a block a stage)
 
 
 def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | None = None) -> Message:
     currency = settings.currency
     week = week or content.week
     if not content.wins:
-        return _quiet_week(content, week)
+        return _quiet_week(content, settings, week)
     blocks: list = [Heading(text=f"🏆 This week's wins ({week})")]
     for win in content.wins[:MAX_LISTED]:
         imp = win.improvement
@@ -53,19 +58,71 @@ def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | 
     blocks.append(
         Paragraph(spans=[Bold(text="Year to date: "), Text(text=_totals_text(content.year_totals, currency))])
     )
+    blocks += _what_waits(content, settings)
     blocks.append(Context(spans=[Text(text="Thank you! Spotted something broken? Type /improve.")]))
     return Message(summary=f"This week's wins: {len(content.wins)}", blocks=blocks)
 
 
-def _quiet_week(content: DigestContent, week: str) -> Message:
+def _quiet_week(content: DigestContent, settings: WorkspaceSettings, week: str) -> Message:
     blocks: list = [Paragraph(spans=[Bold(text=f"No fixes landed this week ({week}).")])]
-    if content.in_progress:
-        blocks.append(Paragraph(spans=[Text(text="In progress:")]))
-        for imp in content.in_progress:
-            blocks.append(
-                Paragraph(spans=[Text(text=f"• #{imp.number} {title_of(imp)}, owned by "),
-                                 Mention(user=owner_of(imp))])
-            )  # fmt: skip
+    waits = _what_waits(content, settings)
+    if waits:
+        blocks += waits
     else:
-        blocks.append(Paragraph(spans=[Text(text="Nothing is in progress either: a good week to type /improve.")]))
+        nothing = "Nothing is waiting on anyone either: a good week to type /improve."
+        blocks.append(Paragraph(spans=[Text(text=nothing)]))
     return Message(summary=f"No wins this week ({week})", blocks=blocks)
+
+
+STAGE_TITLES = {
+    "approval": "Waiting for approval",
+    "question": "A question waits for the reporter",
+    "in_progress": "Fixes in progress",
+    "whys": "5 Whys open",
+    "proposal": "Root cause found, no fix approved yet",
+}
+
+
+def _what_waits(content: DigestContent, settings: WorkspaceSettings) -> list[Paragraph]:
+    """By stage, the longest waiting first: where a manager can act. One block a stage (Slack's 50-block cap); the
+    approvers are named once, in their stage's title."""
+    today = content.until.astimezone(zone(settings.timezone)).date()
+    blocks = []
+    for waiting in content.waiting:
+        spans: list[Span] = [Bold(text=STAGE_TITLES[waiting.stage])]
+        if waiting.stage == "approval":
+            spans.append(Text(text=" (asked: "))
+            for n, approver in enumerate(settings.approvers):
+                spans += [Text(text=", ")] if n else []
+                spans.append(Mention(user=approver))
+            spans.append(Text(text="the workspace admins)" if not settings.approvers else ")"))
+        for imp in waiting.items:
+            spans += [Text(text=f"\n• #{imp.number} {title_of(imp)} · "), *_why_waiting(imp, waiting.stage, content,
+                                                                                     today)]  # fmt: skip
+        if waiting.total > len(waiting.items):
+            spans.append(Text(text=f"\n…and {waiting.total - len(waiting.items)} more"))
+        blocks.append(Paragraph(spans=spans))
+    return blocks
+
+
+def _why_waiting(imp: Improvement, stage: str, content: DigestContent, today: date) -> list[Span]:
+    days = (content.until - as_utc(imp.updated_at)).days
+    since, ago = _since(days), ("today" if days <= 0 else "1 day ago" if days == 1 else f"{days} days ago")
+    reporter: Span = Text(text="a teammate") if imp.anonymous else Mention(user=imp.reporter_id)
+    if stage == "approval":
+        return [Text(text=f"waiting {since}")]
+    if stage == "question":
+        return [Text(text=f"asked {ago}, for "), reporter]
+    if stage == "in_progress":
+        due = imp.due_date
+        when = "no due date" if due is None else f"due {due:%d %b %Y}"
+        overdue = " (overdue)" if due is not None and due < today else ""
+        return [Mention(user=owner_of(imp)), Text(text=f", {when}{overdue}")]
+    if stage == "whys":
+        return [Text(text=f"open {since}, "), reporter]
+    return [Text(text=f"{'declined' if imp.status == 'declined' else 'root cause found'} {ago}")]
+
+
+def _since(days: int) -> str:
+    """How long something has waited, as it reads after "waiting"/"open": for 3 days, for 1 day, since today."""
+    return "since today" if days <= 0 else "for 1 day" if days == 1 else f"for {days} days"

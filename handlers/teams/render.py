@@ -81,7 +81,11 @@ def _text(parts: list[Span], mentions: _Mentions, *, with_mentions: bool = True)
             out.append(f"**{neutralize(stripped)}**{part.text[len(stripped) :]}" if stripped else part.text)
         elif isinstance(part, Text):
             out.append(neutralize(part.text))
-    return "".join(out)
+    return _LINE_BREAK.sub("\n\n", "".join(out))
+
+
+# an Adaptive Card TextBlock is Markdown: a single line break shows as a space, a blank line as a new line
+_LINE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
 
 
 def _block(item: Block, mentions: _Mentions) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
+from bot.wins.views import MAX_LISTED
 from handlers.cli import main
 from storage.models import Digest, Improvement
 from tests.conftest import ALEX, INTAKE, JO, MAYA, SAM, WINS, make_settings
 from tests.support import slack_requests as rq
 from tests.support.slack_api import BOT_TOKEN
-from tests.support.slack_flows import PROPOSAL, at, implemented, tick_at, to_root_cause
+from tests.support.slack_flows import PROPOSAL, at, implemented, tick_at, to_approval, to_root_cause
 from tests.support.world import SlackWorld
 
 FRIDAY_4PM = at(27, 16)  # the default slot: Friday 16:00 UTC
@@ -84,8 +85,41 @@ async def test_a_quiet_week_names_what_is_in_progress(slack: SlackWorld) -> None
 
     [post] = wins_posts(slack)
     assert "No fixes landed this week" in post.text_of_blocks
-    assert f"#1 Leads arrive in the CRM twice, owned by <@{JO}>" in post.text_of_blocks
+    assert "Fixes in progress" in post.text_of_blocks
+    assert f"#1 Leads arrive in the CRM twice · <@{JO}>, due 15 Dec 2026" in post.text_of_blocks
+    assert "overdue" not in post.text_of_blocks
     assert not slack.stub.of("files.completeUploadExternal")  # no chart for a quiet week
+
+
+async def test_the_weekly_note_names_what_waits_by_stage_oldest_first(slack: SlackWorld) -> None:
+    """Not only approved fixes: a manager sees what waits for approval, which 5 Whys are open, what is overdue."""
+    slack.clock.set(at(23, 9))
+    await slack.report(ALEX, "Old: proposal templates are always out of date")  # #1, 5 Whys open since Monday
+    await to_approval(slack)  # #2, waiting for approval since Monday
+    slack.clock.set(at(24, 9))
+    for n in range(6):  # #3-#8: 5 Whys open since Tuesday
+        await slack.report(ALEX, f"Newer problem number {n} keeps biting us")
+    improvement_late = await slack.report(JO, "An overdue fix for the quarterly forecast")  # #9
+    await slack.reply(improvement_late.ts, "The forecast sheet is rebuilt by hand", JO)
+    await slack.click(slack.thread(improvement_late)[-1], "root_cause", JO)
+    await slack.click_and_submit(
+        slack.thread(improvement_late)[-1], "propose", JO, {**PROPOSAL, "owner": JO, "due_date": "2026-11-25"}
+    )
+    await slack.click(slack.thread(improvement_late)[-1], "approve", MAYA)
+
+    await tick_at(slack, FRIDAY_4PM)
+
+    [post] = wins_posts(slack)
+    text = post.text_of_blocks
+    assert text.index("Waiting for approval") < text.index("Fixes in progress") < text.index("5 Whys open")
+    assert f"Waiting for approval* (asked: <@{MAYA}>, <!subteam^S0LEADS>)" in text  # named once, not on every line
+    assert "#2 Leads arrive in the CRM twice · waiting for 4 days" in text
+    assert f"#9 An overdue fix for the quarterly forecast · <@{JO}>, due 25 Nov 2026 (overdue)" in text
+    whys = text[text.index("5 Whys open") :]
+    assert whys.index("#1 Old") < whys.index("#3 Newer")  # the longest waiting first
+    assert f"#1 Old: proposal templates are always out of date · open for 4 days, <@{ALEX}>" in whys
+    assert "…and 2 more" in whys  # seven open: five named
+    assert "Nothing is waiting" not in text
 
 
 async def test_a_quiet_week_can_stay_quiet(db, clock, slack_api) -> None:
@@ -214,7 +248,7 @@ async def test_a_huge_week_stays_within_slacks_block_limit(slack: SlackWorld) ->
 
     [post] = wins_posts(slack)
     assert len(post["blocks"]) <= 50
-    assert "…and 21 more wins." in post.text_of_blocks
+    assert f"…and {61 - MAX_LISTED} more wins." in post.text_of_blocks
     assert "This week:* 61 fixes" in post.text_of_blocks
 
 
