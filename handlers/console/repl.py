@@ -39,7 +39,9 @@ HELP = """Console commands:
   :click N            click button [N]
   :wait 7d            let time pass (d, h, m) and run the scheduler: check-ins, nudges, the weekly digest
   :help               this help          :quit   leave the console
-At a form prompt, press Enter to skip an optional field, or type :cancel."""
+At a form prompt, press Enter to keep what is in [brackets] (or skip an optional field), type - to clear an optional
+field, or :cancel."""
+SHOWN_DEFAULT = 40  # a longer default is shown shortened at the prompt (Enter still keeps all of it)
 
 Reader = Callable[[str], str | None]  # prompt -> the line typed, or None at end of input
 
@@ -103,8 +105,10 @@ class Console:
             await self._enter_thread(line[len(":thread") :].strip())
         elif line == ":leave":
             self.thread = None
-        elif line.startswith(":click") or re.fullmatch(r"\[?\d+\]?", line):
+        elif line.startswith(":click"):
             await self._click(line.removeprefix(":click").strip(" []"))
+        elif self.thread is None and re.fullmatch(r"\[?\d+\]?", line):  # in a thread, a number is a reply
+            self.write(f"(to click button [{line.strip('[]')}], type :click {line.strip('[]')})")
         elif line == ":help":
             self.write(HELP)
         elif line.startswith(":"):
@@ -155,7 +159,7 @@ class Console:
         self.write(f"In the thread of #{number}. Lines you type are replies; :leave to leave.")
 
     async def _click(self, arg: str) -> None:
-        button = self.chat.buttons.get(int(arg)) if arg.isdigit() else None
+        button = self.chat.buttons.get(int(arg)) if re.fullmatch(r"[0-9]{1,6}", arg) else None
         if button is None:
             self.write(f"No live button [{arg}]. Buttons disappear when their message is edited.")
             return
@@ -194,19 +198,32 @@ class Console:
         if isinstance(spec, Select):
             for i, option in enumerate(spec.options, 1):
                 self.write(f"  {i}. {option.label}")
-            answer = await self._line(f"{spec.label}{optional} [number]: ")
-            if answer.isdigit() and 1 <= int(answer) <= len(spec.options):
-                return spec.options[int(answer) - 1].value
-            return answer or spec.initial
+            initial = next((i for i, o in enumerate(spec.options, 1) if o.value == spec.initial), None)
+            while True:  # a bad choice is asked again at once, not after the whole form
+                answer = await self._line(f"{spec.label}{optional} [{initial or 'number'}]: ")
+                if re.fullmatch(r"[0-9]{1,4}", answer) and 1 <= int(answer) <= len(spec.options):
+                    return spec.options[int(answer) - 1].value
+                if not answer and (spec.initial or not getattr(spec, "required", False)):
+                    return spec.initial
+                self.write(f"  (type a number from 1 to {len(spec.options)})")
         if isinstance(spec, Checkbox):
-            return (await self._line(f"{spec.option_label}? [y/N]: ")).lower() in ("y", "yes")
+            while True:
+                answer = (await self._line(f"{spec.option_label}? [y/N]: ")).lower()
+                if answer in ("", "n", "no", "y", "yes"):
+                    return answer in ("y", "yes")
+                self.write("  (type y or n)")
         default = spec.initial if isinstance(spec, TextInput | UserPicker | DatePicker) else None
         if isinstance(spec, NumberInput) and spec.initial is not None:
-            default = str(spec.initial)
-        shown = f" [{default}]" if default and len(str(default)) < 40 else ""
+            default = f"{spec.initial:g}"
+        shown = ""
+        if default:
+            text = str(default).replace("\n", " ")
+            shown = f" [{text if len(text) <= SHOWN_DEFAULT else text[: SHOWN_DEFAULT - 1].rstrip() + '…'}]"
         if isinstance(spec, DatePicker):
             shown += " (YYYY-MM-DD)"
         answer = await self._line(f"{spec.label}{optional}{shown}: ")
+        if answer == "-" and not getattr(spec, "required", False):
+            return None  # cleared
         return answer or default
 
     async def _line(self, prompt: str) -> str:

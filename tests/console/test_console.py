@@ -107,6 +107,28 @@ async def test_unknown_commands_and_buttons_get_a_hint(db, clock: FakeClock) -> 
     assert ":thread N" in screen
 
 
+async def test_a_number_in_a_thread_is_an_answer_and_only_click_clicks(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [*REPORT, "3", ":thread 1", "2", ":leave", "[4]"])
+    screen = terminal.screen
+    assert "(to click button [3], type :click 3)" in screen  # outside a thread: a hint, not a click
+    assert "Why #2" in screen  # in the thread: "2" answered Why #1
+    assert "(to click button [4], type :click 4)" in screen
+
+
+async def test_prompts_ask_a_bad_choice_again_at_once_and_dash_clears(db, clock: FakeClock) -> None:
+    long_problem = "Every campaign email is reviewed three times by eight people before it goes"
+    terminal = await run(db, clock, [
+        f"/improve {long_problem}", "", "9", "1", "x", "", "3", "4", "maybe", "n", "-",
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "[Every campaign email is reviewed three…]" in screen  # a long default, shortened
+    assert screen.count("(type a number from 1 to 5)") == 1  # area 9: asked again at once
+    assert "(type a number from 1 to 4)" in screen  # frequency "x"
+    assert re.search(r"How often does it bite\?( \(optional\))? \[2\]: ", screen)  # the default, by number
+    assert "(type y or n)" in screen
+    assert "== #1 Every campaign email" in screen and "  ! " not in screen  # no error after the whole form
+
+
 async def test_cancel_at_a_prompt_saves_nothing(db, clock: FakeClock) -> None:
     terminal = await run(db, clock, ["/improve", "Leads twice", ":cancel", ":thread 1"])
     assert "(cancelled)" in terminal.screen
