@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
-import multiprocessing
 import os
 import re
 import socket
@@ -60,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.standin import StandInProcess, StartError, start_process  # noqa: E402
 from tests.support.slack_api import BOT_TOKEN, SlackApiStub  # noqa: E402
 from tests.support.slack_requests import block_action, sign, slash_command  # noqa: E402
 
@@ -74,10 +73,6 @@ REQUEST_TIMEOUT_S = 10.0
 SERVERS = ("bot", "bare")
 
 Build = Callable[[], tuple[bytes, str]]
-
-
-class StartError(Exception):
-    """A server did not come up."""
 
 
 # -- the Slack Web API stand-in, in its own process ----------------------------------------------------------
@@ -100,27 +95,17 @@ def _serve_stub(conn: Connection) -> None:
 
 
 @dataclass
-class Stub:
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
+class Stub(StandInProcess):
     url: str
     response_url: str
 
     @classmethod
     def start(cls) -> Stub:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_stub, args=(theirs,), daemon=True, name="slack-api-stub")
-        process.start()
-        if not ours.poll(HEALTH_TIMEOUT_S):
-            process.kill()
-            raise StartError("the Slack API stub did not start")
-        url, response_url = ours.recv()
-        return cls(process, ours, url, response_url)
+        process, conn, (url, response_url) = start_process(_serve_stub, timeout=HEALTH_TIMEOUT_S)
+        return cls(process, conn, url, response_url)
 
     def calls(self) -> Counter[str]:
-        self.conn.send("calls")
-        calls: Counter[str] = self.conn.recv()
+        calls: Counter[str] = self.ask("calls")
         return calls
 
     def settled_calls(self, quiet_s: float = 1.0, timeout_s: float = 15.0) -> Counter[str]:
@@ -134,13 +119,6 @@ class Stub:
                 break
             last = now
         return last
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send("stop")
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
 
 
 # -- the servers -----------------------------------------------------------------------------------------

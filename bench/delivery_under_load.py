@@ -69,7 +69,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import multiprocessing
 import os
 import re
 import subprocess
@@ -114,6 +113,7 @@ from bench.ack_latency import (  # noqa: E402
     tail,
     wait_healthy,
 )
+from bench.standin import StandInProcess, start_process  # noqa: E402
 from bot.core.config import Settings  # noqa: E402
 from bot.core.messages import Message  # noqa: E402
 from bot.core.workspace import WorkspaceSettings, ensure_workspace  # noqa: E402
@@ -275,55 +275,42 @@ class Progress:
 
 
 @dataclass
-class Stub:
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
+class Stub(StandInProcess):
     url: str
     response_url: str
 
     @classmethod
     def start(cls) -> Stub:
         limit = RateLimit(rate=RATE, burst=BURST, channel_rate=CHANNEL_RATE, channel_burst=CHANNEL_BURST)
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_stub, args=(theirs, limit), daemon=True, name="slack-api-stub")
-        process.start()
-        if not ours.poll(START_TIMEOUT_S):
-            process.kill()
-            raise StartError("the Slack API stand-in did not start")
-        url, response_url = ours.recv()
-        return cls(process, ours, url, response_url)
-
-    def _ask(self, message: str) -> Any:
-        self.conn.send(message)
-        return self.conn.recv()
+        process, conn, (url, response_url) = start_process(_serve_stub, limit, timeout=START_TIMEOUT_S)
+        return cls(process, conn, url, response_url)
 
     def calls(self) -> Counter[str]:
-        calls: Counter[str] = self._ask("calls")
+        calls: Counter[str] = self.ask("calls")
         return calls
 
     def progress(self) -> Progress:
-        return Progress(*self._ask("progress"))
+        return Progress(*self.ask("progress"))
 
     def posts(self) -> Counter[str]:
-        posts: Counter[str] = self._ask("posts")
+        posts: Counter[str] = self.ask("posts")
         return posts
 
     def reset(self) -> None:
-        self._ask("reset")
+        self.ask("reset")
 
     def post_times(self) -> list[float]:
         """time.time() of every chat.postMessage that went through, in order."""
-        times: list[float] = self._ask("times")
+        times: list[float] = self.ask("times")
         return times
 
     def apologies(self) -> Counter[str]:
-        apologies: Counter[str] = self._ask("apologies")
+        apologies: Counter[str] = self.ask("apologies")
         return apologies
 
     def errors(self) -> Counter[str]:
         """Connections the stand-in could not serve since the last reset, by exception."""
-        errors: Counter[str] = self._ask("errors")
+        errors: Counter[str] = self.ask("errors")
         return errors
 
     def after_ack_calls(self) -> Counter[str]:
@@ -340,13 +327,6 @@ class Stub:
             if now == last:
                 return
             last = now
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send("stop")
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
 
 
 # -- databases -------------------------------------------------------------------------------------------

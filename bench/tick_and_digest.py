@@ -55,7 +55,6 @@ import functools
 import io
 import logging
 import math
-import multiprocessing
 import os
 import pstats
 import random
@@ -78,6 +77,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.standin import StandInProcess, StartError, start_process  # noqa: E402
 from bot.core.calendar import iso_week, zone  # noqa: E402
 from bot.core.clock import FakeClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
@@ -103,10 +103,6 @@ START_TIMEOUT_S = 30.0
 LIVE_STATUSES = ("implemented", "sustained")
 EARLIER_STATUSES = ("investigating", "root_cause_found", "awaiting_approval", "question_asked", "approved",
                     "declined")  # fmt: skip
-
-
-class StartError(Exception):
-    """The Slack API stand-in did not come up."""
 
 
 def log(message: str) -> None:
@@ -137,38 +133,21 @@ def _serve_stub(conn: Connection, limit: RateLimit | None) -> None:
 
 
 @dataclass
-class Stub:
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
+class Stub(StandInProcess):
     url: str
 
     @classmethod
     def start(cls, limit: RateLimit | None) -> Stub:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve_stub, args=(theirs, limit), daemon=True, name="slack-api-stub")
-        process.start()
-        if not ours.poll(START_TIMEOUT_S):
-            process.kill()
-            raise StartError("the Slack API stub did not start")
-        return cls(process, ours, ours.recv())
+        process, conn, url = start_process(_serve_stub, limit, timeout=START_TIMEOUT_S)
+        return cls(process, conn, url)
 
     def stats(self) -> tuple[Counter[str], int]:
         """(chat.postMessage calls that went through, per channel; calls answered 429 by the rate limit)."""
-        self.conn.send("stats")
-        posts, limited = self.conn.recv()
+        posts, limited = self.ask("stats")
         return posts, limited
 
     def reset(self) -> None:
-        self.conn.send("reset")
-        self.conn.recv()
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.send("stop")
-        self.process.join(5)
-        if self.process.is_alive():
-            self.process.kill()
+        self.ask("reset")
 
 
 # -- databases -------------------------------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""The Slack Web API stand-in in a process of its own (so it does not share the load generator's GIL), as the
+benchmarks start, ask and stop it: each benchmark's `_serve_stub(conn, *args)` serves it, sends what it serves on
+(its URLs) once it is up, then answers the messages the benchmark sends until "stop"."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class StartError(Exception):
+    """A server (or the stand-in) did not come up."""
+
+
+def start_process(target: Callable[..., None], *args: Any, timeout: float) -> tuple[Any, Connection, Any]:
+    """`target(conn, *args)` in a spawned process: (the process, our end of the pipe, its first message)."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=target, args=(theirs, *args), daemon=True, name="slack-api-stub")
+    process.start()
+    if not ours.poll(timeout):
+        process.kill()
+        raise StartError("the Slack API stand-in did not start")
+    return process, ours, ours.recv()
+
+
+@dataclass
+class StandInProcess:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+
+    def ask(self, message: str) -> Any:
+        self.conn.send(message)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send("stop")
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
