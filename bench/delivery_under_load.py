@@ -85,7 +85,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, func, insert, make_url, text
+from sqlalchemy import Engine, func, insert, make_url, text
 from sqlmodel import Session, col, select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +113,7 @@ from bench.ack_latency import (  # noqa: E402
     tail,
     wait_healthy,
 )
+from bench.postgres import postgres_admin, postgres_problem  # noqa: E402
 from bench.standin import StandInProcess, start_process  # noqa: E402
 from bot.core.config import Settings  # noqa: E402
 from bot.core.messages import Message  # noqa: E402
@@ -368,26 +369,6 @@ class Database:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-
-
-def postgres_admin(url: str) -> Engine:
-    return create_engine(normalize_url(url), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-
-
-def postgres_problem(url: str) -> str | None:
-    """None if the server answers and lets us create databases, else why not."""
-    admin = postgres_admin(url)
-    try:
-        with admin.connect() as connection:
-            can = connection.execute(
-                text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-            return None if can else "the role may not create databases"
-    except Exception as exc:  # any failure to connect means: skip PostgreSQL, say why
-        lines = str(exc).strip().splitlines()
-        return f"{type(exc).__name__}: {lines[0] if lines else ''}"
-    finally:
-        admin.dispose()
 
 
 def seed(engine: Engine, dms: int, *, analyze: bool = False) -> None:

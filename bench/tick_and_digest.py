@@ -70,13 +70,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, make_url, text
+from sqlalchemy import Engine, func, insert, make_url, text
 from sqlmodel import Session, col, select
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.postgres import postgres_admin, postgres_problem  # noqa: E402
 from bench.standin import StandInProcess, StartError, start_process  # noqa: E402
 from bot.core.calendar import iso_week, zone  # noqa: E402
 from bot.core.clock import FakeClock  # noqa: E402
@@ -171,25 +172,6 @@ def sqlite_database(workdir: Path, label: str) -> Iterator[Engine]:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
-
-
-def postgres_admin(url: str) -> Engine:
-    return create_engine(normalize_url(url), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
-
-
-def postgres_reachable(url: str) -> str | None:
-    """None if the server answers and lets us create databases, else why not."""
-    admin = postgres_admin(url)
-    try:
-        with admin.connect() as connection:
-            can = connection.execute(
-                text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-            return None if can else "the role may not create databases"
-    except Exception as exc:  # any failure to connect means: skip PostgreSQL, say why
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    finally:
-        admin.dispose()
 
 
 @contextlib.contextmanager
@@ -726,7 +708,7 @@ def databases(args: argparse.Namespace, workdir: Path, notes: list[str]) -> list
     if "sqlite" in args.dbs:
         found.append(Database("sqlite", lambda label: sqlite_database(workdir, label)))
     if "postgresql" in args.dbs:
-        why = postgres_reachable(args.postgres)
+        why = postgres_problem(args.postgres)
         if why is None:
             found.append(Database("postgresql", lambda label: postgres_database(args.postgres, label)))
         else:
