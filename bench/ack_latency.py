@@ -110,15 +110,8 @@ class Stub(StandInProcess):
 
     def settled_calls(self, quiet_s: float = 1.0, timeout_s: float = 15.0) -> Counter[str]:
         """The calls so far, once the servers' after-ack work has stopped adding to them."""
-        deadline = time.monotonic() + timeout_s
-        last = self.calls()
-        while time.monotonic() < deadline:
-            time.sleep(quiet_s)
-            now = self.calls()
-            if now == last:
-                break
-            last = now
-        return last
+        calls: Counter[str] = self.settled(self.calls, quiet_s, timeout_s)
+        return calls
 
 
 # -- the servers -----------------------------------------------------------------------------------------

@@ -320,14 +320,7 @@ class Stub(StandInProcess):
     def quiet(self, quiet_s: float = SETTLE_S, timeout_s: float = 15.0) -> None:
         """Until no after-ack call (views.open, chat.postEphemeral, …) came for `quiet_s`; delivery's own
         calls (the drain) do not count."""
-        deadline = time.monotonic() + timeout_s
-        last = self.after_ack_calls()
-        while time.monotonic() < deadline:
-            time.sleep(quiet_s)
-            now = self.after_ack_calls()
-            if now == last:
-                return
-            last = now
+        self.settled(self.after_ack_calls, quiet_s, timeout_s)
 
 
 # -- databases -------------------------------------------------------------------------------------------

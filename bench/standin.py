@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -36,6 +37,19 @@ class StandInProcess:
     def ask(self, message: str) -> Any:
         self.conn.send(message)
         return self.conn.recv()
+
+    @staticmethod
+    def settled(read: Callable[[], Any], quiet_s: float, timeout_s: float) -> Any:
+        """`read()` once it has not changed for `quiet_s` (or when `timeout_s` has passed)."""
+        deadline = time.monotonic() + timeout_s
+        last = read()
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            now = read()
+            if now == last:
+                break
+            last = now
+        return last
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
