@@ -24,7 +24,18 @@ from bot.core.clock import Clock
 from bot.core.commands import Invocation, Unknown, unknown_text
 from bot.core.forms import validate
 from bot.core.messages import Form, FormValue, Message
-from bot.core.outcomes import STALE, UNAVAILABLE, Actor, Done, FormErrors, Notice, OpenForm, Outcome, Refused
+from bot.core.outcomes import (
+    STALE,
+    UNAVAILABLE,
+    Actor,
+    Done,
+    FormErrors,
+    Invalid,
+    Notice,
+    OpenForm,
+    Outcome,
+    Refused,
+)
 from bot.core.ports import Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
@@ -83,6 +94,7 @@ class _Lookup:
     """What a form's `prepare` step may use (bot.core.registry.Lookup)."""
 
     ws: WorkspaceRef
+    user: str
     directory: Directory
     run: Callable[[Callable[[Session], Any]], Awaitable[Any]]
 
@@ -239,11 +251,13 @@ class ImproveService:
             return handler.apply(act, Answer(context, values, prepared)) if _claim(act, instance) else Done()
 
         try:
-            lookup = _Lookup(ws, self._directory, self._run)
+            lookup = _Lookup(ws, user, self._directory, self._run)
             prepared = await handler.prepare(lookup, context) if handler.prepare else None
             outcome = await self._act(ws, actor, lambda act: once(act, prepared))
         except Refused as refusal:
             return Notice(str(refusal))
+        except Invalid as invalid:
+            return FormErrors(invalid.errors)
         except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
         except IntegrityError:

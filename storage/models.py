@@ -107,6 +107,7 @@ class Decision(SQLModel, table=True):
     kind: str = Field(max_length=20)
     actor_id: str = Field(max_length=100)
     text: str | None = Field(default=None, sa_column=Column(Text))
+    asked: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # "proposed": who may decide it
     created_at: datetime = _when()
 
 

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     improve_intake_channel: str = ""
     improve_wins_channel: str = ""
     improve_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    improve_fallback_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     improve_hourly_rate: float = Field(default=50.0, gt=0, le=100_000)
     improve_currency: str = Field(default="$", max_length=5)
     improve_process_areas: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_AREAS))
@@ -73,18 +74,25 @@ class Settings(BaseSettings):
     teams_intake_channel: str = ""
     teams_wins_channel: str = ""
     teams_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    teams_fallback_approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     teams_dev_no_auth: bool = False
     teams_service_url: str = "https://smba.trafficmanager.net/teams/"
     teams_openid_url: str = ""  # tests and sovereign clouds: where the Bot Framework signing keys are published
 
     @field_validator(
-        "improve_approvers", "improve_process_areas", "improve_checkin_days", "teams_approvers", mode="before"
+        "improve_approvers",
+        "improve_fallback_approvers",
+        "improve_process_areas",
+        "improve_checkin_days",
+        "teams_approvers",
+        "teams_fallback_approvers",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
 
-    @field_validator("teams_approvers")
+    @field_validator("teams_approvers", "teams_fallback_approvers")
     @classmethod
     def _teams_approvers(cls, value: list[str]) -> list[str]:
         for item in value:
@@ -146,7 +154,7 @@ class Settings(BaseSettings):
             raise ValueError("each process area is at most 60 characters")
         return value or list(DEFAULT_AREAS)
 
-    @field_validator("improve_approvers")
+    @field_validator("improve_approvers", "improve_fallback_approvers")
     @classmethod
     def _approvers(cls, value: list[str]) -> list[str]:
         for item in value:

@@ -36,10 +36,26 @@ class Mention(_Piece):
     user: str
 
 
-Span = Annotated[Text | Bold | Mention, Field(discriminator="kind")]
+class Link(_Piece):
+    """A link the bot made (never one a person typed): `text` shown, `url` opened."""
+
+    kind: Literal["link"] = "link"
+    text: str
+    url: str
 
 
-def spans(*parts: str | Text | Bold | Mention) -> list[Span]:
+class ThreadLink(_Piece):
+    """A link to the thread of the improvement the message belongs to. Delivery resolves it, right before the
+    send, to a Link (the platform's permalink to the card) or, where there is none, to plain text."""
+
+    kind: Literal["thread_link"] = "thread_link"
+    text: str
+
+
+Span = Annotated[Text | Bold | Mention | Link | ThreadLink, Field(discriminator="kind")]
+
+
+def spans(*parts: str | Text | Bold | Mention | Link | ThreadLink) -> list[Span]:
     """Convenience: plain strings become Text spans."""
     return [Text(text=p) if isinstance(p, str) else p for p in parts]
 

@@ -17,6 +17,15 @@ class Refused(Exception):
     """The person may not do this now; the message is shown to them privately."""
 
 
+class Invalid(Exception):
+    """A form's answer cannot be taken as it is: shown on its fields (the form stays open with what was typed),
+    and nothing of it is saved."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class OpenForm:
     form: Form

@@ -84,6 +84,10 @@ class ChatPort(Protocol):
         """Post an image (a chart) to a channel."""
         ...
 
+    async def permalink(self, channel: str, ref: str) -> str | None:
+        """A link that opens the posted message (and its thread) for people; None when there is none."""
+        ...
+
 
 class Directory(Protocol):
     """Who people are on the platform: group membership and admin rights, for authorization."""
@@ -94,4 +98,14 @@ class Directory(Protocol):
 
     async def timezone(self, user: str) -> str | None:
         """The person's IANA time zone, when the platform knows it."""
+        ...
+
+    async def people(self, approvers: list[str]) -> list[str]:
+        """The people `approvers` names, user groups expanded to their members, in order, each once. Raises
+        ChatError when the platform cannot be asked right now."""
+        ...
+
+    async def admins(self) -> list[str]:
+        """The workspace's admins and owners (people, no bots), where the platform has them. Raises ChatError
+        when the platform cannot be asked right now."""
         ...

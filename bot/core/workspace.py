@@ -17,6 +17,7 @@ class WorkspaceSettings:
     intake_channel: str
     wins_channel: str = ""
     approvers: list[str] = field(default_factory=list)
+    fallback_approvers: list[str] = field(default_factory=list)  # empty: the platform's admins (Directory.admins)
     hourly_rate: float = 50.0
     currency: str = "$"
     process_areas: list[str] = field(default_factory=lambda: list(DEFAULT_AREAS))
@@ -31,6 +32,7 @@ class WorkspaceSettings:
             intake_channel=intake_channel or settings.improve_intake_channel,
             wins_channel=settings.improve_wins_channel,
             approvers=list(settings.improve_approvers),
+            fallback_approvers=list(settings.improve_fallback_approvers),
             hourly_rate=settings.improve_hourly_rate,
             currency=settings.improve_currency,
             process_areas=list(settings.improve_process_areas),

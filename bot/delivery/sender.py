@@ -21,12 +21,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.core.clock import Clock, as_utc
-from bot.core.messages import Message
+from bot.core.messages import Link, Message, Text, ThreadLink
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage
 from bot.core.workspace import WorkspaceSettings
@@ -302,9 +303,10 @@ class Delivery:
         if row.kind == "private":
             data = row.payload or {}
             where = str(data.get("where") or "") or None
-            await self._chat.private(row.target or "", Message.model_validate(data.get("message")), where)
+            private = await self._linked(Message.model_validate(data.get("message")), row.improvement_id)
+            await self._chat.private(row.target or "", private, where)
             return None
-        message = Message.model_validate(row.payload)
+        message = await self._linked(Message.model_validate(row.payload), row.improvement_id)
         key = _key(row)
         if row.kind == "dm":
             return await self._chat.dm(row.target or "", message, key=key)
@@ -322,6 +324,25 @@ class Delivery:
             await self._chat.update(target.channel, target.ref, message)
             return None
         raise ChatError(f"unknown outbox kind {row.kind!r}", retryable=False)
+
+    async def _linked(self, message: Message, improvement_id: int | None) -> Message:
+        """The message with its ThreadLinks made links to the improvement's card (plain text where the card is not
+        posted yet or the platform has no link)."""
+        if not any(isinstance(s, ThreadLink) for block in message.blocks for s in getattr(block, "spans", ())):
+            return message
+        card = await asyncio.to_thread(self._posted, improvement_id, "card")
+        url = await self._chat.permalink(card.channel, card.ref) if card else None
+
+        def resolved(span: Any) -> Any:
+            if not isinstance(span, ThreadLink):
+                return span
+            return Link(text=span.text, url=url) if url else Text(text=span.text)
+
+        blocks = [
+            block.model_copy(update={"spans": [resolved(s) for s in block.spans]}) if hasattr(block, "spans") else block
+            for block in message.blocks
+        ]
+        return message.model_copy(update={"blocks": blocks})
 
     async def _send_card(self, row: OutboxMessage) -> Posted | None:
         improvement, message, card = await asyncio.to_thread(self._card_of, row)

@@ -15,6 +15,7 @@ from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, views
+from bot.improvements.approvers import Asked
 from bot.improvements.card import owner_of
 from bot.improvements.records import id_of, last_decision, load, owner_key, touch
 from storage.models import Decision, Improvement
@@ -70,9 +71,11 @@ def submit_proposal(
     improvement_id: int,
     values: dict[str, Any],
     now: datetime,
+    asked: Asked,
     *,
     resubmit_round: int | None = None,
 ) -> Improvement:
+    """`asked`: who decides it (bot.improvements.approvers.resolve, asked of the platform before this)."""
     improvement = load(session, ws, improvement_id)
     _check_can_propose(improvement, actor, resubmit_round)
     outbox = Outbox(session, ws.id, now)
@@ -100,14 +103,17 @@ def submit_proposal(
             round=improvement.approval_round,
             kind="proposed",
             actor_id=actor.user,
+            asked=asked.to_json(),
             created_at=now,
         )
     )
     outbox.reply(
         improvement,
-        views.approval_request(improvement, ws.settings.approvers, actor.user),
+        views.approval_request(improvement, asked, actor.user),
         key=f"approval:{improvement.approval_round}",
     )
+    for person in asked.told:
+        outbox.dm(person, views.approval_dm(improvement, actor.user, asked), improvement=improvement)
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "proposed", now, round=improvement.approval_round)
     return improvement
@@ -123,8 +129,16 @@ def validate_due_date(values: dict[str, Any], today: date) -> dict[str, str]:
 # -- approval -----------------------------------------------------------------------------------------
 
 
-def _check_decider(improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str) -> None:
-    if not actor.is_approver:
+def asked_in(session: Session, improvement: Improvement) -> Asked | None:
+    """Who the current approval request asked (None: a request from before it was recorded)."""
+    proposal = last_decision(session, improvement, "proposed")
+    return Asked.from_json(proposal.asked) if proposal else None
+
+
+def _check_decider(
+    improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str, asked: Asked | None
+) -> None:
+    if not actor.is_approver and not (asked and actor.user in asked.people):
         raise Refused(f"Only approvers can {verb} a fix. It has been sent to them.")
     if actor.user == improvement.reporter_id:
         raise Refused(f"You reported #{improvement.number}, so someone else has to {verb} it.")
@@ -150,6 +164,7 @@ def check_decision(
         round_,
         "decline" if form_id == forms.DECLINE else "question",
         _proposer(session, improvement),
+        asked_in(session, improvement),
     )
     return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
 
@@ -176,7 +191,7 @@ def _decide(
     status, kind, verb = _VERDICTS[verdict]
     improvement = load(session, ws, improvement_id)
     proposer = _proposer(session, improvement)
-    _check_decider(improvement, actor, round_, verb, proposer)
+    _check_decider(improvement, actor, round_, verb, proposer, asked_in(session, improvement))
     touch(session, improvement, status, now)
     session.add(
         Decision(

@@ -6,10 +6,11 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
-from bot.core.outcomes import Done, OpenForm, Outcome
+from bot.core.outcomes import Done, Invalid, OpenForm, Outcome
+from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.delivery.outbox import Outbox
-from bot.improvements import approval, card, forms, report, views
+from bot.improvements import approval, approvers, card, forms, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
 from storage import queries
@@ -36,6 +37,7 @@ def register(registry: Registry) -> None:
             spec=lambda _settings: forms.propose_form(0, forms.ProposalPrefill(), {}),
             apply=_proposed,
             check=approval.validate_due_date,
+            prepare=_who_is_asked,
         ),
     )
     registry.form(forms.DECLINE, FormHandler(spec=lambda _s: forms.reason_form(forms.DECLINE, 0, {}), apply=_declined))
@@ -110,7 +112,14 @@ def _reported(act: Act, answer: Answer) -> Outcome:
 def _proposed(act: Act, answer: Answer) -> Outcome:
     round_ = answer.id("round") if "round" in answer.context else None
     approval.submit_proposal(
-        act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now, resubmit_round=round_
+        act.session,
+        act.ws,
+        act.actor,
+        answer.id("improvement"),
+        answer.values,
+        act.now,
+        answer.prepared,
+        resubmit_round=round_,
     )
     return Done()
 
@@ -133,6 +142,34 @@ def _implemented(act: Act, answer: Answer) -> Outcome:
     improvement = mark_implemented(act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now)
     act.publish(Implemented(improvement, owner_tz=answer.prepared))
     return Done()
+
+
+NOBODY_TO_ASK = (
+    "Nobody else can approve this fix: the approvers reported or proposed it and there is no admin left to ask. "
+    "Ask whoever runs the bot to add an approver (IMPROVE_APPROVERS, or fallback approvers), then submit again."
+)
+CANNOT_ASK = "I couldn't check who can approve this just now. Please submit again in a minute; what you typed is kept."
+
+
+async def _who_is_asked(lookup: Lookup, context: dict[str, str]) -> approvers.Asked:
+    """Who decides the proposal, asked of the platform before its transaction: never the reporter nor the
+    proposer; when nobody is left, the form says so and nothing is posted."""
+    improvement_id = number(context.get("improvement", ""))
+
+    def reporter(session: Session) -> str | None:
+        improvement = queries.improvement_in(session, lookup.ws.id, improvement_id)
+        return improvement.reporter_id if improvement else None
+
+    reporter_id = await lookup.read(reporter)
+    if reporter_id is None:
+        raise KeyError("no such improvement")  # "out of date"
+    try:
+        asked = await approvers.resolve(lookup.directory, lookup.ws.settings, {reporter_id, lookup.user})
+    except ChatError:
+        raise Invalid({"countermeasure": CANNOT_ASK}) from None
+    if asked is None:
+        raise Invalid({"countermeasure": NOBODY_TO_ASK})
+    return asked
 
 
 async def _owner_timezone(lookup: Lookup, context: dict[str, str]) -> str | None:

@@ -18,9 +18,11 @@ from bot.core.messages import (
     Quote,
     Span,
     Text,
+    ThreadLink,
     clip,
     spans,
 )
+from bot.improvements.approvers import Asked
 from bot.improvements.card import before_after_spans, button_value, owner_of
 from storage.models import Improvement, Why
 
@@ -109,20 +111,27 @@ def proposal_fields(improvement: Improvement) -> Fields:
     return Fields(items=items)
 
 
-def approval_request(improvement: Improvement, approvers: Sequence[str], proposer: str) -> Message:
-    asking: list[Span] = [Text(text="📝 "), Mention(user=proposer), Text(text=" proposes a fix. ")]
-    if approvers:
-        for approver in approvers:
-            asking.append(Mention(user=approver))
-            asking.append(Text(text=", "))
-        asking.append(Text(text="please review."))
-    else:
-        asking.append(Text(text="Workspace admins, please review."))
+def _asking(asked: Asked) -> list[Span]:
+    """'@maya, @sam and 3 more, please review.'"""
+    out: list[Span] = []
+    for n, person in enumerate(asked.mentions):
+        if n:
+            out.append(Text(text=", " if n < len(asked.mentions) - 1 or asked.more else " and "))
+        out.append(Mention(user=person))
+    if asked.more:
+        out.append(Text(text=f" and {asked.more} more"))
+    out.append(Text(text=", please review."))
+    return out
+
+
+def approval_request(improvement: Improvement, asked: Asked, proposer: str) -> Message:
+    asking: list[Span] = [Text(text="📝 "), Mention(user=proposer), Text(text=" proposes a fix. "), *_asking(asked)]
     value = button_value(improvement, improvement.approval_round)
     return Message(
         summary=f"Fix proposed for #{improvement.number}: approval requested",
         blocks=[
             Paragraph(spans=asking),
+            *([Context(spans=spans(asked.why))] if asked.why else []),
             proposal_fields(improvement),
             Actions(
                 buttons=[
@@ -131,6 +140,28 @@ def approval_request(improvement: Improvement, approvers: Sequence[str], propose
                     Button(label="Ask a question", action=QUESTION, value=value),
                 ]
             ),
+        ],
+    )
+
+
+def approval_dm(improvement: Improvement, proposer: str, asked: Asked) -> Message:
+    """To each person asked: what waits for them, and the way to the thread where they decide."""
+    return Message(
+        summary=f"#{improvement.number} waits for your review",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Text(text=f"📝 #{improvement.number} waits for your review: "),
+                    Mention(user=proposer),
+                    Text(text=" proposes a fix for "),
+                    Bold(text=clip(improvement.problem, 150)),
+                    Text(text=". "),
+                    ThreadLink(text=f"Open #{improvement.number}'s thread"),
+                    Text(text=" to approve, decline or ask a question."),
+                ]
+            ),
+            Quote(spans=spans(clip(improvement.countermeasure or "", QUOTE_LIMIT))),
+            *([Context(spans=spans(asked.why))] if asked.why else []),
         ],
     )
 

@@ -14,6 +14,7 @@ from handlers.console.render import message_lines
 INTAKE = "#improvements"
 WINS = "#wins"
 DEFAULT_APPROVERS = ["@maya"]
+ADMINS = ["@sam"]  # the workspace admin: asked when no approver is left to decide
 
 
 class ConsoleChat:
@@ -68,6 +69,9 @@ class ConsoleChat:
     async def private(self, user: str, message: Message, where: str | None) -> None:
         self.show(f"(only {user} sees this)", f"private:{uuid.uuid4().hex}", message)
 
+    async def permalink(self, channel: str, ref: str) -> str | None:
+        return None  # the link reads as its text: ":thread N" opens the thread
+
     async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
         ref = f"m{self._session}.{next(self._refs)}"
         self.show(f"[DM to {user}] bot:", ref, message)
@@ -75,10 +79,16 @@ class ConsoleChat:
 
 
 class ConsoleDirectory:
-    """In the console the approvers are names like @maya; with none configured, @maya is the admin."""
+    """In the console the approvers are names like @maya; @sam is the workspace admin."""
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
-        return user in (approvers or DEFAULT_APPROVERS)
+        return user in (approvers or ADMINS)
+
+    async def people(self, approvers: list[str]) -> list[str]:
+        return list(dict.fromkeys(approvers))
+
+    async def admins(self) -> list[str]:
+        return list(ADMINS)
 
     async def timezone(self, user: str) -> str | None:
         return None  # the workspace's zone (IMPROVE_TIMEZONE)

@@ -11,6 +11,7 @@ from bot.core.messages import (
     Context,
     Fields,
     Heading,
+    Link,
     Mention,
     Message,
     Paragraph,
@@ -29,6 +30,8 @@ def inline(parts: list[Span]) -> str:
         elif isinstance(part, Bold):
             stripped = part.text.rstrip()
             out.append(f"*{stripped}*{part.text[len(stripped) :]}")
+        elif isinstance(part, Link):
+            out.append(f"{part.text} ({part.url})")
         else:
             out.append(part.text)
     return "".join(out)

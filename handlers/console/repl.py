@@ -33,7 +33,7 @@ WORKSPACE = "console"
 COMMAND = "/improve"
 HELP = """Console commands:
   /improve [text]     report a broken process (a form opens at the prompts); /improve help lists the rest
-  :as @name           switch who you are (approver: @maya)
+  :as @name           switch who you are (approver: @maya; workspace admin: @sam)
   :thread N           enter the thread of improvement #N; plain lines are then replies there
   :leave              leave the thread
   :click N            click button [N]
@@ -74,7 +74,9 @@ class Console:
         return f"{self.user}{where}> "
 
     async def run(self) -> None:
-        self.write("improvebot console: you are @alex; @maya is an approver. Type :help for commands.")
+        self.write(
+            "improvebot console: you are @alex; @maya is an approver, @sam the workspace admin. Type :help for help."
+        )
         await self.service.deliver()
         while True:
             line = await asyncio.to_thread(self.read, self._prompt())

@@ -183,6 +183,16 @@ class SlackChat:
     async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
         return await self._post(key, channel=user, **render.message(message))
 
+    async def permalink(self, channel: str, ref: str) -> str | None:
+        """chat.getPermalink; a message that cannot have its link now goes without it (it names the thread)."""
+        try:
+            answer = await self._read("chat.getPermalink", channel=channel, message_ts=ref)
+        except ChatError as exc:
+            log.warning("no permalink for %s/%s: %s", channel, ref, exc)
+            return None
+        link = answer.get("permalink")
+        return link if isinstance(link, str) and link.startswith("https://") else None
+
     async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
         """Look for the message carrying `key` in the conversation's history (a thread: its replies) since a
         minute before `since`. Needs the history scopes (channels:, groups:, im:history) and im:write; where
@@ -242,10 +252,13 @@ class SlackDirectory:
 
     TTL = 60.0
     MAX_CACHED = 10_000  # answers kept at most (people, groups): the least recently used go first
+    ADMINS_TTL = 600.0  # the admins and owners (users.list pages through every member: Tier 2)
+    MAX_PAGES = 250  # of 200 members: 50,000 people
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
         self._cache: TTLCache[str, Any] = TTLCache(maxsize=self.MAX_CACHED, ttl=self.TTL)
+        self._admins: TTLCache[str, list[str]] = TTLCache(maxsize=1, ttl=self.ADMINS_TTL)
 
     async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
         hit = self._cache.get(key)
@@ -263,6 +276,44 @@ class SlackDirectory:
             return None
         tz = info.get("user", {}).get("tz")
         return tz if isinstance(tz, str) else None
+
+    async def people(self, approvers: list[str]) -> list[str]:
+        found: dict[str, None] = {}
+        try:
+            for entry in approvers:
+                if entry.startswith("S"):
+                    members = await self._cached(f"group:{entry}", "usergroups.users.list", usergroup=entry)
+                    found.update((m, None) for m in members.get("users", []) if isinstance(m, str))
+                else:
+                    found[entry] = None
+        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
+            raise ChatError(f"usergroups.users.list: {exc}") from exc
+        return list(found)
+
+    async def admins(self) -> list[str]:
+        """Every admin and owner of the workspace (users.list, paged; kept ADMINS_TTL seconds)."""
+        cached = self._admins.get("admins")
+        if cached is not None:
+            return list(cached)
+        admins: list[str] = []
+        cursor = ""
+        try:
+            for _ in range(self.MAX_PAGES):
+                params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+                response = await self._client.api_call("users.list", http_verb="GET", params=params)
+                page = response.data if isinstance(response.data, dict) else {}
+                for member in page.get("members") or []:
+                    if member.get("deleted") or member.get("is_bot") or member.get("id") == "USLACKBOT":
+                        continue
+                    if (member.get("is_admin") or member.get("is_owner")) and isinstance(member.get("id"), str):
+                        admins.append(member["id"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+                if not cursor:
+                    break
+        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
+            raise ChatError(f"users.list: {exc}") from exc
+        self._admins["admins"] = admins
+        return list(admins)
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         try:

@@ -21,6 +21,7 @@ from bot.core.messages import (
     Form,
     FormValue,
     Heading,
+    Link,
     Mention,
     Message,
     NumberInput,
@@ -70,6 +71,10 @@ def mrkdwn(parts: list[Span]) -> str:
             out.append(f"*{escape(stripped)}*{trailing}" if stripped else trailing)
         elif isinstance(part, Mention):
             out.append(mention(part.user))
+        elif isinstance(part, Link):
+            out.append(f"<{escape(part.url).replace('|', '%7C')}|{escape(part.text)}>")
+        else:  # a ThreadLink delivery could not resolve
+            out.append(escape(part.text))
     return "".join(out)
 
 

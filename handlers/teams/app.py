@@ -56,6 +56,7 @@ def workspace_settings(settings: Settings) -> WorkspaceSettings:
             "intake_channel": settings.teams_intake_channel,
             "wins_channel": settings.teams_wins_channel,
             "approvers": list(settings.teams_approvers),
+            "fallback_approvers": list(settings.teams_fallback_approvers),
         }
     )
 

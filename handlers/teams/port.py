@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 from microsoft_teams.api.activities.message import MessageActivityInput
@@ -192,6 +193,12 @@ class TeamsChat:
         )
         await self._send("chart", channel, activity)
 
+    async def permalink(self, channel: str, ref: str) -> str | None:
+        """A Teams deep link to the channel message (the card) its reply chain hangs under."""
+        tenant = await asyncio.to_thread(self._refs.any_tenant)
+        query = urlencode({"tenantId": tenant.key, "parentMessageId": ref} if tenant else {"parentMessageId": ref})
+        return f"https://teams.microsoft.com/l/message/{quote(channel.split(';')[0], safe='')}/{quote(ref)}?{query}"
+
     async def personal_conversation(self, user: str) -> str:
         """The 1:1 chat with a person (AAD object id), created the first time the bot needs it."""
         ref = await self._person(user)
@@ -221,6 +228,13 @@ class TeamsDirectory:
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         return user.lower() in {a.lower() for a in approvers}
+
+    async def people(self, approvers: list[str]) -> list[str]:
+        return list(dict.fromkeys(a.lower() for a in approvers))
+
+    async def admins(self) -> list[str]:
+        """The connector does not say who owns a team (that is Microsoft Graph's): TEAMS_FALLBACK_APPROVERS."""
+        return []
 
     async def timezone(self, user: str) -> str | None:
         ref = await asyncio.to_thread(self._refs.find, "user", user)

@@ -24,6 +24,7 @@ from bot.core.messages import (
     Form,
     FormValue,
     Heading,
+    Link,
     Mention,
     Message,
     NumberInput,
@@ -31,7 +32,6 @@ from bot.core.messages import (
     Quote,
     Select,
     Span,
-    Text,
     TextInput,
     UserPicker,
 )
@@ -79,7 +79,10 @@ def _text(parts: list[Span], mentions: _Mentions, *, with_mentions: bool = True)
         elif isinstance(part, Bold):
             stripped = part.text.rstrip()
             out.append(f"**{neutralize(stripped)}**{part.text[len(stripped) :]}" if stripped else part.text)
-        elif isinstance(part, Text):
+        elif isinstance(part, Link):
+            url = part.url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+            out.append(f"[{neutralize(part.text).replace(']', '')}]({url})")
+        else:
             out.append(neutralize(part.text))
     return _LINE_BREAK.sub("\n\n", "".join(out))
 

@@ -74,6 +74,21 @@ async def test_a_newcomer_walks_the_whole_flow_in_the_console(db, clock: FakeClo
     assert "Status: ✅ Implemented" in screen
 
 
+async def test_the_sole_approver_reports_and_proposes_and_the_admin_decides(db, clock: FakeClock) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", ""]
+    terminal = await run(db, clock, [
+        ":as @maya", *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"),
+        *proposal, click("Approve"),  # Maya reported it
+        ":as @sam", click("Approve"),
+    ])  # fmt: skip
+    screen = terminal.screen
+    assert "@maya proposes a fix. @sam, please review." in screen
+    assert "Nobody approves their own report or proposal, so the workspace admins are asked." in screen
+    assert "[DM to @sam] bot:" in screen and "Open #1's thread to approve" in screen
+    assert "(only you see this) You reported #1, so someone else has to approve it." in screen
+    assert "✅ Approved by @sam" in screen
+
+
 async def test_a_restarted_console_shows_the_thread_with_live_buttons(db, clock: FakeClock) -> None:
     await run(db, clock, [*REPORT, ":thread 1", "Two web forms", click("Root cause found")])
 

@@ -14,6 +14,8 @@ SCOPES = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "users.info": "users:read",
+    "users.list": "users:read",  # the admins and owners, when no approver is left to decide
+    "chat.getPermalink": None,  # the link to a thread in an approver's DM: Slack asks no scope for it
     "usergroups.users.list": "usergroups:read",
     "views.open": None,  # needs only a trigger id
     "files.upload_v2": "files:write",

@@ -52,7 +52,8 @@ async def test_with_no_approvers_configured_workspace_admins_approve(db, clock, 
     world = SlackWorld.build(make_settings(slack_api, IMPROVE_APPROVERS=""), engine=db, clock=clock, stub=slack_api)
     try:
         _card, request = await to_approval(world)
-        assert "Workspace admins, please review" in request.text_of_blocks
+        assert f"<@{MAYA}>, please review." in request.text_of_blocks  # the admins, resolved to people
+        assert "No approvers are set, so the workspace admins are asked." in request.text_of_blocks
         await world.click(request, "approve", JO)  # not an admin
         assert "Only approvers" in world.ephemerals(JO)[-1]
         await world.click(request, "approve", MAYA)  # users.info says is_admin

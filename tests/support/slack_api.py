@@ -320,6 +320,8 @@ class SlackApiStub:
             "conversations.open": lambda p: {"ok": True, "channel": {"id": self._dm_of(str(p.get("users", "")))}},
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "users.list": self._users_list,
+            "chat.getPermalink": self._permalink,
         }  # fmt: skip
         answer = answers.get(method)
         return answer(params) if answer else {"ok": True}
@@ -327,6 +329,26 @@ class SlackApiStub:
     def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user"))
         return {"ok": True, "user": {"id": user, **self.users.get(user, {})}}
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every member the stand-in knows (`users`), paged like Slack: `limit`, an opaque `cursor`."""
+        members = [{"id": user, **fields} for user, fields in sorted(self.users.items())]
+        start, limit = int(params.get("cursor") or 0), min(int(params.get("limit") or 100), 1000)
+        more = start + limit < len(members)
+        return {"ok": True, "members": members[start : start + limit],
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}  # fmt: skip
+
+    def _permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("message_ts", ""))
+        with self._lock:
+            known = any(m["ts"] == ts for m in self.messages.get(channel, []))
+        if not known:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
 
     def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ts):06d}"
