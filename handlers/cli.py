@@ -242,6 +242,9 @@ def _manifest(settings: Settings, out: str, version: str) -> int:
     return 0
 
 
+CONSOLE_LOG = "improvebot-console.log"
+
+
 def _console(settings: Settings) -> int:
     from handlers.console.repl import build_console
 
@@ -251,6 +254,7 @@ def _console(settings: Settings) -> int:
         except EOFError:
             return None
 
+    configure_logging(settings.improve_log_level, file=CONSOLE_LOG)  # log lines stay out of the chat
     engine = _engine(settings)
     console = build_console(settings, engine=engine, clock=SystemClock(), read=read, write=print)
     with contextlib.suppress(KeyboardInterrupt):

@@ -52,9 +52,10 @@ class OneLine(logging.Formatter):
         return "\n".join("    | " + escape(line) for line in text.splitlines())
 
 
-def configure_logging(level: str = "info") -> None:
-    """Our own loggers at `level` (debug, info, warning); the request-facing libraries at WARNING unless debug."""
-    handler = logging.StreamHandler()
+def configure_logging(level: str = "info", *, file: str | None = None) -> None:
+    """Our own loggers at `level` (debug, info, warning); the request-facing libraries at WARNING unless debug.
+    `file`: write there instead of to stderr (the console keeps its chat free of log lines)."""
+    handler: logging.Handler = logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler()
     handler.setFormatter(OneLine(FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]

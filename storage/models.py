@@ -74,6 +74,9 @@ class Improvement(SQLModel, table=True):
     implemented_note: str | None = Field(default=None, sa_column=Column(Text))
     approved_by: str | None = Field(default=None, max_length=100)
     anonymous: bool = False  # the reporter's name is never shown (credited as "a teammate")
+    stalled_at: datetime | None = _when(nullable=True)  # the 5 Whys went unanswered (bot.sustain.reminders)
+    overdue_at: datetime | None = _when(nullable=True)  # the fix passed its due date before it was implemented
+    unverified_at: datetime | None = _when(nullable=True)  # a check-in was missed; the next answer verifies it
     created_at: datetime = _when()
     updated_at: datetime = _when()
     implemented_at: datetime | None = _when(nullable=True)
@@ -109,6 +112,25 @@ class Decision(SQLModel, table=True):
     text: str | None = Field(default=None, sa_column=Column(Text))
     asked: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # "proposed": who may decide it
     created_at: datetime = _when()
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder, escalation or deadline the tick acts on once (bot.sustain.reminders). `subject`: what it chases
+    ("round:2", "why:3", "due:2026-12-15"), so each is sent at most once per improvement."""
+
+    __table_args__ = (
+        UniqueConstraint("improvement_id", "kind", "subject", name="uq_reminder_subject"),
+        Index("ix_reminder_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    kind: str = Field(max_length=30)
+    subject: str = Field(max_length=60)
+    status: str = Field(default="pending", max_length=12)  # pending | sent | cancelled
+    due_at: datetime = _when()
+    done_at: datetime | None = _when(nullable=True)
 
 
 class AuditEntry(SQLModel, table=True):

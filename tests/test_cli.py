@@ -49,3 +49,26 @@ def test_a_database_url_that_does_not_work_is_one_line(monkeypatch, tmp_path, ca
 def test_serve_picks_socket_mode_only_with_an_app_token_or_when_asked(argv, app_token, socket) -> None:
     settings = load_settings({"SLACK_APP_TOKEN": app_token})
     assert socket_mode(parser().parse_args(argv), settings) is socket
+
+
+def test_the_console_keeps_log_lines_out_of_the_chat(monkeypatch, tmp_path, capsys) -> None:
+    import io
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "TEAMS_CLIENT_ID", "TEAMS_DEV_NO_AUTH", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(":wait 8d\n:quit\n"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main([]) == 0
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level
+    out = capsys.readouterr()
+    assert "improvebot console: you are @alex" in out.out and "(it is now" in out.out
+    assert " INFO " not in out.out + out.err  # the migrations are logged, to the file
+    log = (tmp_path / "improvebot-console.log").read_text()
+    assert "Running upgrade" in log

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     improve_digest_at: str = "fri 16:00"
     improve_timezone: str = "UTC"
     improve_digest_when_empty: Literal["note", "skip"] = "note"
+    improve_remind_approval_days: int = Field(default=2, ge=0, le=60)
+    improve_escalate_approval_days: int = Field(default=2, ge=0, le=60)
+    improve_nudge_whys_days: int = Field(default=3, ge=0, le=60)
+    improve_stall_whys_days: int = Field(default=10, ge=0, le=120)
     port: int = Field(default=3000, ge=1, le=65535)
     improve_max_body_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=50 * 1024 * 1024)
     improve_body_timeout: float = Field(default=10.0, gt=0, le=300)

@@ -25,6 +25,11 @@ class WorkspaceSettings:
     digest_at: str = "fri 16:00"
     timezone: str = "UTC"
     digest_when_empty: str = "note"
+    # reminders, in working days in `timezone` (0: never)
+    remind_approval_days: int = 2  # an approval waiting this long: one reminder to those asked
+    escalate_approval_days: int = 2  # ... and this long after the reminder: the fallback approvers are asked too
+    nudge_whys_days: int = 3  # a why unanswered this long: one nudge to the reporter
+    stall_whys_days: int = 10  # ... and this long after the nudge: the improvement is marked stalled
 
     @classmethod
     def from_settings(cls, settings: Settings, *, intake_channel: str | None = None) -> WorkspaceSettings:
@@ -40,6 +45,10 @@ class WorkspaceSettings:
             digest_at=settings.improve_digest_at,
             timezone=settings.improve_timezone,
             digest_when_empty=settings.improve_digest_when_empty,
+            remind_approval_days=settings.improve_remind_approval_days,
+            escalate_approval_days=settings.improve_escalate_approval_days,
+            nudge_whys_days=settings.improve_nudge_whys_days,
+            stall_whys_days=settings.improve_stall_whys_days,
         )
 
     @classmethod

@@ -7,13 +7,15 @@ anything is posted. Asked of the platform (async) before the proposal's transact
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bot.core.ports import Directory
+from bot.core.ports import ChatError, Directory
 from bot.core.workspace import WorkspaceSettings
 
+log = logging.getLogger("improvebot.approvers")
 MAX_NAMED = 10  # people named in a request; the rest are counted
 MAX_DMS = 25  # people told in a DM; everyone asked may decide
 
@@ -30,6 +32,7 @@ class Asked:
     why: str = ""
     fallback: bool = False
     told: list[str] = field(default_factory=list)  # who got a DM
+    escalate_to: dict[str, Any] | None = None  # an Asked: who is asked too when nobody decides in time
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,11 +47,18 @@ class Asked:
         except TypeError:
             return None
 
-    def joined(self, other: Asked) -> Asked:
-        """This round's askees and `other`'s (an escalation): one list, each once."""
+    @property
+    def escalation(self) -> Asked | None:
+        return Asked.from_json(self.escalate_to)
+
+    def escalated(self) -> Asked:
+        """After the escalation: its people may decide too (and are not asked again)."""
+        other = self.escalation
+        if other is None:
+            return self
         people = list(dict.fromkeys([*self.people, *other.people]))
         told = list(dict.fromkeys([*self.told, *other.told]))
-        return Asked(people, self.mentions, self.more, self.why, self.fallback or other.fallback, told)
+        return Asked(people, self.mentions, self.more, self.why, True, told, None)
 
 
 async def _named(directory: Directory, entries: list[str], eligible: set[str]) -> list[str]:
@@ -72,13 +82,22 @@ async def fallback_of(directory: Directory, settings: WorkspaceSettings, exclude
 
 
 async def resolve(directory: Directory, settings: WorkspaceSettings, exclude: Collection[str]) -> Asked | None:
-    """Who decides a request `exclude` (the reporter and the proposer) may not decide; None: nobody can.
+    """Who decides a request `exclude` (the reporter and the proposer) may not decide; None: nobody can. With the
+    approvers asked, the fallback approvers are who an escalation asks (when there are others).
     Raises ChatError when the platform cannot say right now."""
     if settings.approvers:
         people = [p for p in await directory.people(settings.approvers) if p not in exclude]
         if people:
             mentions = await _named(directory, settings.approvers, set(people))
-            return Asked(people, mentions, 0, "", False, people[:MAX_DMS])
+            asked = Asked(people, mentions, 0, "", False, people[:MAX_DMS])
+            if not settings.escalate_approval_days:
+                return asked
+            try:
+                others = await fallback_of(directory, settings, {*exclude, *people}, "")
+            except ChatError as exc:  # the request goes out all the same; only its escalation is unknown
+                log.warning("could not look up who an escalation would ask: %s", exc)
+                return asked
+            return replace(asked, escalate_to=others.to_json() if others.people else None)
         why = "Nobody approves their own report or proposal, so the fallback approvers are asked."
         if not settings.fallback_approvers:
             why = "Nobody approves their own report or proposal, so the workspace admins are asked."

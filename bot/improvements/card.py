@@ -51,11 +51,24 @@ def button_value(improvement: Improvement, round_: int | None = None) -> str:
     return f"{improvement.id}" if round_ is None else f"{improvement.id}:{round_}"
 
 
+def flag_of(improvement: Improvement) -> str:
+    """What is wrong with where the improvement stands, in a few words ("" when nothing is)."""
+    status = Status(improvement.status)
+    if status is Status.INVESTIGATING and improvement.stalled_at:
+        return "stalled: the 5 Whys wait for an answer"
+    if status is Status.APPROVED and improvement.overdue_at and improvement.due_date:
+        return f"overdue: it was due {improvement.due_date.isoformat()}"
+    if status is Status.IMPLEMENTED and improvement.unverified_at:
+        return "unverified: a check-in was missed"
+    return ""
+
+
 def report_card(improvement: Improvement, whys: Sequence[Why], settings: WorkspaceSettings) -> Message:
     status = Status(improvement.status)
     impact = impact_of(improvement, settings)
+    flag = flag_of(improvement)
     fields = [
-        FieldItem(label="Status", spans=spans(f"{status.emoji} {status.label}")),
+        FieldItem(label="Status", spans=spans(f"{status.emoji} {status.label}" + (f" ({flag})" if flag else ""))),
         FieldItem(label="Reported by", spans=[Mention(user=improvement.reporter_id)]),
         FieldItem(label="Process area", spans=spans(improvement.area)),
         FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),

@@ -60,6 +60,7 @@ def mark_implemented(
     improvement.metric_now = values["metric_now"]
     improvement.implemented_note = values.get("note")
     improvement.implemented_at = now
+    improvement.overdue_at = None
     touch(session, improvement, Status.IMPLEMENTED, now)
     outbox = Outbox(session, ws.id, now)
     outbox.edit(improvement, owner_key(improvement), views.owner_done(improvement, actor.user))

@@ -13,6 +13,7 @@ from bot.delivery.outbox import Outbox
 from bot.improvements import approval, approvers, card, forms, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
+from bot.improvements.records import Moved
 from storage import queries
 
 
@@ -71,8 +72,16 @@ def _report_command(act: Act, invocation: Invocation) -> Outcome:
 # -- buttons --------------------------------------------------------------------------------------------
 
 
+def _moved(act: Act, improvement_id: int) -> None:
+    """Tell the capabilities that chase an improvement (reminders) that it changed stage or round."""
+    improvement = queries.improvement_in(act.session, act.ws.id, improvement_id)
+    if improvement is not None:
+        act.publish(Moved(improvement))
+
+
 def _root_cause(act: Act, target: Target) -> Outcome:
     report.root_cause_found(act.session, act.ws, act.actor, target.id, act.now, asked=target.round)
+    _moved(act, target.id)
     return Done()
 
 
@@ -86,6 +95,7 @@ def _implemented_form(act: Act, target: Target) -> Outcome:
 
 def _approve(act: Act, target: Target) -> Outcome:
     approval.approve(act.session, act.ws, act.actor, target.id, target.round or 0, act.now)
+    _moved(act, target.id)
     return Done()
 
 
@@ -106,6 +116,7 @@ def _reported(act: Act, answer: Answer) -> Outcome:
     Outbox(act.session, act.ws.id, act.now).private(
         act.actor.user, views.report_received(improvement), where=where, improvement=improvement
     )  # after the card (one improvement's messages go in order): "the card is in the intake channel" holds
+    act.publish(Moved(improvement))
     return Done()
 
 
@@ -121,12 +132,14 @@ def _proposed(act: Act, answer: Answer) -> Outcome:
         answer.prepared,
         resubmit_round=round_,
     )
+    _moved(act, answer.id("improvement"))
     return Done()
 
 
 def _declined(act: Act, answer: Answer) -> Outcome:
     round_ = answer.id("round")
     approval.decline(act.session, act.ws, act.actor, answer.id("improvement"), round_, answer.values["text"], act.now)
+    _moved(act, answer.id("improvement"))
     return Done()
 
 
@@ -135,12 +148,14 @@ def _asked(act: Act, answer: Answer) -> Outcome:
     approval.ask_question(
         act.session, act.ws, act.actor, answer.id("improvement"), round_, answer.values["text"], act.now
     )
+    _moved(act, answer.id("improvement"))
     return Done()
 
 
 def _implemented(act: Act, answer: Answer) -> Outcome:
     improvement = mark_implemented(act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now)
     act.publish(Implemented(improvement, owner_tz=answer.prepared))
+    act.publish(Moved(improvement))
     return Done()
 
 
@@ -198,4 +213,6 @@ def _answer_why(act: Act, reply: Reply) -> bool:
         ids=reply.ids,
         now=act.now,
     )
+    if taken is not None:
+        act.publish(Moved(taken))
     return taken is not None

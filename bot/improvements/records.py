@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -11,6 +12,14 @@ from bot.core.outcomes import Refused
 from bot.core.workspace import WorkspaceRef
 from storage import queries
 from storage.models import Decision, Improvement
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Published in the transaction of every change of an improvement's stage or round: capabilities that chase
+    it (reminders) re-plan from what it is now."""
+
+    improvement: Improvement
 
 
 def load(session: Session, ws: WorkspaceRef, improvement_id: int) -> Improvement:

@@ -83,6 +83,10 @@ def answer_why(
     current.answered_at = now
     session.add(current)
     outbox = Outbox(session, ws.id, now)
+    if improvement.stalled_at is not None:  # picked up again
+        improvement.stalled_at = None
+        session.add(improvement)
+        outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, user, "answered_why", now, position=current.position)
     if current.position >= MAX_WHYS:
         _finish_whys(session, improvement, whys, outbox, now, asked=current)

@@ -1,7 +1,9 @@
 """Sustain check-ins: scheduled when a fix is implemented, sent as DMs by the tick, answered by the owner.
 
 "Still holding" on every check-in makes the improvement sustained; "Slipping" reopens it for another cycle.
-Unanswered after two working days: one nudge; two working days after that it counts as missed.
+Unanswered after two working days: one nudge; two working days after that it is missed: closed (it can no longer
+be answered), one line in the thread for the owner and the approvers, the fix unverified until the next check-in
+is answered (a missed last check-in gets one more, a week later).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
+from bot.improvements.approval import asked_in
 from bot.improvements.card import owner_of
 from bot.improvements.records import owner_key
-from bot.sustain import forms
+from bot.sustain import forms, reminder_views
 from bot.sustain import views as checkin_views
 from storage import queries
 from storage.models import Checkin, Improvement, PostedMessage, Workspace
@@ -143,7 +146,58 @@ def mark_missed(session: Session, platform: str, now: datetime) -> int:
         checkin.status = "missed"
         checkin.missed_at = now
         session.add(checkin)
+        improvement = session.get(Improvement, checkin.improvement_id, with_for_update=True)
+        if improvement is None or improvement.cycle != checkin.cycle or improvement.status != "implemented":
+            continue
+        improvement.unverified_at = now
+        session.add(improvement)
+        outbox = Outbox(session, checkin.workspace_id, now)
+        outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_missed(checkin, improvement))
+        asked = asked_in(session, improvement)
+        told = [p for p in dict.fromkeys([improvement.approved_by or "", *(asked.told if asked else [])])
+                if p and p != checkin.owner_id][:MAX_TOLD]  # fmt: skip
+        outbox.reply(improvement, reminder_views.missed(improvement, checkin, told))
+        outbox.refresh_card(improvement)
+        if not _later_open(session, checkin):
+            _make_up(session, checkin, now)
     return len(rows)
+
+
+MAX_TOLD = 10
+
+
+def _later_open(session: Session, checkin: Checkin) -> bool:
+    return (
+        session.exec(
+            select(Checkin).where(
+                Checkin.improvement_id == checkin.improvement_id,
+                Checkin.cycle == checkin.cycle,
+                col(Checkin.status).in_(("scheduled", "sent")),
+                Checkin.id != checkin.id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _make_up(session: Session, checkin: Checkin, now: datetime) -> None:
+    """The last check-in of a cycle was missed: one more a week later, so the fix can still be verified."""
+    tz = zone(checkin.tz)
+    day = next_working_day((now + timedelta(days=7)).astimezone(tz).date())
+    session.add(
+        Checkin(
+            workspace_id=checkin.workspace_id,
+            improvement_id=checkin.improvement_id,
+            owner_id=checkin.owner_id,
+            cycle=checkin.cycle,
+            position=checkin.position,
+            of=checkin.of,
+            after_days=checkin.after_days,
+            tz=checkin.tz,
+            status="scheduled",
+            due_at=local_at(day, CHECKIN_HOUR, tz),
+        )
+    )
 
 
 # -- the owner's part --------------------------------------------------------------------------------
@@ -164,6 +218,8 @@ def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) 
         raise Refused("Only the owner of the fix (or an approver) can answer its check-in.")
     if checkin.status == "answered":
         raise Refused(f"This check-in for #{improvement.number} is already answered.")
+    if checkin.status == "missed":
+        raise Refused(f"This check-in for #{improvement.number} was missed and is closed; the next one will ask again.")
     stale = checkin.cycle != improvement.cycle or improvement.status != Status.IMPLEMENTED.value
     if checkin.status in ("cancelled", "scheduled") or stale:
         raise Refused(f"This check-in for #{improvement.number} is no longer open.")
@@ -197,6 +253,7 @@ def answer(
     session.add(checkin)
     if checkin.reading:
         improvement.metric_now = checkin.reading
+    improvement.unverified_at = None  # an answer verifies it again, either way
     outbox = Outbox(session, ws.id, now)
     outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
     outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement))
@@ -214,10 +271,15 @@ def answer(
 
 
 def _all_held(session: Session, improvement: Improvement) -> bool:
+    """Every check-in of the cycle answered "still holding", but a missed one that a later answer verified."""
     cycle = session.exec(
-        select(Checkin).where(
-            Checkin.improvement_id == improvement.id, Checkin.cycle == improvement.cycle, Checkin.status != "cancelled"
+        select(Checkin)
+        .where(
+            Checkin.improvement_id == improvement.id,
+            Checkin.cycle == improvement.cycle,
+            col(Checkin.status).notin_(("cancelled", "missed")),
         )
+        .order_by(col(Checkin.due_at))
     ).all()
     return bool(cycle) and all(c.status == "answered" and c.answer == "holding" for c in cycle)
 
@@ -259,7 +321,7 @@ def pending_for(session: Session, ws: WorkspaceRef, user: str) -> list[tuple[Che
         .where(
             Checkin.workspace_id == ws.id,
             Checkin.owner_id == user,
-            col(Checkin.status).in_(("sent", "missed")),
+            Checkin.status == "sent",
             col(Checkin.cycle) == col(Improvement.cycle),
             Improvement.status == Status.IMPLEMENTED.value,
         )

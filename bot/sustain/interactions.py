@@ -7,7 +7,8 @@ from bot.core.commands import Invocation, Subcommand
 from bot.core.outcomes import Done, OpenForm, Outcome, Show
 from bot.core.registry import Act, Answer, FormHandler, Registry, Target, TickJob
 from bot.improvements.implemented import Implemented
-from bot.sustain import checkins, forms, views
+from bot.improvements.records import Moved
+from bot.sustain import checkins, forms, reminders, views
 
 
 def register(registry: Registry) -> None:
@@ -26,9 +27,11 @@ def register(registry: Registry) -> None:
         forms.CHECKIN, FormHandler(spec=lambda _settings: forms.checkin_form(0, "holding", None, {}), apply=_answered)
     )
     registry.subscribe(Implemented, _schedule)
+    registry.subscribe(Moved, lambda act, event: reminders.plan(act.session, act.ws, event.improvement, act.now))
     registry.tick(TickJob("check-ins", checkins.queue_due, repeat=True))
     registry.tick(TickJob("nudges", checkins.queue_nudges))
     registry.tick(TickJob("missed", checkins.mark_missed))
+    registry.tick(TickJob("reminders", reminders.queue_due, repeat=True))
 
 
 def _pending(act: Act, _invocation: Invocation) -> Outcome:
@@ -46,7 +49,10 @@ def _snooze(act: Act, target: Target) -> Outcome:
 
 def _answered(act: Act, answer: Answer) -> Outcome:
     checkin = answer.id("checkin")
-    checkins.answer(act.session, act.ws, act.actor, checkin, answer.context.get("answer", ""), answer.values, act.now)
+    improvement = checkins.answer(
+        act.session, act.ws, act.actor, checkin, answer.context.get("answer", ""), answer.values, act.now
+    )
+    reminders.plan(act.session, act.ws, improvement, act.now)  # slipping: back in progress, its due date again
     return Done()
 
 

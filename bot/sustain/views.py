@@ -95,6 +95,15 @@ def checkin_answered(checkin: Checkin, improvement: Improvement) -> Message:
     return Message(summary=f"Check-in for #{improvement.number}: {outcome}", blocks=blocks)
 
 
+def checkin_missed(checkin: Checkin, improvement: Improvement) -> Message:
+    """The check-in DM once it is missed: closed, its buttons gone."""
+    outcome = "🔕 Missed: this check-in is closed; the next one will ask again"
+    return Message(
+        summary=f"Check-in for #{improvement.number}: missed",
+        blocks=[_headline(checkin, improvement), Paragraph(spans=[Bold(text=outcome)])],
+    )
+
+
 def checkin_line(checkin: Checkin, improvement: Improvement) -> Message:
     """The one-line update in the improvement's thread."""
     verdict = "it is still holding" if checkin.answer == "holding" else "it is slipping"

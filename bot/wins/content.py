@@ -31,11 +31,14 @@ class Waiting:
     total: int
 
 
-# what the weekly note lists as waiting, in this order: the improvement's statuses at each stage
+# what the weekly note lists as waiting, in this order: the improvement's statuses at each stage (a stalled 5 Whys
+# and an unverified fix are their own stages: bot.wins.digest tells them by their flags)
 STAGES: dict[str, tuple[str, ...]] = {
     "approval": ("awaiting_approval",),
     "question": ("question_asked",),
     "in_progress": ("approved",),
+    "stalled": ("investigating",),
+    "unverified": ("implemented",),
     "whys": ("investigating",),
     "proposal": ("root_cause_found", "declined"),
 }

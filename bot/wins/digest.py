@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, case, func, or_
+from sqlalchemy import Engine, and_, case, func, or_, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -76,8 +76,17 @@ def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
     """What waits for someone to act, stage by stage, the longest waiting first (an improvement's updated_at is
     when it entered its stage)."""
     waiting = []
+    flags = {
+        "stalled": col(Improvement.stalled_at).is_not(None),
+        "whys": col(Improvement.stalled_at).is_(None),
+        "unverified": col(Improvement.unverified_at).is_not(None),
+    }
     for stage, statuses in STAGES.items():
-        at_stage = and_(col(Improvement.workspace_id) == workspace.id, col(Improvement.status).in_(statuses))
+        at_stage = and_(
+            col(Improvement.workspace_id) == workspace.id,
+            col(Improvement.status).in_(statuses),
+            flags.get(stage, true()),
+        )
         total = session.exec(select(func.count()).where(at_stage)).one()
         if total:
             oldest = session.exec(

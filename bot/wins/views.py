@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from bot.core.calendar import zone
 from bot.core.clock import as_utc
@@ -78,6 +78,8 @@ STAGE_TITLES = {
     "approval": "Waiting for approval",
     "question": "A question waits for the reporter",
     "in_progress": "Fixes in progress",
+    "stalled": "5 Whys stalled (no answer for weeks)",
+    "unverified": "Unverified fixes (a check-in was missed)",
     "whys": "5 Whys open",
     "proposal": "Root cause found, no fix approved yet",
 }
@@ -120,7 +122,16 @@ def _why_waiting(imp: Improvement, stage: str, content: DigestContent, today: da
         return [Mention(user=owner_of(imp)), Text(text=f", {when}{overdue}")]
     if stage == "whys":
         return [Text(text=f"open {since}, "), reporter]
+    if stage == "stalled":
+        return [Text(text=f"stalled {_ago(content.until, imp.stalled_at)}, "), reporter]
+    if stage == "unverified":
+        return [Mention(user=owner_of(imp)), Text(text=f", missed {_ago(content.until, imp.unverified_at)}")]
     return [Text(text=f"{'declined' if imp.status == 'declined' else 'root cause found'} {ago}")]
+
+
+def _ago(until: datetime, when: datetime | None) -> str:
+    days = (until - as_utc(when)).days if when else 0
+    return "today" if days <= 0 else "1 day ago" if days == 1 else f"{days} days ago"
 
 
 def _since(days: int) -> str:

@@ -46,3 +46,27 @@ async def test_the_weekly_wins_are_posted_to_the_wins_channel_with_the_chart(tea
     assert "This week's wins" in announcement.text and "Idea by <at>Alex</at>" in announcement.text
     [image] = chart.body["attachments"]
     assert image["contentType"] == "image/png" and image["contentUrl"].startswith("data:image/png;base64,iVBOR")
+
+
+async def test_an_approval_reminder_and_a_whys_nudge_reach_people_in_their_1_1_chats(teams: TeamsWorld) -> None:
+    from tests.support.teams_world import TENANT
+
+    root = await report(teams)  # Monday 23 Nov, 09:00 UTC
+    link = f"https://teams.microsoft.com/l/message/19%3Aintake0000%40thread.tacv2/{root}?tenantId={TENANT}"
+    teams.clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # three working days: the reporter is nudged
+    await teams.bot.ticker.tick()
+    nudge = teams.connector.posts_to(ALEX.personal)[-1]
+    assert "Why #1 of #1" in nudge.text and f"[Reply in its thread]({link}&parentMessageId={root})" in nudge.text
+
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
+    assert "waits for your review" in teams.connector.posts_to(MAYA.personal)[-1].text
+
+    teams.clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))  # Thursday -> Monday: two working days
+    await teams.bot.ticker.tick()
+    assert "has waited 2 working days for a decision" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
+    reminder = teams.connector.posts_to(MAYA.personal)[-1]
+    assert "has waited 2 working days for your review" in reminder.text and link in reminder.text
