@@ -77,6 +77,13 @@ class Improvement(SQLModel, table=True):
     stalled_at: datetime | None = _when(nullable=True)  # the 5 Whys went unanswered (bot.sustain.reminders)
     overdue_at: datetime | None = _when(nullable=True)  # the fix passed its due date before it was implemented
     unverified_at: datetime | None = _when(nullable=True)  # a check-in was missed; the next answer verifies it
+    # closed (bot.improvements.closing): why, by whom, and the status a reopen returns to
+    closed_reason: str | None = Field(default=None, max_length=20)
+    closed_note: str | None = Field(default=None, sa_column=Column(Text))
+    duplicate_of: int | None = None  # the number of the improvement it duplicates
+    closed_by: str | None = Field(default=None, max_length=100)
+    closed_at: datetime | None = _when(nullable=True)
+    reopen_status: str | None = Field(default=None, max_length=30)
     created_at: datetime = _when()
     updated_at: datetime = _when()
     implemented_at: datetime | None = _when(nullable=True)

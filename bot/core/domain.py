@@ -18,6 +18,7 @@ class Status(StrEnum):
     DECLINED = "declined"
     IMPLEMENTED = "implemented"  # sustain check-ins start here
     SUSTAINED = "sustained"  # every check-in said it still holds
+    CLOSED = "closed"  # withdrawn, won't fix, or a duplicate: out of every list (an approver can reopen it)
 
     @property
     def label(self) -> str:
@@ -37,6 +38,7 @@ _STATUS_LABELS = {
     Status.DECLINED: "Declined",
     Status.IMPLEMENTED: "Implemented",
     Status.SUSTAINED: "Sustained",
+    Status.CLOSED: "Closed",
 }
 _STATUS_EMOJI = {
     Status.INVESTIGATING: "🔎",
@@ -47,7 +49,18 @@ _STATUS_EMOJI = {
     Status.DECLINED: "🚫",
     Status.IMPLEMENTED: "✅",
     Status.SUSTAINED: "🏁",
+    Status.CLOSED: "🗂️",
 }
+
+
+class CloseReason(StrEnum):
+    WITHDRAWN = "withdrawn"  # the reporter takes it back
+    WONT_FIX = "wont_fix"  # an approver decides it will not be fixed (with a reason)
+    DUPLICATE = "duplicate"  # the same problem as another open improvement
+
+    @property
+    def label(self) -> str:
+        return {"withdrawn": "Withdrawn", "wont_fix": "Won't fix", "duplicate": "Duplicate"}[self.value]
 
 
 class Frequency(StrEnum):

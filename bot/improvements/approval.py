@@ -16,7 +16,7 @@ from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, views
 from bot.improvements.approvers import Asked
-from bot.improvements.card import owner_of
+from bot.improvements.card import FIX_EDITABLE, owner_of
 from bot.improvements.records import id_of, last_decision, load, owner_key, touch
 from storage.models import Decision, Improvement
 
@@ -34,9 +34,11 @@ def proposal_form(
     improvement_id: int,
     *,
     resubmit_round: int | None = None,
+    edit: bool = False,
 ) -> Form:
+    """`edit`: change the fix waiting for approval, or an approved one (either way a new approval round)."""
     improvement = load(session, ws, improvement_id)
-    _check_can_propose(improvement, actor, resubmit_round)
+    _check_can_propose(improvement, actor, resubmit_round, edit)
     prefill = forms.ProposalPrefill(
         countermeasure=improvement.countermeasure or improvement.idea,
         measure=improvement.measure,
@@ -49,13 +51,19 @@ def proposal_form(
     context = {"improvement": str(improvement.id)}
     if resubmit_round is not None:
         context["round"] = str(resubmit_round)
+    if edit:
+        context["edit"] = str(improvement.approval_round)
     return forms.propose_form(improvement.number, prefill, context)
 
 
-def _check_can_propose(improvement: Improvement, actor: Actor, resubmit_round: int | None) -> None:
+def _check_can_propose(improvement: Improvement, actor: Actor, resubmit_round: int | None, edit: bool) -> None:
     if not _may_propose(improvement, actor):
-        raise Refused("Only the reporter, the owner or an approver can propose a fix.")
+        raise Refused("Only the reporter, the owner or an approver can propose or edit a fix.")
     status = Status(improvement.status)
+    if edit:
+        if status not in FIX_EDITABLE:
+            raise Refused(f"#{improvement.number} is {status.label.lower()}; its fix can't be edited now.")
+        return
     if resubmit_round is not None:
         if status is not Status.QUESTION_ASKED or resubmit_round != improvement.approval_round:
             raise Refused(f"#{improvement.number} has moved on since that question; nothing to resubmit.")
@@ -74,11 +82,24 @@ def submit_proposal(
     asked: Asked,
     *,
     resubmit_round: int | None = None,
+    edited_round: int | None = None,
 ) -> Improvement:
-    """`asked`: who decides it (bot.improvements.approvers.resolve, asked of the platform before this)."""
+    """`asked`: who decides it (bot.improvements.approvers.resolve, asked of the platform before this).
+    `edited_round`: the fix of that round is edited (the form was opened then): a new approval round."""
     improvement = load(session, ws, improvement_id)
-    _check_can_propose(improvement, actor, resubmit_round)
+    edit = edited_round is not None
+    _check_can_propose(improvement, actor, resubmit_round, edit)
+    if edit and edited_round != improvement.approval_round:
+        raise Refused(f"The fix of #{improvement.number} has changed since you opened the form; open it again.")
     outbox = Outbox(session, ws.id, now)
+    if edit and improvement.status == Status.AWAITING_APPROVAL.value:
+        outbox.edit(
+            improvement,
+            f"approval:{improvement.approval_round}",
+            views.approval_outcome(improvement, views.EDITED, actor.user, _proposer(session, improvement)),
+        )
+    elif edit:
+        outbox.reply(improvement, views.fix_edited_after_approval(improvement, actor.user))
     if resubmit_round is not None:
         question = last_decision(session, improvement, "question")
         outbox.edit(

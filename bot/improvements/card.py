@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from bot.core.domain import Frequency, Impact, Status, impact_line
+from bot.core.domain import CloseReason, Frequency, Impact, Status, impact_line
 from bot.core.messages import (
+    Actions,
     Bold,
+    Button,
     Context,
     FieldItem,
     Fields,
@@ -51,6 +53,39 @@ def button_value(improvement: Improvement, round_: int | None = None) -> str:
     return f"{improvement.id}" if round_ is None else f"{improvement.id}:{round_}"
 
 
+# action ids of the card's buttons (registered in bot.improvements.interactions)
+EDIT_REPORT = "edit_report"
+EDIT_FIX = "edit_fix"
+CLOSE = "close"
+REOPEN = "reopen"
+FIX_EDITABLE = (Status.AWAITING_APPROVAL, Status.APPROVED)  # before approval, and after it (a new round)
+
+
+def closed_spans(improvement: Improvement) -> list[Span]:
+    """'withdrawn by @alex', 'won't fix, decided by @maya', 'a duplicate of #3, closed by @jo'."""
+    reason = CloseReason(improvement.closed_reason or CloseReason.WITHDRAWN.value)
+    by = Mention(user=improvement.closed_by or improvement.reporter_id)
+    if reason is CloseReason.WITHDRAWN:
+        return [Text(text="withdrawn by "), by]
+    if reason is CloseReason.WONT_FIX:
+        return [Text(text="won't fix, decided by "), by]
+    return [Text(text=f"a duplicate of #{improvement.duplicate_of}, closed by "), by]
+
+
+def card_buttons(improvement: Improvement) -> Actions | None:
+    status = Status(improvement.status)
+    value = button_value(improvement)
+    if status is Status.CLOSED:
+        return Actions(buttons=[Button(label="Reopen", action=REOPEN, value=value)])
+    if status is Status.SUSTAINED:
+        return None
+    buttons = [Button(label="Edit report", action=EDIT_REPORT, value=value)]
+    if status in FIX_EDITABLE:
+        buttons.append(Button(label="Edit the fix", action=EDIT_FIX, value=value))
+    buttons.append(Button(label="Close…", action=CLOSE, value=value))
+    return Actions(buttons=buttons)
+
+
 def flag_of(improvement: Improvement) -> str:
     """What is wrong with where the improvement stands, in a few words ("" when nothing is)."""
     status = Status(improvement.status)
@@ -67,8 +102,11 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
     status = Status(improvement.status)
     impact = impact_of(improvement, settings)
     flag = flag_of(improvement)
+    shown: list[Span] = spans(f"{status.emoji} {status.label}" + (f" ({flag})" if flag else ""))
+    if status is Status.CLOSED:
+        shown = [Text(text=f"{status.emoji} Closed: "), *closed_spans(improvement)]
     fields = [
-        FieldItem(label="Status", spans=spans(f"{status.emoji} {status.label}" + (f" ({flag})" if flag else ""))),
+        FieldItem(label="Status", spans=shown),
         FieldItem(label="Reported by", spans=[Mention(user=improvement.reporter_id)]),
         FieldItem(label="Process area", spans=spans(improvement.area)),
         FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),
@@ -99,6 +137,11 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         blocks.append(Paragraph(spans=[Bold(text="Stops doing: "), Text(text=clip(improvement.not_to_do, 800))]))
     if status is Status.IMPLEMENTED:
         blocks.append(Paragraph(spans=before_after_spans(improvement)))
+    if status is Status.CLOSED and improvement.closed_note:
+        blocks.append(Paragraph(spans=[Bold(text="Why closed: "), Text(text=clip(improvement.closed_note, 800))]))
+    buttons = card_buttons(improvement)
+    if buttons is not None:
+        blocks.append(buttons)
     blocks.append(Context(spans=spans("Everything about this improvement happens in its thread.")))
     summary = f"#{improvement.number} {title_of(improvement)} ({status.label})"
     return Message(summary=summary, blocks=blocks)

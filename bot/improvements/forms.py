@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.domain import Frequency
+from bot.core.domain import CloseReason, Frequency
 from bot.core.messages import Checkbox, DatePicker, Form, NumberInput, Option, Select, TextInput, UserPicker
 from bot.core.workspace import WorkspaceSettings
 
@@ -14,6 +14,8 @@ PROPOSE = "propose"
 DECLINE = "decline"
 QUESTION = "question"
 IMPLEMENTED = "implemented"
+EDIT_REPORT = "edit_report"
+CLOSE = "close"
 
 OTHER_AREA = "Other"
 MAX_PROBLEM = 3000
@@ -66,6 +68,62 @@ def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[st
             ),
         ],
     )
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    problem: str
+    area: str
+    frequency: str
+    hours_per_week: float | None
+    people: int | None
+    customers_notice: bool
+
+
+def edit_report_form(settings: WorkspaceSettings, number: int, facts: ReportFacts, context: dict[str, str]) -> Form:
+    """The report's facts, prefilled: the same fields and limits as the report (the idea stays as it was said)."""
+    initial = {
+        "problem": facts.problem,
+        "area": facts.area,
+        "frequency": facts.frequency,
+        "hours_per_week": facts.hours_per_week,
+        "people": facts.people,
+        "customers_notice": facts.customers_notice,
+    }
+    fields = []
+    for field in report_form(settings).fields:
+        if field.id not in initial:
+            continue
+        update: dict[str, object] = {"initial": initial[field.id]}
+        if isinstance(field, Select) and initial[field.id] not in {o.value for o in field.options}:
+            update["initial"] = None  # an area since removed from the settings: pick a current one
+        fields.append(field.model_copy(update=update))
+    return Form(
+        form_id=EDIT_REPORT,
+        title=f"Edit #{number}'s report",
+        submit_label="Save",
+        intro="Fix a typo or a number: the card and the case are updated in place, and the thread is told.",
+        context=context,
+        fields=fields,
+    )
+
+
+def close_form(number: int, reasons: list[CloseReason], context: dict[str, str]) -> Form:
+    return Form(
+        form_id=CLOSE,
+        title=f"Close #{number}",
+        submit_label="Close it",
+        intro="A closed improvement leaves every list, reminder and check-in. An approver can reopen it.",
+        context=context,
+        fields=[
+            Select(id="reason", label="Why close it?", options=[Option(value=r.value, label=r.label) for r in reasons],
+                   initial=reasons[0].value if len(reasons) == 1 else None),
+            TextInput(id="note", label="A word for the team (required for won't fix)", required=False, multiline=True,
+                      max_length=1000),
+            NumberInput(id="duplicate_of", label="Duplicate of # (for a duplicate)", decimal=False, minimum=1,
+                        maximum=10_000_000),
+        ],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
+from bot.core.domain import CloseReason
 from bot.core.outcomes import Done, Invalid, OpenForm, Outcome
 from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.delivery.outbox import Outbox
-from bot.improvements import approval, approvers, card, forms, report, views
+from bot.improvements import approval, approvers, card, closing, editing, forms, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
 from bot.improvements.records import Moved
@@ -51,6 +52,18 @@ def register(registry: Registry) -> None:
             prepare=_owner_timezone,
         ),
     )
+    registry.form(
+        forms.EDIT_REPORT,
+        FormHandler(
+            spec=lambda settings: forms.edit_report_form(settings, 0, _NO_FACTS, {}),
+            apply=_edited,
+        ),
+    )
+    registry.form(forms.CLOSE, FormHandler(spec=lambda _s: forms.close_form(0, list(CloseReason), {}), apply=_closed))
+    registry.button(card.EDIT_REPORT, lambda act, t: OpenForm(editing.edit_form(act.session, act.ws, act.actor, t.id)))
+    registry.button(card.EDIT_FIX, _edit_fix)
+    registry.button(card.CLOSE, lambda act, t: OpenForm(closing.close_form(act.session, act.ws, act.actor, t.id)))
+    registry.button(card.REOPEN, _reopen)
     registry.button(views.ROOT_CAUSE, _root_cause)
     registry.button(views.PROPOSE, _propose)
     registry.button(views.MARK_IMPLEMENTED, _implemented_form)
@@ -103,6 +116,16 @@ def _decision_form(act: Act, target: Target, form_id: str) -> Outcome:
     return OpenForm(approval.check_decision(act.session, act.ws, act.actor, target.id, target.round or 0, form_id))
 
 
+def _edit_fix(act: Act, target: Target) -> Outcome:
+    return OpenForm(approval.proposal_form(act.session, act.ws, act.actor, target.id, edit=True))
+
+
+def _reopen(act: Act, target: Target) -> Outcome:
+    closing.reopen(act.session, act.ws, act.actor, target.id, act.now)
+    _moved(act, target.id)
+    return Done()
+
+
 def _resubmit(act: Act, target: Target) -> Outcome:
     return OpenForm(approval.proposal_form(act.session, act.ws, act.actor, target.id, resubmit_round=target.round))
 
@@ -120,8 +143,24 @@ def _reported(act: Act, answer: Answer) -> Outcome:
     return Done()
 
 
+_NO_FACTS = forms.ReportFacts(problem="", area="", frequency="weekly", hours_per_week=None, people=None,
+                              customers_notice=False)  # fmt: skip
+
+
+def _edited(act: Act, answer: Answer) -> Outcome:
+    editing.edit_report(act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now)
+    return Done()
+
+
+def _closed(act: Act, answer: Answer) -> Outcome:
+    closing.close(act.session, act.ws, act.actor, answer.id("improvement"), answer.values, act.now)
+    _moved(act, answer.id("improvement"))
+    return Done()
+
+
 def _proposed(act: Act, answer: Answer) -> Outcome:
     round_ = answer.id("round") if "round" in answer.context else None
+    edited_round = int(answer.context["edit"]) if "edit" in answer.context else None
     approval.submit_proposal(
         act.session,
         act.ws,
@@ -131,6 +170,7 @@ def _proposed(act: Act, answer: Answer) -> Outcome:
         act.now,
         answer.prepared,
         resubmit_round=round_,
+        edited_round=edited_round,
     )
     _moved(act, answer.id("improvement"))
     return Done()

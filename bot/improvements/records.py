@@ -22,11 +22,14 @@ class Moved:
     improvement: Improvement
 
 
-def load(session: Session, ws: WorkspaceRef, improvement_id: int) -> Improvement:
-    """The improvement, locked for the change, or a refusal when it is not in this workspace."""
+def load(session: Session, ws: WorkspaceRef, improvement_id: int, *, closed_ok: bool = False) -> Improvement:
+    """The improvement, locked for the change, or a refusal when it is not in this workspace (or, unless
+    `closed_ok`, when it is closed: nothing happens to a closed improvement but a reopen)."""
     improvement = queries.improvement_in(session, ws.id, improvement_id, for_update=True)
     if improvement is None:
         raise Refused("I can't find that improvement in this workspace.")
+    if improvement.status == Status.CLOSED.value and not closed_ok:
+        raise Refused(f"#{improvement.number} is closed; an approver can reopen it from its card.")
     return improvement
 
 

@@ -33,6 +33,7 @@ APPROVE = "approve"
 DECLINE = "decline"
 QUESTION = "question"
 RESUBMIT = "resubmit"
+EDITED = "edited"  # not a button: the verdict shown on a request replaced by an edited proposal
 MARK_IMPLEMENTED = "mark_implemented"
 
 QUOTE_LIMIT = 500
@@ -166,6 +167,21 @@ def approval_dm(improvement: Improvement, proposer: str, asked: Asked) -> Messag
     )
 
 
+def fix_edited_after_approval(improvement: Improvement, actor: str) -> Message:
+    return Message(
+        summary=f"#{improvement.number}: the approved fix was edited",
+        blocks=[
+            Paragraph(
+                spans=[
+                    Text(text="✏️ "),
+                    Mention(user=actor),
+                    Text(text=" edited the approved fix, so it goes through approval again (the request follows)."),
+                ]
+            )
+        ],
+    )
+
+
 def approval_outcome(improvement: Improvement, verdict: str, actor: str, proposer: str) -> Message:
     """The approval request, edited in place once decided: the verdict replaces the buttons."""
     headline = {
@@ -173,6 +189,7 @@ def approval_outcome(improvement: Improvement, verdict: str, actor: str, propose
         DECLINE: ("🚫 Declined by ", "declined"),
         QUESTION: ("❓ Question from ", "questioned"),
         RESUBMIT: ("↩️ Replaced by a resubmitted proposal from ", "replaced"),
+        EDITED: ("✏️ Replaced by an edited proposal from ", "replaced"),
     }[verdict]
     return Message(
         summary=f"Fix for #{improvement.number} {headline[1]}",

@@ -4,6 +4,7 @@ check-in buttons and answer form, check-ins scheduled when a fix is implemented,
 from __future__ import annotations
 
 from bot.core.commands import Invocation, Subcommand
+from bot.core.domain import Status
 from bot.core.outcomes import Done, OpenForm, Outcome, Show
 from bot.core.registry import Act, Answer, FormHandler, Registry, Target, TickJob
 from bot.improvements.implemented import Implemented
@@ -27,7 +28,7 @@ def register(registry: Registry) -> None:
         forms.CHECKIN, FormHandler(spec=lambda _settings: forms.checkin_form(0, "holding", None, {}), apply=_answered)
     )
     registry.subscribe(Implemented, _schedule)
-    registry.subscribe(Moved, lambda act, event: reminders.plan(act.session, act.ws, event.improvement, act.now))
+    registry.subscribe(Moved, _moved)
     registry.tick(TickJob("check-ins", checkins.queue_due, repeat=True))
     registry.tick(TickJob("nudges", checkins.queue_nudges))
     registry.tick(TickJob("missed", checkins.mark_missed))
@@ -54,6 +55,13 @@ def _answered(act: Act, answer: Answer) -> Outcome:
     )
     reminders.plan(act.session, act.ws, improvement, act.now)  # slipping: back in progress, its due date again
     return Done()
+
+
+def _moved(act: Act, event: Moved) -> None:
+    """Re-plan the reminders; a closed improvement's check-ins are cancelled with them."""
+    reminders.plan(act.session, act.ws, event.improvement, act.now)
+    if event.improvement.status == Status.CLOSED.value:
+        checkins.cancel_open(act.session, event.improvement.id or 0)
 
 
 def _schedule(act: Act, event: Implemented) -> None:

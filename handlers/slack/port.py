@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
@@ -246,6 +248,12 @@ class SlackChat:
         await self._post("", channel=user, **render.message(message))
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A background read nobody awaited any more: its failure is logged where it happened, not 'never retrieved'."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SlackDirectory:
     """Approvers are user ids and user-group ids; with none configured, workspace admins and owners.
     Answers are cached for a minute; any failure to ask Slack counts as 'no' (fail closed)."""
@@ -253,12 +261,15 @@ class SlackDirectory:
     TTL = 60.0
     MAX_CACHED = 10_000  # answers kept at most (people, groups): the least recently used go first
     ADMINS_TTL = 600.0  # the admins and owners (users.list pages through every member: Tier 2)
+    ADMINS_WAIT = 1.5  # seconds a form submission waits for the first read of them
     MAX_PAGES = 250  # of 200 members: 50,000 people
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
         self._cache: TTLCache[str, Any] = TTLCache(maxsize=self.MAX_CACHED, ttl=self.TTL)
-        self._admins: TTLCache[str, list[str]] = TTLCache(maxsize=1, ttl=self.ADMINS_TTL)
+        self._admins_list: list[str] | None = None
+        self._admins_at = 0.0
+        self._admins_task: asyncio.Task[list[str]] | None = None
 
     async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
         hit = self._cache.get(key)
@@ -291,10 +302,24 @@ class SlackDirectory:
         return list(found)
 
     async def admins(self) -> list[str]:
-        """Every admin and owner of the workspace (users.list, paged; kept ADMINS_TTL seconds)."""
-        cached = self._admins.get("admins")
-        if cached is not None:
-            return list(cached)
+        """Every admin and owner of the workspace (users.list, paged), kept ADMINS_TTL seconds and then refreshed in
+        the background while the last list still answers. A person submitting a form waits at most ADMINS_WAIT for
+        the first read (Slack wants an answer within 3 s): past it, ChatError, and the read goes on for the next
+        try."""
+        fresh = self._admins_list is not None and time.monotonic() - self._admins_at < self.ADMINS_TTL
+        if fresh and self._admins_list is not None:
+            return list(self._admins_list)
+        if self._admins_task is None or self._admins_task.done():
+            self._admins_task = asyncio.ensure_future(self._read_admins())
+            self._admins_task.add_done_callback(_retrieved)
+        if self._admins_list is not None:
+            return list(self._admins_list)  # stale while it is read again
+        try:
+            return list(await asyncio.wait_for(asyncio.shield(self._admins_task), self.ADMINS_WAIT))
+        except TimeoutError:
+            raise ChatError("users.list: still reading the workspace's members") from None
+
+    async def _read_admins(self) -> list[str]:
         admins: list[str] = []
         cursor = ""
         try:
@@ -311,9 +336,10 @@ class SlackDirectory:
                 if not cursor:
                     break
         except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
+            log.warning("could not read the workspace's admins: %s", exc)
             raise ChatError(f"users.list: {exc}") from exc
-        self._admins["admins"] = admins
-        return list(admins)
+        self._admins_list, self._admins_at = admins, time.monotonic()
+        return admins
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:
         try:

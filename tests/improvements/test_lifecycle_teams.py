@@ -130,3 +130,22 @@ async def test_decline_with_a_reason_from_the_approvers_private_form(teams: Team
     assert "Declined by <at>Maya</at>" in teams.connector.updates_of(request.response["id"])[-1].text
     assert "We replace the CRM in January" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
     assert "Declined" in teams.connector.updates_of(root)[-1].text
+
+
+async def test_the_reporter_withdraws_from_the_card_and_an_approver_reopens(teams: TeamsWorld) -> None:
+    root = await report(teams)
+    chain = teams.thread(root)
+    [card] = teams.connector.posts_to(INTAKE)
+
+    await teams.click(ALEX, card, "close", chain)
+    form = teams.connector.posts_to(ALEX.personal)[-1]
+    reasons = next(b for b in form.cards[0]["body"] if b.get("id") == "reason")
+    assert [c["value"] for c in reasons["choices"]] == ["withdrawn", "duplicate"]
+    await teams.submit(ALEX, form, {"reason": "withdrawn", "note": "", "duplicate_of": ""}, teams.personal(ALEX))
+
+    closed = teams.connector.updates_of(root)[-1]
+    assert "Closed: withdrawn by Alex" in closed.text  # a fact: the name, not a mention
+    refused = await teams.click(JO, closed, "reopen", chain)
+    assert refused.json()["value"] == "Only an approver can reopen #1."
+    await teams.click(MAYA, closed, "reopen", chain)
+    assert "Finding the root cause" in teams.connector.updates_of(root)[-1].text

@@ -1,0 +1,123 @@
+"""Ways out: close an improvement with a reason (withdrawn by its reporter, won't fix by an approver, a duplicate
+of another by anyone), and reopen it (an approver). A closed improvement leaves every list, reminder and check-in
+(the capabilities that chase it listen for `Moved`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.audit import audit
+from bot.core.domain import CloseReason, Status
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, Invalid, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import closing_views, forms
+from bot.improvements.approval import asked_in
+from bot.improvements.records import load, owner_key, touch
+from storage import queries
+from storage.models import Improvement
+
+
+def _may_decide(session: Session, improvement: Improvement, actor: Actor) -> bool:
+    asked = asked_in(session, improvement)
+    return actor.is_approver or bool(asked and actor.user in asked.people)
+
+
+def _reasons(session: Session, improvement: Improvement, actor: Actor) -> list[CloseReason]:
+    reasons = [CloseReason.WITHDRAWN] if actor.user == improvement.reporter_id else []
+    if _may_decide(session, improvement, actor):
+        reasons.append(CloseReason.WONT_FIX)
+    return [*reasons, CloseReason.DUPLICATE]
+
+
+def _check_closable(improvement: Improvement) -> None:
+    if improvement.status == Status.SUSTAINED.value:
+        raise Refused(f"#{improvement.number} is sustained: it is done, there is nothing to close.")
+
+
+def close_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
+    improvement = load(session, ws, improvement_id)
+    _check_closable(improvement)
+    reasons = _reasons(session, improvement, actor)
+    return forms.close_form(improvement.number, reasons, {"improvement": str(improvement.id)})
+
+
+def close(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, values: dict[str, Any], now: datetime
+) -> Improvement:
+    improvement = load(session, ws, improvement_id)
+    _check_closable(improvement)
+    reason = CloseReason(values["reason"])
+    if reason not in _reasons(session, improvement, actor):
+        who = "the reporter" if reason is CloseReason.WITHDRAWN else "an approver"
+        raise Refused(f"Only {who} can close #{improvement.number} as {reason.label.lower()}.")
+    note = values.get("note")
+    if reason is CloseReason.WONT_FIX and not note:
+        raise Invalid({"note": "Say why it won't be fixed: the reporter and the team deserve a reason."})
+    original = _original(session, ws, improvement, values) if reason is CloseReason.DUPLICATE else None
+    improvement.reopen_status = improvement.status
+    improvement.closed_reason = reason.value
+    improvement.closed_note = note
+    improvement.closed_by = actor.user
+    improvement.closed_at = now
+    improvement.duplicate_of = original.number if original else None
+    touch(session, improvement, Status.CLOSED, now)
+    outbox = Outbox(session, ws.id, now)
+    outbox.reply(improvement, closing_views.closed(improvement))
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "closed", now, reason=reason.value, of=improvement.duplicate_of)
+    if original is not None:
+        before = original.people
+        original.people = (original.people or 1) + 1  # the reporter of the duplicate is affected too
+        original.updated_at = now
+        session.add(original)
+        outbox.reply(original, closing_views.duplicate_joined(original, improvement, before))
+        outbox.refresh_card(original)
+        audit(session, ws.id, original, actor.user, "duplicate_joined", now, duplicate=improvement.number)
+    return improvement
+
+
+def _original(session: Session, ws: WorkspaceRef, improvement: Improvement, values: dict[str, Any]) -> Improvement:
+    number = values.get("duplicate_of")
+    if number is None:
+        raise Invalid({"duplicate_of": "Which improvement does it duplicate? Give its number."})
+    original = queries.improvement_by_number(session, ws.id, int(number))
+    if original is None:
+        raise Invalid({"duplicate_of": f"There is no #{int(number)} in this workspace."})
+    if original.id == improvement.id:
+        raise Invalid({"duplicate_of": "An improvement cannot duplicate itself."})
+    if original.status == Status.CLOSED.value:
+        raise Invalid({"duplicate_of": f"#{original.number} is closed too; give the one that is still open."})
+    return load(session, ws, original.id or 0)  # locked for the change
+
+
+def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> Improvement:
+    improvement = load(session, ws, improvement_id, closed_ok=True)
+    if improvement.status != Status.CLOSED.value:
+        raise Refused(f"#{improvement.number} is not closed.")
+    if not _may_decide(session, improvement, actor):
+        raise Refused(f"Only an approver can reopen #{improvement.number}.")
+    back = Status(improvement.reopen_status or Status.INVESTIGATING.value)
+    outbox = Outbox(session, ws.id, now)
+    if back is Status.IMPLEMENTED:  # its check-ins were cancelled: carried out again, then checked again
+        back = Status.APPROVED
+        improvement.cycle += 1
+    if improvement.closed_reason == CloseReason.DUPLICATE.value and improvement.duplicate_of is not None:
+        original = queries.improvement_by_number(session, ws.id, improvement.duplicate_of)
+        if original is not None and (original.people or 0) > 1:
+            original.people = (original.people or 0) - 1  # counted there no more
+            session.add(original)
+            outbox.refresh_card(original)
+    improvement.closed_reason = improvement.closed_note = improvement.closed_by = None
+    improvement.closed_at = improvement.duplicate_of = improvement.reopen_status = None
+    touch(session, improvement, back, now)
+    live = back is Status.APPROVED  # the owner's Mark implemented button, under the key the next edit finds
+    message = closing_views.reopened(improvement, actor.user, live=live)
+    outbox.reply(improvement, message, key=owner_key(improvement) if live else None)
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "reopened", now, status=back.value)
+    return improvement

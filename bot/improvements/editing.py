@@ -1,0 +1,98 @@
+"""Edit: the reporter, the owner or an approver fixes the report's facts (a typo, a number) at any time; the card
+updates in place with the case recalculated, the thread says what changed, and the change is audited. (The fix
+is edited through the proposal form: bot.improvements.approval, `edit=True`.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.audit import audit
+from bot.core.domain import Frequency, format_number
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import closing_views, forms
+from bot.improvements.approval import asked_in
+from bot.improvements.card import owner_of
+from bot.improvements.records import load
+from storage.models import Improvement
+
+FACTS = {  # field -> how the thread names it
+    "problem": "the problem",
+    "area": "process area",
+    "frequency": "how often",
+    "hours_per_week": "hours lost per week",
+    "people": "people affected",
+    "customers_notice": "customers notice",
+}
+
+
+def _check_editor(session: Session, improvement: Improvement, actor: Actor) -> None:
+    asked = asked_in(session, improvement)
+    if actor.user in (improvement.reporter_id, owner_of(improvement)) or actor.is_approver:
+        return
+    if asked is not None and actor.user in asked.people:
+        return
+    raise Refused(f"Only the reporter, the owner or an approver can edit #{improvement.number}.")
+
+
+def _facts(improvement: Improvement) -> forms.ReportFacts:
+    return forms.ReportFacts(
+        problem=improvement.problem,
+        area=improvement.area,
+        frequency=improvement.frequency,
+        hours_per_week=improvement.hours_per_week,
+        people=improvement.people,
+        customers_notice=improvement.customers_notice,
+    )
+
+
+def edit_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
+    improvement = load(session, ws, improvement_id)
+    _check_editor(session, improvement, actor)
+    return forms.edit_report_form(
+        ws.settings, improvement.number, _facts(improvement), {"improvement": str(improvement.id)}
+    )
+
+
+def _shown(field: str, value: Any) -> str:
+    if value is None:
+        return "not given"
+    if field == "hours_per_week":
+        return format_number(float(value))
+    if field == "people":
+        return f"{int(value):,}"
+    if field == "frequency":
+        return Frequency(value).label
+    if field == "customers_notice":
+        return "yes" if value else "no"
+    return str(value)
+
+
+def edit_report(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, values: dict[str, Any], now: datetime
+) -> Improvement:
+    improvement = load(session, ws, improvement_id)
+    _check_editor(session, improvement, actor)
+    changes: list[tuple[str, str, str]] = []
+    for field, name in FACTS.items():
+        old, new = getattr(improvement, field), values.get(field)
+        if field == "customers_notice":
+            new = bool(new)
+        if old == new:
+            continue
+        shown = ("", "") if field == "problem" else (_shown(field, old), _shown(field, new))
+        changes.append((name, *shown))
+        setattr(improvement, field, new)
+    if not changes:
+        return improvement  # saved as it was: nothing to say
+    session.add(improvement)  # (updated_at stays: it says since when the improvement waits at its stage)
+    outbox = Outbox(session, ws.id, now)
+    outbox.reply(improvement, closing_views.edited(improvement, actor.user, changes, ws.settings))
+    outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "edited", now, fields=[name for name, _, _ in changes])
+    return improvement
