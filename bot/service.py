@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from cachetools import LRUCache
 from sqlalchemy import Engine
@@ -305,12 +305,15 @@ class ImproveService:
         text: str,
         ids: tuple[str, ...],
         deliver: bool = True,
+        ref: str = "",
+        kind: Literal["new", "edited", "deleted"] = "new",
     ) -> bool:
         """Returns True when a capability took the reply (an answer to a why). `ids`: every id the platform gives
-        the message; it is taken once, whichever of them a retry carries. Raises Unavailable when it could not be
-        looked at (the caller makes sure it is sent again, or says so)."""
+        the message; it is taken once, whichever of them a retry carries. `ref`: the message's own id; with
+        `kind` "edited" or "deleted", the message `ref` was changed (`text`, its new text) or deleted. Raises
+        Unavailable when it could not be looked at (the caller makes sure it is sent again, or says so)."""
         ws = await self.workspace(external_id)
-        reply = Reply(channel=channel, thread=thread, text=text, ids=tuple(i for i in ids if i))
+        reply = Reply(channel=channel, thread=thread, text=text, ids=tuple(i for i in ids if i), ref=ref, kind=kind)
 
         def take(act: Act) -> bool:
             return any(handler(act, reply) for handler in self.registry.replies)

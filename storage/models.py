@@ -106,6 +106,8 @@ class Why(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_column=Column(Text))
     answered_by: str | None = Field(default=None, max_length=100)
     answered_at: datetime | None = _when(nullable=True)
+    answer_ref: str | None = Field(default=None, max_length=200, index=True)  # the answer's own message id
+    message_key: str | None = Field(default=None, max_length=60)  # the question's message, when asked again
 
 
 class Decision(SQLModel, table=True):

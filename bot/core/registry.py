@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -120,6 +120,8 @@ class Reply:
     text: str
     ids: tuple[str, ...]  # every id the platform gives this message (event id, channel and ts): a retry under
     # any one of them is the same message
+    ref: str = ""  # the message's own id (Slack: channel and ts; Teams: the activity id), stable across edits
+    kind: Literal["new", "edited", "deleted"] = "new"  # an edit or a deletion of the message `ref`
 
 
 ReplyHandler = Callable[[Act, Reply], bool]  # True when it was taken (and something should be delivered)

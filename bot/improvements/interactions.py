@@ -65,6 +65,7 @@ def register(registry: Registry) -> None:
     registry.button(card.CLOSE, lambda act, t: OpenForm(closing.close_form(act.session, act.ws, act.actor, t.id)))
     registry.button(card.REOPEN, _reopen)
     registry.button(views.ROOT_CAUSE, _root_cause)
+    registry.button(views.NOT_AN_ANSWER, _not_an_answer, needs_round=True)
     registry.button(views.PROPOSE, _propose)
     registry.button(views.MARK_IMPLEMENTED, _implemented_form)
     registry.button(views.APPROVE, _approve, needs_round=True)
@@ -94,6 +95,12 @@ def _moved(act: Act, improvement_id: int) -> None:
 
 def _root_cause(act: Act, target: Target) -> Outcome:
     report.root_cause_found(act.session, act.ws, act.actor, target.id, act.now, asked=target.round)
+    _moved(act, target.id)
+    return Done()
+
+
+def _not_an_answer(act: Act, target: Target) -> Outcome:
+    report.not_an_answer(act.session, act.ws, act.actor, target.id, act.now, asked=target.round or 0)
     _moved(act, target.id)
     return Done()
 
@@ -243,6 +250,12 @@ async def _owner_timezone(lookup: Lookup, context: dict[str, str]) -> str | None
 
 
 def _answer_why(act: Act, reply: Reply) -> bool:
+    if reply.kind != "new":
+        text = reply.text if reply.kind == "edited" else None
+        changed = report.change_answer(act.session, act.ws, ref=reply.ref, user=act.actor.user, text=text, now=act.now)
+        if changed is not None:
+            act.publish(Moved(changed))
+        return changed is not None
     taken = report.answer_why(
         act.session,
         act.ws,
@@ -252,6 +265,7 @@ def _answer_why(act: Act, reply: Reply) -> bool:
         text=reply.text,
         ids=reply.ids,
         now=act.now,
+        ref=reply.ref,
     )
     if taken is not None:
         act.publish(Moved(taken))

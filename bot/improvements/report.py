@@ -3,10 +3,11 @@ close the chain at the root cause."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
 from bot.core.domain import MAX_WHYS, Frequency, Status
@@ -61,8 +62,10 @@ def answer_why(
     text: str,
     ids: tuple[str, ...],
     now: datetime,
+    ref: str = "",
 ) -> Improvement | None:
-    """A reply in an improvement's thread. Only the reporter's replies during the 5 Whys are answers;
+    """A reply in an improvement's thread. `ref`: the message's own id, so a later edit or deletion of it finds
+    the answer it became. Only the reporter's replies during the 5 Whys are answers;
     everything else in the thread is conversation and left alone. A message seen before, under any of its
     `ids` (a retried event, the same message under a new event id), does nothing."""
     text = clean_text(text)
@@ -81,6 +84,7 @@ def answer_why(
     current.answer = text
     current.answered_by = user
     current.answered_at = now
+    current.answer_ref = ref[:200] or None
     session.add(current)
     outbox = Outbox(session, ws.id, now)
     if improvement.stalled_at is not None:  # picked up again
@@ -92,8 +96,10 @@ def answer_why(
         _finish_whys(session, improvement, whys, outbox, now, asked=current)
     else:
         position = current.position + 1
-        session.add(Why(improvement_id=id_of(improvement), position=position, question=text))
-        outbox.reply(improvement, views.why_question(improvement, position, text), key=f"why:{position}")
+        # after a take-back, "why:N" may name a message already: a question asked anew gets a key of its own
+        key = _fresh_key(position) if any(w.message_key for w in whys) else None
+        session.add(Why(improvement_id=id_of(improvement), position=position, question=text, message_key=key))
+        outbox.reply(improvement, views.why_question(improvement, position, text), key=key or f"why:{position}")
         _settle_question(improvement, current, outbox)
     return improvement
 
@@ -107,7 +113,12 @@ def _settle_question(improvement: Improvement, why: Why, outbox: Outbox) -> None
     if why.position > 1:
         settled = None if why.answer else CLOSED_UNANSWERED
         message = views.why_question(improvement, why.position, why.question, live=False, settled=settled)
-        outbox.edit(improvement, f"why:{why.position}", message)
+        outbox.edit(improvement, why_key(why), message)
+
+
+def why_key(why: Why) -> str:
+    """The key of the message that asks this why (a why asked again has a message of its own)."""
+    return why.message_key or f"why:{why.position}"
 
 
 def _finish_whys(
@@ -142,3 +153,99 @@ def root_cause_found(
     answered = [w for w in whys if w.answer]
     _finish_whys(session, improvement, answered, Outbox(session, ws.id, now), now, asked=whys[-1])
     audit(session, ws.id, improvement, actor.user, "root_cause_found", now, whys=len(answered))
+
+
+# -- the reporter changes their mind -------------------------------------------------------------------
+
+WITHDRAWN = "Withdrawn: the answer it quoted was taken back."
+
+
+def _answer_of(session: Session, ws: WorkspaceRef, ref: str, user: str) -> tuple[Improvement, Why] | None:
+    """The answer `ref` became, when `user` wrote it in this workspace."""
+    found = session.exec(
+        select(Why, Improvement)
+        .join(Improvement, col(Improvement.id) == col(Why.improvement_id))
+        .where(Why.answer_ref == ref, Improvement.workspace_id == ws.id)
+    ).first()
+    if found is None or found[0].answered_by != user:
+        return None
+    why, improvement = found
+    locked = queries.improvement_in(session, ws.id, improvement.id or 0, for_update=True)
+    return (locked, why) if locked is not None else None
+
+
+def change_answer(
+    session: Session, ws: WorkspaceRef, *, ref: str, user: str, text: str | None, now: datetime
+) -> Improvement | None:
+    """The reporter edited (`text`) or deleted (None) a message that was taken as an answer. While the 5 Whys run,
+    an edit updates the answer (and the next question, which quotes it) and a deletion takes it back and asks that
+    why again; once the root cause is found, an edit still updates the chain, until a fix is proposed."""
+    found = _answer_of(session, ws, ref, user)
+    if found is None:
+        return None
+    improvement, why = found
+    status = Status(improvement.status)
+    outbox = Outbox(session, ws.id, now)
+    if text is None:
+        if status is not Status.INVESTIGATING:
+            return None  # the chain is closed: what was decided on it stays
+        take_back(session, improvement, why, outbox)
+        audit(session, ws.id, improvement, user, "answer_deleted", now, position=why.position)
+        return improvement
+    text = clean_text(text)
+    if not text or text == why.answer or status not in (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND):
+        return None
+    why.answer = text
+    session.add(why)
+    whys = list(queries.whys_of(session, improvement.id or 0))
+    following = next((w for w in whys if w.position == why.position + 1), None)
+    if following is not None:
+        following.question = text
+        session.add(following)
+        latest = status is Status.INVESTIGATING and following.answer is None
+        settled = None if following.answer or latest else CLOSED_UNANSWERED
+        message = views.why_question(improvement, following.position, text, live=latest, settled=settled)
+        outbox.edit(improvement, why_key(following), message)
+    if status is Status.ROOT_CAUSE_FOUND:
+        outbox.edit(improvement, "chain", views.root_cause_chain(improvement, [w for w in whys if w.answer]))
+        outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, user, "answer_edited", now, position=why.position)
+    return improvement
+
+
+def take_back(session: Session, improvement: Improvement, why: Why, outbox: Outbox) -> None:
+    """Take back `why`'s answer: the questions after it are withdrawn (edited in place) and it is asked again."""
+    for later in queries.whys_of(session, improvement.id or 0):
+        if later.position > why.position:
+            message = views.why_question(improvement, later.position, later.question, live=False, settled=WITHDRAWN)
+            outbox.edit(improvement, why_key(later), message)
+            session.delete(later)
+    why.answer = why.answered_by = why.answered_at = why.answer_ref = None
+    why.message_key = _fresh_key(why.position)
+    session.add(why)
+    session.flush()
+    outbox.reply(improvement, views.why_question(improvement, why.position, why.question, again=True),
+                 key=why.message_key)  # fmt: skip
+
+
+def _fresh_key(position: int) -> str:
+    return f"why:{position}:{uuid.uuid4().hex[:12]}"
+
+
+def not_an_answer(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime, *, asked: int
+) -> Improvement:
+    """Clicked on Why #`asked`: the answer it quotes (to Why #asked-1) was a chat aside. Take it back, ask again."""
+    improvement = load(session, ws, improvement_id)
+    if actor.user != improvement.reporter_id:
+        raise Refused("Only the reporter can take an answer back: the answers are theirs.")
+    if improvement.status != Status.INVESTIGATING.value:
+        raise Refused(f"The 5 Whys of #{improvement.number} are closed; the chain stays as it is.")
+    whys = list(queries.whys_of(session, improvement_id))
+    if asked != whys[-1].position or asked < 2:
+        raise Refused(f"That button belongs to Why #{asked}; the 5 Whys have moved on. Use the one under the latest "
+                      "why.")  # fmt: skip
+    previous = whys[-2]
+    take_back(session, improvement, previous, Outbox(session, ws.id, now))
+    audit(session, ws.id, improvement, actor.user, "not_an_answer", now, position=previous.position)
+    return improvement

@@ -28,6 +28,7 @@ from storage.models import Improvement, Why
 
 # action ids carried by buttons (registered in bot.improvements.interactions)
 ROOT_CAUSE = "root_cause"
+NOT_AN_ANSWER = "not_an_answer"  # the quoted answer was a chat aside: take it back and ask again
 PROPOSE = "propose"
 APPROVE = "approve"
 DECLINE = "decline"
@@ -43,7 +44,13 @@ QUOTE_LIMIT = 500
 
 
 def why_question(
-    improvement: Improvement, position: int, quoted: str, *, live: bool = True, settled: str | None = None
+    improvement: Improvement,
+    position: int,
+    quoted: str,
+    *,
+    live: bool = True,
+    settled: str | None = None,
+    again: bool = False,
 ) -> Message:
     """Why #1 quotes the problem; each later why quotes the last answer, with *Root cause found* (that answer is
     the root cause). `live=False`: the question once the next one is asked (or the chain closed), edited in place
@@ -52,7 +59,7 @@ def why_question(
     blocks: list = [
         Paragraph(
             spans=[
-                Bold(text=f"Why #{position}"),
+                Bold(text=f"Why #{position}" + (" (again)" if again else "")),
                 Text(text=" · "),
                 Mention(user=improvement.reporter_id),
                 Text(text=f", why does {that} happen?"),
@@ -70,7 +77,14 @@ def why_question(
         blocks[-1] = Context(spans=spans(settled or "Answered in this thread."))
     elif position > 1:  # the button names its why: a click on an older one is refused, whatever it still shows
         value = button_value(improvement, position)
-        blocks.append(Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=value)]))
+        blocks.append(
+            Actions(
+                buttons=[
+                    Button(label="Root cause found", action=ROOT_CAUSE, value=value),
+                    Button(label="Not an answer", action=NOT_AN_ANSWER, value=value),
+                ]
+            )
+        )
     return Message(summary=f"Why #{position}: why does {that} happen?", blocks=blocks)
 
 

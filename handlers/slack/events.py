@@ -30,6 +30,8 @@ async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool =
     event = body.get("event")
     if not isinstance(event, dict):
         return False
+    if event.get("subtype") in CHANGES:
+        return await _changed(service, body, event, deliver=deliver)
     if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id") or not event.get("user"):
         return False  # edits, joins, bots and the bot itself are not answers
     thread = event.get("thread_ts")
@@ -42,6 +44,34 @@ async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool =
         user=dig(event, "user"),
         text=render.unescape(dig(event, "text")),
         ids=(dig(body, "event_id"), f"{dig(event, 'channel')}:{dig(event, 'ts')}"),
+        ref=f"{dig(event, 'channel')}:{dig(event, 'ts')}",
+        deliver=deliver,
+    )
+
+
+CHANGES = ("message_changed", "message_deleted")
+
+
+async def _changed(service: ImproveService, body: dict[str, Any], event: dict[str, Any], *, deliver: bool) -> bool:
+    """An edited or deleted thread message: when it was an answer to a why, the answer follows it."""
+    deleted = event.get("subtype") == "message_deleted"
+    message = event.get("previous_message" if deleted else "message")
+    if not isinstance(message, dict) or message.get("bot_id") or not message.get("user"):
+        return False
+    ts = event.get("deleted_ts") if deleted else message.get("ts")
+    thread = message.get("thread_ts")
+    if not ts or not thread or thread == ts:
+        return False  # only replies inside a thread were ever answers
+    channel = dig(event, "channel")
+    return await service.thread_reply(
+        dig(body, "team_id") or dig(event, "team"),
+        channel=channel,
+        thread=str(thread),
+        user=dig(message, "user"),
+        text="" if deleted else render.unescape(dig(message, "text")),
+        ids=(),
+        ref=f"{channel}:{ts}",
+        kind="deleted" if deleted else "edited",
         deliver=deliver,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
 from microsoft_teams.api.models import InvokeResponse
@@ -126,8 +126,9 @@ def register(
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
             try:
-                await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
-                                           ids=(str(activity.get("id") or ""),))  # fmt: skip
+                ref = str(activity.get("id") or "")
+                await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text, ids=(ref,),
+                                           ref=ref)  # fmt: skip
             except Unavailable as exc:  # Teams does not send it again: say so where it was written
                 log.warning("a Teams thread message could not be looked at: the database is unavailable (%s)", exc)
                 if base == intake_channel:  # the improvements' threads live there
@@ -136,6 +137,33 @@ def register(
             await ctx.send(render.neutralize(misspelled_text(typed, render.COMMAND_WORD)))
         elif personal:
             await _answer(ctx, await service.command(tenant, user, "help", {}))
+
+    @app.on_message_update
+    async def on_message_update(ctx: ActivityContext[Any]) -> None:
+        await _changed(ctx, "edited")
+
+    @app.on_message_delete
+    async def on_message_delete(ctx: ActivityContext[Any]) -> None:
+        await _changed(ctx, "deleted")
+
+    async def _changed(ctx: ActivityContext[Any], kind: Literal["edited", "deleted"]) -> None:
+        """An edited or deleted reply: when it was an answer to a why, the answer follows it. Nothing is said
+        back (an edit is not a conversation); a failure is logged and the answer stays as it was."""
+        try:
+            activity = _dump(ctx)
+            tenant, user = await remember(activity)
+            conversation = (activity.get("conversation") or {}).get("id", "")
+            base, _, thread = str(conversation).partition(";messageid=")
+            ref = str(activity.get("id") or "")
+            if not tenant or not user or not thread or not ref:
+                return
+            text = str(activity.get("text") or "") if kind == "edited" else ""
+            await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text, ids=(), ref=ref,
+                                       kind=kind)  # fmt: skip
+        except Unavailable as exc:
+            log.warning("a Teams %s message could not be looked at: the database is unavailable (%s)", kind, exc)
+        except Exception:
+            log.exception("a Teams %s message could not be handled", kind)
 
     async def _answer(ctx: ActivityContext[Any], outcome: Outcome) -> None:
         """A command's answer, in the conversation it was typed in (an error here: Teams shows the send failed)."""

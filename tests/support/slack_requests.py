@@ -89,6 +89,36 @@ def message_event(text: str, user: str, *, channel: str, thread_ts: str | None, 
     return json.dumps(body).encode(), "application/json"
 
 
+def message_changed(text: str, user: str, *, channel: str, thread_ts: str, ts: str, event_id: str,
+                    team: str = TEAM) -> tuple[bytes, str]:  # fmt: skip
+    """Slack's event when a person edits their message: the message as it is now, nested, with no user on top."""
+    now = f"{time.time():.6f}"
+    message = {"type": "message", "user": user, "text": text, "ts": ts, "thread_ts": thread_ts, "team": team,
+               "edited": {"user": user, "ts": now}}  # fmt: skip
+    event = {"type": "message", "subtype": "message_changed", "hidden": True, "channel": channel, "ts": now,
+             "event_ts": now, "message": message,
+             "previous_message": {"type": "message", "user": user, "text": "(before)", "ts": ts,
+                                  "thread_ts": thread_ts}}  # fmt: skip
+    return _event_body(event, event_id, team)
+
+
+def message_deleted(user: str, *, channel: str, thread_ts: str, ts: str, event_id: str,
+                    team: str = TEAM) -> tuple[bytes, str]:  # fmt: skip
+    now = f"{time.time():.6f}"
+    event = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": channel, "ts": now,
+             "event_ts": now, "deleted_ts": ts,
+             "previous_message": {"type": "message", "user": user, "text": "(gone)", "ts": ts,
+                                  "thread_ts": thread_ts}}  # fmt: skip
+    return _event_body(event, event_id, team)
+
+
+def _event_body(event: dict[str, Any], event_id: str, team: str) -> tuple[bytes, str]:
+    body = {"token": "legacy", "team_id": team, "api_app_id": "A0001", "event": event, "type": "event_callback",
+            "event_id": event_id, "event_time": int(time.time()),
+            "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}]}  # fmt: skip
+    return json.dumps(body).encode(), "application/json"
+
+
 def state_for(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
     """Fill a modal the way Slack reports it: answers by field id, shaped per element type."""
     state: dict[str, Any] = {}

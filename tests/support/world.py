@@ -97,12 +97,23 @@ class SlackWorld:
         return self.cards()[-1]
 
     async def reply(self, thread_ts: str, text: str, user: str, *, channel: str = "C0INTAKE",
-                    event_id: str | None = None, headers: dict[str, str] | None = None,
+                    event_id: str | None = None, headers: dict[str, str] | None = None, ts: str | None = None,
                     **extra: Any) -> httpx.Response:  # fmt: skip
         event_id = event_id or f"Ev{next(self._events):06d}"
-        ts = f"1800000000.{next(self._ts):06d}"
+        ts = ts or f"1800000000.{next(self._ts):06d}"
         request = rq.message_event(text, user, channel=channel, thread_ts=thread_ts, event_id=event_id, ts=ts, **extra)
         return await self.send(request, headers=headers)
+
+    async def edit_reply(self, thread_ts: str, ts: str, text: str, user: str) -> httpx.Response:
+        """The person edits their reply `ts` in the thread."""
+        event_id = f"Ev{next(self._events):06d}"
+        return await self.send(rq.message_changed(text, user, channel="C0INTAKE", thread_ts=thread_ts, ts=ts,
+                                                  event_id=event_id))  # fmt: skip
+
+    async def delete_reply(self, thread_ts: str, ts: str, user: str) -> httpx.Response:
+        event_id = f"Ev{next(self._events):06d}"
+        return await self.send(rq.message_deleted(user, channel="C0INTAKE", thread_ts=thread_ts, ts=ts,
+                                                  event_id=event_id))  # fmt: skip
 
     async def click(self, message: Call, action: str, user: str) -> httpx.Response:
         """Click the button `action` on a message the bot posted."""
