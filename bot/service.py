@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from cachetools import LRUCache
@@ -83,10 +84,21 @@ def _claim(act: Act, instance: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class ThreadEntry:
+    """One message in a thread after the card: the bot's (`message`), or a person's answer to a why (`who`, `text`)."""
+
+    at: datetime
+    message: Message | None = None
+    who: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class ThreadView:
     channel: str
     ref: str
-    messages: list[Message]
+    card: Message
+    entries: list[ThreadEntry]  # in the order they were said
 
 
 @dataclass(frozen=True)
@@ -337,10 +349,24 @@ class ImproveService:
             card = queries.posted(session, improvement.id or 0, "card") if improvement else None
             if improvement is None or card is None:
                 return None
-            latest: dict[str, Message] = {}
+            latest: dict[str, ThreadEntry] = {}
             for row in queries.delivered_in_thread(session, improvement.id or 0):
-                latest[row.key or f"row:{row.id}"] = Message.model_validate(row.payload)
+                key = row.key or f"row:{row.id}"
+                if row.kind == "update" and key not in latest:
+                    continue  # an edit of a message outside the thread (a DM)
+                at = latest[key].at if key in latest else row.created_at
+                latest[key] = ThreadEntry(at=at, message=Message.model_validate(row.payload))
+            answers = {  # each right under the question it answers
+                why.message_key or f"why:{why.position}": ThreadEntry(
+                    at=why.answered_at, who=why.answered_by or "", text=why.answer or ""
+                )
+                for why in queries.whys_of(session, improvement.id or 0)
+                if why.answer and why.answered_at
+            }
+            entries: list[ThreadEntry] = []
+            for key, entry in latest.items():
+                entries += [entry, answers[key]] if key in answers else [entry]
             head = card_view(session, improvement, ws.settings)
-            return ThreadView(channel=card.channel, ref=card.ref, messages=[head, *latest.values()])
+            return ThreadView(channel=card.channel, ref=card.ref, card=head, entries=entries)
 
         return await self._run(find)

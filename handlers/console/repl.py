@@ -7,6 +7,7 @@ improvement's thread (`:thread 1`) and reply there, click a numbered button (`:c
 from __future__ import annotations
 
 import asyncio
+import heapq
 import re
 import uuid
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput
 from bot.core.outcomes import UNAVAILABLE, Done, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.registry import number as number_of
 from bot.core.workspace import WorkspaceSettings
-from bot.service import ImproveService
+from bot.service import ImproveService, ThreadEntry
 from bot.tick import Ticker
 from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
 from storage.db import Unavailable
@@ -34,7 +35,8 @@ COMMAND = "/improve"
 HELP = """Console commands:
   /improve [text]     report a broken process (a form opens at the prompts); /improve help lists the rest
   :as @name           switch who you are (approver: @maya; workspace admin: @sam)
-  :thread N           enter the thread of improvement #N; plain lines are then replies there
+  :thread N           enter the thread of #N (shown as it reads: the bot's messages and people's replies);
+                      plain lines are then replies there
   :leave              leave the thread
   :click N            click button [N]
   :wait 7d            let time pass (d, h, m) and run the scheduler: check-ins, nudges, the weekly digest
@@ -68,6 +70,7 @@ class Console:
         self.write = write
         self.user = "@alex"
         self.thread: tuple[str, str, int] | None = None  # (channel, card ref, number)
+        self.chatter: dict[int, list[ThreadEntry]] = {}  # what people said in threads that was not an answer
 
     def _prompt(self) -> str:
         where = f" #{self.thread[2]} thread" if self.thread else ""
@@ -116,10 +119,13 @@ class Console:
         elif line.startswith(":"):
             self.write(f"Unknown command {line.split()[0]}. Type :help.")
         elif self.thread is not None:
-            channel, ref, _number = self.thread
-            await self.service.thread_reply(
+            channel, ref, number = self.thread
+            taken = await self.service.thread_reply(
                 WORKSPACE, channel=channel, thread=ref, user=self.user, text=line, ids=(str(uuid.uuid4()),)
             )
+            if not taken:  # conversation: kept for :thread N (an answer is kept by the 5 Whys themselves)
+                self.chatter.setdefault(number, []).append(ThreadEntry(at=self.service.clock.now(), who=self.user,
+                                                                       text=line))  # fmt: skip
         else:
             self.write("(said in the channel; the bot listens in improvement threads. :thread N enters one.)")
 
@@ -156,8 +162,13 @@ class Console:
             return
         self.thread = (found.channel, found.ref, number)
         self.write(f"--- the thread of #{number}, as it reads now ---")
-        for i, message in enumerate(found.messages):
-            self.chat.show("card:" if i == 0 else "  bot:", f"history:{number}:{i}", message)
+        self.chat.show("card:", f"history:{number}:0", found.card)
+        said = heapq.merge(found.entries, self.chatter.get(number, []), key=lambda entry: entry.at)
+        for i, entry in enumerate(said, 1):
+            if entry.message is not None:
+                self.chat.show("  bot:", f"history:{number}:{i}", entry.message)
+            else:
+                self.write(f"  {entry.who}: {entry.text}")
         self.write(f"In the thread of #{number}. Lines you type are replies; :leave to leave.")
 
     async def _click(self, arg: str) -> None:

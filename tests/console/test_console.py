@@ -101,6 +101,28 @@ async def test_a_restarted_console_shows_the_thread_with_live_buttons(db, clock:
     assert "please review" in terminal.screen
 
 
+async def test_the_thread_shows_what_people_said_and_not_the_dms(db, clock: FakeClock) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", ""]
+    await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", ":as @jo", "same here, it bites us weekly", ":as @alex",
+        click("Root cause found"), click("Propose a fix"), *proposal, ":as @maya", click("Approve"),
+        ":as @alex", click("Mark implemented"), "3/week", "", ":leave",
+        ":wait 8d", click("Still holding"), "2/week", "",  # the check-in DM is edited in place: a DM, not the thread
+    ])  # fmt: skip
+    terminal = await run(db, clock, [":thread 1"])  # after a restart: what was saved
+    screen = terminal.screen.split("--- the thread of #1, as it reads now ---")[-1]
+    assert "  @alex: Two web forms" in screen
+    assert screen.index("*Why #1*") < screen.index("@alex: Two web forms") < screen.index("*Why #2*")
+    assert "says it is still holding" in screen and "✅ Still holding" not in screen  # the DM's edit is no reply
+    assert "✅ Approved by @maya" in screen
+
+
+async def test_the_thread_keeps_conversation_said_in_this_session(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [*REPORT, ":thread 1", "Two web forms", ":as @jo", "same here", ":thread 1"])
+    screen = terminal.screen.split("--- the thread of #1, as it reads now ---")[-1]
+    assert screen.index("@alex: Two web forms") < screen.index("@jo: same here")
+
+
 async def test_form_errors_are_shown_and_only_those_fields_asked_again(db, clock: FakeClock) -> None:
     lines = ["/improve", "", "1", "1", "-3", "4", "n", "", "Leads twice", "2"]
     terminal = await run(db, clock, lines)
