@@ -120,7 +120,7 @@ def format_money(value: float, currency: str) -> str:
 def impact_line(impact: Impact, currency: str) -> str:
     """'≈ 3 h/week × 4 people ≈ 624 h/year ≈ $31,200/year at $50/h'."""
     if impact.hours_per_week is None or impact.people is None:
-        return "Impact not estimated yet (add hours lost per week and people affected to make the case)"
+        return "Impact not estimated yet: Edit report to add hours lost per week and people affected and make the case"
     people = "person" if impact.people == 1 else "people"
     return (
         f"≈ {format_number(impact.hours_per_week)} h/week × {impact.people:,} {people}"
