@@ -126,8 +126,8 @@ def proposal_fields(improvement: Improvement) -> Fields:
     return Fields(items=items)
 
 
-def _asking(asked: Asked) -> list[Span]:
-    """'@maya, @sam and 3 more, please review.'"""
+def asked_spans(asked: Asked) -> list[Span]:
+    """'@maya, @sam and 3 more': who a request asks."""
     out: list[Span] = []
     for n, person in enumerate(asked.mentions):
         if n:
@@ -135,12 +135,17 @@ def _asking(asked: Asked) -> list[Span]:
         out.append(Mention(user=person))
     if asked.more:
         out.append(Text(text=f" and {asked.more} more"))
-    out.append(Text(text=", please review."))
     return out
 
 
 def approval_request(improvement: Improvement, asked: Asked, proposer: str) -> Message:
-    asking: list[Span] = [Text(text="📝 "), Mention(user=proposer), Text(text=" proposes a fix. "), *_asking(asked)]
+    asking: list[Span] = [
+        Text(text="📝 "),
+        Mention(user=proposer),
+        Text(text=" proposes a fix. "),
+        *asked_spans(asked),
+        Text(text=", please review."),
+    ]
     value = button_value(improvement, improvement.approval_round)
     return Message(
         summary=f"Fix proposed for #{improvement.number}: approval requested",

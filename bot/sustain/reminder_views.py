@@ -7,18 +7,8 @@ from datetime import date
 from bot.core.messages import Context, Mention, Message, Paragraph, Quote, Span, Text, ThreadLink, clip, spans
 from bot.improvements.approvers import Asked
 from bot.improvements.card import owner_of, title_of
+from bot.improvements.views import asked_spans
 from storage.models import Checkin, Improvement
-
-
-def _asked(asked: Asked) -> list[Span]:
-    out: list[Span] = []
-    for n, person in enumerate(asked.mentions):
-        if n:
-            out.append(Text(text=", " if n < len(asked.mentions) - 1 or asked.more else " and "))
-        out.append(Mention(user=person))
-    if asked.more:
-        out.append(Text(text=f" and {asked.more} more"))
-    return out
 
 
 def _days(days: int) -> str:
@@ -33,7 +23,7 @@ def approval_reminder(improvement: Improvement, asked: Asked, days: int) -> Mess
             Paragraph(
                 spans=[
                     Text(text=f"⏰ The fix for #{improvement.number} has waited {_days(days)} for a decision. "),
-                    *_asked(asked),
+                    *asked_spans(asked),
                     Text(text=", please approve, decline or ask a question on the request above."),
                 ]
             )
@@ -70,7 +60,7 @@ def escalation(improvement: Improvement, escalated: Asked, days: int, fallback_l
                         text=f"📣 The fix for #{improvement.number} has waited {_days(days)} with no decision, so "
                         f"{fallback_label} are asked too: "
                     ),
-                    *_asked(escalated),
+                    *asked_spans(escalated),
                     Text(text=", please decide on the request above."),
                 ]
             )
