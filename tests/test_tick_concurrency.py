@@ -102,3 +102,51 @@ def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
     for thread in threads:
         thread.join(timeout=30)
     assert counts == {"a": OWNERS, "b": 0}
+
+
+def test_the_reminder_tick_skips_an_improvement_a_person_is_changing(db) -> None:
+    """PostgreSQL: a person's action locks the improvement, then re-plans its reminders; the reminder tick must
+    skip that improvement, not wait for it (waiting in the other order would deadlock or time out)."""
+    import threading
+    import time
+
+    import pytest
+    from sqlmodel import select
+
+    from bot.sustain import reminders
+    from storage import queries
+    from storage.models import Reminder
+
+    if db.dialect.name == "sqlite":
+        pytest.skip("SQLite locks the whole database: there is no order of row locks to get wrong")
+    seed(db)
+    with transaction(db) as session:
+        for improvement in session.exec(select(Improvement)).all():
+            improvement.status, improvement.due_date = "approved", datetime(2026, 11, 25, tzinfo=UTC).date()
+            session.add(Reminder(workspace_id=improvement.workspace_id, improvement_id=improvement.id or 0,
+                                 kind="overdue", subject="due:2026-11-25", due_at=FRIDAY_4PM))  # fmt: skip
+    held, done = threading.Event(), threading.Event()
+    result: dict[str, object] = {}
+
+    def person() -> None:
+        with transaction(db) as session:
+            first = session.exec(select(Improvement).where(Improvement.number == 1)).one()
+            queries.improvement_in(session, first.workspace_id, first.id or 0, for_update=True)  # as a click would
+            held.set()
+            done.wait(timeout=10)
+
+    def tick() -> None:
+        held.wait(timeout=10)
+        started = time.monotonic()
+        with transaction(db) as session:
+            result["handled"] = reminders.queue_due(session, "slack", FRIDAY_4PM)
+        result["seconds"] = time.monotonic() - started
+        done.set()
+
+    threads = [threading.Thread(target=person), threading.Thread(target=tick)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert result["handled"] == OWNERS - 1  # all but the one being changed, which the next tick takes
+    assert isinstance(result["seconds"], float) and result["seconds"] < 1.0  # not after a lock timeout

@@ -330,8 +330,12 @@ class Delivery:
         posted yet or the platform has no link)."""
         if not any(isinstance(s, ThreadLink) for block in message.blocks for s in getattr(block, "spans", ())):
             return message
-        card = await asyncio.to_thread(self._posted, improvement_id, "card")
-        url = await self._chat.permalink(card.channel, card.ref) if card else None
+        try:
+            card = await asyncio.to_thread(self._posted, improvement_id, "card")
+            url = await self._chat.permalink(card.channel, card.ref) if card else None
+        except Exception as exc:  # the link is a convenience: the message goes without it
+            log.warning("no link to the thread of improvement %s: %s", improvement_id, type(exc).__name__)
+            url = None
 
         def resolved(span: Any) -> Any:
             if not isinstance(span, ThreadLink):

@@ -86,21 +86,23 @@ async def resolve(directory: Directory, settings: WorkspaceSettings, exclude: Co
     approvers asked, the fallback approvers are who an escalation asks (when there are others).
     Raises ChatError when the platform cannot say right now."""
     if settings.approvers:
-        people = [p for p in await directory.people(settings.approvers) if p not in exclude]
+        everyone = await directory.people(settings.approvers)
+        people = [p for p in everyone if p not in exclude]
         if people:
             mentions = await _named(directory, settings.approvers, set(people))
             asked = Asked(people, mentions, 0, "", False, people[:MAX_DMS])
-            if not settings.escalate_approval_days:
-                return asked
+            if not (settings.remind_approval_days and settings.escalate_approval_days):
+                return asked  # no escalation will ever ask anyone else
             try:
-                others = await fallback_of(directory, settings, {*exclude, *people}, "")
+                escalation = await fallback_of(directory, settings, {*exclude, *people}, "")
             except ChatError as exc:  # the request goes out all the same; only its escalation is unknown
                 log.warning("could not look up who an escalation would ask: %s", exc)
                 return asked
-            return replace(asked, escalate_to=others.to_json() if others.people else None)
-        why = "Nobody approves their own report or proposal, so the fallback approvers are asked."
-        if not settings.fallback_approvers:
-            why = "Nobody approves their own report or proposal, so the workspace admins are asked."
+            return replace(asked, escalate_to=escalation.to_json() if escalation.people else None)
+        label = "the fallback approvers" if settings.fallback_approvers else "the workspace admins"
+        why = f"Nobody approves their own report or proposal, so {label} are asked."
+        if not everyone:
+            why = f"The approvers' groups have nobody in them, so {label} are asked."
     else:
         why = "No approvers are set, so the workspace admins are asked."
         if settings.fallback_approvers:

@@ -208,7 +208,7 @@ def _implemented(act: Act, answer: Answer) -> Outcome:
 
 NOBODY_TO_ASK = (
     "Nobody else can approve this fix: the approvers reported or proposed it and there is no admin left to ask. "
-    "Ask whoever runs the bot to add an approver (IMPROVE_APPROVERS, or fallback approvers), then submit again."
+    "Ask whoever runs the bot to add an approver or fallback approvers, then submit again."
 )
 CANNOT_ASK = "I couldn't check who can approve this just now. Please submit again in a minute; what you typed is kept."
 

@@ -126,6 +126,7 @@ def _finish_whys(
 ) -> None:
     """`asked`: the last question posted (answered, or left open when the reporter found the root cause)."""
     touch(session, improvement, Status.ROOT_CAUSE_FOUND, now)
+    improvement.stalled_at = None
     outbox.reply(improvement, views.root_cause_chain(improvement, whys), key="chain")
     _settle_question(improvement, asked, outbox)
     outbox.refresh_card(improvement)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
 from bot.core.calendar import CHECKIN_HOUR, checkin_due, local_at, next_working_day, working_days_later, zone
+from bot.core.clock import as_utc
 from bot.core.domain import Status
 from bot.core.messages import Form
 from bot.core.outcomes import Actor, Refused
@@ -141,14 +142,22 @@ def _dm_delivered() -> Any:
 
 def mark_missed(session: Session, platform: str, now: datetime) -> int:
     """Two working days after the nudge, or a week after a DM that never arrived (Slack refused it for good)."""
-    rows = _due(session, platform, Checkin.status == "sent", col(Checkin.miss_at) <= now)
-    for checkin in rows:
+    rows = session.exec(
+        select(Checkin, Improvement)
+        .join(Improvement, col(Improvement.id) == col(Checkin.improvement_id))
+        .join(Workspace, col(Workspace.id) == col(Checkin.workspace_id))
+        .where(Workspace.platform == platform, Checkin.status == "sent", col(Checkin.miss_at) <= now)
+        .order_by(col(Checkin.due_at), col(Checkin.id))
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=(Checkin, Improvement))  # a person's answer locks the improvement
+    ).all()  # first: the tick skips what it holds rather than wait for it
+    for checkin, improvement in rows:
         checkin.status = "missed"
         checkin.missed_at = now
         session.add(checkin)
-        improvement = session.get(Improvement, checkin.improvement_id, with_for_update=True)
-        if improvement is None or improvement.cycle != checkin.cycle or improvement.status != "implemented":
-            continue
+        current = improvement.cycle == checkin.cycle and improvement.status == Status.IMPLEMENTED.value
+        if not current or _answered_later(session, checkin):
+            continue  # an old cycle's, or one a later answer has verified already: closed quietly
         improvement.unverified_at = now
         session.add(improvement)
         outbox = Outbox(session, checkin.workspace_id, now)
@@ -166,18 +175,28 @@ def mark_missed(session: Session, platform: str, now: datetime) -> int:
 MAX_TOLD = 10
 
 
-def _later_open(session: Session, checkin: Checkin) -> bool:
-    return (
+def _others(session: Session, checkin: Checkin, *statuses: str) -> list[Checkin]:
+    """The other check-ins of the same cycle with these statuses."""
+    return list(
         session.exec(
             select(Checkin).where(
                 Checkin.improvement_id == checkin.improvement_id,
                 Checkin.cycle == checkin.cycle,
-                col(Checkin.status).in_(("scheduled", "sent")),
+                col(Checkin.status).in_(statuses),
                 Checkin.id != checkin.id,
             )
-        ).first()
-        is not None
+        ).all()
     )
+
+
+def _answered_later(session: Session, checkin: Checkin) -> bool:
+    return any(as_utc(o.due_at) > as_utc(checkin.due_at) for o in _others(session, checkin, "answered"))
+
+
+def _later_open(session: Session, checkin: Checkin) -> bool:
+    """A check-in still to come in the cycle, or this one was itself the one more after a miss (only one)."""
+    made_up = any(o.position == checkin.position for o in _others(session, checkin, "missed"))
+    return made_up or bool(_others(session, checkin, "scheduled", "sent"))
 
 
 def _make_up(session: Session, checkin: Checkin, now: datetime) -> None:

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import exists, or_
 from sqlmodel import Session, col, select
 
-from bot.core.calendar import CHECKIN_HOUR, local_at, working_days_later, zone
+from bot.core.calendar import CHECKIN_HOUR, add_working_days, local_at, next_working_day, zone
 from bot.core.domain import Status
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings
 from bot.delivery.outbox import Outbox
@@ -54,7 +55,8 @@ def _plan(session: Session, improvement: Improvement, settings: WorkspaceSetting
     tz = zone(settings.timezone)
 
     def after(days: int) -> Callable[[datetime], datetime]:
-        return lambda start: working_days_later(start, days, tz)
+        """10:00 in the workspace's zone, `days` working days after the start (never at night, never at weekends)."""
+        return lambda start: local_at(add_working_days(start.astimezone(tz).date(), days), CHECKIN_HOUR, tz)
 
     status, plan = Status(improvement.status), {}
     if status is Status.INVESTIGATING:
@@ -72,53 +74,88 @@ def _plan(session: Session, improvement: Improvement, settings: WorkspaceSetting
         if escalate and asked is not None and asked.escalation is not None:
             plan[ESCALATION] = Planned(subject, after(remind + escalate))
     elif status is Status.APPROVED and improvement.due_date is not None:
-        morning_after = local_at(improvement.due_date + timedelta(days=1), CHECKIN_HOUR, tz)
+        morning_after = local_at(next_working_day(improvement.due_date + timedelta(days=1)), CHECKIN_HOUR, tz)
         plan[OVERDUE] = Planned(f"due:{improvement.due_date.isoformat()}", lambda _start: morning_after)
     return plan
 
 
-def plan(session: Session, ws: WorkspaceRef, improvement: Improvement, now: datetime) -> None:
-    """Bring the improvement's reminders in line with what it is now (called at every change of stage or round)."""
+def plan(
+    session: Session, ws: WorkspaceRef, improvement: Improvement, now: datetime, *, since: datetime | None = None
+) -> None:
+    """Bring the improvement's reminders in line with what it is now (called at every change of stage or round;
+    `since`: when it entered its stage, when that was before now). What was sent stays sent; what was cancelled
+    and applies again (a fix back in progress with the same due date) is planned again."""
     wanted = _plan(session, improvement, ws.settings)
     rows = session.exec(select(Reminder).where(Reminder.improvement_id == improvement.id)).all()
     for row in rows:
         if row.status == "pending" and (row.kind not in wanted or wanted[row.kind].subject != row.subject):
             row.status, row.done_at = "cancelled", now
             session.add(row)
-    existing = {(row.kind, row.subject) for row in rows}
+    existing = {(row.kind, row.subject): row for row in rows}
     for kind, planned in wanted.items():
-        if (kind, planned.subject) not in existing:
+        found = existing.get((kind, planned.subject))
+        if found is None:
             session.add(Reminder(workspace_id=ws.id, improvement_id=improvement.id or 0, kind=kind,
-                                 subject=planned.subject, due_at=planned.due(now)))  # fmt: skip
+                                 subject=planned.subject, due_at=planned.due(since or now)))  # fmt: skip
+        elif found.status == "cancelled":
+            found.status, found.done_at, found.due_at = "pending", None, planned.due(since or now)
+            session.add(found)
+
+
+PLANNED_STAGES = (Status.INVESTIGATING.value, Status.AWAITING_APPROVAL.value, Status.APPROVED.value)
+
+
+def plan_missing(session: Session, platform: str, now: datetime) -> int:
+    """Improvements waiting at a stage that never had a reminder planned (they were there before reminders
+    existed): planned from when they entered their stage. Returns 0: it queues no message itself."""
+    statement = (
+        select(Improvement, Workspace)
+        .join(Workspace, col(Workspace.id) == col(Improvement.workspace_id))
+        .where(
+            Workspace.platform == platform,
+            col(Improvement.status).in_(PLANNED_STAGES),
+            or_(col(Improvement.status) != Status.APPROVED.value, col(Improvement.due_date).is_not(None)),
+            ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
+            col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
+        )
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Improvement)
+    )
+    for improvement, workspace in session.exec(statement).all():
+        ws = WorkspaceRef(
+            workspace.id or 0, platform, workspace.external_id, WorkspaceSettings.from_json(workspace.settings)
+        )
+        plan(session, ws, improvement, now, since=improvement.updated_at)
+    return 0
 
 
 # -- the tick's part ---------------------------------------------------------------------------------
 
 
 def queue_due(session: Session, platform: str, now: datetime) -> int:
-    """Send the due reminders that still apply (locked, SKIP LOCKED: two ticks never take one); cancel the rest."""
+    """Send the due reminders that still apply; cancel the rest. The reminder and its improvement are locked
+    together, skipping any a person's action holds (the action locks the improvement first, then re-plans its
+    reminders: the tick never waits for it, so neither waits for the other). Returns how many it handled."""
     rows = session.exec(
-        select(Reminder, Workspace)
+        select(Reminder, Improvement, Workspace)
+        .join(Improvement, col(Improvement.id) == col(Reminder.improvement_id))
         .join(Workspace, col(Workspace.id) == col(Reminder.workspace_id))
         .where(Workspace.platform == platform, Reminder.status == "pending", col(Reminder.due_at) <= now)
         .order_by(col(Reminder.due_at), col(Reminder.id))
         .limit(BATCH)
-        .with_for_update(skip_locked=True, of=Reminder)
+        .with_for_update(skip_locked=True, of=(Reminder, Improvement))
     ).all()
-    sent = 0
-    for row, workspace in rows:
-        improvement = queries.improvement_in(session, workspace.id or 0, row.improvement_id, for_update=True)
+    for row, improvement, workspace in rows:
         settings = WorkspaceSettings.from_json(workspace.settings)
-        planned = _plan(session, improvement, settings).get(row.kind) if improvement else None
+        planned = _plan(session, improvement, settings).get(row.kind)
         row.done_at = now
-        if improvement is None or planned is None or planned.subject != row.subject:
+        if planned is None or planned.subject != row.subject:
             row.status = "cancelled"  # what it chased has happened
         else:
             row.status = "sent"
             _SEND[row.kind](_Due(session, Outbox(session, workspace.id or 0, now), improvement, settings, now))
-            sent += 1
         session.add(row)
-    return sent
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -290,15 +290,21 @@ class SlackDirectory:
 
     async def people(self, approvers: list[str]) -> list[str]:
         found: dict[str, None] = {}
-        try:
-            for entry in approvers:
-                if entry.startswith("S"):
-                    members = await self._cached(f"group:{entry}", "usergroups.users.list", usergroup=entry)
-                    found.update((m, None) for m in members.get("users", []) if isinstance(m, str))
-                else:
-                    found[entry] = None
-        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-            raise ChatError(f"usergroups.users.list: {exc}") from exc
+        for entry in approvers:
+            if not entry.startswith("S"):
+                found[entry] = None
+                continue
+            try:
+                members = await self._cached(f"group:{entry}", "usergroups.users.list", usergroup=entry)
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if exc.response.status_code >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
+                    raise ChatError(f"usergroups.users.list: {error}") from exc
+                log.warning("approver group %s cannot be read (%s): left out", entry, error)  # a wrong id, say
+                continue
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise ChatError(f"usergroups.users.list: {exc}") from exc
+            found.update((m, None) for m in members.get("users", []) if isinstance(m, str))
         return list(found)
 
     async def admins(self) -> list[str]:

@@ -33,20 +33,20 @@ async def test_an_approval_waiting_two_working_days_is_reminded_once_then_escala
     slack.stub.users[OWNER] = {"is_owner": True}  # the admins: Maya (asked already) and the owner
     card, request = await to_approval(slack)  # Monday 23 Nov, 09:00
 
-    await tick_at(slack, at(25, 8, 59))
+    await tick_at(slack, at(25, 9, 59))
     assert not said(slack.thread(card), "has waited")
-    await tick_at(slack, at(25, 9))  # Wednesday: two working days
+    await tick_at(slack, at(25, 10))  # Wednesday, 10:00 in the workspace's zone: two working days
     [reminder] = said(slack.thread(card), "has waited 2 working days for a decision")
     assert f"<@{MAYA}> and <!subteam^S0LEADS>, please approve, decline" in reminder.text_of_blocks
     for approver in (MAYA, SAM):
         [dm] = said(slack.dms(approver), "Reminder") or said(slack.dms(approver), "has waited 2 working days")
         assert f"<{permalink(card)}|Open #1's thread>" in dm.text_of_blocks
-    await tick_at(slack, at(25, 9, 1))
-    await tick_at(slack, at(26, 9))
+    await tick_at(slack, at(25, 10, 1))
+    await tick_at(slack, at(26, 10))
     assert len(said(slack.thread(card), "has waited 2 working days")) == 1  # once
     assert slack.dms(OWNER) == []  # not yet
 
-    await tick_at(slack, at(27, 9))  # two working days more: escalated
+    await tick_at(slack, at(27, 10))  # two working days more: escalated
     [escalation] = said(slack.thread(card), "with no decision")
     assert "has waited 4 working days with no decision, so the workspace admins are asked too: " in (
         escalation.text_of_blocks
@@ -82,9 +82,9 @@ async def test_reminders_count_working_days_in_the_workspace_zone(
                              stub=slack_api)  # fmt: skip
     try:
         card, _request = await to_approval(slack)
-        await tick_at(slack, at(1, 19, 59, month=12))  # Tuesday 20:59 in Berlin: not two working days yet
+        await tick_at(slack, at(1, 8, 59, month=12))  # Tuesday 09:59 in Berlin: not yet
         assert not said(slack.thread(card), "has waited")
-        await tick_at(slack, at(1, 20, month=12))  # Tuesday 21:00 in Berlin (the weekend does not count)
+        await tick_at(slack, at(1, 9, month=12))  # Tuesday 10:00 in Berlin (the weekend does not count)
         assert said(slack.thread(card), "has waited 2 working days")
     finally:
         await slack.close()
@@ -93,9 +93,9 @@ async def test_reminders_count_working_days_in_the_workspace_zone(
 async def test_an_unanswered_why_nudges_the_reporter_once_then_stalls_until_answered(slack: SlackWorld) -> None:
     card = await slack.report(ALEX)  # Monday 23 Nov, 09:00
 
-    await tick_at(slack, at(26, 8, 59))
+    await tick_at(slack, at(26, 9, 59))
     assert slack.dms(ALEX) == []
-    await tick_at(slack, at(26, 9))  # three working days
+    await tick_at(slack, at(26, 10))  # three working days, at 10:00
     [nudge] = slack.dms(ALEX)
     assert "Why #1 of #1 Leads arrive in the CRM twice has waited 3 working days for your answer" in (
         nudge.text_of_blocks
@@ -104,7 +104,7 @@ async def test_an_unanswered_why_nudges_the_reporter_once_then_stalls_until_answ
     await tick_at(slack, at(9, 9, month=12))
     assert len(slack.dms(ALEX)) == 1 and "stalled" not in slack.card_now(card)
 
-    await tick_at(slack, at(10, 9, month=12))  # ten working days after the nudge
+    await tick_at(slack, at(10, 10, month=12))  # ten working days after the nudge
     [line] = said(slack.thread(card), "stalled")
     assert "Why #1 has had no answer for 13 working days" in line.text_of_blocks
     assert f"<@{ALEX}>, reply here to pick it up again" in line.text_of_blocks
@@ -191,3 +191,70 @@ async def test_a_missed_last_checkin_gets_one_more_and_can_still_end_sustained(
         assert "Sustained" in slack.card_now(card)
     finally:
         await slack.close()
+
+
+async def test_a_missed_make_up_checkin_is_not_made_up_again(
+    db: Engine, clock: FakeClock, slack_api: SlackApiStub
+) -> None:
+    slack = SlackWorld.build(make_settings(slack_api, IMPROVE_CHECKIN_DAYS="7"), engine=db, clock=clock,
+                             stub=slack_api)  # fmt: skip
+    try:
+        card = await implemented(slack)
+        for day, month in ((30, 11), (2, 12), (4, 12), (14, 12), (16, 12), (18, 12), (28, 12), (30, 12)):
+            await tick_at(slack, at(day, 16, month=month))  # check-in, nudge, missed; make-up, nudge, missed; …
+        with Session(db) as session:
+            statuses = [c.status for c in session.exec(select(Checkin).order_by(Checkin.id))]
+        assert statuses == ["missed", "missed"]
+        assert len(said(slack.thread(card), "went unanswered")) == 2
+    finally:
+        await slack.close()
+
+
+async def test_a_fix_reopened_by_a_slipping_checkin_is_overdue_again_after_its_due_date(slack: SlackWorld) -> None:
+    card = await implemented(slack)  # due 2026-12-15
+    await tick_at(slack, at(30, 15))
+    await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_slipping", ALEX, {})
+    assert "Approved, in progress" in slack.card_now(card)
+
+    await tick_at(slack, at(16, 10, month=12))
+
+    assert len(said(slack.dms(ALEX), "was due on 2026-12-15")) == 1
+    assert "(overdue: it was due 2026-12-15)" in slack.card_now(card)
+
+
+async def test_the_escalation_targets_decide_only_once_asked(slack: SlackWorld) -> None:
+    slack.stub.users[OWNER] = {"is_owner": True}
+    card, request = await to_approval(slack)
+
+    await slack.click(request, "approve", OWNER)  # not asked yet
+    assert "Only approvers can approve" in slack.ephemerals(OWNER)[-1]
+    await tick_at(slack, at(27, 10))  # reminded, then escalated
+    await slack.click(request, "approve", OWNER)
+    assert "Approved, in progress" in slack.card_now(card)
+
+
+async def test_the_admins_are_found_on_any_page_of_the_members(
+    db: Engine, clock: FakeClock, slack_api: SlackApiStub
+) -> None:
+    slack_api.users.update({f"U0REP{n:04d}": {} for n in range(450)})  # three pages of 200
+    slack_api.users["U0ZZOWNER"] = {"is_owner": True}  # sorted last: on the third page
+    slack = SlackWorld.build(make_settings(slack_api, IMPROVE_APPROVERS=""), engine=db, clock=clock, stub=slack_api)
+    try:
+        card, _request = await to_approval(slack)
+        assert "<@U0ZZOWNER>" in slack.thread(card)[-1].text_of_blocks
+        assert len(slack_api.of("users.list")) == 3
+    finally:
+        await slack.close()
+
+
+async def test_improvements_waiting_from_before_reminders_get_them_planned(slack: SlackWorld) -> None:
+    card, _request = await to_approval(slack)
+    with Session(slack.engine) as session:  # as if it had waited since before reminders existed
+        for row in session.exec(select(Reminder)):
+            session.delete(row)
+        session.commit()
+
+    await tick_at(slack, at(24, 9))  # the tick plans what is missing, from when it entered its stage
+    assert reminders(slack.engine)[("approval_reminder", "round:1")] == "pending"
+    await tick_at(slack, at(25, 10))
+    assert said(slack.thread(card), "has waited 2 working days")

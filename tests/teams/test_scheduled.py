@@ -53,7 +53,7 @@ async def test_an_approval_reminder_and_a_whys_nudge_reach_people_in_their_1_1_c
 
     root = await report(teams)  # Monday 23 Nov, 09:00 UTC
     link = f"https://teams.microsoft.com/l/message/19%3Aintake0000%40thread.tacv2/{root}?tenantId={TENANT}"
-    teams.clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # three working days: the reporter is nudged
+    teams.clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))  # three working days: the reporter is nudged
     await teams.bot.ticker.tick()
     nudge = teams.connector.posts_to(ALEX.personal)[-1]
     assert "Why #1 of #1" in nudge.text and f"[Reply in its thread]({link}&parentMessageId={root})" in nudge.text
@@ -65,7 +65,7 @@ async def test_an_approval_reminder_and_a_whys_nudge_reach_people_in_their_1_1_c
     await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
     assert "waits for your review" in teams.connector.posts_to(MAYA.personal)[-1].text
 
-    teams.clock.set(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))  # Thursday -> Monday: two working days
+    teams.clock.set(datetime(2026, 11, 30, 10, 0, tzinfo=UTC))  # Thursday -> Monday: two working days
     await teams.bot.ticker.tick()
     assert "has waited 2 working days for a decision" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
     reminder = teams.connector.posts_to(MAYA.personal)[-1]
