@@ -25,8 +25,9 @@ from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.pacing import Rate
 from handlers.slack import actions, commands, errors, events, views
+from handlers.slack.directory import SlackDirectory
 from handlers.slack.payload import team_of
-from handlers.slack.port import SlackChat, SlackDirectory, make_client, make_pacer, make_sender
+from handlers.slack.port import SlackChat, make_client, make_pacer, make_sender
 from storage.db import transaction
 
 log = logging.getLogger("improvebot.slack")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
@@ -246,123 +244,6 @@ class SlackChat:
                 if not any(error in str(exc) for error in NOT_THERE):
                     raise  # an outage or a limit: the whole message is tried again later
         await self._post("", channel=user, **render.message(message))
-
-
-def _retrieved(task: asyncio.Task[Any]) -> None:
-    """A background read nobody awaited any more: its failure is logged where it happened, not 'never retrieved'."""
-    if not task.cancelled():
-        task.exception()
-
-
-class SlackDirectory:
-    """Approvers are user ids and user-group ids; with none configured, workspace admins and owners.
-    Answers are cached for a minute; any failure to ask Slack counts as 'no' (fail closed)."""
-
-    TTL = 60.0
-    MAX_CACHED = 10_000  # answers kept at most (people, groups): the least recently used go first
-    ADMINS_TTL = 600.0  # the admins and owners (users.list pages through every member: Tier 2)
-    ADMINS_WAIT = 1.5  # seconds a form submission waits for the first read of them
-    MAX_PAGES = 250  # of 200 members: 50,000 people
-
-    def __init__(self, client: AsyncWebClient) -> None:
-        self._client = client
-        self._cache: TTLCache[str, Any] = TTLCache(maxsize=self.MAX_CACHED, ttl=self.TTL)
-        self._admins_list: list[str] | None = None
-        self._admins_at = 0.0
-        self._admins_task: asyncio.Task[list[str]] | None = None
-
-    async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        response = await self._client.api_call(method, http_verb="GET", params=kwargs)
-        self._cache[key] = response.data
-        return response.data
-
-    async def timezone(self, user: str) -> str | None:
-        try:
-            info = await self._cached(f"user:{user}", "users.info", user=user)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.warning("could not read the time zone of %s: %s", user, exc)
-            return None
-        tz = info.get("user", {}).get("tz")
-        return tz if isinstance(tz, str) else None
-
-    async def people(self, approvers: list[str]) -> list[str]:
-        found: dict[str, None] = {}
-        for entry in approvers:
-            if not entry.startswith("S"):
-                found[entry] = None
-                continue
-            try:
-                members = await self._cached(f"group:{entry}", "usergroups.users.list", usergroup=entry)
-            except SlackApiError as exc:
-                error = str(exc.response.get("error", ""))
-                if exc.response.status_code >= 500 or error in ("ratelimited", "internal_error", "fatal_error"):
-                    raise ChatError(f"usergroups.users.list: {error}") from exc
-                log.warning("approver group %s cannot be read (%s): left out", entry, error)  # a wrong id, say
-                continue
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise ChatError(f"usergroups.users.list: {exc}") from exc
-            found.update((m, None) for m in members.get("users", []) if isinstance(m, str))
-        return list(found)
-
-    async def admins(self) -> list[str]:
-        """Every admin and owner of the workspace (users.list, paged), kept ADMINS_TTL seconds and then refreshed in
-        the background while the last list still answers. A person submitting a form waits at most ADMINS_WAIT for
-        the first read (Slack wants an answer within 3 s): past it, ChatError, and the read goes on for the next
-        try."""
-        fresh = self._admins_list is not None and time.monotonic() - self._admins_at < self.ADMINS_TTL
-        if fresh and self._admins_list is not None:
-            return list(self._admins_list)
-        if self._admins_task is None or self._admins_task.done():
-            self._admins_task = asyncio.ensure_future(self._read_admins())
-            self._admins_task.add_done_callback(_retrieved)
-        if self._admins_list is not None:
-            return list(self._admins_list)  # stale while it is read again
-        try:
-            return list(await asyncio.wait_for(asyncio.shield(self._admins_task), self.ADMINS_WAIT))
-        except TimeoutError:
-            raise ChatError("users.list: still reading the workspace's members") from None
-
-    async def _read_admins(self) -> list[str]:
-        admins: list[str] = []
-        cursor = ""
-        try:
-            for _ in range(self.MAX_PAGES):
-                params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-                response = await self._client.api_call("users.list", http_verb="GET", params=params)
-                page = response.data if isinstance(response.data, dict) else {}
-                for member in page.get("members") or []:
-                    if member.get("deleted") or member.get("is_bot") or member.get("id") == "USLACKBOT":
-                        continue
-                    if (member.get("is_admin") or member.get("is_owner")) and isinstance(member.get("id"), str):
-                        admins.append(member["id"])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
-                if not cursor:
-                    break
-        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-            log.warning("could not read the workspace's admins: %s", exc)
-            raise ChatError(f"users.list: {exc}") from exc
-        self._admins_list, self._admins_at = admins, time.monotonic()
-        return admins
-
-    async def is_approver(self, user: str, approvers: list[str]) -> bool:
-        try:
-            if not approvers:
-                info = await self._cached(f"user:{user}", "users.info", user=user)
-                profile = info.get("user", {})
-                return bool(profile.get("is_admin") or profile.get("is_owner"))
-            if user in approvers:
-                return True
-            for group in (a for a in approvers if a.startswith("S")):
-                members = await self._cached(f"group:{group}", "usergroups.users.list", usergroup=group)
-                if user in members.get("users", []):
-                    return True
-            return False
-        except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-            log.warning("could not check approver rights of %s: %s", user, exc)
-            return False
 
 
 async def notify_private(
