@@ -25,8 +25,8 @@ def improvement_in(
     session: Session, workspace_id: int, improvement_id: int, *, for_update: bool = False
 ) -> Improvement | None:
     statement = select(Improvement).where(Improvement.id == improvement_id, Improvement.workspace_id == workspace_id)
-    if for_update:
-        statement = statement.with_for_update()
+    if for_update:  # and read as it is once locked, not as this session saw it before
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return session.exec(statement).first()
 
 

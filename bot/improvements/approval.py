@@ -109,6 +109,8 @@ def submit_proposal(
                 improvement, question.actor_id if question else actor.user, (question.text if question else "") or ""
             ),
         )
+    replaces = _replaces(session, improvement)
+    improvement.overdue_at = None  # a new round: overdue again only past its (new) due date
     improvement.countermeasure = values["countermeasure"]
     improvement.measure = values["measure"]
     improvement.baseline = values.get("baseline")
@@ -124,7 +126,7 @@ def submit_proposal(
             round=improvement.approval_round,
             kind="proposed",
             actor_id=actor.user,
-            asked=asked.to_json(),
+            asked={**asked.to_json(), **({"replaces": replaces} if replaces else {})},
             created_at=now,
         )
     )
@@ -242,9 +244,40 @@ def decline(
     session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, round_: int, reason: str, now: datetime
 ) -> Improvement:
     improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.DECLINE, reason, now)
-    outbox.reply(improvement, views.declined(improvement, actor.user, reason), key=f"declined:{round_}")
+    approved = _replaces(session, improvement)
+    if approved is not None:  # an edit of an approved fix was declined: the approved fix stands, still in progress
+        _restore(improvement, approved)
+        touch(session, improvement, Status.APPROVED, now)
+        outbox.reply(improvement, views.edit_declined(improvement, actor.user, reason), key=owner_key(improvement))
+    else:
+        outbox.reply(improvement, views.declined(improvement, actor.user, reason), key=f"declined:{round_}")
     outbox.refresh_card(improvement)
     return improvement
+
+
+_PROPOSAL = ("countermeasure", "measure", "baseline", "target", "not_to_do", "owner_id", "approved_by")
+
+
+def _replaces(session: Session, improvement: Improvement) -> dict[str, Any] | None:
+    """The approved fix an edit in progress would replace: taken when an approved fix is edited, carried through
+    the edit's later rounds (a question, another edit), None once it is approved or for a fix never approved."""
+    status = Status(improvement.status)
+    if status is Status.APPROVED:
+        approved: dict[str, Any] = {name: getattr(improvement, name) for name in _PROPOSAL}
+        approved["due_date"] = improvement.due_date.isoformat() if improvement.due_date else None
+        return approved
+    if status not in (Status.AWAITING_APPROVAL, Status.QUESTION_ASKED, Status.DECLINED):
+        return None
+    proposal = last_decision(session, improvement, "proposed")
+    replaces = (proposal.asked or {}).get("replaces") if proposal else None
+    return replaces if isinstance(replaces, dict) else None
+
+
+def _restore(improvement: Improvement, approved: dict[str, Any]) -> None:
+    for name in _PROPOSAL:
+        setattr(improvement, name, approved.get(name))
+    due = approved.get("due_date")
+    improvement.due_date = date.fromisoformat(due) if isinstance(due, str) else None
 
 
 def ask_question(

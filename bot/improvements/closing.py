@@ -72,8 +72,9 @@ def close(
     audit(session, ws.id, improvement, actor.user, "closed", now, reason=reason.value, of=improvement.duplicate_of)
     if original is not None:
         before = original.people
-        original.people = (original.people or 1) + 1  # the reporter of the duplicate is affected too
-        original.updated_at = now
+        # the reporter of the duplicate is affected too (within the report form's limit; updated_at stays: it says
+        # since when the original waits at its stage)
+        original.people = min((original.people or 1) + 1, forms.MAX_PEOPLE)
         session.add(original)
         outbox.reply(original, closing_views.duplicate_joined(original, improvement, before))
         outbox.refresh_card(original)
@@ -85,14 +86,15 @@ def _original(session: Session, ws: WorkspaceRef, improvement: Improvement, valu
     number = values.get("duplicate_of")
     if number is None:
         raise Invalid({"duplicate_of": "Which improvement does it duplicate? Give its number."})
-    original = queries.improvement_by_number(session, ws.id, int(number))
-    if original is None:
+    found = queries.improvement_by_number(session, ws.id, int(number))
+    if found is None:
         raise Invalid({"duplicate_of": f"There is no #{int(number)} in this workspace."})
-    if original.id == improvement.id:
+    if found.id == improvement.id:
         raise Invalid({"duplicate_of": "An improvement cannot duplicate itself."})
+    original = load(session, ws, found.id or 0, closed_ok=True)  # locked, and read as it is now
     if original.status == Status.CLOSED.value:
         raise Invalid({"duplicate_of": f"#{original.number} is closed too; give the one that is still open."})
-    return load(session, ws, original.id or 0)  # locked for the change
+    return original
 
 
 def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> Improvement:
@@ -103,11 +105,14 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
         raise Refused(f"Only an approver can reopen #{improvement.number}.")
     back = Status(improvement.reopen_status or Status.INVESTIGATING.value)
     outbox = Outbox(session, ws.id, now)
-    if back is Status.IMPLEMENTED:  # its check-ins were cancelled: carried out again, then checked again
+    if back in (Status.IMPLEMENTED, Status.APPROVED):
+        # back in progress with a Mark implemented button of its own (a new cycle: its check-ins were cancelled)
         back = Status.APPROVED
         improvement.cycle += 1
+        improvement.unverified_at = improvement.overdue_at = None
     if improvement.closed_reason == CloseReason.DUPLICATE.value and improvement.duplicate_of is not None:
-        original = queries.improvement_by_number(session, ws.id, improvement.duplicate_of)
+        found = queries.improvement_by_number(session, ws.id, improvement.duplicate_of)
+        original = load(session, ws, found.id or 0, closed_ok=True) if found else None  # locked: counts add up
         if original is not None and (original.people or 0) > 1:
             original.people = (original.people or 0) - 1  # counted there no more
             session.add(original)

@@ -10,15 +10,17 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.audit import audit
-from bot.core.domain import Frequency, format_number
+from bot.core.domain import Frequency, Status, format_number
 from bot.core.messages import Form
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import closing_views, forms
+from bot.improvements import closing_views, forms, views
 from bot.improvements.approval import asked_in
 from bot.improvements.card import owner_of
 from bot.improvements.records import load
+from bot.improvements.report import why_key
+from storage import queries
 from storage.models import Improvement
 
 FACTS = {  # field -> how the thread names it
@@ -92,6 +94,12 @@ def edit_report(
         return improvement  # saved as it was: nothing to say
     session.add(improvement)  # (updated_at stays: it says since when the improvement waits at its stage)
     outbox = Outbox(session, ws.id, now)
+    first = next(iter(queries.whys_of(session, improvement.id or 0)), None)
+    if values.get("problem") is not None and first is not None and first.question != improvement.problem:
+        first.question = improvement.problem  # Why #1 quotes the problem: it reads as edited too
+        session.add(first)
+        asking = improvement.status == Status.INVESTIGATING.value and first.answer is None
+        outbox.edit(improvement, why_key(first), views.why_question(improvement, 1, first.question, live=asking))
     outbox.reply(improvement, closing_views.edited(improvement, actor.user, changes, ws.settings))
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "edited", now, fields=[name for name, _, _ in changes])

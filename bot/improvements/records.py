@@ -45,8 +45,11 @@ def touch(session: Session, improvement: Improvement, status: Status, now: datet
 
 
 def owner_key(improvement: Improvement) -> str:
-    """The message that carries the live "Mark implemented" button (a reopened fix gets a new one)."""
-    return f"owner:{improvement.approval_round}" if improvement.cycle == 0 else f"reopen:{improvement.cycle}"
+    """The message that carries the live "Mark implemented" button: a new one for every approval round and every
+    reopening (a reopened fix, or one approved again after its fix was edited, gets a message of its own)."""
+    if improvement.cycle == 0:
+        return f"owner:{improvement.approval_round}"
+    return f"reopen:{improvement.cycle}:{improvement.approval_round}"
 
 
 def last_decision(session: Session, improvement: Improvement, kind: str) -> Decision | None:

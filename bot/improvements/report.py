@@ -163,16 +163,21 @@ WITHDRAWN = "Withdrawn: the answer it quoted was taken back."
 
 def _answer_of(session: Session, ws: WorkspaceRef, ref: str, user: str) -> tuple[Improvement, Why] | None:
     """The answer `ref` became, when `user` wrote it in this workspace."""
-    found = session.exec(
-        select(Why, Improvement)
-        .join(Improvement, col(Improvement.id) == col(Why.improvement_id))
-        .where(Why.answer_ref == ref, Improvement.workspace_id == ws.id)
-    ).first()
-    if found is None or found[0].answered_by != user:
+
+    def answer() -> Why | None:
+        return session.exec(
+            select(Why)
+            .join(Improvement, col(Improvement.id) == col(Why.improvement_id))
+            .where(Why.answer_ref == ref, Improvement.workspace_id == ws.id)
+            .execution_options(populate_existing=True)
+        ).first()
+
+    seen = answer()
+    locked = queries.improvement_in(session, ws.id, seen.improvement_id, for_update=True) if seen else None
+    why = answer() if locked is not None else None  # again under the lock: a concurrent change may have won
+    if locked is None or why is None or why.answered_by != user:
         return None
-    why, improvement = found
-    locked = queries.improvement_in(session, ws.id, improvement.id or 0, for_update=True)
-    return (locked, why) if locked is not None else None
+    return locked, why
 
 
 def change_answer(

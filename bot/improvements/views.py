@@ -284,6 +284,34 @@ def declined(improvement: Improvement, actor: str, reason: str) -> Message:
     )
 
 
+def edit_declined(improvement: Improvement, actor: str, reason: str) -> Message:
+    """An edit of an approved fix was declined: the approved fix stands and its owner carries on."""
+    return Message(
+        summary=f"#{improvement.number}: the edit was declined; the approved fix stands",
+        blocks=[
+            Paragraph(spans=[Text(text="🚫 "), Mention(user=actor), Text(text=" declined the edit of the fix:")]),
+            Quote(spans=spans(clip(reason, 2500))),
+            Paragraph(
+                spans=[
+                    Text(text="The approved fix stands. "),
+                    Mention(user=owner_of(improvement)),
+                    Text(text=", it is still yours: click Mark implemented when it is in place."),
+                ]
+            ),
+            Actions(
+                buttons=[
+                    Button(
+                        label="Mark implemented",
+                        action=MARK_IMPLEMENTED,
+                        value=button_value(improvement),
+                        style="primary",
+                    )
+                ]
+            ),
+        ],
+    )
+
+
 def question_asked(improvement: Improvement, actor: str, question: str) -> Message:
     return Message(
         summary=f"#{improvement.number}: a question about the fix",

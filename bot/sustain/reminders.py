@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_
+from sqlalchemy import and_, exists, or_
 from sqlmodel import Session, col, select
 
 from bot.core.calendar import CHECKIN_HOUR, add_working_days, local_at, next_working_day, zone
@@ -102,30 +102,33 @@ def plan(
             session.add(found)
 
 
-PLANNED_STAGES = (Status.INVESTIGATING.value, Status.AWAITING_APPROVAL.value, Status.APPROVED.value)
-
-
 def plan_missing(session: Session, platform: str, now: datetime) -> int:
-    """Improvements waiting at a stage that never had a reminder planned (they were there before reminders
-    existed): planned from when they entered their stage. Returns 0: it queues no message itself."""
-    statement = (
-        select(Improvement, Workspace)
-        .join(Workspace, col(Workspace.id) == col(Improvement.workspace_id))
-        .where(
-            Workspace.platform == platform,
-            col(Improvement.status).in_(PLANNED_STAGES),
-            or_(col(Improvement.status) != Status.APPROVED.value, col(Improvement.due_date).is_not(None)),
-            ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
-            col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
+    """Improvements waiting at a stage that calls for a reminder but never had one planned (they were there
+    before reminders existed): planned from when they entered their stage. Only stages the workspace's settings
+    remind about are looked at, so an improvement planned once is never looked at again. Returns 0: it queues
+    no message itself."""
+    for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+        settings = WorkspaceSettings.from_json(workspace.settings)
+        stages = []
+        if settings.nudge_whys_days:
+            stages.append(col(Improvement.status) == Status.INVESTIGATING.value)
+        if settings.remind_approval_days:
+            stages.append(col(Improvement.status) == Status.AWAITING_APPROVAL.value)
+        stages.append(and_(col(Improvement.status) == Status.APPROVED.value, col(Improvement.due_date).is_not(None)))
+        statement = (
+            select(Improvement)
+            .where(
+                Improvement.workspace_id == workspace.id,
+                or_(*stages),
+                ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
+                col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
+            )
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
-        .limit(BATCH)
-        .with_for_update(skip_locked=True, of=Improvement)
-    )
-    for improvement, workspace in session.exec(statement).all():
-        ws = WorkspaceRef(
-            workspace.id or 0, platform, workspace.external_id, WorkspaceSettings.from_json(workspace.settings)
-        )
-        plan(session, ws, improvement, now, since=improvement.updated_at)
+        ws = WorkspaceRef(workspace.id or 0, platform, workspace.external_id, settings)
+        for improvement in session.exec(statement).all():
+            plan(session, ws, improvement, now, since=improvement.updated_at)
     return 0
 
 
@@ -185,7 +188,7 @@ def _escalation(due: _Due) -> None:
     others = asked.escalation if asked else None
     if proposal is None or asked is None or others is None:
         return
-    proposal.asked = asked.escalated().to_json()  # they may decide from now on
+    proposal.asked = {**(proposal.asked or {}), **asked.escalated().to_json()}  # they may decide from now on
     due.session.add(proposal)
     days = due.settings.remind_approval_days + due.settings.escalate_approval_days
     label = "the fallback approvers" if due.settings.fallback_approvers else "the workspace admins"

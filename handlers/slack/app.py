@@ -44,6 +44,7 @@ class SlackBot:
     engine: Engine
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
     sender: AsyncWebClient | None = None  # delivery's own client (make_sender)
+    directory: SlackDirectory | None = None
     _team: str | None = None
     _ask_after: float = 0.0
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -80,6 +81,8 @@ class SlackBot:
             if client is not None and client.session is None:
                 client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
         self.background(self.team_id())  # in the background: serving starts at once even when Slack is slow
+        if self.directory is not None:  # who the admins are, read before the first proposal waits for it
+            self.background(self.directory.warm())
 
     async def stop(self) -> None:
         """Stop delivering (what is held is released) before the HTTP sessions close."""
@@ -103,6 +106,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         Rate(settings.improve_slack_channel_posts_per_second, settings.improve_slack_channel_burst),
     )
     workspace_settings = WorkspaceSettings.from_settings(settings)
+    directory = SlackDirectory(client)
     core = assemble(
         engine=engine,
         clock=clock,
@@ -111,7 +115,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         chat=SlackChat(sender, pacer),
         concurrency=settings.improve_delivery_concurrency,
         bulk=settings.improve_delivery == "serve",
-        directory=SlackDirectory(client),
+        directory=directory,
         settings_for=lambda _team: workspace_settings,
     )
     app = AsyncApp(
@@ -128,7 +132,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
     bot = SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
                    workspace_settings=workspace_settings, engine=engine, verifier=verifier,
-                   sender=sender)  # fmt: skip
+                   sender=sender, directory=directory)  # fmt: skip
     if socket_mode:  # over HTTP the door in handlers/web.py does this before Bolt sees anything
         app.middleware(_one_workspace(bot))
     return bot

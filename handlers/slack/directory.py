@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -93,6 +94,11 @@ class SlackDirectory:
             return list(await asyncio.wait_for(asyncio.shield(self._admins_task), self.ADMINS_WAIT))
         except TimeoutError:
             raise ChatError("users.list: still reading the workspace's members") from None
+
+    async def warm(self) -> None:
+        """Read the admins in the background at start-up (a failure is logged; the next use reads again)."""
+        with contextlib.suppress(ChatError):
+            await self.admins()
 
     async def _read_admins(self) -> list[str]:
         admins: list[str] = []

@@ -70,6 +70,18 @@ OTHER_TENANT = "Sorry, this Improve bot is set up for another organization."
 TRY_AGAIN = "Sorry, Teams did not take that just now. Please try again in a moment."
 
 
+def _without_bot_mention(activity: dict[str, Any]) -> str:
+    """The message's text without the bot's own @mention (as new messages are read); other mentions stay."""
+    text = str(activity.get("text") or "")
+    bot = str((activity.get("recipient") or {}).get("id") or "")
+    for entity in activity.get("entities") or []:
+        if not (isinstance(entity, dict) and entity.get("type") == "mention" and isinstance(entity.get("text"), str)):
+            continue
+        if str((entity.get("mentioned") or {}).get("id") or "") == bot:
+            text = text.replace(entity["text"], "")
+    return text.strip()
+
+
 def register(
     app: App,
     service: ImproveService,
@@ -126,9 +138,9 @@ def register(
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
             try:
-                ref = str(activity.get("id") or "")
-                await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text, ids=(ref,),
-                                           ref=ref)  # fmt: skip
+                message_id = str(activity.get("id") or "")
+                await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text,
+                                           ids=(message_id,), ref=f"{base}:{message_id}")  # fmt: skip
             except Unavailable as exc:  # Teams does not send it again: say so where it was written
                 log.warning("a Teams thread message could not be looked at: the database is unavailable (%s)", exc)
                 if base == intake_channel:  # the improvements' threads live there
@@ -154,12 +166,13 @@ def register(
             tenant, user = await remember(activity)
             conversation = (activity.get("conversation") or {}).get("id", "")
             base, _, thread = str(conversation).partition(";messageid=")
-            ref = str(activity.get("id") or "")
-            if not tenant or not user or not thread or not ref:
-                return
-            text = str(activity.get("text") or "") if kind == "edited" else ""
-            await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text, ids=(), ref=ref,
-                                       kind=kind)  # fmt: skip
+            message_id = str(activity.get("id") or "")
+            event = str(((activity.get("channelData") or {}).get("eventType")) or "")
+            if not tenant or not user or not thread or not message_id or event == "undeleteMessage":
+                return  # an undeleted message stays taken back: the why was asked again already
+            text = _without_bot_mention(activity) if kind == "edited" else ""
+            await service.thread_reply(tenant, channel=base, thread=thread, user=user, text=text, ids=(),
+                                       ref=f"{base}:{message_id}", kind=kind)  # fmt: skip
         except Unavailable as exc:
             log.warning("a Teams %s message could not be looked at: the database is unavailable (%s)", kind, exc)
         except Exception:

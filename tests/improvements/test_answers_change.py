@@ -41,8 +41,10 @@ async def test_a_deleted_answer_is_taken_back_and_its_why_asked_again(slack: Sla
     assert "Why #3" in why3.text_of_blocks
 
     await slack.delete_reply(card.ts, "1800000000.000202", ALEX)
+    await slack.delete_reply(card.ts, "1800000000.000202", ALEX)  # Slack sends it again: taken back once
 
     assert answers(slack) == [(1, "Two web forms"), (2, None)]
+    assert len([c for c in slack.thread(card) if "(again)" in c.text_of_blocks]) == 1
     assert "Withdrawn: the answer it quoted was taken back." in slack.updates(why3.ts)[-1].text_of_blocks
     again = slack.thread(card)[-1]
     assert "Why #2 (again)" in again.text_of_blocks and "Two web forms" in again.text_of_blocks

@@ -122,6 +122,7 @@ async def test_closing_an_implemented_fix_cancels_its_checkins_and_a_reopen_rest
     view = await open_form(slack, card_of(slack, card), "close", ALEX)
     assert view is not None
     await slack.submit(view, {"reason": "duplicate", "duplicate_of": 2}, ALEX)
+    assert "× 5 people" in slack.card_now(other)
     with Session(slack.engine) as session:
         assert {c.status for c in session.exec(select(Checkin))} == {"cancelled"}
     await tick_at(slack, at(30, 15))
@@ -132,8 +133,8 @@ async def test_closing_an_implemented_fix_cancels_its_checkins_and_a_reopen_rest
     reopened = slack.thread(card)[-1]
     assert has_button(reopened, "mark_implemented") and "when the fix is in place again" in reopened.text_of_blocks
     await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2/week"})
-    assert "Implemented" in slack.card_now(card)
-    assert other is not None
+    assert "Implemented" in slack.card_now(card) and "unverified" not in slack.card_now(card)
+    assert "× 4 people" in slack.card_now(other)  # 4 + 1 while closed as its duplicate, counted there no more
 
 
 async def test_editing_the_report_fixes_a_typo_in_place(slack: SlackWorld) -> None:
@@ -187,3 +188,65 @@ async def test_editing_an_approved_fix_starts_a_new_approval_round(slack: SlackW
     assert has_button(slack.thread(card)[-1], "approve")
     with Session(slack.engine) as session:
         assert session.exec(select(Improvement)).one().approval_round == 2
+
+
+async def test_a_fix_reopened_from_in_progress_gets_a_button_of_its_own(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+    await slack.click(request, "approve", MAYA)
+    assignment = slack.thread(card)[-1]
+    view = await open_form(slack, card_of(slack, card), "close", ALEX)
+    assert view is not None
+    await slack.submit(view, {"reason": "withdrawn"}, ALEX)
+    await slack.click(card_of(slack, card), "reopen", MAYA)
+    reopened = slack.thread(card)[-1]
+
+    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2/week"})
+
+    assert "Implemented" in slack.card_now(card)
+    assert slack.updates(reopened.ts) and not has_button(slack.updates(reopened.ts)[-1], "mark_implemented")
+    assert slack.updates(assignment.ts) == []  # the first assignment is its own message, left as it was
+
+
+async def test_a_declined_edit_of_an_approved_fix_leaves_the_approved_fix_in_progress(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+    await slack.click(request, "approve", MAYA)
+    view = await open_form(slack, card_of(slack, card), "edit_fix", ALEX)
+    assert view is not None
+    await slack.submit(view, {**PROPOSAL, "countermeasure": "Buy a new CRM", "due_date": "2027-03-01"}, ALEX)
+    edit_request = slack.thread(card)[-1]
+
+    await slack.click_and_submit(edit_request, "decline", MAYA, {"text": "Too big for now"})
+
+    assert "Approved, in progress" in slack.card_now(card) and "One form, one webhook" in slack.card_now(card)
+    assert "Buy a new CRM" not in slack.card_now(card) and "2026-12-15" in slack.card_now(card)
+    stands = slack.thread(card)[-1]
+    assert (
+        "declined the edit of the fix" in stands.text_of_blocks and "The approved fix stands" in stands.text_of_blocks
+    )
+    await slack.click_and_submit(stands, "mark_implemented", ALEX, {"metric_now": "2/week"})
+    assert "Implemented" in slack.card_now(card)
+
+
+async def test_an_overdue_fix_edited_to_a_later_date_is_not_overdue_once_approved_again(slack: SlackWorld) -> None:
+    card, request = await to_approval(slack)
+    await slack.click(request, "approve", MAYA)
+    await tick_at(slack, at(16, 10, month=12))
+    assert "overdue" in slack.card_now(card)
+
+    view = await open_form(slack, card_of(slack, card), "edit_fix", ALEX)
+    assert view is not None
+    await slack.submit(view, {**PROPOSAL, "due_date": "2027-03-01"}, ALEX)
+    await slack.click(slack.thread(card)[-1], "approve", MAYA)
+
+    assert "Approved, in progress" in slack.card_now(card) and "overdue" not in slack.card_now(card)
+
+
+async def test_editing_the_problem_edits_the_first_why_that_quotes_it(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX, "Leads arive twice in the CRM")
+    why1 = slack.thread(card)[-1]
+    view = await open_form(slack, card, "edit_report", ALEX)
+    assert view is not None
+    await slack.submit(view, {"problem": "Leads arrive twice in the CRM", "area": "Sales", "frequency": "weekly",
+                              "hours_per_week": "3", "people": "4", "customers_notice": False}, ALEX)  # fmt: skip
+    assert "Leads arrive twice in the CRM" in slack.updates(why1.ts)[-1].text_of_blocks
+    assert "the problem." in slack.thread(card)[-1].text_of_blocks
