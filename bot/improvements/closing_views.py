@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.core.domain import impact_line
-from bot.core.messages import Actions, Button, Mention, Message, Paragraph, Quote, Span, Text, clip, spans
+from bot.core.messages import Actions, Mention, Message, Paragraph, Quote, Span, Text, clip, spans
 from bot.core.workspace import WorkspaceSettings
-from bot.improvements.card import button_value, closed_spans, impact_of, owner_of
-from bot.improvements.views import MARK_IMPLEMENTED
+from bot.improvements.card import closed_spans, impact_of, owner_of
+from bot.improvements.views import mark_implemented_button
 from storage.models import Improvement
 
 
@@ -46,8 +46,7 @@ def reopened(improvement: Improvement, actor: str, *, live: bool) -> Message:
                   Text(text=", when the fix is in place again, click Mark implemented.")]  # fmt: skip
     blocks.append(Paragraph(spans=parts))
     if live:
-        button = Button(label="Mark implemented", action=MARK_IMPLEMENTED, value=button_value(improvement))
-        blocks.append(Actions(buttons=[button]))
+        blocks.append(Actions(buttons=[mark_implemented_button(improvement)]))
     return Message(summary=f"#{improvement.number} reopened", blocks=blocks)
 
 

@@ -220,6 +220,11 @@ def approval_outcome(improvement: Improvement, verdict: str, actor: str, propose
     )
 
 
+def mark_implemented_button(improvement: Improvement) -> Button:
+    """The owner's button, wherever the fix is handed (back) to them."""
+    return Button(label="Mark implemented", action=MARK_IMPLEMENTED, value=button_value(improvement), style="primary")
+
+
 def owner_assignment(improvement: Improvement, approver: str) -> Message:
     owner = owner_of(improvement)
     due = f" Due {improvement.due_date.isoformat()}." if improvement.due_date else ""
@@ -234,16 +239,7 @@ def owner_assignment(improvement: Improvement, approver: str) -> Message:
                     Text(text=f" approved the fix.{due} When it is in place, click Mark implemented."),
                 ]
             ),
-            Actions(
-                buttons=[
-                    Button(
-                        label="Mark implemented",
-                        action=MARK_IMPLEMENTED,
-                        value=button_value(improvement),
-                        style="primary",
-                    )
-                ]
-            ),
+            Actions(buttons=[mark_implemented_button(improvement)]),
         ],
     )
 
@@ -298,16 +294,7 @@ def edit_declined(improvement: Improvement, actor: str, reason: str) -> Message:
                     Text(text=", it is still yours: click Mark implemented when it is in place."),
                 ]
             ),
-            Actions(
-                buttons=[
-                    Button(
-                        label="Mark implemented",
-                        action=MARK_IMPLEMENTED,
-                        value=button_value(improvement),
-                        style="primary",
-                    )
-                ]
-            ),
+            Actions(buttons=[mark_implemented_button(improvement)]),
         ],
     )
 

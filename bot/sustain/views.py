@@ -21,8 +21,8 @@ from bot.core.messages import (
     clip,
     spans,
 )
-from bot.improvements.card import button_value, owner_of, title_of
-from bot.improvements.views import MARK_IMPLEMENTED
+from bot.improvements.card import owner_of, title_of
+from bot.improvements.views import mark_implemented_button
 from storage.models import Checkin, Improvement
 
 # action ids carried by the check-in buttons (registered in bot.sustain.interactions)
@@ -136,8 +136,7 @@ def reopened(improvement: Improvement, checkin: Checkin, approvers: Sequence[str
                     Text(text=": what changed? Fix it again, then click Mark implemented."),
                 ]
             ),
-            Actions(buttons=[Button(label="Mark implemented", action=MARK_IMPLEMENTED,
-                                    value=button_value(improvement), style="primary")]),
+            Actions(buttons=[mark_implemented_button(improvement)]),
         ],
     )  # fmt: skip
 
