@@ -200,6 +200,7 @@ class Delivery:
         claiming = True
         try:
             while True:
+                finished.clear()  # set again by any send that ends from here on, the claim below included
                 room = state.window - len(running)
                 claiming = claiming and time.monotonic() < state.until
                 if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
@@ -214,8 +215,9 @@ class Delivery:
                         state.report.errors.append("the database is unavailable")
                         claiming = False
                 if not running:
+                    if finished.is_set() and claiming:
+                        continue  # a send ended while claiming: what it makes claimable (its next message) goes too
                     return  # every claimed row was sent, given up, or pushed past `now` by its backoff
-                finished.clear()
                 await finished.wait()  # one or more done (O(1) a message, where asyncio.wait is O(in progress))
         finally:
             left = list(running)

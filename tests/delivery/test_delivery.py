@@ -233,3 +233,34 @@ async def test_a_flush_with_nothing_to_send_writes_nothing(db, clock, slack_api,
     report_ = await delivery(db, clock, slack_api).flush()
 
     assert report_ == FlushReport() and released == []  # an idle worker polls every second: no write each time
+
+
+async def test_a_send_ending_during_a_claim_still_lets_its_next_message_go(db, clock, slack_api, monkeypatch) -> None:
+    """One card fails at once and the flush claims again while the other card is still going out; that card is
+    sent and marked during the claim. Its thread reply, claimable only from then on, goes in the same flush (the
+    flush used to end there, leaving it for the next one)."""
+    report(db, clock, "poison")
+    report(db, clock, "fine")
+    views_of = registry()
+
+    def card(session, improvement, settings):  # type: ignore[no-untyped-def]
+        if improvement.problem == "poison":
+            raise RuntimeError("a renderer bug")
+        return views_of.card(session, improvement, settings)
+
+    sending = Delivery(db, clock, SlackChat(make_sender(BOT_TOKEN, slack_api.url, 5)), "slack", card=card,
+                       chart=views_of.chart)  # fmt: skip
+    claim, claims = sending._claim, []
+
+    async def slow_claim(state, room):  # type: ignore[no-untyped-def]
+        rows = await claim(state, room)
+        claims.append(len(rows))
+        if len(claims) == 2:
+            await asyncio.sleep(0.5)  # the fine card goes out and is marked meanwhile
+        return rows
+
+    monkeypatch.setattr(sending, "_claim", slow_claim)
+    flushed = await asyncio.wait_for(sending.flush(), 10)
+
+    assert claims[:2] == [2, 0]  # both cards, then nothing while the fine one is still in flight
+    assert (flushed.sent, flushed.failed) == (2, 1)
