@@ -256,10 +256,11 @@ async def test_a_send_ending_during_a_claim_still_lets_its_next_message_go(db, c
         rows = await claim(state, room)
         claims.append(len(rows))
         if len(claims) == 2:
-            await asyncio.sleep(0.5)  # the fine card goes out and is marked meanwhile
+            await asyncio.sleep(2.0)  # the fine card goes out and is marked meanwhile
         return rows
 
     monkeypatch.setattr(sending, "_claim", slow_claim)
+    slack_api.slow("chat.postMessage", 1.0)  # the fine card is still in flight when the poison one has failed
     flushed = await asyncio.wait_for(sending.flush(), 10)
 
     assert claims[:2] == [2, 0]  # both cards, then nothing while the fine one is still in flight
