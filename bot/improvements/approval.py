@@ -158,10 +158,16 @@ def asked_in(session: Session, improvement: Improvement) -> Asked | None:
     return Asked.from_json(proposal.asked) if proposal else None
 
 
+def may_decide(session: Session, improvement: Improvement, actor: Actor) -> bool:
+    """An approver, or someone the current request asked (a fallback approver, an escalation's)."""
+    asked = asked_in(session, improvement)
+    return actor.is_approver or bool(asked and actor.user in asked.people)
+
+
 def _check_decider(
-    improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str, asked: Asked | None
+    session: Session, improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str
 ) -> None:
-    if not actor.is_approver and not (asked and actor.user in asked.people):
+    if not may_decide(session, improvement, actor):
         raise Refused(f"Only approvers can {verb} a fix. It has been sent to them.")
     if actor.user == improvement.reporter_id:
         raise Refused(f"You reported #{improvement.number}, so someone else has to {verb} it.")
@@ -182,12 +188,12 @@ def check_decision(
     """Decline and Ask a question open a form first; check the right to act before it opens."""
     improvement = load(session, ws, improvement_id)
     _check_decider(
+        session,
         improvement,
         actor,
         round_,
         "decline" if form_id == forms.DECLINE else "question",
         _proposer(session, improvement),
-        asked_in(session, improvement),
     )
     return forms.reason_form(form_id, improvement.number, {"improvement": str(improvement.id), "round": str(round_)})
 
@@ -214,7 +220,7 @@ def _decide(
     status, kind, verb = _VERDICTS[verdict]
     improvement = load(session, ws, improvement_id)
     proposer = _proposer(session, improvement)
-    _check_decider(improvement, actor, round_, verb, proposer, asked_in(session, improvement))
+    _check_decider(session, improvement, actor, round_, verb, proposer)
     touch(session, improvement, status, now)
     session.add(
         Decision(

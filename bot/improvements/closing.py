@@ -16,20 +16,15 @@ from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import closing_views, forms
-from bot.improvements.approval import asked_in
+from bot.improvements.approval import may_decide
 from bot.improvements.records import load, owner_key, touch
 from storage import queries
 from storage.models import Improvement
 
 
-def _may_decide(session: Session, improvement: Improvement, actor: Actor) -> bool:
-    asked = asked_in(session, improvement)
-    return actor.is_approver or bool(asked and actor.user in asked.people)
-
-
 def _reasons(session: Session, improvement: Improvement, actor: Actor) -> list[CloseReason]:
     reasons = [CloseReason.WITHDRAWN] if actor.user == improvement.reporter_id else []
-    if _may_decide(session, improvement, actor):
+    if may_decide(session, improvement, actor):
         reasons.append(CloseReason.WONT_FIX)
     return [*reasons, CloseReason.DUPLICATE]
 
@@ -101,7 +96,7 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     improvement = load(session, ws, improvement_id, closed_ok=True)
     if improvement.status != Status.CLOSED.value:
         raise Refused(f"#{improvement.number} is not closed.")
-    if not _may_decide(session, improvement, actor):
+    if not may_decide(session, improvement, actor):
         raise Refused(f"Only an approver can reopen #{improvement.number}.")
     back = Status(improvement.reopen_status or Status.INVESTIGATING.value)
     outbox = Outbox(session, ws.id, now)

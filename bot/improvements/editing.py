@@ -16,7 +16,7 @@ from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import closing_views, forms, views
-from bot.improvements.approval import asked_in
+from bot.improvements.approval import may_decide
 from bot.improvements.card import owner_of
 from bot.improvements.records import load
 from bot.improvements.report import why_key
@@ -34,10 +34,7 @@ FACTS = {  # field -> how the thread names it
 
 
 def _check_editor(session: Session, improvement: Improvement, actor: Actor) -> None:
-    asked = asked_in(session, improvement)
-    if actor.user in (improvement.reporter_id, owner_of(improvement)) or actor.is_approver:
-        return
-    if asked is not None and actor.user in asked.people:
+    if actor.user in (improvement.reporter_id, owner_of(improvement)) or may_decide(session, improvement, actor):
         return
     raise Refused(f"Only the reporter, the owner or an approver can edit #{improvement.number}.")
 
