@@ -56,9 +56,9 @@ def assemble(
     messages delivery keeps in progress at once; `bulk=False`: requests leave bulk messages to a worker."""
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
-    assert interactions.card is not None and interactions.chart is not None
+    assert interactions.card is not None
     delivery = Delivery(
-        engine, clock, chat, platform, card=interactions.card, chart=interactions.chart, concurrency=concurrency
+        engine, clock, chat, platform, card=interactions.card, chart=interactions.draw, concurrency=concurrency
     )
     service = ImproveService(
         engine=engine,

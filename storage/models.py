@@ -69,8 +69,19 @@ class Improvement(SQLModel, table=True):
     due_date: date | None = None
     approval_round: int = 0  # bumps with every approval request; stale buttons are refused
     cycle: int = 0  # bumps each time a slipping fix is reopened
-    # the result
+    # the metric as numbers (bot.core.metrics); baseline/target above keep the text of what did not parse
+    metric_unit: str | None = Field(default=None, max_length=40)  # "%", "duplicates/week"
+    metric_direction: str | None = Field(default=None, max_length=6)  # lower | higher (is better)
+    baseline_value: float | None = None
+    target_value: float | None = None
+    # the savings ledger (bot.improvements.ledger): the case as it was approved, locked with that day's rate
+    approved_hours_per_year: float | None = None
+    approved_hourly_rate: float | None = None
+    approved_currency: str | None = Field(default=None, max_length=8)
+    approved_at: datetime | None = _when(nullable=True)
+    # the result: the latest reading (every reading is a Reading row); metric_now keeps an old text reading
     metric_now: str | None = Field(default=None, max_length=200)
+    metric_now_value: float | None = None
     implemented_note: str | None = Field(default=None, sa_column=Column(Text))
     approved_by: str | None = Field(default=None, max_length=100)
     anonymous: bool = False  # the reporter's name is never shown (credited as "a teammate")
@@ -140,6 +151,41 @@ class Reminder(SQLModel, table=True):
     status: str = Field(default="pending", max_length=12)  # pending | sent | cancelled
     due_at: datetime = _when()
     done_at: datetime | None = _when(nullable=True)
+
+
+class Reading(SQLModel, table=True):
+    """One reading of a fix's metric: when it was marked implemented, and at every check-in, per cycle."""
+
+    __table_args__ = (Index("ix_reading_improvement_at", "improvement_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    improvement_id: int = Field(foreign_key="improvement.id")
+    cycle: int = 0
+    source: str = Field(max_length=12)  # implemented | checkin
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id")
+    value: float | None = None
+    text: str | None = Field(default=None, max_length=200)  # a reading from before numbers, that did not parse
+    at: datetime = _when()
+
+
+class FixCycle(SQLModel, table=True):
+    """One time a fix went live: from marked implemented until it slipped or was closed (None: still live).
+    A fix that slipped and was fixed again has one row per cycle, so history keeps the weeks it was live."""
+
+    __tablename__ = "fix_cycle"
+    __table_args__ = (
+        UniqueConstraint("improvement_id", "cycle", name="uq_fix_cycle"),
+        Index("ix_fix_cycle_workspace_live", "workspace_id", "implemented_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    cycle: int
+    implemented_at: datetime = _when()
+    ended_at: datetime | None = _when(nullable=True)
+    ended_because: str | None = Field(default=None, max_length=10)  # slipped | closed
 
 
 class AuditEntry(SQLModel, table=True):

@@ -80,8 +80,8 @@ class ChatPort(Protocol):
         to them alone, else in their direct messages."""
         ...
 
-    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
-        """Post an image (a chart) to a channel."""
+    async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
+        """Post an image (a chart) to a channel, or in the thread `thread` of it."""
         ...
 
     async def permalink(self, channel: str, ref: str) -> str | None:

@@ -6,7 +6,7 @@ improvement's card, the weekly chart). Adding a button is one `registry.button(.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -135,7 +135,7 @@ class TickJob:
 
 
 CardView = Callable[[Session, Improvement, WorkspaceSettings], Message]
-ChartImage = Callable[[str, Sequence[tuple[str, float]]], bytes]
+ChartImage = Callable[[dict[str, Any]], bytes]  # a chart's outbox payload in, PNG out
 Listener = Callable[[Act, Any], None]
 
 
@@ -147,7 +147,7 @@ class Registry:
         self.replies: list[ReplyHandler] = []
         self.tick_jobs: list[TickJob] = []
         self.card: CardView | None = None
-        self.chart: ChartImage | None = None
+        self.charts: dict[str, ChartImage] = {}
         self._listeners: dict[type, list[Listener]] = {}
 
     def button(self, action: str, handler: ButtonHandler, *, needs_round: bool = False) -> None:
@@ -175,6 +175,15 @@ class Registry:
     def listeners(self, event: type) -> list[Listener]:
         return self._listeners.get(event, [])
 
-    def views(self, *, card: CardView | None = None, chart: ChartImage | None = None) -> None:
-        self.card = card or self.card
-        self.chart = chart or self.chart
+    def views(self, *, card: CardView) -> None:
+        self.card = card
+
+    def chart(self, kind: str, image: ChartImage) -> None:
+        """How a chart of this kind (its payload's "chart") is drawn when it is delivered."""
+        if kind in self.charts:
+            raise ValueError(f"the chart {kind!r} is already registered")
+        self.charts[kind] = image
+
+    def draw(self, payload: dict[str, Any]) -> bytes:
+        """A chart's PNG, drawn by the capability that registered its kind (an old row without one: weekly)."""
+        return self.charts[str(payload.get("chart", "weekly"))](payload)

@@ -48,11 +48,15 @@ class Outbox:
         """A direct message; `key` remembers it (with an improvement) for a later in-place edit."""
         self._add("dm", improvement, target=user, key=key, payload=message.model_dump(mode="json"))
 
-    def chart(self, channel: str, title: str, series: list[tuple[str, float]], *, after: OutboxMessage) -> None:
-        """A chart image posted to a channel once `after` has gone out; rendered to PNG when it is delivered."""
+    def chart(self, channel: str, payload: dict[str, Any], *, after: OutboxMessage) -> None:
+        """A chart image posted to a channel once `after` has gone out; drawn when it is delivered (the payload
+        names its kind: bot.core.registry.Registry.chart)."""
         self._session.flush()  # `after` needs its id
-        payload = {"title": title, "series": [list(p) for p in series]}
         self._add("chart", None, target=channel, payload=payload, after_id=after.id)
+
+    def thread_chart(self, improvement: Improvement, payload: dict[str, Any]) -> None:
+        """A chart image in the improvement's thread, in order with its other messages."""
+        self._add("chart", improvement, payload=payload)
 
     def private(self, user: str, message: Message, *, where: str = "", improvement: Improvement | None = None) -> None:
         """A message only `user` sees, where they acted when the platform can (Slack: ephemeral in `where`), else

@@ -298,9 +298,15 @@ class Delivery:
             if row.after_id is not None and await asyncio.to_thread(self._status_of, row.after_id) == "dead":
                 raise _Missing("the announcement it belongs to was never posted")
             payload = row.payload or {}
-            series = [(str(label), float(value)) for label, value in payload.get("series", [])]
-            png = await asyncio.to_thread(self._chart, str(payload.get("title", "")), series)
-            await self._chat.upload(row.target or "", "hours-given-back.png", str(payload.get("title", "")), png)
+            channel, thread = row.target or "", ""
+            if not channel:  # in the improvement's thread
+                card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
+                if card is None:
+                    raise _Missing("the improvement's card was never posted")
+                channel, thread = card.channel, card.ref
+            png = await asyncio.to_thread(self._chart, payload)
+            filename, title = str(payload.get("filename") or "chart.png"), str(payload.get("title", ""))
+            await self._chat.upload(channel, filename, title, png, thread=thread)
             return None
         if row.kind == "private":
             data = row.payload or {}

@@ -11,12 +11,14 @@ from sqlmodel import Session
 from bot.core.audit import audit
 from bot.core.domain import Status
 from bot.core.messages import Form
+from bot.core.metrics import Direction
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, views
 from bot.improvements.approvers import Asked
 from bot.improvements.card import FIX_EDITABLE, owner_of
+from bot.improvements.ledger import lock_approved
 from bot.improvements.records import id_of, last_decision, load, owner_key, touch
 from storage.models import Decision, Improvement
 
@@ -42,8 +44,12 @@ def proposal_form(
     prefill = forms.ProposalPrefill(
         countermeasure=improvement.countermeasure or improvement.idea,
         measure=improvement.measure,
-        baseline=improvement.baseline,
-        target=improvement.target,
+        unit=improvement.metric_unit,
+        direction=improvement.metric_direction,
+        baseline=improvement.baseline_value,
+        target=improvement.target_value,
+        baseline_was=improvement.baseline if improvement.baseline_value is None else None,
+        target_was=improvement.target if improvement.target_value is None else None,
         not_to_do=improvement.not_to_do,
         owner=owner_of(improvement),
         due_date=improvement.due_date.isoformat() if improvement.due_date else None,
@@ -113,8 +119,11 @@ def submit_proposal(
     improvement.overdue_at = None  # a new round: overdue again only past its (new) due date
     improvement.countermeasure = values["countermeasure"]
     improvement.measure = values["measure"]
-    improvement.baseline = values.get("baseline")
-    improvement.target = values.get("target")
+    improvement.metric_unit = values.get("unit")
+    improvement.metric_direction = values.get("direction") or Direction.LOWER.value
+    improvement.baseline_value = values.get("baseline")
+    improvement.target_value = values.get("target")
+    improvement.baseline = improvement.target = None  # numbers now: an old text is not shown beside them
     improvement.not_to_do = values.get("not_to_do")
     improvement.owner_id = values.get("owner") or improvement.reporter_id
     improvement.due_date = values.get("due_date")
@@ -142,11 +151,13 @@ def submit_proposal(
     return improvement
 
 
-def validate_due_date(values: dict[str, Any], today: date) -> dict[str, str]:
+def check_proposal(values: dict[str, Any], today: date) -> dict[str, str]:
+    """A due date in the past, or a target on the wrong side of the baseline."""
+    errors = forms.check_metric(values)
     due = values.get("due_date")
     if due is not None and due < today:
-        return {"due_date": "Pick today or a later date."}
-    return {}
+        errors["due_date"] = "Pick today or a later date."
+    return errors
 
 
 # -- approval -----------------------------------------------------------------------------------------
@@ -239,6 +250,7 @@ def approve(
 ) -> Improvement:
     improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.APPROVE, None, now)
     improvement.approved_by = actor.user
+    lock_approved(improvement, ws.settings, now)
     outbox.refresh_card(improvement)
     outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=owner_key(improvement))
     if owner_of(improvement) != actor.user:
@@ -261,7 +273,19 @@ def decline(
     return improvement
 
 
-_PROPOSAL = ("countermeasure", "measure", "baseline", "target", "not_to_do", "owner_id", "approved_by")
+_PROPOSAL = (
+    "countermeasure",
+    "measure",
+    "baseline",
+    "target",
+    "not_to_do",
+    "owner_id",
+    "approved_by",
+    "metric_unit",
+    "metric_direction",
+    "baseline_value",
+    "target_value",
+)
 
 
 def _replaces(session: Session, improvement: Improvement) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from bot.core.domain import CloseReason, Frequency, Impact, Status, impact_line
+from bot.core.domain import CloseReason, Frequency, Status
 from bot.core.messages import (
     Actions,
     Bold,
@@ -24,7 +24,9 @@ from bot.core.messages import (
     clip,
     spans,
 )
+from bot.core.metrics import before_after
 from bot.core.workspace import WorkspaceSettings
+from bot.improvements.ledger import impact_of, latest_text, ledger_lines, ledger_of, metric_of
 from storage import queries
 from storage.models import Improvement, Why
 
@@ -32,16 +34,6 @@ from storage.models import Improvement, Why
 def title_of(improvement: Improvement) -> str:
     first_line = improvement.problem.strip().splitlines()[0] if improvement.problem.strip() else "(no text)"
     return clip(first_line, 120)
-
-
-def impact_of(improvement: Improvement, settings: WorkspaceSettings) -> Impact:
-    return Impact(
-        hours_per_week=improvement.hours_per_week,
-        people=improvement.people,
-        hourly_rate=settings.hourly_rate,
-        frequency=Frequency(improvement.frequency),
-        customers_notice=improvement.customers_notice,
-    )
 
 
 def owner_of(improvement: Improvement) -> str:
@@ -122,8 +114,9 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         Heading(text=f"#{improvement.number} {title_of(improvement)}"),
         Paragraph(spans=spans(clip(improvement.problem, 2800))),
         Fields(items=fields),
-        Paragraph(spans=[Bold(text="The case: "), Text(text=impact_line(impact, settings.currency))]),
     ]
+    for label, line in ledger_lines(ledger_of(improvement, settings), improvement, settings):
+        blocks.append(Paragraph(spans=[Bold(text=f"{label}: "), Text(text=line)]))
     if improvement.idea:
         blocks.append(Paragraph(spans=[Bold(text="Reporter's idea: "), Text(text=clip(improvement.idea, 1500))]))
     answered = [w for w in whys if w.answer]
@@ -135,7 +128,7 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         blocks.append(Paragraph(spans=measure_spans(improvement)))
     if improvement.not_to_do:
         blocks.append(Paragraph(spans=[Bold(text="Stops doing: "), Text(text=clip(improvement.not_to_do, 800))]))
-    if status is Status.IMPLEMENTED:
+    if status in (Status.IMPLEMENTED, Status.SUSTAINED) or improvement.metric_now_value is not None:
         blocks.append(Paragraph(spans=before_after_spans(improvement)))
     if status is Status.CLOSED and improvement.closed_note:
         blocks.append(Paragraph(spans=[Bold(text="Why closed: "), Text(text=clip(improvement.closed_note, 800))]))
@@ -148,19 +141,19 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
 
 
 def measure_spans(improvement: Improvement) -> list[Span]:
+    """'Measured by: Duplicate leads per week (duplicates/week, lower is better; baseline 40, target 5)'."""
+    metric = metric_of(improvement)
     parts: list[Span] = [Bold(text="Measured by: "), Text(text=clip(improvement.measure or "", 800))]
-    if improvement.baseline or improvement.target:
-        parts.append(
-            Text(text=f" (baseline {improvement.baseline or 'not recorded'}, target {improvement.target or 'not set'})")
-        )
+    about = [x for x in (metric.unit, metric.direction.label if metric.direction else "") if x]
+    numbers = f"baseline {metric.baseline_shown or 'not recorded'}, target {metric.target_shown or 'not set'}"
+    parts.append(Text(text=f" ({', '.join(about)}; {numbers})" if about else f" ({numbers})"))
     return parts
 
 
 def before_after_spans(improvement: Improvement) -> list[Span]:
-    text = f"{improvement.baseline or 'no baseline'} → {improvement.metric_now or '?'}"
-    if improvement.target:
-        text += f" (target {improvement.target})"
-    return [Bold(text="Before → after: "), Text(text=text)]
+    """'Before → after: 10% → 55%, target 60%: not yet met'."""
+    line = before_after(metric_of(improvement), improvement.metric_now_value, latest_text(improvement))
+    return [Bold(text="Before → after: "), Text(text=line)]
 
 
 def card_of(session: Session, improvement: Improvement, settings: WorkspaceSettings) -> Message:

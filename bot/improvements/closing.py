@@ -15,7 +15,7 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import closing_views, forms
+from bot.improvements import closing_views, forms, readings
 from bot.improvements.approval import may_decide
 from bot.improvements.records import load, owner_key, touch
 from storage import queries
@@ -54,6 +54,8 @@ def close(
     if reason is CloseReason.WONT_FIX and not note:
         raise Invalid({"note": "Say why it won't be fixed: the reporter and the team deserve a reason."})
     original = _original(session, ws, improvement, values) if reason is CloseReason.DUPLICATE else None
+    if improvement.status == Status.IMPLEMENTED.value:
+        readings.ended(session, improvement, "closed", now)  # it no longer counts as live from here
     improvement.reopen_status = improvement.status
     improvement.closed_reason = reason.value
     improvement.closed_note = note

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.core.domain import impact_line
 from bot.core.messages import Actions, Mention, Message, Paragraph, Quote, Span, Text, clip, spans
 from bot.core.workspace import WorkspaceSettings
-from bot.improvements.card import closed_spans, impact_of, owner_of
+from bot.improvements.card import closed_spans, owner_of
+from bot.improvements.ledger import impact_of
 from bot.improvements.views import mark_implemented_button
 from storage.models import Improvement
 
@@ -53,14 +54,13 @@ def reopened(improvement: Improvement, actor: str, *, live: bool) -> Message:
 def edited(
     improvement: Improvement, actor: str, changes: list[tuple[str, str, str]], settings: WorkspaceSettings
 ) -> Message:
-    """'✏️ @maya edited the report: people affected 1,000 → 10. The case now: ≈ …'."""
+    """'✏️ @maya edited the report: people affected 1,000 → 10. The estimate now: ≈ …' (an approved case is
+    locked: no estimate line)."""
     said = "; ".join(
         name if not before and not after else f"{name} {before} → {after}" for name, before, after in changes
     )
-    return Message(
-        summary=f"#{improvement.number}: the report was edited",
-        blocks=[
-            Paragraph(spans=[Text(text="✏️ "), Mention(user=actor), Text(text=f" edited the report: {said}.")]),
-            Paragraph(spans=spans(f"The case now: {impact_line(impact_of(improvement, settings), settings.currency)}")),
-        ],
-    )
+    blocks: list = [Paragraph(spans=[Text(text="✏️ "), Mention(user=actor), Text(text=f" edited the report: {said}.")])]
+    if improvement.approved_at is None:
+        estimate = impact_line(impact_of(improvement, settings), settings.currency)
+        blocks.append(Paragraph(spans=spans(f"The estimate now: {estimate}")))
+    return Message(summary=f"#{improvement.number}: the report was edited", blocks=blocks)

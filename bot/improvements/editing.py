@@ -18,6 +18,7 @@ from bot.delivery.outbox import Outbox
 from bot.improvements import closing_views, forms, views
 from bot.improvements.approval import may_decide
 from bot.improvements.card import owner_of
+from bot.improvements.ledger import estimate_locked
 from bot.improvements.records import load
 from bot.improvements.report import why_key
 from storage import queries
@@ -54,7 +55,11 @@ def edit_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: 
     improvement = load(session, ws, improvement_id)
     _check_editor(session, improvement, actor)
     return forms.edit_report_form(
-        ws.settings, improvement.number, _facts(improvement), {"improvement": str(improvement.id)}
+        ws.settings,
+        improvement.number,
+        _facts(improvement),
+        {"improvement": str(improvement.id)},
+        locked=estimate_locked(improvement),
     )
 
 
@@ -79,6 +84,8 @@ def edit_report(
     _check_editor(session, improvement, actor)
     changes: list[tuple[str, str, str]] = []
     for field, name in FACTS.items():
+        if field in forms.LOCKED_CASE and estimate_locked(improvement):
+            continue  # approved: the case stays as approved (a form opened before the approval may still send it)
         old, new = getattr(improvement, field), values.get(field)
         if field == "customers_notice":
             new = bool(new)

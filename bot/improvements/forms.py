@@ -4,9 +4,11 @@ Their answers are validated by bot.core.forms.validate."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.domain import CloseReason, Frequency
 from bot.core.messages import Checkbox, DatePicker, Form, NumberInput, Option, Select, TextInput, UserPicker
+from bot.core.metrics import Direction, Metric, better, number_text
 from bot.core.workspace import WorkspaceSettings
 
 REPORT = "report"
@@ -23,6 +25,8 @@ MIN_PROBLEM = 10  # "x" is not a report: nobody else could tell what is broken
 MAX_HOURS_PER_WEEK = 60  # per person: more than a full working week is not a lost hour, it is a typo
 MAX_PEOPLE = 1000
 MAX_SHORT = 200
+MAX_UNIT = 40
+MAX_METRIC = 1_000_000_000  # a reading beyond a billion is a typo
 
 
 def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[str, str] | None = None) -> Form:
@@ -80,8 +84,14 @@ class ReportFacts:
     customers_notice: bool
 
 
-def edit_report_form(settings: WorkspaceSettings, number: int, facts: ReportFacts, context: dict[str, str]) -> Form:
-    """The report's facts, prefilled: the same fields and limits as the report (the idea stays as it was said)."""
+LOCKED_CASE = ("hours_per_week", "people")
+
+
+def edit_report_form(
+    settings: WorkspaceSettings, number: int, facts: ReportFacts, context: dict[str, str], *, locked: bool = False
+) -> Form:
+    """The report's facts, prefilled: the same fields and limits as the report (the idea stays as it was said).
+    `locked`: the case was approved, so its hours and people are no longer the report's to change."""
     initial = {
         "problem": facts.problem,
         "area": facts.area,
@@ -92,7 +102,7 @@ def edit_report_form(settings: WorkspaceSettings, number: int, facts: ReportFact
     }
     fields = []
     for field in report_form(settings).fields:
-        if field.id not in initial:
+        if field.id not in initial or (locked and field.id in LOCKED_CASE):
             continue
         update: dict[str, object] = {"initial": initial[field.id]}
         if isinstance(field, Select) and initial[field.id] not in {o.value for o in field.options}:
@@ -102,7 +112,8 @@ def edit_report_form(settings: WorkspaceSettings, number: int, facts: ReportFact
         form_id=EDIT_REPORT,
         title=f"Edit #{number}'s report",
         submit_label="Save",
-        intro="Fix a typo or a number: the card and the case are updated in place, and the thread is told.",
+        intro="Fix a typo or a number: the card and the case are updated in place, and the thread is told."
+        + (" The case was approved, so its hours and people stay as approved." if locked else ""),
         context=context,
         fields=fields,
     )
@@ -130,8 +141,12 @@ def close_form(number: int, reasons: list[CloseReason], context: dict[str, str])
 class ProposalPrefill:
     countermeasure: str | None = None
     measure: str | None = None
-    baseline: str | None = None
-    target: str | None = None
+    unit: str | None = None
+    direction: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    baseline_was: str | None = None  # what was typed before metrics were numbers, where it did not parse
+    target_was: str | None = None
     not_to_do: str | None = None
     owner: str | None = None
     due_date: str | None = None
@@ -150,10 +165,14 @@ def propose_form(number: int, prefill: ProposalPrefill, context: dict[str, str])
             TextInput(id="measure", label="How will we measure it?", multiline=True, max_length=1000,
                       initial=prefill.measure,
                       placeholder="e.g. Duplicate leads per week, counted in the CRM every Friday"),
-            TextInput(id="baseline", label="Baseline now", required=False, max_length=MAX_SHORT,
-                      initial=prefill.baseline, placeholder="e.g. 40 duplicates/week"),
-            TextInput(id="target", label="Target", required=False, max_length=MAX_SHORT,
-                      initial=prefill.target, placeholder="e.g. under 5/week"),
+            TextInput(id="unit", label="Unit", required=False, max_length=MAX_UNIT, initial=prefill.unit,
+                      placeholder="e.g. duplicates/week, %, hours"),
+            Select(id="direction", label="Which way is better?", options=DIRECTIONS,
+                   initial=prefill.direction or Direction.LOWER.value),
+            NumberInput(id="baseline", label="Baseline now (a number)", minimum=-MAX_METRIC, maximum=MAX_METRIC,
+                        initial=prefill.baseline, hint=_was(prefill.baseline_was)),
+            NumberInput(id="target", label="Target (a number)", minimum=-MAX_METRIC, maximum=MAX_METRIC,
+                        initial=prefill.target, hint=_was(prefill.target_was)),
             TextInput(id="not_to_do", label="What work does it let someone stop doing?", required=False,
                       multiline=True, max_length=1000, initial=prefill.not_to_do,
                       placeholder="e.g. The Monday dedupe spreadsheet"),
@@ -161,6 +180,25 @@ def propose_form(number: int, prefill: ProposalPrefill, context: dict[str, str])
             DatePicker(id="due_date", label="Due date", initial=prefill.due_date),
         ],
     )  # fmt: skip
+
+
+DIRECTIONS = [Option(value=d.value, label=d.label.capitalize()) for d in Direction]
+
+
+def _was(text: str | None) -> str | None:
+    return f"Was written as “{text}”: enter it as a number, so progress can be measured." if text else None
+
+
+def check_metric(values: dict[str, Any]) -> dict[str, str]:
+    """A target that is worse than the baseline (the way the metric gets better) is a mix-up of the two."""
+    baseline, target = values.get("baseline"), values.get("target")
+    direction = Direction(values.get("direction") or Direction.LOWER.value)
+    if baseline is None or target is None or baseline == target or better(target, baseline, direction):
+        return {}
+    other = Direction.HIGHER if direction is Direction.LOWER else Direction.LOWER
+    side = "below" if direction is Direction.LOWER else "above"
+    return {"target": f"With {direction.label}, the target should be {side} the baseline ({number_text(baseline)}). "
+                      f"Or is {other.label}?"}  # fmt: skip
 
 
 def reason_form(form_id: str, number: int, context: dict[str, str]) -> Form:
@@ -177,16 +215,30 @@ def reason_form(form_id: str, number: int, context: dict[str, str]) -> Form:
     )
 
 
-def implemented_form(number: int, measure: str | None, baseline: str | None, context: dict[str, str]) -> Form:
-    label = "What does the metric read now?"
+def reading_label(metric: Metric) -> str:
+    return f"What does the metric read now? ({metric.unit})" if metric.unit else "What does the metric read now?"
+
+
+def measured_intro(measure: str | None, metric: Metric) -> str | None:
+    """'Measured by: Duplicate leads per week (baseline 40/week, target 5/week)'."""
+    if not measure:
+        return None
+    numbers = [f"{name} {shown}" for name, shown in (("baseline", metric.baseline_shown),
+                                                       ("target", metric.target_shown)) if shown]  # fmt: skip
+    return f"Measured by: {measure}" + (f" ({', '.join(numbers)})" if numbers else "")
+
+
+def implemented_form(number: int, measure: str | None, metric: Metric, context: dict[str, str]) -> Form:
     return Form(
         form_id=IMPLEMENTED,
         title=f"#{number} implemented",
         submit_label="Mark implemented",
-        intro=(f"Measured by: {measure}" + (f" (baseline {baseline})" if baseline else "")) if measure else None,
+        intro=measured_intro(measure, metric),
         context=context,
         fields=[
-            TextInput(id="metric_now", label=label, max_length=MAX_SHORT),
+            NumberInput(
+                id="metric_now", label=reading_label(metric), required=True, minimum=-MAX_METRIC, maximum=MAX_METRIC
+            ),
             TextInput(id="note", label="A note for the team", required=False, multiline=True, max_length=1000),
         ],
     )

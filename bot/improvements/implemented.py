@@ -15,8 +15,9 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import forms, views
+from bot.improvements import forms, readings, views
 from bot.improvements.card import owner_of
+from bot.improvements.ledger import metric_of
 from bot.improvements.records import load, owner_key, touch
 from storage.models import Improvement
 
@@ -43,7 +44,7 @@ def implemented_form(session: Session, ws: WorkspaceRef, actor: Actor, improveme
     improvement = load(session, ws, improvement_id)
     _check_implementer(improvement, actor)
     return forms.implemented_form(
-        improvement.number, improvement.measure, improvement.baseline, {"improvement": str(improvement.id)}
+        improvement.number, improvement.measure, metric_of(improvement), {"improvement": str(improvement.id)}
     )
 
 
@@ -57,14 +58,15 @@ def mark_implemented(
 ) -> Improvement:
     improvement = load(session, ws, improvement_id)
     _check_implementer(improvement, actor)
-    improvement.metric_now = values["metric_now"]
     improvement.implemented_note = values.get("note")
     improvement.implemented_at = now
+    readings.record(session, improvement, float(values["metric_now"]), "implemented", now)
+    readings.went_live(session, improvement, now)
     improvement.overdue_at = None
     touch(session, improvement, Status.IMPLEMENTED, now)
     outbox = Outbox(session, ws.id, now)
     outbox.edit(improvement, owner_key(improvement), views.owner_done(improvement, actor.user))
     outbox.reply(improvement, views.marked_implemented(improvement, actor.user, values.get("note")))
     outbox.refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, "implemented", now, metric_now=improvement.metric_now)
+    audit(session, ws.id, improvement, actor.user, "implemented", now, reading=improvement.metric_now_value)
     return improvement  # the caller publishes `Implemented` in the same transaction

@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
 from bot.core.domain import CloseReason
+from bot.core.metrics import Metric
 from bot.core.outcomes import Done, Invalid, OpenForm, Outcome
 from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
@@ -38,7 +39,7 @@ def register(registry: Registry) -> None:
         FormHandler(
             spec=lambda _settings: forms.propose_form(0, forms.ProposalPrefill(), {}),
             apply=_proposed,
-            check=approval.validate_due_date,
+            check=approval.check_proposal,
             prepare=_who_is_asked,
         ),
     )
@@ -47,7 +48,7 @@ def register(registry: Registry) -> None:
     registry.form(
         forms.IMPLEMENTED,
         FormHandler(
-            spec=lambda _settings: forms.implemented_form(0, None, None, {}),
+            spec=lambda _settings: forms.implemented_form(0, None, Metric(), {}),
             apply=_implemented,
             prepare=_owner_timezone,
         ),

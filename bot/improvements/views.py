@@ -24,6 +24,7 @@ from bot.core.messages import (
 )
 from bot.improvements.approvers import Asked
 from bot.improvements.card import before_after_spans, button_value, owner_of
+from bot.improvements.ledger import baseline_to_target, metric_of
 from storage.models import Improvement, Why
 
 # action ids carried by buttons (registered in bot.improvements.interactions)
@@ -113,10 +114,7 @@ def proposal_fields(improvement: Improvement) -> Fields:
     items = [
         FieldItem(label="Fix", spans=spans(clip(improvement.countermeasure or "", 1500))),
         FieldItem(label="Measured by", spans=spans(clip(improvement.measure or "", 800))),
-        FieldItem(
-            label="Baseline → target",
-            spans=spans(f"{improvement.baseline or 'not recorded'} → {improvement.target or 'not set'}"),
-        ),
+        FieldItem(label="Baseline → target", spans=spans(baseline_to_target(metric_of(improvement)))),
         FieldItem(label="Owner", spans=[Mention(user=owner_of(improvement))]),
     ]
     if improvement.not_to_do:
@@ -356,8 +354,24 @@ def marked_implemented(improvement: Improvement, actor: str, note: str | None) -
 
 
 def owner_done(improvement: Improvement, actor: str) -> Message:
-    """The owner's assignment message, edited in place once done (the button goes)."""
+    """The owner's assignment message, edited in place once done (the button goes). After a slip it stays a
+    record of the slip: the thread keeps every cycle."""
     owner = owner_of(improvement)
+    if improvement.cycle > 0:
+        return Message(
+            summary=f"#{improvement.number} fixed again",
+            blocks=[
+                Paragraph(
+                    spans=[
+                        Text(text=f"⚠️ #{improvement.number} slipped or was reopened, and went back in progress. "),
+                        Mention(user=owner),
+                        Text(text=" owned fixing it again. ✅ Fixed again: marked implemented by "),
+                        Mention(user=actor),
+                        Text(text="."),
+                    ]
+                )
+            ],
+        )
     return Message(
         summary=f"#{improvement.number} implemented",
         blocks=[

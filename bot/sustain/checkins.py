@@ -18,14 +18,17 @@ from bot.core.audit import audit
 from bot.core.calendar import CHECKIN_HOUR, checkin_due, local_at, next_working_day, working_days_later, zone
 from bot.core.clock import as_utc
 from bot.core.domain import Status
-from bot.core.messages import Form
+from bot.core.messages import Form, clip
+from bot.core.metrics import format_value
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
+from bot.improvements import readings
 from bot.improvements.approval import asked_in
-from bot.improvements.card import owner_of
+from bot.improvements.card import owner_of, title_of
+from bot.improvements.ledger import metric_of
 from bot.improvements.records import owner_key
-from bot.sustain import forms, reminder_views
+from bot.sustain import control, forms, reminder_views
 from bot.sustain import views as checkin_views
 from storage import queries
 from storage.models import Checkin, Improvement, PostedMessage, Workspace
@@ -247,8 +250,8 @@ def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) 
 def answer_form(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, answer: str) -> Form:
     checkin, improvement = _load(session, ws, checkin_id)
     _check_answerable(checkin, improvement, actor)
-    return forms.checkin_form(improvement.number, answer, improvement.measure, {"checkin": str(checkin.id),
-                                                                               "answer": answer})  # fmt: skip
+    context = {"checkin": str(checkin.id), "answer": answer}
+    return forms.checkin_form(improvement.number, answer, improvement.measure, metric_of(improvement), context)
 
 
 def answer(
@@ -264,18 +267,28 @@ def answer(
         raise Refused("That answer is out of date.")
     checkin, improvement = _load(session, ws, checkin_id)
     _check_answerable(checkin, improvement, actor)
+    metric = metric_of(improvement)
+    value = values.get("reading")
     checkin.status = "answered"
     checkin.answer = verdict
-    checkin.reading = values.get("reading")
+    checkin.reading = None if value is None else format_value(float(value), metric.unit)
     checkin.note = values.get("note")
     checkin.answered_at = now
     session.add(checkin)
-    if checkin.reading:
-        improvement.metric_now = checkin.reading
     improvement.unverified_at = None  # an answer verifies it again, either way
     outbox = Outbox(session, ws.id, now)
+    chart: dict[str, Any] | None = None
+    signals: list[str] = []
+    if value is not None:
+        readings.record(session, improvement, float(value), "checkin", now, checkin_id=checkin.id)
+        chart, signals = _control(session, ws, improvement)
     outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
-    outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement))
+    outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement, signals))
+    if chart is not None:
+        outbox.thread_chart(improvement, chart)
+    if signals and verdict == "holding":
+        asking = checkin_views.is_it_slipping(checkin, improvement, signals)
+        outbox.dm(checkin.owner_id, asking, improvement=improvement, key=signal_key(checkin))
     if verdict == "slipping":
         _reopen(session, ws, improvement, checkin, outbox, now)
     elif _all_held(session, improvement):
@@ -287,6 +300,22 @@ def answer(
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, f"checkin_{verdict}", now, checkin=checkin.position)
     return improvement
+
+
+def signal_key(checkin: Checkin) -> str:
+    return f"signal:{checkin.id}"
+
+
+def _control(session: Session, ws: WorkspaceRef, improvement: Improvement) -> tuple[dict[str, Any] | None, list[str]]:
+    """The fix's control chart (once it has its baseline and two readings), and what the latest reading signals
+    (beyond a limit on the wrong side, or worse than the baseline)."""
+    metric = metric_of(improvement)
+    points = [(as_utc(r.at), float(r.value or 0)) for r in readings.of_cycle(session, improvement)]
+    chart = None
+    if control.charted(metric, points):
+        title = clip(improvement.measure or title_of(improvement), 80)
+        chart = control.payload(improvement.number, title, metric, points, zone(ws.settings.timezone))
+    return chart, control.judge(metric, [value for _, value in points]).signals
 
 
 def _all_held(session: Session, improvement: Improvement) -> bool:
@@ -308,11 +337,37 @@ def _reopen(
 ) -> None:
     """Slipping: back to in progress (the owner fixes it again), the other check-ins of this cycle are off."""
     cancel_open(session, improvement.id or 0)
+    readings.ended(session, improvement, "slipped", now)
     improvement.status = Status.APPROVED.value
+    improvement.sustained_at = None
     improvement.cycle += 1
     outbox.reply(
         improvement, checkin_views.reopened(improvement, checkin, ws.settings.approvers), key=owner_key(improvement)
     )
+
+
+def after_signal(
+    session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, slipping: bool, now: datetime
+) -> Improvement:
+    """The owner's answer to "is it slipping?", asked when a "still holding" reading signalled: slipping reopens
+    the fix as a slipping check-in would (a sustained one too); holding is noted."""
+    checkin, improvement = _load(session, ws, checkin_id)
+    if actor.user != checkin.owner_id and not actor.is_approver:
+        raise Refused("Only the owner of the fix (or an approver) can answer this.")
+    live = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
+    if checkin.status != "answered" or checkin.cycle != improvement.cycle or improvement.status not in live:
+        raise Refused(f"#{improvement.number} has moved on since this reading; nothing to answer.")
+    outbox = Outbox(session, ws.id, now)
+    outbox.edit(improvement, signal_key(checkin), checkin_views.signal_answered(checkin, improvement, slipping))
+    if slipping:
+        outbox.reply(improvement, checkin_views.slipping_after_all(improvement, checkin, actor.user))
+        _reopen(session, ws, improvement, checkin, outbox, now)
+        improvement.updated_at = now
+        session.add(improvement)
+        outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "signal_slipping" if slipping else "signal_holding", now,
+          checkin=checkin.position)  # fmt: skip
+    return improvement
 
 
 def snooze(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, now: datetime) -> Improvement:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from bot.core.commands import Invocation, Subcommand
 from bot.core.domain import Status
+from bot.core.metrics import Metric
 from bot.core.outcomes import Done, OpenForm, Outcome, Show
 from bot.core.registry import Act, Answer, FormHandler, Registry, Target, TickJob
 from bot.improvements.implemented import Implemented
 from bot.improvements.records import Moved
-from bot.sustain import checkins, forms, reminders, views
+from bot.sustain import checkins, control_chart, forms, reminders, views
 
 
 def register(registry: Registry) -> None:
@@ -24,9 +25,13 @@ def register(registry: Registry) -> None:
     registry.button(views.HOLDING, lambda act, t: _answer_form(act, t, "holding"))
     registry.button(views.SLIPPING, lambda act, t: _answer_form(act, t, "slipping"))
     registry.button(views.SNOOZE, _snooze)
+    registry.button(views.SIGNAL_SLIPPING, lambda act, t: _after_signal(act, t, slipping=True))
+    registry.button(views.SIGNAL_HOLDS, lambda act, t: _after_signal(act, t, slipping=False))
     registry.form(
-        forms.CHECKIN, FormHandler(spec=lambda _settings: forms.checkin_form(0, "holding", None, {}), apply=_answered)
+        forms.CHECKIN,
+        FormHandler(spec=lambda _settings: forms.checkin_form(0, "holding", None, Metric(), {}), apply=_answered),
     )
+    registry.chart("xmr", control_chart.xmr_chart)
     registry.subscribe(Implemented, _schedule)
     registry.subscribe(Moved, _moved)
     registry.tick(TickJob("check-ins", checkins.queue_due, repeat=True))
@@ -46,6 +51,13 @@ def _answer_form(act: Act, target: Target, verdict: str) -> Outcome:
 
 def _snooze(act: Act, target: Target) -> Outcome:
     checkins.snooze(act.session, act.ws, act.actor, target.id, act.now)
+    return Done()
+
+
+def _after_signal(act: Act, target: Target, *, slipping: bool) -> Outcome:
+    improvement = checkins.after_signal(act.session, act.ws, act.actor, target.id, slipping, act.now)
+    if slipping:
+        act.publish(Moved(improvement))
     return Done()
 
 

@@ -21,7 +21,9 @@ from bot.core.messages import (
     clip,
     spans,
 )
+from bot.core.metrics import verdict
 from bot.improvements.card import owner_of, title_of
+from bot.improvements.ledger import baseline_to_target, latest_text, metric_of
 from bot.improvements.views import mark_implemented_button
 from storage.models import Checkin, Improvement
 
@@ -29,6 +31,8 @@ from storage.models import Checkin, Improvement
 HOLDING = "checkin_holding"
 SLIPPING = "checkin_slipping"
 SNOOZE = "checkin_snooze"
+SIGNAL_SLIPPING = "signal_slipping"
+SIGNAL_HOLDS = "signal_holds"
 
 
 def _headline(checkin: Checkin, improvement: Improvement) -> Paragraph:
@@ -42,12 +46,14 @@ def _headline(checkin: Checkin, improvement: Improvement) -> Paragraph:
 
 
 def _facts(improvement: Improvement) -> Fields:
+    metric = metric_of(improvement)
+    last = metric.shown(improvement.metric_now_value, latest_text(improvement)) or "none yet"
     return Fields(
         items=[
             FieldItem(label="Fix", spans=spans(clip(improvement.countermeasure or "", 800))),
             FieldItem(label="Measured by", spans=spans(clip(improvement.measure or "", 800))),
-            FieldItem(label="Baseline", spans=spans(improvement.baseline or "not recorded")),
-            FieldItem(label="Last reading", spans=spans(improvement.metric_now or "none yet")),
+            FieldItem(label="Baseline → target", spans=spans(baseline_to_target(metric))),
+            FieldItem(label="Last reading", spans=spans(last)),
         ]
     )
 
@@ -104,21 +110,61 @@ def checkin_missed(checkin: Checkin, improvement: Improvement) -> Message:
     )
 
 
-def checkin_line(checkin: Checkin, improvement: Improvement) -> Message:
-    """The one-line update in the improvement's thread."""
-    verdict = "it is still holding" if checkin.answer == "holding" else "it is slipping"
+def checkin_line(checkin: Checkin, improvement: Improvement, signals: Sequence[str] = ()) -> Message:
+    """The one-line update in the improvement's thread; what its reading signals is called out."""
+    says = "it is still holding" if checkin.answer == "holding" else "it is slipping"
     parts: list = [
         Text(text=f"🔁 Check-in {checkin.position} of {checkin.of} ({checkin.after_days} days): "),
         Mention(user=checkin.owner_id),
-        Text(text=f" says {verdict}."),
+        Text(text=f" says {says}."),
     ]
     if checkin.reading:
-        parts.append(Text(text=f" Reading: {checkin.reading}."))
+        judged = verdict(metric_of(improvement), improvement.metric_now_value)
+        parts.append(Text(text=f" Reading: {checkin.reading}" + (f" ({judged})." if judged else ".")))
     if checkin.note:
         parts.append(Text(text=f" “{clip(checkin.note, 300)}”"))
+    blocks: list = [Paragraph(spans=parts)]
+    if signals:
+        blocks.append(Paragraph(spans=[Bold(text="⚠️ Worth a look: "), Text(text="; ".join(signals) + ".")]))
+    return Message(summary=f"#{improvement.number}: check-in {checkin.position} answered", blocks=blocks)
+
+
+def is_it_slipping(checkin: Checkin, improvement: Improvement, signals: Sequence[str]) -> Message:
+    """To the owner, when a "still holding" answer came with a reading that signals."""
+    value = str(checkin.id)
     return Message(
-        summary=f"#{improvement.number}: check-in {checkin.position} answered", blocks=[Paragraph(spans=parts)]
+        summary=f"#{improvement.number}: is it slipping?",
+        blocks=[
+            Paragraph(
+                spans=spans(
+                    f"📉 You said the fix for #{improvement.number} {title_of(improvement)} still "
+                    f"holds, but {'; '.join(signals)}. Is it slipping?"
+                )
+            ),
+            Actions(
+                buttons=[
+                    Button(label="Yes, it's slipping", action=SIGNAL_SLIPPING, value=value, style="danger"),
+                    Button(label="No, it holds", action=SIGNAL_HOLDS, value=value),
+                ]
+            ),
+        ],
     )
+
+
+def signal_answered(checkin: Checkin, improvement: Improvement, slipping: bool) -> Message:
+    outcome = "⚠️ Slipping: reopened so it can be fixed again" if slipping else "✅ Noted: it holds"
+    return Message(
+        summary=f"#{improvement.number}: {outcome}",
+        blocks=[Paragraph(spans=[Text(text=f"📉 Is #{improvement.number} slipping? "), Bold(text=outcome)])],
+    )
+
+
+def slipping_after_all(improvement: Improvement, checkin: Checkin, actor: str) -> Message:
+    return Message(
+        summary=f"#{improvement.number}: slipping after all",
+        blocks=[Paragraph(spans=[Mention(user=actor), Text(text=f" says #{improvement.number} is slipping after all "
+                                 f"(the reading of check-in {checkin.position} of {checkin.of}).")])],
+    )  # fmt: skip
 
 
 def reopened(improvement: Improvement, checkin: Checkin, approvers: Sequence[str]) -> Message:

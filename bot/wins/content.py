@@ -5,18 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.domain import WEEKS_PER_YEAR
 from storage.models import Improvement
 
 
 @dataclass(frozen=True)
 class Win:
     improvement: Improvement
-    sustained: bool  # this week's news is that it held through every check-in
+    implemented: bool  # marked implemented (or fixed again after slipping) in the window
+    sustained: bool  # held through every check-in in the window: its approved figure is confirmed
+
+    @property
+    def fixed_again(self) -> bool:
+        return self.implemented and self.improvement.cycle > 0
 
 
 @dataclass(frozen=True)
 class Totals:
+    """How many fixes and the figure they add up to: approved estimates, or confirmed figures."""
+
     wins: int
     hours_per_year: float
     money_per_year: float
@@ -48,12 +54,18 @@ STAGES: dict[str, tuple[str, ...]] = {
 class DigestContent:
     week: str
     wins: list[Win]
-    week_totals: Totals
-    year_totals: Totals
+    week_implemented: Totals  # approved estimates of the fixes implemented in the window
+    week_confirmed: Totals  # confirmed figures of the fixes that held through every check-in in the window
+    year_implemented: Totals
+    year_confirmed: Totals
     waiting: list[Waiting]  # the stages with anything waiting, in STAGES order
-    chart: list[tuple[str, float]]  # (week label, hours given back per week)
+    chart: list[tuple[str, float]]  # (week label, hours given back per week by the fixes live then)
     until: datetime  # when the note is written (how long things have waited)
 
+    @property
+    def implemented(self) -> list[Win]:
+        return [w for w in self.wins if w.implemented]
 
-def hours_per_year(improvement: Improvement) -> float:
-    return (improvement.hours_per_week or 0) * (improvement.people or 0) * WEEKS_PER_YEAR
+    @property
+    def sustained(self) -> list[Win]:
+        return [w for w in self.wins if w.sustained]

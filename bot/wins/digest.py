@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, or_, true
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +16,10 @@ from bot.core.domain import WEEKS_PER_YEAR, Status
 from bot.core.messages import Message, Paragraph, Text
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.outbox import Outbox
-from bot.wins.content import STAGES, DigestContent, Totals, Waiting, Win, hours_per_year
+from bot.wins import charts
+from bot.wins.content import STAGES, DigestContent, Totals, Waiting, Win
 from bot.wins.views import compose
-from storage.models import Digest, Improvement, OutboxMessage, Workspace
+from storage.models import Digest, FixCycle, Improvement, OutboxMessage, Workspace
 
 log = logging.getLogger("improvebot.digest")
 
@@ -25,7 +27,9 @@ LATE_LIMIT = timedelta(days=1)  # a digest missed by more than this is skipped, 
 CHART_WEEKS = 12
 WAITING_LISTED = 5  # per stage in the weekly note, then "and N more"
 LIVE = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
-_WEEKLY_HOURS = func.coalesce(Improvement.hours_per_week, 0) * func.coalesce(Improvement.people, 0)
+SUSTAINED = (Status.SUSTAINED.value,)
+_HOURS = func.coalesce(Improvement.approved_hours_per_year, 0)  # the approved figure: never the live estimate
+_MONEY = _HOURS * func.coalesce(Improvement.approved_hourly_rate, 0)  # at the rate of its approval day
 
 
 def gather(
@@ -46,30 +50,46 @@ def gather(
         .order_by(col(Improvement.number))
     ).all()
     wins = [
-        Win(r, sustained=bool(r.sustained_at and r.sustained_at <= until and (since is None or r.sustained_at > since)))
+        Win(r, implemented=_within(r.implemented_at, since, until), sustained=_within(r.sustained_at, since, until))
         for r in rows
     ]
-    fresh = [w for w in wins if not w.sustained]  # a sustained fix was counted the week it was implemented
-    week_hours = sum(hours_per_year(w.improvement) for w in fresh)
     year_start = until.astimezone(tz).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-    ytd_count, ytd_weekly = session.exec(
-        select(func.count(), func.coalesce(func.sum(_WEEKLY_HOURS), 0)).where(
-            Improvement.workspace_id == workspace.id,
-            col(Improvement.status).in_(LIVE),
-            col(Improvement.implemented_at) >= year_start,
-            col(Improvement.implemented_at) <= until,
-        )
-    ).one()
-    ytd_hours = float(ytd_weekly) * WEEKS_PER_YEAR
     return DigestContent(
         week=iso_week(until, tz),
         wins=wins,
-        week_totals=Totals(len(fresh), week_hours, week_hours * settings.hourly_rate),
-        year_totals=Totals(int(ytd_count), ytd_hours, ytd_hours * settings.hourly_rate),
+        week_implemented=_totals([w.improvement for w in wins if w.implemented]),
+        week_confirmed=_totals([w.improvement for w in wins if w.sustained]),
+        year_implemented=_year(session, workspace, Improvement.implemented_at, LIVE, year_start, until),
+        year_confirmed=_year(session, workspace, Improvement.sustained_at, SUSTAINED, year_start, until),
         waiting=_waiting(session, workspace),
         chart=_chart(session, workspace, until, tz.key),
         until=until,
     )
+
+
+def _within(when: datetime | None, since: datetime | None, until: datetime) -> bool:
+    return when is not None and when <= until and (since is None or when > since)
+
+
+def _totals(improvements: list[Improvement]) -> Totals:
+    hours = sum(i.approved_hours_per_year or 0 for i in improvements)
+    money = sum((i.approved_hours_per_year or 0) * (i.approved_hourly_rate or 0) for i in improvements)
+    return Totals(len(improvements), hours, money)
+
+
+def _year(
+    session: Session, workspace: Workspace, when: Any, statuses: tuple[str, ...], start: datetime, until: datetime
+) -> Totals:
+    """The fixes live now that were implemented (or confirmed) this year: each once, however often it slipped."""
+    count, hours, money = session.exec(
+        select(func.count(), func.coalesce(func.sum(_HOURS), 0), func.coalesce(func.sum(_MONEY), 0)).where(
+            Improvement.workspace_id == workspace.id,
+            col(Improvement.status).in_(statuses),
+            col(when) >= start,
+            col(when) <= until,
+        )
+    ).one()
+    return Totals(int(count), float(hours), float(money))
 
 
 def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
@@ -100,14 +120,18 @@ def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
 
 
 def _chart(session: Session, workspace: Workspace, until: datetime, tz: str) -> list[tuple[str, float]]:
-    """Hours given back per week, at the end of each of the last 12 weeks (fixes live by then), in one scan."""
+    """The run rate at the end of each of the last 12 weeks: hours per week given back by the fixes live then
+    (every cycle counts for the weeks it was live; approved figures), in one scan."""
     ends = [until - timedelta(weeks=n) for n in reversed(range(CHART_WEEKS))]
-    sums = [func.coalesce(func.sum(case((col(Improvement.implemented_at) <= end, _WEEKLY_HOURS), else_=0)), 0)
-            for end in ends]  # fmt: skip
+    ended = col(FixCycle.ended_at)
+    live_at = [and_(col(FixCycle.implemented_at) <= end, or_(ended.is_(None), ended > end)) for end in ends]
+    sums = [func.coalesce(func.sum(case((live, _HOURS), else_=0)), 0) for live in live_at]
     values = session.exec(
-        select(*sums).where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE))
+        select(*sums)
+        .join(Improvement, col(Improvement.id) == col(FixCycle.improvement_id))
+        .where(FixCycle.workspace_id == workspace.id, col(FixCycle.implemented_at) <= until)
     ).one()
-    return [(iso_week(end, zone(tz))[-3:], float(v)) for end, v in zip(ends, values, strict=True)]
+    return [(iso_week(end, zone(tz))[-3:], float(v) / WEEKS_PER_YEAR) for end, v in zip(ends, values, strict=True)]
 
 
 # -- the tick's part ---------------------------------------------------------------------------------
@@ -184,7 +208,7 @@ def _queue_one(
     outbox = Outbox(session, workspace.id or 0, now)
     announcement = outbox.post(settings.wins_channel, compose(content, settings))
     if content.wins:
-        outbox.chart(settings.wins_channel, "Hours given back per week", content.chart, after=announcement)
+        outbox.chart(settings.wins_channel, charts.weekly_payload(content.chart), after=announcement)
     session.flush()  # the announcement's id
     row.outbox_id = announcement.id
     session.add(row)

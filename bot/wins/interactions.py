@@ -7,5 +7,5 @@ from bot.wins import charts, digest
 
 
 def register(registry: Registry) -> None:
-    registry.views(chart=charts.weekly_bars)
+    registry.chart("weekly", charts.weekly)
     registry.tick(TickJob("digests", digest.queue_due))

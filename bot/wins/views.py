@@ -7,22 +7,28 @@ from datetime import date, datetime
 from bot.core.calendar import zone
 from bot.core.clock import as_utc
 from bot.core.domain import format_money, format_number
-from bot.core.messages import Bold, Context, Heading, Mention, Message, Paragraph, Span, Text
+from bot.core.messages import Bold, Context, Heading, Mention, Message, Paragraph, Span, Text, clip
+from bot.core.metrics import before_after
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import owner_of, title_of
-from bot.wins.content import DigestContent, Totals, hours_per_year
+from bot.improvements.ledger import Figure, latest_text, metric_of
+from bot.wins.content import DigestContent, Totals, Win
 from storage.models import Improvement
 
 
-def _totals_text(totals: Totals, currency: str) -> str:
-    wins = "1 fix" if totals.wins == 1 else f"{totals.wins} fixes"
-    return (
-        f"{wins}, ≈ {format_number(totals.hours_per_year)} h/year"
-        f" ≈ {format_money(totals.money_per_year, currency)}/year given back"
-    )
+def _totals_text(implemented: Totals, confirmed: Totals, currency: str) -> str:
+    """'2 fixes implemented, ≈ 1,040 h/year ≈ $52,000/year (approved estimates); 1 fix confirmed, ≈ …'."""
+    parts = []
+    for totals, done, label in ((implemented, "implemented", "approved estimates"), (confirmed, "confirmed",
+                                                                                      "confirmed")):  # fmt: skip
+        fixes = "1 fix" if totals.wins == 1 else f"{totals.wins} fixes"
+        figure = (f", ≈ {format_number(totals.hours_per_year)} h/year ≈ {format_money(totals.money_per_year, currency)}"
+                  f"/year ({label})") if totals.wins else ""  # fmt: skip
+        parts.append(f"{fixes} {done}{figure}")
+    return "; ".join(parts)
 
 
-MAX_LISTED = 35  # Slack takes at most 50 blocks a message: the wins, the totals, what waits (a block a stage)
+MAX_LISTED = 33  # Slack takes at most 50 blocks a message: the wins, two section titles, the totals, what waits
 
 
 def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | None = None) -> Message:
@@ -31,36 +37,54 @@ def compose(content: DigestContent, settings: WorkspaceSettings, *, week: str | 
     if not content.wins:
         return _quiet_week(content, settings, week)
     blocks: list = [Heading(text=f"🏆 This week's wins ({week})")]
-    for win in content.wins[:MAX_LISTED]:
-        imp = win.improvement
-        idea: list[Span] = [Text(text="a teammate")] if imp.anonymous else [Mention(user=imp.reporter_id)]
-        hours = hours_per_year(imp)
-        news = "held through every check-in 🏁" if win.sustained else "implemented ✅"
-        parts: list[Span] = [
-            Bold(text=f"#{imp.number} {title_of(imp)}"),
-            Text(text=f" {news}. Idea by "),
-            *idea,
-            Text(text=", carried out by "),
-            Mention(user=owner_of(imp)),
-            Text(text="."),
-        ]
-        if hours:
-            parts.append(
-                Text(
-                    text=f" Gives back ≈ {format_number(hours)} h/year"
-                    f" ≈ {format_money(hours * settings.hourly_rate, currency)}/year."
-                )
-            )
-        blocks.append(Paragraph(spans=parts))
-    if len(content.wins) > MAX_LISTED:
-        blocks.append(Paragraph(spans=[Text(text=f"…and {len(content.wins) - MAX_LISTED} more wins.")]))
-    blocks.append(Paragraph(spans=[Bold(text="This week: "), Text(text=_totals_text(content.week_totals, currency))]))
-    blocks.append(
-        Paragraph(spans=[Bold(text="Year to date: "), Text(text=_totals_text(content.year_totals, currency))])
-    )
+    listed = 0
+    for title, wins, confirmed in (("Implemented this week", content.implemented, False),
+                                   ("Held through every check-in 🏁", content.sustained, True)):  # fmt: skip
+        shown = wins[: max(0, MAX_LISTED - listed)]
+        if not shown:
+            continue
+        blocks.append(Paragraph(spans=[Bold(text=title)]))
+        blocks += [Paragraph(spans=_win(win, confirmed)) for win in shown]
+        listed += len(shown)
+    more = len(content.implemented) + len(content.sustained) - listed
+    if more > 0:
+        blocks.append(Paragraph(spans=[Text(text=f"…and {more} more.")]))
+    week_text = _totals_text(content.week_implemented, content.week_confirmed, currency)
+    year_text = _totals_text(content.year_implemented, content.year_confirmed, currency)
+    blocks.append(Paragraph(spans=[Bold(text="This week: "), Text(text=week_text)]))
+    blocks.append(Paragraph(spans=[Bold(text="Year to date: "), Text(text=year_text)]))
     blocks += _what_waits(content, settings)
     blocks.append(Context(spans=[Text(text="Thank you! Spotted something broken? Type /improve.")]))
     return Message(summary=f"This week's wins: {len(content.wins)}", blocks=blocks)
+
+
+def _win(win: Win, confirmed: bool) -> list[Span]:
+    """One win: what happened, whose idea, who carried it out, before → after with the verdict, the work people
+    stopped doing, and its hours with the figure's name."""
+    imp = win.improvement
+    idea: list[Span] = [Text(text="a teammate")] if imp.anonymous else [Mention(user=imp.reporter_id)]
+    if confirmed:
+        news = "held through every check-in 🏁"
+    else:
+        news = "fixed again after slipping ✅" if win.fixed_again else "implemented ✅"
+    parts: list[Span] = [
+        Bold(text=f"#{imp.number} {title_of(imp)}"),
+        Text(text=f" {news}. Idea by "),
+        *idea,
+        Text(text=", carried out by "),
+        Mention(user=owner_of(imp)),
+        Text(text="."),
+    ]
+    if imp.metric_now_value is not None or imp.metric_now:
+        parts.append(
+            Text(text=f"\nBefore → after: {before_after(metric_of(imp), imp.metric_now_value, latest_text(imp))}.")
+        )
+    if imp.not_to_do:
+        parts.append(Text(text=f"\nStops doing: {clip(imp.not_to_do, 300)}"))
+    if imp.approved_hours_per_year:
+        figure = Figure(imp.approved_hours_per_year, imp.approved_hourly_rate or 0, imp.approved_currency or "")
+        parts.append(Text(text=f"\nGives back {figure.text('confirmed' if confirmed else 'approved estimate')}."))
+    return parts
 
 
 def _quiet_week(content: DigestContent, settings: WorkspaceSettings, week: str) -> Message:

@@ -63,8 +63,9 @@ class ConsoleChat:
     async def update(self, channel: str, ref: str, message: Message) -> None:
         self.show(f"[{channel}] bot edited message {ref}:", ref, message)
 
-    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
-        self._write(f"[{channel}] bot uploaded {filename} ({title}, {len(content):,} bytes)")
+    async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
+        where = f"{channel} thread {thread}" if thread else channel
+        self._write(f"[{where}] bot uploaded {filename} ({title}, {len(content):,} bytes)")
 
     async def private(self, user: str, message: Message, where: str | None) -> None:
         self.show(f"(only {user} sees this)", f"private:{uuid.uuid4().hex}", message)

@@ -172,10 +172,15 @@ class SlackChat:
     async def update(self, channel: str, ref: str, message: Message) -> None:
         await self._call("chat.update", channel=channel, ts=ref, **render.message(message))
 
-    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
+    async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
         def upload() -> Any:
             return self._client.files_upload_v2(
-                channel=channel, file=content, filename=filename, title=title, request_file_info=False
+                channel=channel,
+                file=content,
+                filename=filename,
+                title=title,
+                thread_ts=thread or None,
+                request_file_info=False,
             )
 
         await self._paced("files_upload_v2", "method:files", upload)

@@ -186,12 +186,12 @@ class TeamsChat:
         """Teams shows nothing to one person alone in a channel: the person's 1:1 chat with the bot."""
         await self.dm(user, message)
 
-    async def upload(self, channel: str, filename: str, title: str, content: bytes) -> None:
+    async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
         data_uri = "data:image/png;base64," + base64.b64encode(content).decode()
         activity = MessageActivityInput(text=title).add_attachments(
             Attachment(content_type="image/png", content_url=data_uri, name=filename)
         )
-        await self._send("chart", channel, activity)
+        await self._send("chart", to_threaded_conversation_id(channel, thread) if thread else channel, activity)
 
     async def permalink(self, channel: str, ref: str) -> str | None:
         """A Teams deep link to the channel message (the card) its reply chain hangs under."""

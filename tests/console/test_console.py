@@ -54,13 +54,13 @@ async def test_the_console_reads_a_decimal_comma_and_explains_an_ambiguous_numbe
 
 
 async def test_a_newcomer_walks_the_whole_flow_in_the_console(db, clock: FakeClock) -> None:
-    proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
+    proposal = ["One form, one webhook", "Duplicate leads per week", "/week", "", "40", "5", "", "", ""]
     terminal = await run(db, clock, [
         *REPORT, ":thread 1", "Two web forms", "Sales and marketing each built one", click("Root cause found"),
         click("Propose a fix"), *proposal,
         click("Approve"),  # @alex may not approve
         ":as @maya", click("Approve"),
-        ":as @alex", click("Mark implemented"), "3/week", "Merged the forms",
+        ":as @alex", click("Mark implemented"), "3", "Merged the forms",
     ])  # fmt: skip
     screen = terminal.screen
     assert "== #1 Leads arrive in the CRM twice ==" in screen
@@ -70,12 +70,12 @@ async def test_a_newcomer_walks_the_whole_flow_in_the_console(db, clock: FakeClo
     assert "(only you see this) Only approvers can approve a fix." in screen
     assert "✅ Approved by @maya" in screen
     assert "[DM to @alex] bot:" in screen
-    assert "*Before → after:* 40/week → 3/week (target under 5/week)" in screen
+    assert "*Before → after:* 40/week → 3/week, target 5/week: target met" in screen
     assert "Status: ✅ Implemented" in screen
 
 
 async def test_the_sole_approver_reports_and_proposes_and_the_admin_decides(db, clock: FakeClock) -> None:
-    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", ""]
+    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", "", "", ""]
     terminal = await run(db, clock, [
         ":as @maya", *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"),
         *proposal, click("Approve"),  # Maya reported it
@@ -93,7 +93,7 @@ async def test_a_restarted_console_shows_the_thread_with_live_buttons(db, clock:
     await run(db, clock, [*REPORT, ":thread 1", "Two web forms", click("Root cause found")])
 
     terminal = await run(
-        db, clock, [":thread 1", click("Propose a fix"), "One form", "Dupes per week", "", "", "", "", ""]
+        db, clock, [":thread 1", click("Propose a fix"), "One form", "Dupes per week", "", "", "", "", "", "", ""]
     )
 
     assert "--- the thread of #1, as it reads now ---" in terminal.screen
@@ -102,12 +102,12 @@ async def test_a_restarted_console_shows_the_thread_with_live_buttons(db, clock:
 
 
 async def test_the_thread_shows_what_people_said_and_not_the_dms(db, clock: FakeClock) -> None:
-    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", ""]
+    proposal = ["One form, one webhook", "Duplicate leads per week", "", "", "", "", "", "", ""]
     await run(db, clock, [
         *REPORT, ":thread 1", "Two web forms", ":as @jo", "same here, it bites us weekly", ":as @alex",
         click("Root cause found"), click("Propose a fix"), *proposal, ":as @maya", click("Approve"),
-        ":as @alex", click("Mark implemented"), "3/week", "", ":leave",
-        ":wait 8d", click("Still holding"), "2/week", "",  # the check-in DM is edited in place: a DM, not the thread
+        ":as @alex", click("Mark implemented"), "3", "", ":leave",
+        ":wait 8d", click("Still holding"), "2", "",  # the check-in DM is edited in place: a DM, not the thread
     ])  # fmt: skip
     terminal = await run(db, clock, [":thread 1"])  # after a restart: what was saved
     screen = terminal.screen.split("--- the thread of #1, as it reads now ---")[-1]
@@ -183,11 +183,11 @@ async def test_replies_after_a_restart_reach_the_right_improvement(db, clock: Fa
 
 
 async def test_waiting_a_week_brings_the_checkin_and_the_weekly_digest(db, clock: FakeClock) -> None:
-    proposal = ["One form, one webhook", "Duplicate leads per week", "40/week", "under 5/week", "", "", ""]
+    proposal = ["One form, one webhook", "Duplicate leads per week", "/week", "", "40", "5", "", "", ""]
     terminal = await run(db, clock, [
         *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"), *proposal,
-        ":as @maya", click("Approve"), ":as @alex", click("Mark implemented"), "3/week", "",
-        ":wait 8d", "/improve checkins", click("Still holding"), "2/week", "holding fine",
+        ":as @maya", click("Approve"), ":as @alex", click("Mark implemented"), "3", "",
+        ":wait 8d", "/improve checkins", click("Still holding"), "2", "holding fine",
     ])  # fmt: skip
     screen = terminal.screen
     assert "[DM to @alex] bot:" in screen and "Check-in 1 of 3" in screen

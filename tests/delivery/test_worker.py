@@ -71,7 +71,7 @@ async def test_a_bulk_message_that_holds_up_a_reply_goes_from_the_serving_proces
         await serving.click(request, "approve", MAYA)
         assert pending(db) == ["dm"]  # nothing needs it yet: the worker's
 
-        await serving.click_and_submit(serving.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3/week"})
+        await serving.click_and_submit(serving.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3"})
 
         assert not pending(db)
         assert len(serving.dms(ALEX)) == 1

@@ -137,7 +137,7 @@ async def test_proposal_asks_the_approvers_in_the_thread(slack: SlackWorld) -> N
     request = slack.thread(card)[-1]
     text = request.text_of_blocks
     assert f"<@{MAYA}>" in text and "<!subteam^S0LEADS>" in text
-    assert "One form, one webhook" in text and "40/week → under 5/week" in text
+    assert "One form, one webhook" in text and "40/week → 5/week (lower is better)" in text
     assert "The Monday dedupe spreadsheet" in text
     assert [e["action_id"] for e in request["blocks"][-1]["elements"]] == ["approve", "decline", "question"]
     assert "Awaiting approval" in slack.card_now(card)
@@ -164,16 +164,16 @@ async def test_mark_implemented_shows_before_and_after_on_the_card(slack: SlackW
     await slack.click(request, "approve", MAYA)
     assignment = slack.thread(card)[-1]
 
-    await slack.click_and_submit(assignment, "mark_implemented", ALEX, {"metric_now": "3/week", "note": "Merged"})
+    await slack.click_and_submit(assignment, "mark_implemented", ALEX, {"metric_now": "3", "note": "Merged"})
 
-    assert "Before → after: 40/week → 3/week (target under 5/week)" in slack.card_now(card).replace("*", "")
+    assert "Before → after: 40/week → 3/week, target 5/week: target met" in slack.card_now(card).replace("*", "")
     assert "Implemented" in slack.card_now(card)
     assert "marked #1 implemented" in slack.thread(card)[-1].text_of_blocks
     edit = slack.updates(assignment.ts)[-1]
     assert not has_button(edit, "mark_implemented")
     with Session(slack.engine) as session:
         improvement = session.exec(select(Improvement)).one()
-        assert improvement.status == "implemented" and improvement.metric_now == "3/week"
+        assert improvement.status == "implemented" and improvement.metric_now_value == 3
         actions = [a.action for a in session.exec(select(AuditEntry).order_by(AuditEntry.id)).all()]
     assert actions == ["reported", "answered_why", "root_cause_found", "proposed", "approved", "implemented"]
 

@@ -70,8 +70,8 @@ async def test_the_whole_flow_in_the_reply_chain(teams: TeamsWorld) -> None:
     assert find_action(assignment, "mark_implemented")
     await teams.click(ALEX, assignment, "mark_implemented", chain)
     form = teams.connector.posts_to(ALEX.personal)[-1]
-    await teams.submit(ALEX, form, {"metric_now": "3/week", "note": "Merged"}, teams.personal(ALEX))
-    assert "40/week → 3/week (target under 5/week)" in teams.connector.updates_of(root)[-1].text
+    await teams.submit(ALEX, form, {"metric_now": "3", "note": "Merged"}, teams.personal(ALEX))
+    assert "40/week → 3/week, target 5/week: target met" in teams.connector.updates_of(root)[-1].text
 
 
 def offers(call, verb: str) -> bool:

@@ -132,7 +132,7 @@ async def test_closing_an_implemented_fix_cancels_its_checkins_and_a_reopen_rest
     assert "Approved, in progress" in slack.card_now(card)
     reopened = slack.thread(card)[-1]
     assert has_button(reopened, "mark_implemented") and "when the fix is in place again" in reopened.text_of_blocks
-    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2/week"})
+    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2"})
     assert "Implemented" in slack.card_now(card) and "unverified" not in slack.card_now(card)
     assert "× 4 people" in slack.card_now(other)  # 4 + 1 while closed as its duplicate, counted there no more
 
@@ -153,7 +153,7 @@ async def test_editing_the_report_fixes_a_typo_in_place(slack: SlackWorld) -> No
 
     assert "≈ 6.5 h/week × 10 people ≈ 3,380 h/year ≈ $169,000/year" in slack.card_now(card)
     line = slack.thread(card)[-1].text_of_blocks
-    assert "edited the report: people affected 1,000 → 10." in line and "The case now: ≈ 6.5 h/week" in line
+    assert "edited the report: people affected 1,000 → 10." in line and "The estimate now: ≈ 6.5 h/week" in line
     with Session(slack.engine) as session:
         [entry] = session.exec(select(AuditEntry).where(AuditEntry.action == "edited")).all()
         assert entry.actor_id == ALEX
@@ -200,7 +200,7 @@ async def test_a_fix_reopened_from_in_progress_gets_a_button_of_its_own(slack: S
     await slack.click(card_of(slack, card), "reopen", MAYA)
     reopened = slack.thread(card)[-1]
 
-    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2/week"})
+    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "2"})
 
     assert "Implemented" in slack.card_now(card)
     assert slack.updates(reopened.ts) and not has_button(slack.updates(reopened.ts)[-1], "mark_implemented")
@@ -223,7 +223,7 @@ async def test_a_declined_edit_of_an_approved_fix_leaves_the_approved_fix_in_pro
     assert (
         "declined the edit of the fix" in stands.text_of_blocks and "The approved fix stands" in stands.text_of_blocks
     )
-    await slack.click_and_submit(stands, "mark_implemented", ALEX, {"metric_now": "2/week"})
+    await slack.click_and_submit(stands, "mark_implemented", ALEX, {"metric_now": "2"})
     assert "Implemented" in slack.card_now(card)
 
 

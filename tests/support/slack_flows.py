@@ -12,8 +12,10 @@ from tests.support.world import SlackWorld
 PROPOSAL = {
     "countermeasure": "One form, one webhook",
     "measure": "Duplicate leads per week, counted every Friday",
-    "baseline": "40/week",
-    "target": "under 5/week",
+    "unit": "/week",
+    "direction": "lower",
+    "baseline": "40",
+    "target": "5",
     "not_to_do": "The Monday dedupe spreadsheet",
     "owner": ALEX,
     "due_date": "2026-12-15",
@@ -41,7 +43,7 @@ async def implemented(slack: SlackWorld) -> Call:
     slack.stub.users[ALEX] = {"tz": NY_TZ}
     card, request = await to_approval(slack)
     await slack.click(request, "approve", MAYA)
-    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3/week"})
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3"})
     return card
 
 

@@ -60,7 +60,7 @@ async def test_still_holding_edits_the_dm_in_place_and_tells_the_thread(slack: S
     await tick_at(slack, at(30, 15))
     [dm] = checkin_dms(slack)
 
-    await slack.click_and_submit(dm, "checkin_holding", ALEX, {"reading": "2/week", "note": "No dupes since"})
+    await slack.click_and_submit(dm, "checkin_holding", ALEX, {"reading": "2", "note": "No dupes since"})
 
     [edit] = slack.updates(dm.ts)
     assert "Still holding" in edit.text_of_blocks and "2/week" in edit.text_of_blocks
@@ -85,7 +85,7 @@ async def test_slipping_reopens_the_improvement_and_stops_this_cycles_checkins(s
     card = await implemented(slack)
     await tick_at(slack, at(30, 15))
 
-    await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_slipping", ALEX, {"reading": "25/week"})
+    await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_slipping", ALEX, {"reading": "25"})
 
     reopened = slack.thread(card)[-1]
     assert "is slipping" in reopened.text_of_blocks
@@ -95,7 +95,7 @@ async def test_slipping_reopens_the_improvement_and_stops_this_cycles_checkins(s
     await tick_at(slack, at(23, 15, month=12))
     assert len(checkin_dms(slack)) == 1  # the cancelled check-ins never arrive
 
-    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "1/week"})
+    await slack.click_and_submit(reopened, "mark_implemented", ALEX, {"metric_now": "1"})
     assert "Implemented" in slack.card_now(card)
     with Session(slack.engine) as session:
         fresh = session.exec(select(Checkin).where(Checkin.status == "scheduled")).all()
@@ -179,7 +179,7 @@ async def test_an_old_cycles_missed_checkin_cannot_reopen_the_new_cycle(slack: S
         await tick_at(slack, at(day, 16, month=12))  # nudged, then missed
     await tick_at(slack, at(23, 15, month=12))
     await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_slipping", ALEX, {})
-    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "1/week"})
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "1"})
 
     await slack.click(first, "checkin_slipping", ALEX)
 

@@ -135,7 +135,7 @@ async def test_a_fix_past_its_due_date_tells_its_owner_once_and_shows_overdue(sl
     await tick_at(slack, at(17, 10, month=12))
     assert len(slack.dms(ALEX)) == dms_before + 1
 
-    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3/week"})
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3"})
     assert "overdue" not in slack.card_now(card) and "Implemented" in slack.card_now(card)
 
 
@@ -166,7 +166,7 @@ async def test_a_missed_checkin_is_closed_and_the_fix_unverified_until_the_next_
 
     await tick_at(slack, at(23, 15, month=12))  # the next check-in
     second = checkin_dms(slack)[-1]
-    await slack.click_and_submit(second, "checkin_holding", ALEX, {"reading": "2/week"})
+    await slack.click_and_submit(second, "checkin_holding", ALEX, {"reading": "2"})
     assert "unverified" not in slack.card_now(card) and "Implemented" in slack.card_now(card)
 
 
@@ -187,7 +187,7 @@ async def test_a_missed_last_checkin_gets_one_more_and_can_still_end_sustained(
         await tick_at(slack, at(14, 15, month=12))  # a week later, on a working day at 10:00 his time
         make_up = checkin_dms(slack)[-1]
         assert make_up.ts != checkin_dms(slack)[0].ts
-        await slack.click_and_submit(make_up, "checkin_holding", ALEX, {"reading": "1/week"})
+        await slack.click_and_submit(make_up, "checkin_holding", ALEX, {"reading": "1"})
         assert "Sustained" in slack.card_now(card)
     finally:
         await slack.close()

@@ -17,7 +17,7 @@ async def implemented(teams: TeamsWorld) -> str:
     await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
     await teams.click(MAYA, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "approve", chain)
     await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "mark_implemented", chain)
-    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], {"metric_now": "3/week", "note": ""},
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], {"metric_now": "3", "note": ""},
                        teams.personal(ALEX))  # fmt: skip
     return root
 
@@ -31,7 +31,7 @@ async def test_a_checkin_arrives_as_a_proactive_message_and_is_answered_in_place
     assert "Check-in 1 of 3" in checkin.text
     response = await teams.click(ALEX, checkin, "checkin_holding", teams.personal(ALEX))
     form = response.json()["value"]  # in the 1:1 chat the form takes the check-in card's place
-    await teams.submit(ALEX, form, {"reading": "2/week", "note": ""}, teams.personal(ALEX))
+    await teams.submit(ALEX, form, {"reading": "2", "note": ""}, teams.personal(ALEX))
 
     assert "Still holding" in teams.connector.updates_of(checkin.response["id"])[-1].text
     assert "still holding" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text

@@ -72,7 +72,7 @@ async def implemented_now(slack: SlackWorld):
     card, chain = await to_root_cause(slack)
     await slack.click_and_submit(chain, "propose", ALEX, PROPOSAL)
     await slack.click(slack.thread(card)[-1], "approve", MAYA)
-    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3/week"})
+    await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX, {"metric_now": "3"})
     return card
 
 
