@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from storage.models import AuditEntry, Checkin, Improvement
 from tests.conftest import ALEX, JO, MAYA, WINS
 from tests.support.slack_api import Call
-from tests.support.slack_flows import PROPOSAL, at, checkin_dms, implemented, tick_at, to_approval
+from tests.support.slack_flows import PROPOSAL, at, checkin_dms, implemented, open_form, tick_at, to_approval
 from tests.support.world import SlackWorld, find_button, has_button
 
 
@@ -16,13 +16,6 @@ def card_of(slack: SlackWorld, card: Call) -> Call:
     """The card as it reads now, with its live buttons."""
     edits = slack.updates(card.ts)
     return edits[-1] if edits else card
-
-
-async def open_form(slack: SlackWorld, message: Call, action: str, user: str) -> dict | None:
-    before = len(slack.stub.of("views.open"))
-    await slack.click(message, action, user)
-    opened = slack.stub.of("views.open")
-    return opened[-1]["view"] if len(opened) > before else None
 
 
 def options(view: dict, block_id: str) -> list[str]:

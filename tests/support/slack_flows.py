@@ -58,3 +58,11 @@ def checkin_dms(slack: SlackWorld) -> list[Call]:
 
 def at(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026 if month > 2 else 2027, month, day, hour, minute, tzinfo=UTC)
+
+
+async def open_form(slack: SlackWorld, message: Call, action: str, user: str) -> dict | None:
+    """Click a button that opens a form: the form Slack was asked to open, or None when none opened."""
+    before = len(slack.stub.of("views.open"))
+    await slack.click(message, action, user)
+    opened = slack.stub.of("views.open")
+    return opened[-1]["view"] if len(opened) > before else None

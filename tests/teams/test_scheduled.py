@@ -34,7 +34,9 @@ async def test_a_checkin_arrives_as_a_proactive_message_and_is_answered_in_place
     await teams.submit(ALEX, form, {"reading": "2", "note": ""}, teams.personal(ALEX))
 
     assert "Still holding" in teams.connector.updates_of(checkin.response["id"])[-1].text
-    assert "still holding" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
+    line, chart = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-2:]
+    assert "still holding" in line.text and "Reading: 2/week (target met)" in line.text
+    assert "readings and natural process limits" in chart.text  # baseline and two readings: the control chart
 
 
 async def test_the_weekly_wins_are_posted_to_the_wins_channel_with_the_chart(teams: TeamsWorld) -> None:
@@ -70,3 +72,23 @@ async def test_an_approval_reminder_and_a_whys_nudge_reach_people_in_their_1_1_c
     assert "has waited 2 working days for a decision" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
     reminder = teams.connector.posts_to(MAYA.personal)[-1]
     assert "has waited 2 working days for your review" in reminder.text and link in reminder.text
+
+
+async def test_a_checkin_reading_posts_the_control_chart_in_the_thread(teams: TeamsWorld) -> None:
+    root = await implemented(teams)  # baseline 40/week, implemented at 3
+    teams.clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=UTC))
+    await teams.bot.ticker.tick()
+    checkin = teams.connector.posts_to(ALEX.personal)[-1]
+    form = (await teams.click(ALEX, checkin, "checkin_holding", teams.personal(ALEX))).json()["value"]
+
+    await teams.submit(ALEX, form, {"reading": "45", "note": ""}, teams.personal(ALEX))
+
+    thread = teams.connector.posts_to(f"{INTAKE};messageid={root}")
+    line, chart = thread[-2:]
+    assert "45/week is worse than the baseline (40/week)" in line.text
+    [image] = chart.body["attachments"]
+    assert image["contentType"] == "image/png" and image["name"] == "control-chart-1.png"
+    asked = teams.connector.posts_to(ALEX.personal)[-1]
+    assert "Is it slipping?" in asked.text
+    await teams.click(ALEX, asked, "signal_slipping", teams.personal(ALEX))
+    assert "is slipping after all" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-2].text

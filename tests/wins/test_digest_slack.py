@@ -36,11 +36,14 @@ async def test_the_digest_credits_the_idea_and_the_owner_with_what_it_gives_back
     assert "This week's wins (2026-W48)" in text
     assert "#1 Leads arrive in the CRM twice" in text and "implemented" in text
     assert f"Idea by <@{ALEX}>, carried out by <@{ALEX}>" in text
-    assert "≈ 1,040 h/year ≈ $52,000/year" in text
-    assert "This week:* 1 fix, ≈ 1,040 h/year ≈ $52,000/year given back" in text
-    assert "Year to date:* 1 fix" in text
+    assert "Before → after: 40/week → 3/week, target 5/week: target met." in text
+    assert "Stops doing: The Monday dedupe spreadsheet" in text
+    assert "Gives back ≈ 1,040 h/year ≈ $52,000/year (approved estimate)." in text
+    assert "This week:* 1 fix implemented, ≈ 1,040 h/year ≈ $52,000/year (approved estimates); 0 fixes confirmed" in text
+    assert "Year to date:* 1 fix implemented" in text
     [chart] = slack.stub.of("files.completeUploadExternal")
-    assert chart["channel_id"] == WINS and chart["files"][0]["title"] == "Hours given back per week"
+    assert chart["channel_id"] == WINS
+    assert chart["files"][0]["title"] == "Hours given back per week (run rate of live fixes, approved estimates)"
     [upload] = slack.stub.of("upload")
     assert upload["body"].startswith(b"\x89PNG") or b"\x89PNG" in upload["body"]
 
@@ -231,9 +234,12 @@ async def test_a_sustained_fix_is_celebrated_without_counting_its_hours_twice(sl
     await tick_at(slack, at(4, 16, month=12))
 
     text = wins_posts(slack)[-1].text_of_blocks
-    assert "#1 Leads arrive in the CRM twice* held through every check-in" in text
-    assert "This week:* 0 fixes, ≈ 0 h/year" in text
-    assert "Year to date:* 1 fix, ≈ 1,040 h/year" in text
+    assert "*Held through every check-in 🏁*\n*#1 Leads arrive in the CRM twice* held through every check-in" in text
+    assert "Gives back ≈ 1,040 h/year ≈ $52,000/year (confirmed)." in text
+    assert "Implemented this week" not in text  # it was announced the week it was implemented
+    assert "This week:* 0 fixes implemented; 1 fix confirmed, ≈ 1,040 h/year ≈ $52,000/year (confirmed)" in text
+    assert ("Year to date:* 1 fix implemented, ≈ 1,040 h/year ≈ $52,000/year (approved estimates); 1 fix confirmed, "
+            "≈ 1,040 h/year ≈ $52,000/year (confirmed)") in text  # fmt: skip
 
 
 async def test_a_huge_week_stays_within_slacks_block_limit(slack: SlackWorld) -> None:
@@ -248,8 +254,8 @@ async def test_a_huge_week_stays_within_slacks_block_limit(slack: SlackWorld) ->
 
     [post] = wins_posts(slack)
     assert len(post["blocks"]) <= 50
-    assert f"…and {61 - MAX_LISTED} more wins." in post.text_of_blocks
-    assert "This week:* 61 fixes" in post.text_of_blocks
+    assert f"…and {61 - MAX_LISTED} more." in post.text_of_blocks
+    assert "This week:* 61 fixes implemented" in post.text_of_blocks
 
 
 async def test_a_changed_wins_channel_applies_at_the_next_start(db, clock, slack_api) -> None:
