@@ -15,7 +15,9 @@ def test_the_issue_example_reads_not_yet_met() -> None:
 
 
 def test_lower_is_better_and_units_read_as_written() -> None:
-    assert before_after(DUPLICATES, 12) == "40 duplicates/week → 12 duplicates/week, target 5 duplicates/week: not yet met"
+    assert (
+        before_after(DUPLICATES, 12) == "40 duplicates/week → 12 duplicates/week, target 5 duplicates/week: not yet met"
+    )
     assert target_met(DUPLICATES, 4) is True and target_met(DUPLICATES, 6) is False
     assert format_value(3, "/week") == "3/week" and format_value(1234.56, "") == "1,234.6"
     assert [number_text(v) for v in (0.055, 2.5, -0.0, 12.0)] == ["0.06", "2.5", "0", "12"]

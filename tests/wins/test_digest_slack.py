@@ -39,7 +39,9 @@ async def test_the_digest_credits_the_idea_and_the_owner_with_what_it_gives_back
     assert "Before → after: 40/week → 3/week, target 5/week: target met." in text
     assert "Stops doing: The Monday dedupe spreadsheet" in text
     assert "Gives back ≈ 1,040 h/year ≈ $52,000/year (approved estimate)." in text
-    assert "This week:* 1 fix implemented, ≈ 1,040 h/year ≈ $52,000/year (approved estimates); 0 fixes confirmed" in text
+    assert (
+        "This week:* 1 fix implemented, ≈ 1,040 h/year ≈ $52,000/year (approved estimates); 0 fixes confirmed" in text
+    )
     assert "Year to date:* 1 fix implemented" in text
     [chart] = slack.stub.of("files.completeUploadExternal")
     assert chart["channel_id"] == WINS
