@@ -7,7 +7,8 @@ from tests.support.teams_world import ALEX, INTAKE, TeamsWorld
 REPORT = {"problem": "Leads arrive in the CRM twice", "area": "Sales", "frequency": "weekly", "hours_per_week": "3",
           "people": "4", "customers_notice": "false", "idea": ""}  # fmt: skip
 PROPOSAL = {"countermeasure": "One form, one webhook", "measure": "Duplicate leads per week", "unit": "/week",
-            "direction": "lower", "baseline": "40", "target": "5", "not_to_do": "", "owner": ALEX.aad, "due_date": ""}  # fmt: skip
+            "direction": "lower", "baseline": "40", "target": "5", "not_to_do": "", "owner": ALEX.aad,
+            "due_date": ""}  # fmt: skip
 
 
 async def report(teams: TeamsWorld) -> str:
