@@ -5,6 +5,7 @@
     improvements/  report -> 5 Whys -> proposal -> approval -> implemented
     sustain/       check-ins after a fix: still holding, slipping, sustained
     wins/          the weekly win announcement and its chart
+    insights/      what waits on each person, lists and search, the home view, the export
 
 plus the service (the one entry point platforms call), the tick, the scheduler and the assembly that wires
 them. Nothing here imports handlers/ or a chat platform's SDK."""

@@ -15,13 +15,14 @@ from bot.core.registry import Registry
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.sender import CONCURRENCY, Delivery
 from bot.improvements import interactions as improvements
+from bot.insights import interactions as insights
 from bot.service import ImproveService
 from bot.sustain import interactions as sustain
 from bot.tick import Ticker
 from bot.wins import interactions as wins
 from storage.db import Runner
 
-CAPABILITIES = (improvements, sustain, wins)
+CAPABILITIES = (improvements, sustain, wins, insights)
 
 
 def registry() -> Registry:

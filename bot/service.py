@@ -214,6 +214,8 @@ class ImproveService:
             outcome = await self._act(ws, actor, lambda act: command.run(act, invocation), reads=command.reads)
         except Refused as refusal:
             return Notice(str(refusal))
+        if isinstance(outcome, Done):  # it answered through the outbox (a list whose thread links resolve there)
+            await self.deliver()
         return _stamped(outcome)
 
     # -- forms -------------------------------------------------------------------------------------

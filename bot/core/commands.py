@@ -142,6 +142,8 @@ class Grammar:
         """What `text` (everything after the command word) asks for."""
         text = text.strip()
         head, rest = _split(text)
+        if re.fullmatch(r"#[0-9]{1,9}", _bare(head)) and "#" in self._by_word:  # "#12": the subcommand "#"
+            head, rest = "#", (_bare(head)[1:] + " " + rest).strip()
         command = self._by_word.get(_bare(head).lower())
         if command is not None and command.accepts(rest):
             return Parsed(command, rest)

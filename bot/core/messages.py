@@ -45,11 +45,13 @@ class Link(_Piece):
 
 
 class ThreadLink(_Piece):
-    """A link to the thread of the improvement the message belongs to. Delivery resolves it, right before the
-    send, to a Link (the platform's permalink to the card) or, where there is none, to plain text."""
+    """A link to the thread of the improvement the message belongs to (or of `improvement`, by its row id, in a
+    message about many). Delivery resolves it, right before the send, to a Link (the platform's permalink to the
+    card) or, where there is none, to plain text."""
 
     kind: Literal["thread_link"] = "thread_link"
     text: str
+    improvement: int | None = None
 
 
 Span = Annotated[Text | Bold | Mention | Link | ThreadLink, Field(discriminator="kind")]

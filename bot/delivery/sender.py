@@ -336,18 +336,22 @@ class Delivery:
     async def _linked(self, message: Message, improvement_id: int | None) -> Message:
         """The message with its ThreadLinks made links to the improvement's card (plain text where the card is not
         posted yet or the platform has no link)."""
-        if not any(isinstance(s, ThreadLink) for block in message.blocks for s in getattr(block, "spans", ())):
+        links = [s for block in message.blocks for s in getattr(block, "spans", ()) if isinstance(s, ThreadLink)]
+        if not links:
             return message
-        try:
-            card = await asyncio.to_thread(self._posted, improvement_id, "card")
-            url = await self._chat.permalink(card.channel, card.ref) if card else None
-        except Exception as exc:  # the link is a convenience: the message goes without it
-            log.warning("no link to the thread of improvement %s: %s", improvement_id, type(exc).__name__)
-            url = None
+        urls = {}
+        for target in dict.fromkeys(link.improvement or improvement_id for link in links):
+            try:
+                card = await asyncio.to_thread(self._posted, target, "card")
+                urls[target] = await self._chat.permalink(card.channel, card.ref) if card else None
+            except Exception as exc:  # the link is a convenience: the message goes without it
+                log.warning("no link to the thread of improvement %s: %s", target, type(exc).__name__)
+                urls[target] = None
 
         def resolved(span: Any) -> Any:
             if not isinstance(span, ThreadLink):
                 return span
+            url = urls.get(span.improvement or improvement_id)
             return Link(text=span.text, url=url) if url else Text(text=span.text)
 
         blocks = [
