@@ -50,7 +50,7 @@ def test_a_lone_typo_of_a_subcommand_gets_a_suggestion(grammar: Grammar, typed: 
 @pytest.mark.parametrize(
     "text",
     ["Checklists", "checks", "checkers", "chickens", "Helm", "heap", "held", "kelp", "helps", "helper", "halp",
-     "invoicing", "hello", "x", "chekins are late", "#12"],
+     "invoicing", "hello", "x", "chekins are late", "#12 is the bill number", "#"],
 )  # fmt: skip
 def test_a_real_word_that_only_resembles_a_subcommand_is_a_report(grammar: Grammar, text: str) -> None:
     parsed = grammar.parse(text)
@@ -59,10 +59,19 @@ def test_a_real_word_that_only_resembles_a_subcommand_is_a_report(grammar: Gramm
 
 def test_help_is_generated_fallback_first_and_help_last(grammar: Grammar) -> None:
     lines = [block.spans[0].text for block in grammar.help("/improve").blocks if block.kind == "paragraph"]
-    assert lines == ["/improve", "/improve checkins", "/improve help"]
-    grammar.add(Subcommand(name="list", summary="Open improvements.", run=_noop, args=r"(open|mine)?"))
+    assert lines == ["/improve", "/improve checkins", "/improve list", "/improve show", "/improve help"]
+
+
+def test_a_number_after_a_hash_is_the_improvement_it_names(grammar: Grammar) -> None:
+    for text in ("#12", "#12?", "show 12", "show #12"):
+        parsed = grammar.parse(text)
+        assert isinstance(parsed, Parsed) and parsed.command.name == "show" and parsed.args.lstrip("#") == "12"
+
+
+def test_a_subcommand_added_later_is_listed_before_help(grammar: Grammar) -> None:
+    grammar.add(Subcommand(name="export", summary="Everything as CSV.", run=_noop))
     lines = [block.spans[0].text for block in grammar.help("improve").blocks if block.kind == "paragraph"]
-    assert lines == ["improve", "improve checkins", "improve list", "improve help"]
+    assert lines == ["improve", "improve checkins", "improve list", "improve show", "improve export", "improve help"]
 
 
 def test_a_word_cannot_be_registered_twice() -> None:
