@@ -59,7 +59,14 @@ def assemble(
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None
     delivery = Delivery(
-        engine, clock, chat, platform, card=interactions.card, chart=interactions.draw, concurrency=concurrency
+        engine,
+        clock,
+        chat,
+        platform,
+        card=interactions.card,
+        chart=interactions.draw,
+        file=interactions.write,
+        concurrency=concurrency,
     )
     service = ImproveService(
         engine=engine,

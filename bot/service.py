@@ -37,7 +37,7 @@ from bot.core.outcomes import (
     Outcome,
     Refused,
 )
-from bot.core.ports import Directory
+from bot.core.ports import ChatError, Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
@@ -168,6 +168,15 @@ class ImproveService:
     async def _actor(self, ws: WorkspaceRef, user: str) -> Actor:
         return Actor(user=user, is_approver=await self._directory.is_approver(user, ws.settings.approvers))
 
+    async def _is_admin(self, ws: WorkspaceRef, user: str) -> bool:
+        """One of the fallback approvers, or of the platform's admins and owners (False when it cannot tell)."""
+        if user in ws.settings.fallback_approvers:
+            return True
+        try:
+            return user in await self._directory.admins()
+        except ChatError:
+            return False
+
     async def _run(self, fn: Callable[[Session], T], *, inline: bool = False) -> T:
         def in_transaction() -> T:
             with transaction(self.engine) as session:
@@ -209,6 +218,8 @@ class ImproveService:
             return Notice(unknown_text(parsed, self.command_word))
         command = parsed.command
         actor = await self._actor(ws, user) if command.rights else Actor(user)
+        if command.admin:
+            actor = replace(actor, is_admin=await self._is_admin(ws, user))
         invocation = Invocation(args=parsed.args, context=context, word=self.command_word)
         try:
             outcome = await self._act(ws, actor, lambda act: command.run(act, invocation), reads=command.reads)

@@ -13,10 +13,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
+from bot.core.clock import Clock, SystemClock
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
+from storage import downloads
 from storage.db import Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
@@ -99,11 +101,12 @@ def create_web_app(
     max_body: int = 512 * 1024,
     body_timeout: float = 10.0,
     db_timeout: float = 1.0,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
     body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits). `scheduled=False`:
     the platforms are started and stopped by the caller; `ticks=False`: an `improvebot worker` runs the scheduled
-    work and the bulk delivery."""
+    work and the bulk delivery. `clock`: when a download link expires (tests move it)."""
     platforms = [p for p in (slack, teams) if p is not None]
 
     @contextlib.asynccontextmanager
@@ -130,6 +133,29 @@ def create_web_app(
             log.warning("health check: the database cannot write (%s)", problem)
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    now = (clock or SystemClock()).now
+
+    @web.get("/downloads/{token}")
+    async def download(token: str) -> Response:
+        """A file a person asked for (an export on Teams), behind its unguessable link, until it expires."""
+        try:
+            found = await asyncio.to_thread(downloads.fetch, engine, token[:100], now())
+        except Exception as exc:  # the database is down: the person asks again, nothing is said about the link
+            log.warning("a download could not be looked up (%s)", type(exc).__name__)
+            return JSONResponse({"error": "try again in a minute"}, status_code=503)
+        if found is None:
+            return JSONResponse({"error": "this link is unknown or has expired: ask for the file again"}, 404)
+        disposition = f'attachment; filename="{found.filename}"'
+        return Response(
+            found.content,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": disposition,
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     if slack is not None:
         from slack_bolt.adapter.starlette.async_handler import to_starlette_response

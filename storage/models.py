@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -186,6 +186,20 @@ class FixCycle(SQLModel, table=True):
     implemented_at: datetime = _when()
     ended_at: datetime | None = _when(nullable=True)
     ended_because: str | None = Field(default=None, max_length=10)  # slipped | closed
+
+
+class Download(SQLModel, table=True):
+    """A file (an export) waiting to be fetched from the bot's own server through an unguessable link, until it
+    expires (where the platform takes no files in a chat: Teams)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    user_id: str = Field(max_length=200)
+    filename: str = Field(max_length=120)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
 
 
 class AuditEntry(SQLModel, table=True):

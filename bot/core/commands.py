@@ -60,6 +60,7 @@ class Subcommand:
     args: str | None = None  # a pattern the rest must match in full; None: nothing may follow the word
     usage: str = ""  # shown after the name in help, e.g. "[what's broken]"
     rights: bool = False  # needs the person's approver rights (a lookup on the platform)
+    admin: bool = False  # needs to know whether the person is an admin (the fallback approvers, the platform's admins)
     detail: str = ""  # more, shown under the line in help
     reads: bool = True  # False: it never touches the database, so it runs at once (no worker thread on PostgreSQL)
 

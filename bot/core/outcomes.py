@@ -11,6 +11,7 @@ from bot.core.messages import Form, Message
 class Actor:
     user: str
     is_approver: bool = False
+    is_admin: bool = False  # looked up only for what needs it (Subcommand.admin): the fallback approvers, or admins
 
 
 class Refused(Exception):

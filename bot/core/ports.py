@@ -84,6 +84,11 @@ class ChatPort(Protocol):
         """Post an image (a chart) to a channel, or in the thread `thread` of it."""
         ...
 
+    async def send_file(self, user: str, filename: str, title: str, content: bytes) -> None:
+        """A file (an export) only `user` gets: in their direct messages where the platform takes files, else a
+        link to download it that expires."""
+        ...
+
     async def permalink(self, channel: str, ref: str) -> str | None:
         """A link that opens the posted message (and its thread) for people; None when there is none."""
         ...

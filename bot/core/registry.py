@@ -136,6 +136,7 @@ class TickJob:
 
 CardView = Callable[[Session, Improvement, WorkspaceSettings], Message]
 ChartImage = Callable[[dict[str, Any]], bytes]  # a chart's outbox payload in, PNG out
+FileContent = Callable[[Session, dict[str, Any]], tuple[str, bytes]]  # a file's outbox payload in: (name, bytes)
 Listener = Callable[[Act, Any], None]
 
 
@@ -148,6 +149,7 @@ class Registry:
         self.tick_jobs: list[TickJob] = []
         self.card: CardView | None = None
         self.charts: dict[str, ChartImage] = {}
+        self.files: dict[str, FileContent] = {}
         self._listeners: dict[type, list[Listener]] = {}
 
     def button(self, action: str, handler: ButtonHandler, *, needs_round: bool = False) -> None:
@@ -183,6 +185,15 @@ class Registry:
         if kind in self.charts:
             raise ValueError(f"the chart {kind!r} is already registered")
         self.charts[kind] = image
+
+    def file(self, kind: str, content: FileContent) -> None:
+        """How a file of this kind (its payload's "file") is written when it is delivered (an export)."""
+        if kind in self.files:
+            raise ValueError(f"the file {kind!r} is already registered")
+        self.files[kind] = content
+
+    def write(self, session: Session, payload: dict[str, Any]) -> tuple[str, bytes]:
+        return self.files[str(payload.get("file", ""))](session, payload)
 
     def draw(self, payload: dict[str, Any]) -> bytes:
         """A chart's PNG, drawn by the capability that registered its kind (an old row without one: weekly)."""

@@ -64,5 +64,9 @@ class Outbox:
         payload = {"where": where, "message": message.model_dump(mode="json")}
         self._add("private", improvement, target=user, payload=payload)
 
+    def file(self, user: str, payload: dict[str, Any]) -> None:
+        """A file only `user` gets, written when it is delivered (its payload names its kind: Registry.file)."""
+        self._add("file", None, target=user, payload=payload)
+
     def post(self, channel: str, message: Message, *, improvement: Improvement | None = None) -> OutboxMessage:
         return self._add("channel", improvement, target=channel, payload=message.model_dump(mode="json"))

@@ -29,7 +29,7 @@ from sqlmodel import Session
 from bot.core.clock import Clock, as_utc
 from bot.core.messages import Link, Message, Text, ThreadLink
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
-from bot.core.registry import CardView, ChartImage
+from bot.core.registry import CardView, ChartImage, FileContent
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
 from storage import queries
@@ -96,8 +96,8 @@ class _Flush:
 
 
 class Delivery:
-    """`card` and `chart` render the two kinds of message written late, as they read when they go out: an
-    improvement's card (edited in place at every change) and a chart image."""
+    """`card`, `chart` and `file` render the kinds of message written late, as they read when they go out: an
+    improvement's card (edited in place at every change), a chart image, a file (an export)."""
 
     def __init__(
         self,
@@ -108,6 +108,7 @@ class Delivery:
         *,
         card: CardView,
         chart: ChartImage,
+        file: FileContent | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self._engine = engine
@@ -116,6 +117,7 @@ class Delivery:
         self._platform = platform
         self._card = card
         self._chart = chart
+        self._file = file
         self._concurrency = max(1, concurrency)
         self._claims = Claims(engine, clock, platform)
 
@@ -308,6 +310,11 @@ class Delivery:
             filename, title = str(payload.get("filename") or "chart.png"), str(payload.get("title", ""))
             await self._chat.upload(channel, filename, title, png, thread=thread)
             return None
+        if row.kind == "file":
+            filename, content = await asyncio.to_thread(self._write_file, row.payload or {})
+            title = str((row.payload or {}).get("title") or filename)
+            await self._chat.send_file(row.target or "", filename, title, content)
+            return None
         if row.kind == "private":
             data = row.payload or {}
             where = str(data.get("where") or "") or None
@@ -332,6 +339,15 @@ class Delivery:
             await self._chat.update(target.channel, target.ref, message)
             return None
         raise ChatError(f"unknown outbox kind {row.kind!r}", retryable=False)
+
+    def _write_file(self, payload: dict[str, Any]) -> tuple[str, bytes]:
+        if self._file is None:
+            raise _Missing("this deployment writes no files")
+        with Session(self._engine) as session:
+            try:
+                return self._file(session, payload)
+            except (LookupError, ValueError, TypeError) as exc:
+                raise _Missing(f"the file cannot be written: {exc}") from None
 
     async def _linked(self, message: Message, improvement_id: int | None) -> Message:
         """The message with its ThreadLinks made links to the improvement's card (plain text where the card is not

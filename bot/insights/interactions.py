@@ -1,14 +1,18 @@
 """What visible data offers, registered in one place: `list` and `#12` (answered privately, through the outbox so
-their thread links resolve)."""
+their thread links resolve), `export` (two CSV files, written when they are delivered), and forgetting expired
+download links."""
 
 from __future__ import annotations
 
+from bot.core.audit import audit
 from bot.core.commands import Invocation, Subcommand
+from bot.core.messages import Message, Paragraph, Text
 from bot.core.outcomes import Done, Notice, Outcome
-from bot.core.registry import Act, Registry
+from bot.core.registry import Act, Registry, TickJob
 from bot.delivery.outbox import Outbox
 from bot.improvements.card import card_of
-from bot.insights import lists, views
+from bot.insights import export, lists, views
+from storage import downloads
 
 
 def register(registry: Registry) -> None:
@@ -34,6 +38,18 @@ def register(registry: Registry) -> None:
         )
     )
 
+    registry.command(
+        Subcommand(
+            name="export",
+            summary="Approvers and admins: every improvement and the audit trail as CSV files, in a direct message.",
+            rights=True,
+            admin=True,
+            run=_export,
+        )
+    )
+    registry.file("export", export.render)
+    registry.tick(TickJob("downloads expired", lambda session, _platform, now: downloads.purge(session, now)))
+
 
 def _where(invocation: Invocation) -> str:
     return invocation.context.get("channel", "")
@@ -47,6 +63,21 @@ def _list(act: Act, invocation: Invocation) -> Outcome:
     rows, total = lists.run(act.session, act.ws, act.actor, query)
     message = views.listing(rows, total, query, act.ws.settings, invocation.word)
     Outbox(act.session, act.ws.id, act.now).private(act.actor.user, message, where=_where(invocation))
+    return Done()
+
+
+def _export(act: Act, invocation: Invocation) -> Outcome:
+    if not (act.actor.is_approver or act.actor.is_admin):
+        return Notice("Only approvers and workspace admins can export the improvements.")
+    outbox = Outbox(act.session, act.ws.id, act.now)
+    said = "Exporting: two files (every improvement, and the audit trail) arrive in a direct message."
+    outbox.private(act.actor.user, Message(summary=said, blocks=[Paragraph(spans=[Text(text=said)])]),
+                   where=_where(invocation))  # fmt: skip
+    day = act.now.date().isoformat()
+    for kind, title in ((export.IMPROVEMENTS, "Every improvement"), (export.AUDIT, "The audit trail")):
+        outbox.file(act.actor.user, {"file": "export", "export": kind, "workspace_id": act.ws.id, "day": day,
+                                     "title": f"{title} as of {day} (CSV)"})  # fmt: skip
+    audit(act.session, act.ws.id, None, act.actor.user, "exported", act.now)
     return Done()
 
 

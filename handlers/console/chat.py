@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from bot.core.messages import Message
 from bot.core.ports import Destination, Posted
@@ -20,8 +22,9 @@ ADMINS = ["@sam"]  # the workspace admin: asked when no approver is left to deci
 class ConsoleChat:
     """Prints each message; remembers which numbered buttons are live (an edit retires the old ones)."""
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], exports: Path = Path("improvebot-exports")) -> None:
         self._write = write
+        self._exports = exports
         self._session = uuid.uuid4().hex[:6]  # refs stay unique across console restarts on one database
         self._refs = itertools.count(1)
         self._numbers = itertools.count(1)
@@ -62,6 +65,14 @@ class ConsoleChat:
 
     async def update(self, channel: str, ref: str, message: Message) -> None:
         self.show(f"[{channel}] bot edited message {ref}:", ref, message)
+
+    async def send_file(self, user: str, filename: str, title: str, content: bytes) -> None:
+        """Written into the exports folder (improvebot-exports, in the directory the console runs in)."""
+        folder = self._exports
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{user.lstrip('@')}-{filename}"
+        await asyncio.to_thread(path.write_bytes, content)
+        self._write(f"[DM to {user}] bot: {title}: written to {path} ({len(content):,} bytes)")
 
     async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
         where = f"{channel} thread {thread}" if thread else channel

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -253,9 +254,15 @@ class Console:
 
 
 def build_console(
-    settings: Settings, *, engine: Engine, clock: Clock, read: Reader, write: Callable[[str], None]
+    settings: Settings,
+    *,
+    engine: Engine,
+    clock: Clock,
+    read: Reader,
+    write: Callable[[str], None],
+    exports: Path = Path("improvebot-exports"),
 ) -> Console:
-    chat = ConsoleChat(write)
+    chat = ConsoleChat(write, exports)
     clock = moving = OffsetClock(clock)
     workspace_settings = replace(
         WorkspaceSettings.from_settings(settings, intake_channel=INTAKE),

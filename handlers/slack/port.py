@@ -210,16 +210,23 @@ class SlackChat:
             log.warning("outbox %s: cannot look for it (%s); sending it again", key, exc)
             return None
 
-    async def _find(self, where: Destination, key: str, since: datetime) -> Posted | None:
-        channel = where.target
-        if where.kind == "dm":
-            channel = self._dms.get(where.target) or ""
+    async def _dm_channel(self, user: str) -> str:
+        """The id of the bot's direct-message conversation with `user` (D…), opened once and remembered."""
+        channel = self._dms.get(user) or ""
+        if not channel:
+            opened = await self._call("conversations.open", users=user)
+            channel = str((opened.get("channel") or {}).get("id") or "")
             if not channel:
-                opened = await self._call("conversations.open", users=where.target)
-                channel = str((opened.get("channel") or {}).get("id") or "")
-                if not channel:
-                    raise ChatError("conversations.open: an answer without the conversation's id")
-                self._dms[where.target] = channel
+                raise ChatError("conversations.open: an answer without the conversation's id")
+            self._dms[user] = channel
+        return channel
+
+    async def send_file(self, user: str, filename: str, title: str, content: bytes) -> None:
+        """Uploaded into the person's direct messages (files need the conversation's id, not the person's)."""
+        await self.upload(await self._dm_channel(user), filename, title, content)
+
+    async def _find(self, where: Destination, key: str, since: datetime) -> Posted | None:
+        channel = await self._dm_channel(where.target) if where.kind == "dm" else where.target
         method = "conversations.replies" if where.kind == "reply" else "conversations.history"
         params: dict[str, Any] = {"channel": channel, "oldest": f"{since.timestamp() - 60:.6f}", "limit": 200,
                                   "include_all_metadata": "true"}  # fmt: skip

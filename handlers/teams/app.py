@@ -160,7 +160,8 @@ def build_teams(
         Rate(settings.improve_teams_conversation_messages_per_second, 7),  # Teams: 7 a second in bursts
     )
     chat = TeamsChat(app, refs, clock, settings.teams_service_url, roster=settings.teams_intake_channel,
-                     pacer=pacer, timeout=settings.improve_send_timeout)  # fmt: skip
+                     pacer=pacer, timeout=settings.improve_send_timeout, engine=engine,
+                     public_url=settings.improve_public_url)  # fmt: skip
     ws_settings = workspace_settings(settings)
     core = assemble(
         engine=engine,

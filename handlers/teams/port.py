@@ -16,14 +16,21 @@ from microsoft_teams.api.activities.message import MessageActivityInput
 from microsoft_teams.api.clients.conversation import CreateConversationParams
 from microsoft_teams.api.models import Attachment
 from microsoft_teams.apps import App, to_threaded_conversation_id
+from sqlalchemy import Engine
 
 from bot.core.clock import Clock
-from bot.core.messages import Mention, Message
+from bot.core.messages import Bold, Link, Mention, Message, Paragraph, Text, spans
 from bot.core.ports import ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
+from storage import downloads
 from storage.models import TeamsReference
+
+NO_DOWNLOADS = (
+    "I can't hand you the file: Teams takes files from a bot only through a download link, and this deployment has "
+    "no public address for one. Whoever runs the bot can set IMPROVE_PUBLIC_URL."
+)
 
 log = logging.getLogger("improvebot.teams")
 
@@ -92,8 +99,12 @@ class TeamsChat:
         *,
         pacer: Pacer | None = None,
         timeout: float = 30.0,
+        engine: Engine | None = None,
+        public_url: str = "",
     ) -> None:
         self._app = app
+        self._engine = engine  # where a file waits for its download link (send_file)
+        self._public_url = public_url.rstrip("/")
         self._refs = references
         self._clock = clock
         self._default_service_url = default_service_url
@@ -185,6 +196,23 @@ class TeamsChat:
     async def private(self, user: str, message: Message, where: str | None) -> None:
         """Teams shows nothing to one person alone in a channel: the person's 1:1 chat with the bot."""
         await self.dm(user, message)
+
+    async def send_file(self, user: str, filename: str, title: str, content: bytes) -> None:
+        """A bot cannot drop a file into a Teams chat without the person's consent each time: the file waits on
+        the bot's own server behind an unguessable link that works for 15 minutes (IMPROVE_PUBLIC_URL)."""
+        person = await self._person(user)
+        if not self._public_url or self._engine is None or person is None:
+            said = NO_DOWNLOADS if person is not None else "no conversation with that person yet"
+            if person is None:
+                raise ChatError(said, retryable=False)
+            await self.dm(user, Message(summary=title, blocks=[Paragraph(spans=spans(said))]))
+            return
+        token = await asyncio.to_thread(downloads.keep, self._engine, person.workspace_id, user, filename, content,
+                                        self._clock.now())  # fmt: skip
+        minutes = int(downloads.LIFETIME.total_seconds() // 60)
+        link = Link(text=f"Download {filename}", url=f"{self._public_url}/downloads/{token}")
+        after = Text(text=f" ({len(content):,} bytes). The link works for {minutes} minutes; ask again for a new one.")
+        await self.dm(user, Message(summary=title, blocks=[Paragraph(spans=[Bold(text=f"{title}: "), link, after])]))
 
     async def upload(self, channel: str, filename: str, title: str, content: bytes, *, thread: str = "") -> None:
         data_uri = "data:image/png;base64," + base64.b64encode(content).decode()

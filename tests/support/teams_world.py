@@ -90,7 +90,8 @@ def teams_settings(keys: KeyServer, **overrides: str) -> Settings:
         "TEAMS_CLIENT_ID": BOT_APP_ID, "TEAMS_CLIENT_SECRET": "not-used-in-tests", "TEAMS_TENANT_ID": TENANT,
         "TEAMS_INTAKE_CHANNEL": INTAKE,
         "TEAMS_WINS_CHANNEL": WINS, "TEAMS_APPROVERS": MAYA.aad, "TEAMS_OPENID_URL": keys.openid_url,
-        "IMPROVE_HOURLY_RATE": "50", "IMPROVE_TEAMS_CONVERSATION_MESSAGES_PER_SECOND": "100", **overrides,
+        "IMPROVE_HOURLY_RATE": "50", "IMPROVE_TEAMS_CONVERSATION_MESSAGES_PER_SECOND": "100",
+        "IMPROVE_PUBLIC_URL": "https://bot.example.com", **overrides,
     })  # fmt: skip
 
 
@@ -102,7 +103,7 @@ class TeamsWorld:
     def __init__(self, settings: Settings, *, engine: Engine, clock: FakeClock, connector: ConnectorStub,
                  keys: KeyServer) -> None:  # fmt: skip
         self.bot: TeamsBot = build_teams(settings, engine=engine, clock=clock, token=outbound_token)
-        web = create_web_app(engine, teams=self.bot, scheduled=False)
+        web = create_web_app(engine, teams=self.bot, scheduled=False, clock=clock)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test")
         self.connector, self.keys, self.clock, self.engine = connector, keys, clock, engine
         self._ids = itertools.count(1)

@@ -1,4 +1,5 @@
-"""the savings ledger (the case locked at approval), the metric as numbers, every reading, every live cycle
+"""the savings ledger (the case locked at approval), the metric as numbers, every reading, every live cycle;
+files waiting to be downloaded (exports on Teams)
 
 Free-text baselines, targets and readings become numbers where they parse ("40/week", "10%", "under 5/week",
 "1,200 leads"); their text stays beside (a downgrade loses nothing) and is what is shown where they do not
@@ -96,6 +97,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_fix_cycle_improvement_id", "fix_cycle", ["improvement_id"])
     op.create_index("ix_fix_cycle_workspace_live", "fix_cycle", ["workspace_id", "implemented_at"])
+    op.create_table(
+        "download",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("token", sa.String(length=64), nullable=False, unique=True),
+        sa.Column("workspace_id", sa.Integer(), sa.ForeignKey("workspace.id"), nullable=False),
+        sa.Column("user_id", sa.String(length=200), nullable=False),
+        sa.Column("filename", sa.String(length=120), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    )
     _numbers()
 
 
@@ -209,6 +221,7 @@ def _history(bind: Any, imp: Any, checkins: list[Any], now: tuple[float, str, st
 
 
 def downgrade() -> None:
+    op.drop_table("download")
     op.drop_index("ix_fix_cycle_workspace_live", table_name="fix_cycle")
     op.drop_index("ix_fix_cycle_improvement_id", table_name="fix_cycle")
     op.drop_table("fix_cycle")
