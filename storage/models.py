@@ -309,6 +309,7 @@ class Checkin(SQLModel, table=True):
     miss_at: datetime | None = _when(nullable=True)  # unanswered by then: missed
     missed_at: datetime | None = _when(nullable=True)
     answer: str | None = Field(default=None, max_length=10)  # holding | slipping
+    signal: str | None = Field(default=None, max_length=10)  # its reading signalled: asked | holding | slipping
     reading: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, sa_column=Column(Text))
     answered_at: datetime | None = _when(nullable=True)

@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
     improve_log_level: Literal["debug", "info", "warning"] = "info"
     # where people reach this server (https://bot.example.com): Teams exports are downloaded from it
-    improve_public_url: str = Field(default="", max_length=300, pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$")
+    improve_public_url: str = Field(
+        default="",
+        max_length=300,
+        pattern=r"^((https://[^\s/?#]+|http://(localhost|127\.0\.0\.1)(:\d+)?)(/[^\s?#]*)?)?$",
+    )  # https (download links carry their key), or http on this machine
     improve_db_timeout: float = Field(default=1.0, gt=0, le=60)
     improve_send_timeout: float = Field(default=30.0, ge=1, le=300)
     improve_delivery_concurrency: int = Field(default=128, ge=1, le=1000)

@@ -21,17 +21,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.core.clock import Clock, as_utc
-from bot.core.messages import Link, Message, Text, ThreadLink
+from bot.core.messages import Message
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage, FileContent
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
+from bot.delivery.late import Late, Missing
 from storage import queries
 from storage.db import DOWN
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
@@ -62,10 +62,6 @@ def _key(row: OutboxMessage) -> str:
     """What a new message carries to be found again: its row, and when the row was written (so another
     deployment's row with the same number never matches)."""
     return f"{row.id}-{int(as_utc(row.created_at).timestamp() * 1000)}"
-
-
-class _Missing(Exception):
-    """What the row edits or replies under was never posted (and never will be): it cannot go."""
 
 
 @dataclass
@@ -116,8 +112,7 @@ class Delivery:
         self._chat = chat
         self._platform = platform
         self._card = card
-        self._chart = chart
-        self._file = file
+        self._late = Late(engine, chat, chart=chart, file=file)
         self._concurrency = max(1, concurrency)
         self._claims = Claims(engine, clock, platform)
 
@@ -250,7 +245,7 @@ class Delivery:
         state.sending.add(row.id or 0)  # until it is settled: stopped meanwhile, the row is released as unsure
         try:
             where = await self._send(row)
-        except _Missing as missing:
+        except Missing as missing:
             reason = str(missing)
             await self._settle(row, state, lambda: self._claims.give_up(row, state.token, reason))
             report.dead += 1
@@ -298,30 +293,19 @@ class Delivery:
             return await self._send_card(row)
         if row.kind == "chart":
             if row.after_id is not None and await asyncio.to_thread(self._status_of, row.after_id) == "dead":
-                raise _Missing("the announcement it belongs to was never posted")
-            payload = row.payload or {}
-            channel, thread = row.target or "", ""
-            if not channel:  # in the improvement's thread
-                card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
-                if card is None:
-                    raise _Missing("the improvement's card was never posted")
-                channel, thread = card.channel, card.ref
-            png = await asyncio.to_thread(self._chart, payload)
-            filename, title = str(payload.get("filename") or "chart.png"), str(payload.get("title", ""))
-            await self._chat.upload(channel, filename, title, png, thread=thread)
+                raise Missing("the announcement it belongs to was never posted")
+            await self._late.chart(row)
             return None
         if row.kind == "file":
-            filename, content = await asyncio.to_thread(self._write_file, row.payload or {})
-            title = str((row.payload or {}).get("title") or filename)
-            await self._chat.send_file(row.target or "", filename, title, content)
+            await self._late.file(row)
             return None
         if row.kind == "private":
             data = row.payload or {}
             where = str(data.get("where") or "") or None
-            private = await self._linked(Message.model_validate(data.get("message")), row.improvement_id)
+            private = await self._late.linked(Message.model_validate(data.get("message")), row.improvement_id)
             await self._chat.private(row.target or "", private, where)
             return None
-        message = await self._linked(Message.model_validate(row.payload), row.improvement_id)
+        message = await self._late.linked(Message.model_validate(row.payload), row.improvement_id)
         key = _key(row)
         if row.kind == "dm":
             return await self._chat.dm(row.target or "", message, key=key)
@@ -329,52 +313,16 @@ class Delivery:
             return await self._chat.post(row.target or "", message, key=key)
         card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
         if card is None:
-            raise _Missing("the improvement's card was never posted")
+            raise Missing("the improvement's card was never posted")
         if row.kind == "thread":
             return await self._chat.reply(card.channel, card.ref, message, key=key)
         if row.kind == "update":
             target = await asyncio.to_thread(self._posted, row.improvement_id, row.key or "")
             if target is None:
-                raise _Missing(f"the message {row.key!r} to edit was never posted")
+                raise Missing(f"the message {row.key!r} to edit was never posted")
             await self._chat.update(target.channel, target.ref, message)
             return None
         raise ChatError(f"unknown outbox kind {row.kind!r}", retryable=False)
-
-    def _write_file(self, payload: dict[str, Any]) -> tuple[str, bytes]:
-        if self._file is None:
-            raise _Missing("this deployment writes no files")
-        with Session(self._engine) as session:
-            try:
-                return self._file(session, payload)
-            except (LookupError, ValueError, TypeError) as exc:
-                raise _Missing(f"the file cannot be written: {exc}") from None
-
-    async def _linked(self, message: Message, improvement_id: int | None) -> Message:
-        """The message with its ThreadLinks made links to the improvement's card (plain text where the card is not
-        posted yet or the platform has no link)."""
-        links = [s for block in message.blocks for s in getattr(block, "spans", ()) if isinstance(s, ThreadLink)]
-        if not links:
-            return message
-        urls = {}
-        for target in dict.fromkeys(link.improvement or improvement_id for link in links):
-            try:
-                card = await asyncio.to_thread(self._posted, target, "card")
-                urls[target] = await self._chat.permalink(card.channel, card.ref) if card else None
-            except Exception as exc:  # the link is a convenience: the message goes without it
-                log.warning("no link to the thread of improvement %s: %s", target, type(exc).__name__)
-                urls[target] = None
-
-        def resolved(span: Any) -> Any:
-            if not isinstance(span, ThreadLink):
-                return span
-            url = urls.get(span.improvement or improvement_id)
-            return Link(text=span.text, url=url) if url else Text(text=span.text)
-
-        blocks = [
-            block.model_copy(update={"spans": [resolved(s) for s in block.spans]}) if hasattr(block, "spans") else block
-            for block in message.blocks
-        ]
-        return message.model_copy(update={"blocks": blocks})
 
     async def _send_card(self, row: OutboxMessage) -> Posted | None:
         improvement, message, card = await asyncio.to_thread(self._card_of, row)
@@ -417,7 +365,4 @@ class Delivery:
             return row.status if row else None
 
     def _posted(self, improvement_id: int | None, key: str) -> PostedMessage | None:
-        if improvement_id is None:
-            return None
-        with Session(self._engine) as session:
-            return queries.posted(session, improvement_id, key)
+        return self._late.posted(improvement_id, key)

@@ -305,7 +305,8 @@ def _replaces(session: Session, improvement: Improvement) -> dict[str, Any] | No
 
 def _restore(improvement: Improvement, approved: dict[str, Any]) -> None:
     for name in _PROPOSAL:
-        setattr(improvement, name, approved.get(name))
+        if name in approved:  # a snapshot from before a field existed leaves that field as it is
+            setattr(improvement, name, approved[name])
     due = approved.get("due_date")
     improvement.due_date = date.fromisoformat(due) if isinstance(due, str) else None
 

@@ -17,7 +17,7 @@ from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, readings, views
 from bot.improvements.card import owner_of
-from bot.improvements.ledger import metric_of
+from bot.improvements.ledger import lock_approved, metric_of
 from bot.improvements.records import load, owner_key, touch
 from storage.models import Improvement
 
@@ -60,6 +60,7 @@ def mark_implemented(
     _check_implementer(improvement, actor)
     improvement.implemented_note = values.get("note")
     improvement.implemented_at = now
+    lock_approved(improvement, ws.settings, now)  # approved without an estimate, estimated since: locked now
     readings.record(session, improvement, float(values["metric_now"]), "implemented", now)
     readings.went_live(session, improvement, now)
     improvement.overdue_at = None

@@ -70,10 +70,13 @@ def ledger_of(improvement: Improvement, settings: WorkspaceSettings) -> Ledger:
 
 
 def lock_approved(improvement: Improvement, settings: WorkspaceSettings, now: datetime) -> None:
-    """The case as approved, once: a fix approved again (its fix edited) keeps the case of its first approval."""
-    if improvement.approved_at is not None:
+    """The case as approved, once: a fix approved again (its fix edited) keeps the case of its first approval. A
+    case without hours or people is not locked (it can still be estimated); it is locked, at that day's rate, when
+    the fix is marked implemented (the safety net: nothing implemented goes unlocked once it has an estimate)."""
+    impact = impact_of(improvement, settings)
+    if improvement.approved_at is not None or not impact.estimated:
         return
-    improvement.approved_hours_per_year = impact_of(improvement, settings).hours_per_year
+    improvement.approved_hours_per_year = impact.hours_per_year
     improvement.approved_hourly_rate = settings.hourly_rate
     improvement.approved_currency = settings.currency
     improvement.approved_at = now

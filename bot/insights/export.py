@@ -49,8 +49,11 @@ def _when(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:g}" if abs(value) < 1e15 else str(value)
+def _number(value: float | None) -> float | int | str:
+    """A number stays a number (a spreadsheet reads it as one, and it is never taken for a formula)."""
+    if value is None:
+        return ""
+    return int(value) if value == int(value) and abs(value) < 1e15 else value
 
 
 def csv_bytes(columns: list[str], rows: Iterable[list[Any]]) -> bytes:

@@ -12,17 +12,17 @@ from bot.core.registry import Act, Registry, TickJob
 from bot.delivery.outbox import Outbox
 from bot.improvements.card import card_of
 from bot.insights import export, lists, views
-from storage import downloads
+from storage import downloads, queries
 
 
 def register(registry: Registry) -> None:
     registry.command(
         Subcommand(
             name="list",
-            aliases=("ls", "search"),
             summary="The open improvements, newest first (only you see it).",
             usage=f"[{lists.USAGE}]",
-            args=r".{0,200}",
+            # a filter word first: "/improve list prices are wrong" is a report, not a list
+            args=r"((mine|waiting|area|status)\b.{0,200})?",
             rights=True,  # `waiting` includes the approvals an approver may decide
             run=_list,
         )
@@ -83,7 +83,7 @@ def _export(act: Act, invocation: Invocation) -> Outcome:
 
 def _show(act: Act, invocation: Invocation) -> Outcome:
     number = int(invocation.args.lstrip("#"))
-    improvement = lists.find(act.session, act.ws, number)
+    improvement = queries.improvement_by_number(act.session, act.ws.id, number)
     if improvement is None:
         return Notice(views.not_found(number, invocation.word))
     message = views.one(card_of(act.session, improvement, act.ws.settings), improvement)

@@ -24,7 +24,6 @@ STATUS_WORDS: dict[str, Status] = {
     "whys": Status.INVESTIGATING,
     "root cause": Status.ROOT_CAUSE_FOUND,
     "approval": Status.AWAITING_APPROVAL,
-    "waiting for approval": Status.AWAITING_APPROVAL,
     "question": Status.QUESTION_ASKED,
     "in progress": Status.APPROVED,
     "done": Status.IMPLEMENTED,
@@ -107,9 +106,3 @@ def run(session: Session, ws: WorkspaceRef, actor: Actor, query: Query) -> tuple
         select(Improvement).where(*conditions).order_by(col(Improvement.number).desc()).limit(PAGE)
     ).all()
     return list(rows), int(total)
-
-
-def find(session: Session, ws: WorkspaceRef, number: int) -> Improvement | None:
-    return session.exec(
-        select(Improvement).where(Improvement.workspace_id == ws.id, Improvement.number == number)
-    ).first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.domain import Status
+from bot.core.domain import Status, format_number
 from bot.core.messages import Block, Bold, Context, Message, Paragraph, Span, Text, ThreadLink
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import flag_of, title_of
@@ -19,7 +19,7 @@ def best_figure(improvement: Improvement, settings: WorkspaceSettings) -> str:
     for figure, name in ((ledger.confirmed, "confirmed"), (ledger.approved, "approved"),
                          (ledger.estimated, "estimated")):  # fmt: skip
         if figure is not None and figure.hours_per_year:
-            return f"≈ {figure.hours_per_year:,.0f} h/year ({name})"
+            return f"≈ {format_number(figure.hours_per_year)} h/year ({name})"
     return ""
 
 

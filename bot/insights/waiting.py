@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from bot.core.domain import Status
 from bot.core.outcomes import Actor
@@ -76,24 +76,30 @@ def waiting_on(session: Session, ws: WorkspaceRef, actor: Actor) -> Waiting:
 
 def _approvals(session: Session, ws: WorkspaceRef, actor: Actor) -> list[Improvement]:
     """Waiting for approval and this person may decide it (an approver, or asked by the request), unless they
-    reported it or proposed its fix (someone else decides those)."""
+    reported it or proposed its fix (someone else decides those): the longest waiting first, at most MAX_EACH.
+    For an approver the database filters; for anyone else who was asked, the requests are read in batches."""
     this_round = (
         (col(Decision.improvement_id) == col(Improvement.id))
         & (col(Decision.round) == col(Improvement.approval_round))
         & (col(Decision.kind) == "proposed")
     )
-    rows = session.exec(
+    statement = (
         select(Improvement, Decision)
         .join(Decision, this_round, isouter=True)
-        .where(Improvement.workspace_id == ws.id, Improvement.status == Status.AWAITING_APPROVAL.value)
-        .order_by(col(Improvement.updated_at))
-    ).all()
+        .where(
+            Improvement.workspace_id == ws.id,
+            Improvement.status == Status.AWAITING_APPROVAL.value,
+            Improvement.reporter_id != actor.user,
+            or_(col(Decision.actor_id).is_(None), col(Decision.actor_id) != actor.user),
+        )
+        .order_by(col(Improvement.updated_at), col(Improvement.id))
+    )
+    if actor.is_approver:
+        return [imp for imp, _ in session.exec(statement.limit(MAX_EACH)).all()]
     mine = []
-    for improvement, proposal in rows:
+    for improvement, proposal in session.exec(statement.execution_options(yield_per=500)):
         asked = Asked.from_json(proposal.asked) if proposal is not None and proposal.asked else None
-        may = actor.is_approver or bool(asked and actor.user in asked.people)
-        proposer = proposal.actor_id if proposal is not None else improvement.reporter_id
-        if may and actor.user not in (improvement.reporter_id, proposer):
+        if asked and actor.user in asked.people:
             mine.append(improvement)
             if len(mine) == MAX_EACH:
                 break

@@ -18,19 +18,18 @@ from bot.core.audit import audit
 from bot.core.calendar import CHECKIN_HOUR, checkin_due, local_at, next_working_day, working_days_later, zone
 from bot.core.clock import as_utc
 from bot.core.domain import Status
-from bot.core.messages import Form, clip
+from bot.core.messages import Form
 from bot.core.metrics import format_value
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import readings
 from bot.improvements.approval import asked_in
-from bot.improvements.card import owner_of, title_of
+from bot.improvements.card import owner_of
 from bot.improvements.ledger import metric_of
-from bot.improvements.records import owner_key
-from bot.sustain import control, forms, reminder_views
+from bot.sustain import cycle, forms, reminder_views
+from bot.sustain import signals as signals_of
 from bot.sustain import views as checkin_views
-from storage import queries
 from storage.models import Checkin, Improvement, PostedMessage, Workspace
 
 NUDGE_AFTER_WORKING_DAYS = 2
@@ -63,16 +62,6 @@ def schedule(session: Session, ws: WorkspaceRef, improvement: Improvement, owner
                 due_at=checkin_due(now, after, tz),
             )
         )
-
-
-def cancel_open(session: Session, improvement_id: int) -> None:
-    for checkin in session.exec(
-        select(Checkin).where(
-            Checkin.improvement_id == improvement_id, col(Checkin.status).in_(("scheduled", "sent", "missed"))
-        )
-    ).all():
-        checkin.status = "cancelled"
-        session.add(checkin)
 
 
 # -- the tick's part ---------------------------------------------------------------------------------
@@ -225,16 +214,6 @@ def _make_up(session: Session, checkin: Checkin, now: datetime) -> None:
 # -- the owner's part --------------------------------------------------------------------------------
 
 
-def _load(session: Session, ws: WorkspaceRef, checkin_id: int) -> tuple[Checkin, Improvement]:
-    checkin = session.exec(
-        select(Checkin).where(Checkin.id == checkin_id, Checkin.workspace_id == ws.id).with_for_update()
-    ).first()
-    improvement = queries.improvement_in(session, ws.id, checkin.improvement_id, for_update=True) if checkin else None
-    if checkin is None or improvement is None:
-        raise Refused("I can't find that check-in in this workspace.")
-    return checkin, improvement
-
-
 def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) -> None:
     if actor.user != checkin.owner_id and not actor.is_approver:
         raise Refused("Only the owner of the fix (or an approver) can answer its check-in.")
@@ -248,7 +227,7 @@ def _check_answerable(checkin: Checkin, improvement: Improvement, actor: Actor) 
 
 
 def answer_form(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, answer: str) -> Form:
-    checkin, improvement = _load(session, ws, checkin_id)
+    checkin, improvement = cycle.load(session, ws, checkin_id)
     _check_answerable(checkin, improvement, actor)
     context = {"checkin": str(checkin.id), "answer": answer}
     return forms.checkin_form(improvement.number, answer, improvement.measure, metric_of(improvement), context)
@@ -265,7 +244,7 @@ def answer(
 ) -> Improvement:
     if verdict not in ("holding", "slipping"):
         raise Refused("That answer is out of date.")
-    checkin, improvement = _load(session, ws, checkin_id)
+    checkin, improvement = cycle.load(session, ws, checkin_id)
     _check_answerable(checkin, improvement, actor)
     metric = metric_of(improvement)
     value = values.get("reading")
@@ -281,20 +260,17 @@ def answer(
     signals: list[str] = []
     if value is not None:
         readings.record(session, improvement, float(value), "checkin", now, checkin_id=checkin.id)
-        chart, signals = _control(session, ws, improvement)
+        chart, signals = signals_of.control_of(session, ws, improvement)
     outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
     outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement, signals))
     if chart is not None:
         outbox.thread_chart(improvement, chart)
     if signals and verdict == "holding":
-        asking = checkin_views.is_it_slipping(checkin, improvement, signals)
-        outbox.dm(checkin.owner_id, asking, improvement=improvement, key=signal_key(checkin))
+        signals_of.ask(checkin, improvement, signals, outbox)
     if verdict == "slipping":
-        _reopen(session, ws, improvement, checkin, outbox, now)
-    elif _all_held(session, improvement):
-        improvement.status = Status.SUSTAINED.value
-        improvement.sustained_at = now
-        outbox.reply(improvement, checkin_views.sustained(improvement))
+        cycle.reopen(session, ws, improvement, checkin, outbox, now)
+    else:
+        cycle.sustain_if_held(session, improvement, outbox, now)
     improvement.updated_at = now
     session.add(improvement)
     outbox.refresh_card(improvement)
@@ -302,76 +278,8 @@ def answer(
     return improvement
 
 
-def signal_key(checkin: Checkin) -> str:
-    return f"signal:{checkin.id}"
-
-
-def _control(session: Session, ws: WorkspaceRef, improvement: Improvement) -> tuple[dict[str, Any] | None, list[str]]:
-    """The fix's control chart (once it has its baseline and two readings), and what the latest reading signals
-    (beyond a limit on the wrong side, or worse than the baseline)."""
-    metric = metric_of(improvement)
-    points = [(as_utc(r.at), float(r.value or 0)) for r in readings.of_cycle(session, improvement)]
-    chart = None
-    if control.charted(metric, points):
-        title = clip(improvement.measure or title_of(improvement), 80)
-        chart = control.payload(improvement.number, title, metric, points, zone(ws.settings.timezone))
-    return chart, control.judge(metric, [value for _, value in points]).signals
-
-
-def _all_held(session: Session, improvement: Improvement) -> bool:
-    """Every check-in of the cycle answered "still holding", but a missed one that a later answer verified."""
-    cycle = session.exec(
-        select(Checkin)
-        .where(
-            Checkin.improvement_id == improvement.id,
-            Checkin.cycle == improvement.cycle,
-            col(Checkin.status).notin_(("cancelled", "missed")),
-        )
-        .order_by(col(Checkin.due_at))
-    ).all()
-    return bool(cycle) and all(c.status == "answered" and c.answer == "holding" for c in cycle)
-
-
-def _reopen(
-    session: Session, ws: WorkspaceRef, improvement: Improvement, checkin: Checkin, outbox: Outbox, now: datetime
-) -> None:
-    """Slipping: back to in progress (the owner fixes it again), the other check-ins of this cycle are off."""
-    cancel_open(session, improvement.id or 0)
-    readings.ended(session, improvement, "slipped", now)
-    improvement.status = Status.APPROVED.value
-    improvement.sustained_at = None
-    improvement.cycle += 1
-    outbox.reply(
-        improvement, checkin_views.reopened(improvement, checkin, ws.settings.approvers), key=owner_key(improvement)
-    )
-
-
-def after_signal(
-    session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, slipping: bool, now: datetime
-) -> Improvement:
-    """The owner's answer to "is it slipping?", asked when a "still holding" reading signalled: slipping reopens
-    the fix as a slipping check-in would (a sustained one too); holding is noted."""
-    checkin, improvement = _load(session, ws, checkin_id)
-    if actor.user != checkin.owner_id and not actor.is_approver:
-        raise Refused("Only the owner of the fix (or an approver) can answer this.")
-    live = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
-    if checkin.status != "answered" or checkin.cycle != improvement.cycle or improvement.status not in live:
-        raise Refused(f"#{improvement.number} has moved on since this reading; nothing to answer.")
-    outbox = Outbox(session, ws.id, now)
-    outbox.edit(improvement, signal_key(checkin), checkin_views.signal_answered(checkin, improvement, slipping))
-    if slipping:
-        outbox.reply(improvement, checkin_views.slipping_after_all(improvement, checkin, actor.user))
-        _reopen(session, ws, improvement, checkin, outbox, now)
-        improvement.updated_at = now
-        session.add(improvement)
-        outbox.refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, "signal_slipping" if slipping else "signal_holding", now,
-          checkin=checkin.position)  # fmt: skip
-    return improvement
-
-
 def snooze(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, now: datetime) -> Improvement:
-    checkin, improvement = _load(session, ws, checkin_id)
+    checkin, improvement = cycle.load(session, ws, checkin_id)
     _check_answerable(checkin, improvement, actor)
     tz = zone(checkin.tz)
     day = next_working_day((max(now, checkin.due_at) + timedelta(days=7)).astimezone(tz).date())

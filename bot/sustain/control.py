@@ -30,11 +30,14 @@ class Limits:
 
 
 def xmr(values: Sequence[float]) -> Limits | None:
-    """The natural process limits of `values`; None with fewer than two (no moving range)."""
+    """The natural process limits of `values`; None with fewer than two, or when they never moved (limits of
+    zero width would call every change a signal: 0, 0, then 1)."""
     if len(values) < 2:
         return None
     center = fmean(values)
     moving_range = fmean(abs(b - a) for a, b in pairwise(values))
+    if moving_range == 0:
+        return None
     return Limits(center, moving_range, center + SCALING * moving_range, center - SCALING * moving_range)
 
 

@@ -10,7 +10,7 @@ from bot.core.outcomes import Done, OpenForm, Outcome, Show
 from bot.core.registry import Act, Answer, FormHandler, Registry, Target, TickJob
 from bot.improvements.implemented import Implemented
 from bot.improvements.records import Moved
-from bot.sustain import checkins, control_chart, forms, reminders, views
+from bot.sustain import checkins, control_chart, cycle, forms, reminders, signals, views
 
 
 def register(registry: Registry) -> None:
@@ -55,9 +55,8 @@ def _snooze(act: Act, target: Target) -> Outcome:
 
 
 def _after_signal(act: Act, target: Target, *, slipping: bool) -> Outcome:
-    improvement = checkins.after_signal(act.session, act.ws, act.actor, target.id, slipping, act.now)
-    if slipping:
-        act.publish(Moved(improvement))
+    improvement = signals.after_signal(act.session, act.ws, act.actor, target.id, slipping, act.now)
+    act.publish(Moved(improvement))  # back in progress (its due date again), or sustained
     return Done()
 
 
@@ -74,7 +73,7 @@ def _moved(act: Act, event: Moved) -> None:
     """Re-plan the reminders; a closed improvement's check-ins are cancelled with them."""
     reminders.plan(act.session, act.ws, event.improvement, act.now)
     if event.improvement.status == Status.CLOSED.value:
-        checkins.cancel_open(act.session, event.improvement.id or 0)
+        cycle.cancel_open(act.session, event.improvement.id or 0)
 
 
 def _schedule(act: Act, event: Implemented) -> None:

@@ -13,10 +13,7 @@ class Win:
     improvement: Improvement
     implemented: bool  # marked implemented (or fixed again after slipping) in the window
     sustained: bool  # held through every check-in in the window: its approved figure is confirmed
-
-    @property
-    def fixed_again(self) -> bool:
-        return self.implemented and self.improvement.cycle > 0
+    fixed_again: bool = False  # implemented again after it slipped (not after a mere close and reopen)
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,20 @@ def gather(
         .where(Improvement.workspace_id == workspace.id, col(Improvement.status).in_(LIVE), or_(*in_window))
         .order_by(col(Improvement.number))
     ).all()
+    slipped = set(
+        session.exec(
+            select(FixCycle.improvement_id).where(  # the workspace's fixes that ever slipped: a few
+                FixCycle.workspace_id == workspace.id, FixCycle.ended_because == "slipped"
+            )
+        ).all()
+    )
     wins = [
-        Win(r, implemented=_within(r.implemented_at, since, until), sustained=_within(r.sustained_at, since, until))
+        Win(
+            r,
+            implemented=_within(r.implemented_at, since, until),
+            sustained=_within(r.sustained_at, since, until),
+            fixed_again=r.id in slipped,
+        )
         for r in rows
     ]
     year_start = until.astimezone(tz).replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)

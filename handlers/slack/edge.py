@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from slack_sdk.signature import SignatureVerifier
 
 from handlers.limits import strict_json
@@ -84,6 +84,14 @@ class _Where(_Shape):
     function_execution_id: None = None  # workflow functions: not what this app does
     function_data: None = None
     bot_access_token: None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_means_a_list(cls, data: Any) -> Any:
+        """Bolt takes the mere presence of `response_urls` for a list (it measures its length): a null is refused."""
+        if isinstance(data, dict) and "response_urls" in data and data["response_urls"] is None:
+            raise ValueError("response_urls is null")
+        return data
 
 
 class _Message(_Where):

@@ -59,7 +59,8 @@ def test_a_real_word_that_only_resembles_a_subcommand_is_a_report(grammar: Gramm
 
 def test_help_is_generated_fallback_first_and_help_last(grammar: Grammar) -> None:
     lines = [block.spans[0].text for block in grammar.help("/improve").blocks if block.kind == "paragraph"]
-    assert lines == ["/improve", "/improve checkins", "/improve list", "/improve show", "/improve help"]
+    assert lines == ["/improve", "/improve checkins", "/improve list", "/improve show", "/improve export",
+                     "/improve help"]  # fmt: skip
 
 
 def test_a_number_after_a_hash_is_the_improvement_it_names(grammar: Grammar) -> None:
@@ -69,9 +70,9 @@ def test_a_number_after_a_hash_is_the_improvement_it_names(grammar: Grammar) -> 
 
 
 def test_a_subcommand_added_later_is_listed_before_help(grammar: Grammar) -> None:
-    grammar.add(Subcommand(name="export", summary="Everything as CSV.", run=_noop))
+    grammar.add(Subcommand(name="digest", summary="This week's wins, now.", run=_noop))
     lines = [block.spans[0].text for block in grammar.help("improve").blocks if block.kind == "paragraph"]
-    assert lines == ["improve", "improve checkins", "improve list", "improve show", "improve export", "improve help"]
+    assert lines[-2:] == ["improve digest", "improve help"]
 
 
 def test_a_word_cannot_be_registered_twice() -> None:

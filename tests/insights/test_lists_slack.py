@@ -52,7 +52,7 @@ async def test_filters_combine_and_a_filter_that_names_nothing_says_what_there_i
     assert "There is no process area “finance”." in refused and "Sales" in refused
     await slack.send_command_text("list status nearly", ALEX)
     assert "There is no status “nearly”" in slack.stub.of("response_url")[-1].text_of_blocks
-    await slack.send_command_text("list everything", ALEX)
+    await slack.send_command_text("list mine everything", ALEX)
     assert "“everything” is none of those" in slack.stub.of("response_url")[-1].text_of_blocks
 
 
@@ -97,3 +97,9 @@ async def test_a_closed_or_sustained_improvement_leaves_the_open_list(slack: Sla
     assert "Nothing is open" in _last_private(slack, ALEX)
     await slack.send_command_text("list status sustained", ALEX)
     assert "#1 Leads arrive" in _last_private(slack, ALEX)
+
+
+async def test_a_report_that_starts_with_list_is_a_report(slack: SlackWorld) -> None:
+    view = await slack.command("list prices are wrong in the proposal template", ALEX)
+    problem = next(b for b in view["blocks"] if b.get("block_id") == "problem")
+    assert problem["element"]["initial_value"] == "list prices are wrong in the proposal template"

@@ -92,6 +92,17 @@ async def test_stale_and_non_utf8_bodies_are_unsigned_too(slack: SlackWorld, cap
         (interaction(click(enterprise=5)), FORM),
         (interaction({"type": "view_submission", "user": {"id": ALEX}, "view": {"callback_id": 5}}), FORM),
         (interaction({"type": "view_submission", "user": {"id": ALEX}, "view": 5}), FORM),
+        (
+            interaction(
+                {
+                    "type": "view_submission",
+                    "user": {"id": ALEX},
+                    "response_urls": None,
+                    "view": {"type": "modal", "callback_id": "report"},
+                }
+            ),
+            FORM,
+        ),
         (message_event(text=float("nan")), JSON),
         (message_event(user=["U1"]), JSON),
         (message_event(channel="C" * 500), JSON),

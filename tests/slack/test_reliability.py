@@ -268,13 +268,13 @@ async def test_no_user_text_anywhere_can_ping(slack: SlackWorld) -> None:
     card = await slack.report(ALEX, f"{hostile} problem", idea=hostile)
     await slack.reply(card.ts, hostile, ALEX)
     await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
-    proposal = {**PROPOSAL, "countermeasure": hostile, "measure": hostile, "baseline": hostile, "not_to_do": hostile}
+    proposal = {**PROPOSAL, "countermeasure": hostile, "measure": hostile, "unit": "<!here>", "not_to_do": hostile}
     await slack.click_and_submit(slack.thread(card)[-1], "propose", ALEX, proposal)
     await slack.click_and_submit(slack.thread(card)[-1], "question", MAYA, {"text": hostile})
     await slack.click_and_submit(slack.thread(card)[-1], "resubmit", ALEX, proposal)
     await slack.click(slack.thread(card)[-1], "approve", MAYA)
     await slack.click_and_submit(slack.thread(card)[-1], "mark_implemented", ALEX,
-                                 {"metric_now": hostile, "note": hostile})  # fmt: skip
+                                 {"metric_now": "3", "note": hostile})  # fmt: skip
 
     sent = slack.stub.of("chat.postMessage") + slack.stub.of("chat.update")
     assert len(sent) > 10

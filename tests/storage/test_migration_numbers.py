@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from storage.db import make_engine, upgrade
+from storage.db import alembic_config, make_engine, upgrade
 
 SCHEMA = "migration_numbers"
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), revision)
 
 
 @pytest.fixture
@@ -105,3 +111,20 @@ def test_old_rows_become_numbers_where_they_parse(old_db: Engine) -> None:
         (1, "checkin", 2, None),  # the check-in's reading (the implemented one was overwritten by it, long ago)
         (2, "implemented", None, "better"),  # no check-in reading: the last reading, as text
     ]
+
+
+def test_a_downgrade_keeps_numbers_typed_since_as_text(old_db: Engine) -> None:
+    with old_db.begin() as connection:
+        connection.execute(text("INSERT INTO workspace (id, platform, external_id, settings, last_number, created_at) "
+                                "VALUES (1, 'slack', 'T1', '{}', 1, :at)"), {"at": T0})  # fmt: skip
+        _improvement(connection, 1, "awaiting_approval")
+    upgrade(old_db)
+    with old_db.begin() as connection:  # a proposal made after the upgrade: numbers only
+        numbers = "baseline_value = 40, target_value = 5.5, metric_unit = '/week', metric_now_value = 12"
+        connection.execute(text(f"UPDATE improvement SET {numbers} WHERE id = 1"))
+
+    downgrade(old_db, "0009")
+
+    with old_db.connect() as connection:
+        row = connection.execute(text("SELECT baseline, target, metric_now FROM improvement")).one()
+    assert tuple(row) == ("40/week", "5.5/week", "12/week")

@@ -22,6 +22,7 @@ def test_limits_by_hand() -> None:
     assert limits.upper == pytest.approx(17.866667, abs=1e-6)
     assert limits.lower == pytest.approx(0.133333, abs=1e-6)
     assert xmr([5]) is None  # no moving range yet
+    assert xmr([0, 0]) is None and judge(DUPLICATES, [0, 0, 1]).signals == []  # no limits of zero width
 
 
 def test_the_latest_reading_is_judged_against_the_limits_of_the_ones_before_it() -> None:

@@ -82,3 +82,20 @@ async def test_a_checkin_without_a_reading_posts_no_chart(slack: SlackWorld) -> 
     await tick_at(slack, at(30, 15))
     await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_holding", ALEX, {"note": "fine"})
     assert thread_charts(slack) == []
+
+
+async def test_a_last_checkin_that_signals_is_confirmed_only_once_the_owner_says_it_holds(slack: SlackWorld) -> None:
+    card = await implemented(slack)
+    for due, reading in ((at(30, 15), "2"), (at(23, 15, month=12), "3"), (at(22, 15, month=2), "45")):
+        await tick_at(slack, due)
+        await slack.click_and_submit(checkin_dms(slack)[-1], "checkin_holding", ALEX, {"reading": reading})
+
+    assert "Implemented" in slack.card_now(card)  # not sustained while "is it slipping?" is open
+    [asked] = [dm for dm in slack.dms(ALEX) if "Is it slipping?" in dm.text_of_blocks]
+    await slack.click(asked, "signal_holds", ALEX)
+
+    assert "Sustained" in slack.card_now(card)
+    await slack.click(asked, "signal_holds", ALEX)  # answered once only
+    assert "has moved on since this reading" in slack.ephemerals(ALEX)[-1]
+    with Session(slack.engine) as session:
+        assert session.exec(select(Improvement)).one().sustained_at is not None

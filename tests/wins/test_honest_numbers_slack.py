@@ -17,7 +17,7 @@ from tests.support.slack_flows import (
     to_approval,
     to_root_cause,
 )
-from tests.support.world import SlackWorld
+from tests.support.world import SlackWorld, has_button
 from tests.wins.test_digest_slack import FRIDAY_4PM, wins_posts
 
 
@@ -102,3 +102,25 @@ async def test_a_fix_fixed_again_after_slipping_says_so_and_keeps_its_history(sl
     weekly = 1040 / 52  # 20 h/week while live
     # the chart's weeks end on the Fridays at 16:00: live on 27 Nov, slipped on 4 Dec, live again on 11 Dec
     assert [value for _, value in chart.payload["series"]][-3:] == [weekly, 0, weekly]
+
+
+async def test_a_case_approved_without_an_estimate_can_still_be_estimated_and_locks_when_implemented(
+    slack: SlackWorld,
+) -> None:
+    card = await slack.report(ALEX, hours_per_week="", people="")
+    await slack.reply(card.ts, "Two web forms", ALEX)
+    await slack.click(slack.thread(card)[-1], "root_cause", ALEX)
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", ALEX, PROPOSAL)
+    await slack.click(slack.thread(card)[-1], "approve", MAYA)
+
+    assert "Approved:" not in slack.card_now(card)  # nothing to lock: no "≈ 0 h/year" claim
+    view = await open_form(slack, card, "edit_report", ALEX)
+    assert view is not None and "hours_per_week" in {b.get("block_id") for b in view["blocks"]}
+    await slack.submit(view, {"problem": "Leads arrive in the CRM twice", "area": "Sales", "frequency": "weekly",
+                              "hours_per_week": "1", "people": "5"}, ALEX)  # fmt: skip
+    owner = [m for m in slack.thread(card) if has_button(m, "mark_implemented")][-1]
+    await slack.click_and_submit(owner, "mark_implemented", ALEX, {"metric_now": "3"})
+
+    assert "Approved: ≈ 260 h/year ≈ $13,000/year (locked 23 Nov 2026 at $50/h)" in slack.card_now(card).replace(
+        "*", ""
+    )

@@ -26,6 +26,8 @@ from typing import Any
 from alembic import op
 import sqlalchemy as sa
 
+from storage.models import UTCDateTime  # timestamps written as the ORM writes them (SQLite compares them as text)
+
 
 revision = "0010"
 down_revision = "0009"
@@ -70,6 +72,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("approved_currency", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("metric_now_value", sa.Float(), nullable=True))
+    with op.batch_alter_table("checkin") as batch_op:
+        batch_op.add_column(sa.Column("signal", sa.String(length=10), nullable=True))
     op.create_table(
         "reading",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -116,9 +120,10 @@ _IMPROVEMENT = sa.table(
     *(sa.column(name) for name in (
         "id", "workspace_id", "status", "cycle", "hours_per_week", "people", "approved_by", "updated_at",
         "baseline", "target", "metric_now", "implemented_at", "metric_unit", "metric_direction", "baseline_value",
-        "target_value", "approved_hours_per_year", "approved_hourly_rate", "approved_currency", "approved_at",
+        "target_value", "approved_hours_per_year", "approved_hourly_rate", "approved_currency",
         "metric_now_value", "reopen_status", "closed_at",
     )),
+    sa.column("approved_at", UTCDateTime()),
 )  # fmt: skip
 _CHECKIN = sa.table(
     "checkin",
@@ -129,11 +134,15 @@ _CHECKIN = sa.table(
 )
 _READING = sa.table(
     "reading",
-    *(sa.column(n) for n in ("workspace_id", "improvement_id", "cycle", "source", "checkin_id", "value", "text", "at")),
+    *(sa.column(n) for n in ("workspace_id", "improvement_id", "cycle", "source", "checkin_id", "value", "text")),
+    sa.column("at", UTCDateTime()),
 )
-_CYCLE = sa.table("fix_cycle", *(sa.column(n) for n in ("workspace_id", "improvement_id", "cycle", "implemented_at",
-                                                        "ended_at", "ended_because")))  # fmt: skip
-_APPROVED_LIVE = ("approved", "implemented", "sustained")
+_CYCLE = sa.table(
+    "fix_cycle",
+    *(sa.column(n) for n in ("workspace_id", "improvement_id", "cycle", "ended_because")),
+    sa.column("implemented_at", UTCDateTime()),
+    sa.column("ended_at", UTCDateTime()),
+)
 
 
 def _numbers() -> None:
@@ -145,7 +154,7 @@ def _numbers() -> None:
     approvals = dict(
         bind.execute(
             sa.text(
-                "SELECT improvement_id, MAX(created_at) FROM decision WHERE kind = 'approved' GROUP BY improvement_id"
+                "SELECT improvement_id, MIN(created_at) FROM decision WHERE kind = 'approved' GROUP BY improvement_id"
             )
         ).all()
     )
@@ -159,7 +168,7 @@ def _numbers() -> None:
             changes.update(baseline_value=baseline[0], metric_unit=baseline[1] or None)
         if target:
             changes["target_value"] = target[0]
-            changes.setdefault("metric_unit", target[1] or None)
+            changes["metric_unit"] = changes.get("metric_unit") or target[1] or None
         direction = (target and target[2]) or None
         if direction is None and baseline and target and baseline[0] != target[0]:
             direction = "lower" if target[0] < baseline[0] else "higher"
@@ -169,13 +178,14 @@ def _numbers() -> None:
         if now:
             changes["metric_now_value"] = now[0]
         settings = rates.get(imp.workspace_id, {})
-        approved = imp.approved_by is not None and (imp.status in _APPROVED_LIVE or imp.implemented_at is not None)
-        if approved:
+        # approved once (a decision says so), whatever it became since: an edit waiting, closed, reopened
+        estimated = imp.hours_per_week is not None and imp.people is not None
+        if imp.id in approvals and estimated:
             changes.update(
                 approved_hours_per_year=float(imp.hours_per_week or 0) * float(imp.people or 0) * 52,
                 approved_hourly_rate=float(settings.get("hourly_rate", 50.0)),
                 approved_currency=str(settings.get("currency", "$"))[:8],
-                approved_at=_aware(approvals.get(imp.id)) or _aware(imp.updated_at),
+                approved_at=_aware(approvals[imp.id]),
             )
         if changes:
             bind.execute(_IMPROVEMENT.update().where(_IMPROVEMENT.c.id == imp.id).values(**changes))
@@ -201,10 +211,19 @@ def _history(bind: Any, imp: Any, checkins: list[Any], now: tuple[float, str, st
         last["implemented_at"] = _aware(imp.implemented_at)
         if closed_live:
             last.update(ended_at=_aware(imp.closed_at), ended_because="closed")
+    numbers = sorted(cycles)
+    for n, number in enumerate(numbers):  # only the fix live now is still live: every other cycle ended
+        cycle = cycles[number]
+        if cycle["ended_at"] is not None or (number == live_cycle and imp.status in live):
+            continue
+        later = cycles[numbers[n + 1]]["implemented_at"] if n + 1 < len(numbers) else None
+        ended = later or _aware(imp.closed_at) or _aware(imp.updated_at)
+        cycle.update(ended_at=ended, ended_because="closed" if imp.closed_at and not later else "reopened")
     for number, cycle in sorted(cycles.items()):
         bind.execute(_CYCLE.insert().values(workspace_id=imp.workspace_id, improvement_id=imp.id, cycle=number,
                                             **cycle))  # fmt: skip
     read = [c for c in checkins if c.status == "answered" and c.reading]
+    live_read = any(c.cycle == live_cycle for c in read)
     for checkin in read:
         parsed = _parse(checkin.reading)
         bind.execute(_READING.insert().values(
@@ -212,7 +231,7 @@ def _history(bind: Any, imp: Any, checkins: list[Any], now: tuple[float, str, st
             checkin_id=checkin.id, value=parsed[0] if parsed else None, text=None if parsed else checkin.reading,
             at=_aware(checkin.answered_at),
         ))  # fmt: skip
-    if not read and imp.metric_now and live_cycle >= 0:
+    if not live_read and imp.metric_now and live_cycle >= 0:
         bind.execute(_READING.insert().values(
             workspace_id=imp.workspace_id, improvement_id=imp.id, cycle=live_cycle, source="implemented",
             checkin_id=None, value=now[0] if now else None, text=None if now else imp.metric_now,
@@ -220,7 +239,21 @@ def _history(bind: Any, imp: Any, checkins: list[Any], now: tuple[float, str, st
         ))  # fmt: skip
 
 
+def _numbers_back_to_text() -> None:
+    """A number typed since the upgrade has no text beside it: it becomes the text, so a downgrade keeps it."""
+    bind = op.get_bind()
+    pairs = (("baseline", "baseline_value"), ("target", "target_value"), ("metric_now", "metric_now_value"))
+    for row in bind.execute(sa.select(_IMPROVEMENT)).all():
+        unit = row.metric_unit or ""
+        suffix = unit if unit[:1] in ("%", "/") else (f" {unit}" if unit else "")
+        back = {text: f"{getattr(row, value):g}{suffix}"[:200] for text, value in pairs
+                if getattr(row, text) is None and getattr(row, value) is not None}  # fmt: skip
+        if back:
+            bind.execute(_IMPROVEMENT.update().where(_IMPROVEMENT.c.id == row.id).values(**back))
+
+
 def downgrade() -> None:
+    _numbers_back_to_text()
     op.drop_table("download")
     op.drop_index("ix_fix_cycle_workspace_live", table_name="fix_cycle")
     op.drop_index("ix_fix_cycle_improvement_id", table_name="fix_cycle")
@@ -228,6 +261,8 @@ def downgrade() -> None:
     op.drop_index("ix_reading_improvement_at", table_name="reading")
     op.drop_index("ix_reading_workspace_id", table_name="reading")
     op.drop_table("reading")
+    with op.batch_alter_table("checkin") as batch_op:
+        batch_op.drop_column("signal")
     with op.batch_alter_table("improvement") as batch_op:
         for name in (
             "metric_now_value",
