@@ -10,7 +10,7 @@ engine = context.config.attributes["engine"]
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:  # a batch migration rebuilds a table that others point at: foreign keys are checked after, not during
-        connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
@@ -23,4 +23,4 @@ with engine.connect() as connection:
         connection.commit()
     finally:
         if sqlite:
-            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
