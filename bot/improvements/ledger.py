@@ -89,7 +89,8 @@ def estimate_locked(improvement: Improvement) -> bool:
 
 def ledger_lines(ledger: Ledger, improvement: Improvement, settings: WorkspaceSettings) -> list[tuple[str, str]]:
     """(label, text) per figure there is, as the card and the lists show them."""
-    lines = [("Estimated", impact_line(impact_of(improvement, settings), settings.currency))]
+    impact = impact_of(improvement, settings)
+    lines = [("Estimated" if impact.estimated else "The case", impact_line(impact, settings.currency))]
     if ledger.approved is not None:
         on = f"{ledger.approved_on:%d %b %Y}" if ledger.approved_on else "approval"
         rate = f"{ledger.approved.currency}{format_number(ledger.approved.rate)}/h"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from bot.core.clock import FakeClock
 from bot.core.config import load_settings
@@ -36,9 +38,10 @@ def click(label: str) -> Callable[[str], str]:
     return lambda screen: ":click " + re.findall(rf"\[(\d+)\] {re.escape(label)}", screen)[-1]
 
 
-async def run(db, clock: FakeClock, lines: list[Line]) -> Terminal:
+async def run(db, clock: FakeClock, lines: list[Line], exports: Path | None = None) -> Terminal:
     terminal = Terminal(lines)
-    console = build_console(load_settings({}), engine=db, clock=clock, read=terminal.read, write=terminal.write)
+    console = build_console(load_settings({}), engine=db, clock=clock, read=terminal.read, write=terminal.write,
+                            exports=exports or Path("/nonexistent/exports"))  # fmt: skip
     await console.run()
     return terminal
 
@@ -212,3 +215,21 @@ async def test_the_command_goes_through_the_same_grammar_as_slack_and_teams(db, 
     assert "Unknown command /frobnicate. Type /improve help, or :help for the console's own." in screen
     assert "What's broken? [helpdesk tickets get lost]: :cancel" in screen
     assert screen.count("--- Report a broken process ---") == 1  # only the last line opened the form
+
+
+async def test_lists_one_improvement_and_the_export_in_the_console(db, clock: FakeClock, tmp_path: Path) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "/week", "", "40", "5", "", "", ""]
+    terminal = await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"), *proposal,
+        ":as @maya", click("Approve"), ":as @alex", click("Mark implemented"), "12", "", ":leave",
+        "/improve list mine", "/improve #1", "/improve export", ":as @maya", "/improve export",
+    ], exports=tmp_path)  # fmt: skip
+    screen = terminal.screen
+    assert "*1 improvement (yours, open)*" in screen
+    assert "*#1 Leads arrive in the CRM twice* · ✅ Implemented · Sales · ≈ 624 h/year (approved) · thread" in screen
+    assert "*Before → after:* 40/week → 12/week, target 5/week: not yet met" in screen
+    assert "Only approvers and workspace admins can export the improvements." in screen
+    written = sorted(os.listdir(tmp_path))
+    assert written == ["maya-audit-trail-2026-11-23.csv", "maya-improvements-2026-11-23.csv"]
+    with open(tmp_path / "maya-improvements-2026-11-23.csv", encoding="utf-8-sig") as file:  # noqa: ASYNC230
+        assert "Leads arrive in the CRM twice" in file.read()
