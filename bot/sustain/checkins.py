@@ -267,13 +267,7 @@ def answer(
         outbox.thread_chart(improvement, chart)
     if signals and verdict == "holding":
         signals_of.ask(checkin, improvement, signals, outbox)
-    if verdict == "slipping":
-        cycle.reopen(session, ws, improvement, checkin, outbox, now)
-    else:
-        cycle.sustain_if_held(session, improvement, outbox, now)
-    improvement.updated_at = now
-    session.add(improvement)
-    outbox.refresh_card(improvement)
+    cycle.settle(session, ws, improvement, checkin, outbox, now, slipping=verdict == "slipping")
     audit(session, ws.id, improvement, actor.user, f"checkin_{verdict}", now, checkin=checkin.position)
     return improvement
 

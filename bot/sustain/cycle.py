@@ -64,6 +64,27 @@ def sustain_if_held(session: Session, improvement: Improvement, outbox: Outbox, 
         outbox.reply(improvement, checkin_views.sustained(improvement))
 
 
+def settle(
+    session: Session,
+    ws: WorkspaceRef,
+    improvement: Improvement,
+    checkin: Checkin,
+    outbox: Outbox,
+    now: datetime,
+    *,
+    slipping: bool,
+) -> None:
+    """After an answer about a check-in: slipping goes back to in progress, else the fix is sustained once every
+    check-in of its cycle held; the card follows."""
+    if slipping:
+        reopen(session, ws, improvement, checkin, outbox, now)
+    else:
+        sustain_if_held(session, improvement, outbox, now)
+    improvement.updated_at = now
+    session.add(improvement)
+    outbox.refresh_card(improvement)
+
+
 def reopen(
     session: Session, ws: WorkspaceRef, improvement: Improvement, checkin: Checkin, outbox: Outbox, now: datetime
 ) -> None:

@@ -64,12 +64,7 @@ def after_signal(
     outbox.edit(improvement, signal_key(checkin), checkin_views.signal_answered(checkin, improvement, slipping))
     if slipping:
         outbox.reply(improvement, checkin_views.slipping_after_all(improvement, checkin, actor.user))
-        cycle.reopen(session, ws, improvement, checkin, outbox, now)
-    else:
-        cycle.sustain_if_held(session, improvement, outbox, now)
-    improvement.updated_at = now
-    session.add(improvement)
-    outbox.refresh_card(improvement)
+    cycle.settle(session, ws, improvement, checkin, outbox, now, slipping=slipping)
     audit(session, ws.id, improvement, actor.user, "signal_slipping" if slipping else "signal_holding", now,
           checkin=checkin.position)  # fmt: skip
     return improvement
