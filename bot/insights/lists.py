@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
@@ -58,24 +58,23 @@ def parse(args: str, areas: list[str]) -> Query:
     while text:
         word, _, rest = text.partition(" ")
         if word == "mine":
-            query, text = Query(True, query.waiting, query.area, query.status), rest
+            query, text = replace(query, mine=True), rest
         elif word == "waiting":
-            query, text = Query(query.mine, True, query.area, query.status), rest
+            query, text = replace(query, waiting=True), rest
         elif word in ("area", "status"):
             value, text = _value(rest)
-            if word == "area":
-                area = next((a for a in sorted(areas, key=len, reverse=True) if value.startswith(a.lower())), None)
-                if area is None:
+            by_phrase = {a.lower(): a for a in areas} if word == "area" else STATUS_WORDS
+            phrase = next((p for p in sorted(by_phrase, key=len, reverse=True) if value.startswith(p)), None)
+            if phrase is None:
+                if word == "area":
                     raise BadQuery(f"There is no process area “{value[:40]}”. Areas: {', '.join(areas)}.")
-                text = (value[len(area) :].strip() + " " + text).strip()
-                query = Query(query.mine, query.waiting, area, query.status)
+                statuses = ", ".join(s.label.lower() for s in Status)
+                raise BadQuery(f"There is no status “{value[:40]}”. Statuses: {statuses}.")
+            if word == "area":
+                query = replace(query, area=next(a for a in areas if a.lower() == phrase))
             else:
-                word_ = next((w for w in sorted(STATUS_WORDS, key=len, reverse=True) if value.startswith(w)), None)
-                if word_ is None:
-                    known = ", ".join(s.label.lower() for s in Status)
-                    raise BadQuery(f"There is no status “{value[:40]}”. Statuses: {known}.")
-                text = (value[len(word_) :].strip() + " " + text).strip()
-                query = Query(query.mine, query.waiting, query.area, STATUS_WORDS[word_])
+                query = replace(query, status=STATUS_WORDS[phrase])
+            text = (value[len(phrase) :].strip() + " " + text).strip()
         else:
             raise BadQuery(f"I can list by {USAGE}; “{word[:40]}” is none of those.")
     return query
