@@ -16,6 +16,7 @@ from bot.core.workspace import WorkspaceSettings
 from bot.delivery.sender import CONCURRENCY, Delivery
 from bot.improvements import interactions as improvements
 from bot.insights import interactions as insights
+from bot.insights.home import Homes
 from bot.service import ImproveService
 from bot.sustain import interactions as sustain
 from bot.tick import Ticker
@@ -58,6 +59,7 @@ def assemble(
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None
+    homes = Homes(engine, runner, clock, chat, directory, draw=interactions.draw, word=command)
     delivery = Delivery(
         engine,
         clock,
@@ -66,6 +68,7 @@ def assemble(
         card=interactions.card,
         chart=interactions.draw,
         file=interactions.write,
+        home=homes.of_workspace,
         concurrency=concurrency,
     )
     service = ImproveService(
@@ -79,5 +82,6 @@ def assemble(
         runner=runner,
         command=command,
         bulk=bulk,
+        homes=homes,
     )
     return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions, runner))

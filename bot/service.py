@@ -36,11 +36,14 @@ from bot.core.outcomes import (
     OpenForm,
     Outcome,
     Refused,
+    Show,
+    ShowHome,
 )
 from bot.core.ports import ChatError, Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
+from bot.insights.home import Homes
 from storage import queries
 from storage.db import Runner, Unavailable, transaction
 from storage.models import ProcessedEvent
@@ -128,6 +131,7 @@ class ImproveService:
         runner: Runner,
         command: str = "/improve",
         bulk: bool = True,
+        homes: Homes | None = None,
     ) -> None:
         """`command`: the command as this platform spells it, for the messages that name it. `runner`: where
         transactions run (off the event loop, bounded: storage.db.Runner). `bulk=False`: after a request, send
@@ -143,6 +147,7 @@ class ImproveService:
         self._workspaces: LRUCache[str, WorkspaceRef] = LRUCache(maxsize=MAX_CACHED_WORKSPACES)
         self._runner = runner
         self._bulk = bulk
+        self._homes = homes
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -227,7 +232,20 @@ class ImproveService:
             return Notice(str(refusal))
         if isinstance(outcome, Done):  # it answered through the outbox (a list whose thread links resolve there)
             await self.deliver()
+        if isinstance(outcome, ShowHome):
+            return Show(await self._home(ws, user))
         return _stamped(outcome)
+
+    # -- the home view -----------------------------------------------------------------------------
+
+    async def home(self, external_id: str, user: str, *, opened: bool = False, notice: str = "") -> Message:
+        """`user`'s home view as it reads now, its thread links made links. `opened`: they opened it (Slack's App
+        Home), so it is published again when something on it changes. Raises Unavailable when it cannot be read."""
+        return await self._home(await self.workspace(external_id), user, opened=opened, notice=notice)
+
+    async def _home(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
+        assert self._homes is not None, "no home views in this assembly"
+        return await self.delivery.linked(await self._homes.render(ws, user, opened=opened, notice=notice))
 
     # -- forms -------------------------------------------------------------------------------------
 

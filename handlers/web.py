@@ -12,13 +12,14 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
-from storage import downloads
+from storage import chart_images, downloads
 from storage.db import Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
@@ -156,6 +157,24 @@ def create_web_app(
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+    @web.get("/charts/{token}")
+    async def chart(token: str) -> Response:
+        """A chart shown inside a Teams card (Teams fetches card images from a public address)."""
+
+        def read() -> bytes | None:
+            with Session(engine) as session:
+                return chart_images.png_of(session, token[:100])
+
+        try:
+            png = await asyncio.to_thread(read)
+        except Exception as exc:
+            log.warning("a chart could not be looked up (%s)", type(exc).__name__)
+            return JSONResponse({"error": "try again in a minute"}, status_code=503)
+        if png is None:
+            return JSONResponse({"error": "no such chart"}, status_code=404)
+        headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return Response(png, media_type="image/png", headers=headers)
 
     if slack is not None:
         from slack_bolt.adapter.starlette.async_handler import to_starlette_response

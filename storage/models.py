@@ -104,6 +104,8 @@ class Improvement(SQLModel, table=True):
         UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
         Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at"),
         Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
+        Index("ix_improvement_workspace_status", "workspace_id", "status"),  # the home view's counts by stage
+        Index("ix_improvement_workspace_created", "workspace_id", "created_at"),  # … and who reported this quarter
     )
 
 
@@ -202,6 +204,36 @@ class Download(SQLModel, table=True):
     expires_at: datetime = _when()
 
 
+class ChartImage(SQLModel, table=True):
+    """A chart drawn once for the data it shows (its digest), kept while it is the latest: the home views show
+    it without drawing it again. `ref` is how the platform shows it inside a message (a Slack file id, the URL of
+    `token` on the bot's own server for Teams), made once."""
+
+    __tablename__ = "chart_image"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "digest", name="uq_chart_image_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    kind: str = Field(max_length=20)  # team
+    digest: str = Field(max_length=64)  # sha256 of the data drawn
+    token: str = Field(max_length=64, unique=True)  # its address on the bot's own server
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ref: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when()
+
+
+class HomeView(SQLModel, table=True):
+    """A person who opened the bot's home (Slack's App Home): it is published again when something on it changes."""
+
+    __tablename__ = "home_view"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id", name="uq_home_view_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    user_id: str = Field(max_length=100)
+    opened_at: datetime = _when()
+
+
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
 
@@ -290,7 +322,10 @@ class PostedMessage(SQLModel, table=True):
 class Checkin(SQLModel, table=True):
     """A sustain check-in: a DM to the owner N days after a fix was implemented, asking whether it holds."""
 
-    __table_args__ = (Index("ix_checkin_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_checkin_status_due", "status", "due_at"),
+        Index("ix_checkin_workspace_answered", "workspace_id", "answered_at"),  # the home view's sustain rate
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)

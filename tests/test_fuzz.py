@@ -80,7 +80,9 @@ def slack_templates(card_ts: str) -> list[tuple[str, Any]]:
     event, _ = rq.message_event("an answer", STRANGER, channel=INTAKE, thread_ts=card_ts, event_id="Ev0", ts="1.9")
     templates.append(("event", json.loads(event)))
     templates.append(("event", {"type": "url_verification", "challenge": "c"}))
-    templates.append(("event", {"type": "event_callback", "team_id": rq.TEAM, "event": {"type": "app_home_opened"}}))
+    templates.append(("event", {"type": "event_callback", "team_id": rq.TEAM, "event_id": "Ev9",
+                                "event": {"type": "app_home_opened", "user": STRANGER, "tab": "home",
+                                          "channel": "D0001", "event_ts": "1.5"}}))  # fmt: skip
     return templates
 
 

@@ -112,7 +112,17 @@ class Actions(_Piece):
     buttons: list[Button]
 
 
-Block = Annotated[Heading | Paragraph | Quote | Fields | Context | Actions, Field(discriminator="kind")]
+class Image(_Piece):
+    """A picture inside a message (a chart). `ref` is what the platform's own ChatPort.image made of it (a file
+    id, a URL, a path); `alt` says in words what it shows, for whoever cannot see it."""
+
+    kind: Literal["image"] = "image"
+    ref: str
+    title: str
+    alt: str
+
+
+Block = Annotated[Heading | Paragraph | Quote | Fields | Context | Actions | Image, Field(discriminator="kind")]
 
 
 class Message(_Piece):
@@ -120,6 +130,9 @@ class Message(_Piece):
 
     summary: str
     blocks: list[Block]
+    # a view a platform may fetch again for the person looking at it (Teams: the card's `refresh` action): the
+    # verb it is asked for by, e.g. "home"
+    refresh: str | None = None
 
     @property
     def buttons(self) -> list[Button]:

@@ -50,6 +50,11 @@ class Show:
 
 
 @dataclass(frozen=True)
+class ShowHome:
+    """Show the person their home view (the service renders it: it may draw and upload the team chart)."""
+
+
+@dataclass(frozen=True)
 class FormErrors:
     errors: dict[str, str]
 
@@ -59,7 +64,7 @@ class Done:
     pass
 
 
-Outcome = OpenForm | Notice | Show | FormErrors | Done
+Outcome = OpenForm | Notice | Show | ShowHome | FormErrors | Done
 
 STALE = "That button or form is out of date. Scroll to the latest message in the thread."
 UNAVAILABLE = "Sorry, I can't save anything right now. Please try again in a minute; nothing you did was lost."

@@ -93,6 +93,17 @@ class ChatPort(Protocol):
         """A link that opens the posted message (and its thread) for people; None when there is none."""
         ...
 
+    async def image(self, filename: str, title: str, content: bytes, *, key: str) -> str | None:
+        """Make a PNG showable inside messages (an Image block's `ref`): Slack uploads it and answers its file
+        id; Teams answers the URL of `key` on the bot's own server (None without a public address). Made once
+        per image; raises ChatError when the platform did not take it."""
+        ...
+
+    async def home(self, user: str, message: Message) -> None:
+        """Publish `user`'s home view (Slack: the App Home tab). A platform whose home is asked for by the viewer
+        (Teams' refreshing card, the console) does nothing."""
+        ...
+
 
 class Directory(Protocol):
     """Who people are on the platform: group membership and admin rights, for authorization."""

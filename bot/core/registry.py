@@ -136,6 +136,7 @@ class TickJob:
 
 CardView = Callable[[Session, Improvement, WorkspaceSettings], Message]
 ChartImage = Callable[[dict[str, Any]], bytes]  # a chart's outbox payload in, PNG out
+HomeRender = Callable[[int, str], Awaitable[Message]]  # (workspace row id, person) in: their home view as it reads now
 FileContent = Callable[[Session, dict[str, Any]], tuple[str, bytes]]  # a file's outbox payload in: (name, bytes)
 Listener = Callable[[Act, Any], None]
 

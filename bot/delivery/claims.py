@@ -25,7 +25,7 @@ FINAL_ATTEMPTS = 3  # errors retrying cannot fix (a malformed message) are given
 
 # what people are waiting for in a thread goes before bulk DMs and channel posts (a 10,000 check-in backlog
 # must not hold up the reply to a click)
-BULK_KINDS = ("dm", "channel", "chart", "file")  # a file (an export) can take seconds to write: a worker's job
+BULK_KINDS = ("dm", "channel", "chart", "file", "home")  # a file (an export) can take seconds to write: a worker's job
 _waiting = aliased(OutboxMessage)
 # a bulk row ahead of a people-facing row of its improvement (the owner's DM at approval, before the next click's
 # thread reply) holds that row up: it goes as people-facing. (A claimable row is the oldest pending one of its

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.core.messages import Message
-from storage.models import Improvement, OutboxMessage
+from storage.models import HomeView, Improvement, OutboxMessage
 
 
 class Outbox:
@@ -32,8 +33,39 @@ class Outbox:
         return row
 
     def refresh_card(self, improvement: Improvement) -> None:
-        """Post the improvement's card (first time) or edit it in place (every time after)."""
+        """Post the improvement's card (first time) or edit it in place (every time after); the home views of its
+        reporter and owner follow."""
         self._add("card", improvement)
+        self.refresh_homes([improvement.reporter_id, improvement.owner_id or ""])
+
+    def refresh_homes(self, users: Iterable[str]) -> None:
+        """Publish again the home views (Slack's App Home) of those of `users` who opened theirs, once each
+        however many changes come before it goes (a row not yet taken by delivery covers them all)."""
+        wanted = {user for user in users if user}
+        if not wanted:
+            return
+        opened = set(
+            self._session.exec(
+                select(HomeView.user_id).where(
+                    HomeView.workspace_id == self._workspace_id, col(HomeView.user_id).in_(wanted)
+                )
+            ).all()
+        )
+        if not opened:
+            return
+        waiting = set(
+            self._session.exec(
+                select(OutboxMessage.target).where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.workspace_id == self._workspace_id,
+                    OutboxMessage.kind == "home",
+                    col(OutboxMessage.claimed_by).is_(None),
+                    col(OutboxMessage.target).in_(opened),
+                )
+            ).all()
+        )
+        for user in sorted(opened - waiting):
+            self._add("home", None, target=user)
 
     def reply(self, improvement: Improvement, message: Message, *, key: str | None = None) -> None:
         """A reply in the improvement's thread; `key` remembers it for a later in-place edit."""

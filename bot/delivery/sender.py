@@ -28,12 +28,12 @@ from sqlmodel import Session
 from bot.core.clock import Clock, as_utc
 from bot.core.messages import Message
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
-from bot.core.registry import CardView, ChartImage, FileContent
+from bot.core.registry import CardView, ChartImage, FileContent, HomeRender
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
 from bot.delivery.late import Late, Missing
 from storage import queries
-from storage.db import DOWN
+from storage.db import DOWN, Unavailable
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
@@ -92,8 +92,9 @@ class _Flush:
 
 
 class Delivery:
-    """`card`, `chart` and `file` render the kinds of message written late, as they read when they go out: an
-    improvement's card (edited in place at every change), a chart image, a file (an export)."""
+    """`card`, `chart`, `file` and `home` render the kinds of message written late, as they read when they go
+    out: an improvement's card (edited in place at every change), a chart image, a file (an export), a person's
+    home view."""
 
     def __init__(
         self,
@@ -105,6 +106,7 @@ class Delivery:
         card: CardView,
         chart: ChartImage,
         file: FileContent | None = None,
+        home: HomeRender | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self._engine = engine
@@ -113,6 +115,7 @@ class Delivery:
         self._platform = platform
         self._card = card
         self._late = Late(engine, chat, chart=chart, file=file)
+        self._home = home
         self._concurrency = max(1, concurrency)
         self._claims = Claims(engine, clock, platform)
 
@@ -299,6 +302,18 @@ class Delivery:
         if row.kind == "file":
             await self._late.file(row)
             return None
+        if row.kind == "home":  # rendered now, as it reads now
+            if self._home is None:
+                raise Missing("this deployment renders no home views")
+            try:
+                view = await self._home(row.workspace_id, row.target or "")
+            except Unavailable as exc:  # the database is busy or down: the next flush renders it again
+                raise ChatError(f"the home view could not be read: {exc}") from exc
+            except LookupError as exc:
+                raise Missing(f"no home view to render: {exc}") from exc
+            home = await self._late.linked(view, None)
+            await self._chat.home(row.target or "", home)
+            return None
         if row.kind == "private":
             data = row.payload or {}
             where = str(data.get("where") or "") or None
@@ -348,6 +363,10 @@ class Delivery:
         return await self._chat.find(where, _key(row), since)
 
     # -- database side (run in a worker thread) ----------------------------------------------------
+
+    async def linked(self, message: Message) -> Message:
+        """`message` with its thread links made links (a view rendered outside the outbox: a home view)."""
+        return await self._late.linked(message, None)
 
     def _card_of(self, row: OutboxMessage) -> tuple[Improvement, Message, PostedMessage | None]:
         """The card as it should read now, and where it was posted (None: not yet)."""

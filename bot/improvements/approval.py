@@ -147,6 +147,7 @@ def submit_proposal(
     for person in asked.told:
         outbox.dm(person, views.approval_dm(improvement, actor.user, asked), improvement=improvement)
     outbox.refresh_card(improvement)
+    outbox.refresh_homes(asked.people)  # it waits on them now
     audit(session, ws.id, improvement, actor.user, "proposed", now, round=improvement.approval_round)
     return improvement
 
@@ -239,6 +240,8 @@ def _decide(
         )
     )
     outbox = Outbox(session, ws.id, now)
+    asked = asked_in(session, improvement)
+    outbox.refresh_homes([actor.user, *(asked.people if asked else [])])  # it no longer waits on them
     outcome = views.approval_outcome(improvement, verdict, actor.user, proposer)
     outbox.edit(improvement, f"approval:{round_}", outcome)
     audit(session, ws.id, improvement, actor.user, kind if kind != "question" else "asked_question", now, round=round_)

@@ -144,21 +144,26 @@ def approval_request(improvement: Improvement, asked: Asked, proposer: str) -> M
         *asked_spans(asked),
         Text(text=", please review."),
     ]
-    value = button_value(improvement, improvement.approval_round)
     return Message(
         summary=f"Fix proposed for #{improvement.number}: approval requested",
         blocks=[
             Paragraph(spans=asking),
             *([Context(spans=spans(asked.why))] if asked.why else []),
             proposal_fields(improvement),
-            Actions(
-                buttons=[
-                    Button(label="Approve", action=APPROVE, value=value, style="primary"),
-                    Button(label="Decline", action=DECLINE, value=value, style="danger"),
-                    Button(label="Ask a question", action=QUESTION, value=value),
-                ]
-            ),
+            approval_buttons(improvement),
         ],
+    )
+
+
+def approval_buttons(improvement: Improvement) -> Actions:
+    """The decision's buttons, for this round of approval (a later round refuses them as out of date)."""
+    value = button_value(improvement, improvement.approval_round)
+    return Actions(
+        buttons=[
+            Button(label="Approve", action=APPROVE, value=value, style="primary"),
+            Button(label="Decline", action=DECLINE, value=value, style="danger"),
+            Button(label="Ask a question", action=QUESTION, value=value),
+        ]
     )
 
 
@@ -312,18 +317,15 @@ def question_asked(improvement: Improvement, actor: str, question: str) -> Messa
             ),
             Quote(spans=spans(clip(question, 2500))),
             Context(spans=spans("Answer here in the thread, then click Resubmit (you can adjust the proposal).")),
-            Actions(
-                buttons=[
-                    Button(
-                        label="Resubmit",
-                        action=RESUBMIT,
-                        value=button_value(improvement, improvement.approval_round),
-                        style="primary",
-                    )
-                ]
-            ),
+            Actions(buttons=[resubmit_button(improvement)]),
         ],
     )
+
+
+def resubmit_button(improvement: Improvement) -> Button:
+    """The reporter's button once an approver's question is answered."""
+    value = button_value(improvement, improvement.approval_round)
+    return Button(label="Resubmit", action=RESUBMIT, value=value, style="primary")
 
 
 def question_closed(improvement: Improvement, actor: str, question: str) -> Message:

@@ -1,17 +1,17 @@
 """What visible data offers, registered in one place: `list` and `#12` (answered privately, through the outbox so
-their thread links resolve), `export` (two CSV files, written when they are delivered), and forgetting expired
-download links."""
+their thread links resolve), `home` (the person's home view, rendered by the service: bot.insights.home), `export`
+(two CSV files, written when they are delivered), the team chart, and forgetting expired download links."""
 
 from __future__ import annotations
 
 from bot.core.audit import audit
 from bot.core.commands import Invocation, Subcommand
 from bot.core.messages import Message, Paragraph, Text
-from bot.core.outcomes import Done, Notice, Outcome
+from bot.core.outcomes import Done, Notice, Outcome, ShowHome
 from bot.core.registry import Act, Registry, TickJob
 from bot.delivery.outbox import Outbox
 from bot.improvements.card import card_of
-from bot.insights import export, lists, views
+from bot.insights import export, lists, team, team_chart, views
 from storage import downloads, queries
 
 
@@ -40,6 +40,14 @@ def register(registry: Registry) -> None:
 
     registry.command(
         Subcommand(
+            name="home",
+            summary="Your home: what waits on you, your improvements, the team's figures and charts.",
+            reads=False,
+            run=lambda _act, _invocation: ShowHome(),
+        )
+    )
+    registry.command(
+        Subcommand(
             name="export",
             summary="Approvers and admins: every improvement and the audit trail as CSV files, in a direct message.",
             rights=True,
@@ -48,6 +56,7 @@ def register(registry: Registry) -> None:
         )
     )
     registry.file("export", export.render)
+    registry.chart(team.CHART, team_chart.draw)
     registry.tick(TickJob("downloads expired", lambda session, _platform, now: downloads.purge(session, now)))
 
 

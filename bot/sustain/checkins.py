@@ -94,6 +94,7 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
         outbox = Outbox(session, checkin.workspace_id, now)
         outbox.dm(checkin.owner_id, checkin_views.checkin_request(checkin, improvement), improvement=improvement,
                   key=checkin_key(checkin))  # fmt: skip
+        outbox.refresh_homes([checkin.owner_id])  # it waits on them now
     return len(rows)
 
 
@@ -262,6 +263,7 @@ def answer(
         readings.record(session, improvement, float(value), "checkin", now, checkin_id=checkin.id)
         chart, signals = signals_of.control_of(session, ws, improvement)
     outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
+    outbox.refresh_homes([actor.user])
     outbox.reply(improvement, checkin_views.checkin_line(checkin, improvement, signals))
     if chart is not None:
         outbox.thread_chart(improvement, chart)
@@ -279,9 +281,9 @@ def snooze(session: Session, ws: WorkspaceRef, actor: Actor, checkin_id: int, no
     day = next_working_day((max(now, checkin.due_at) + timedelta(days=7)).astimezone(tz).date())
     checkin.due_at = local_at(day, CHECKIN_HOUR, tz)
     session.add(checkin)
-    Outbox(session, ws.id, now).edit(
-        improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement)
-    )
+    outbox = Outbox(session, ws.id, now)
+    outbox.edit(improvement, checkin_key(checkin), checkin_views.checkin_answered(checkin, improvement))
+    outbox.refresh_homes([actor.user])  # it no longer waits on them this week
     # the DM above is edited first (it shows the new date); then the check-in waits for its new time
     checkin.status = "scheduled"
     checkin.snoozes += 1  # the next DM is a new message with its own key

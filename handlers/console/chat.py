@@ -78,6 +78,17 @@ class ConsoleChat:
         where = f"{channel} thread {thread}" if thread else channel
         self._write(f"[{where}] bot uploaded {filename} ({title}, {len(content):,} bytes)")
 
+    async def image(self, filename: str, title: str, content: bytes, *, key: str) -> str | None:
+        """Written into the exports folder; the view names the file."""
+        folder = self._exports
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key[:12]}-{filename}"
+        await asyncio.to_thread(path.write_bytes, content)
+        return str(path)
+
+    async def home(self, user: str, message: Message) -> None:
+        """The console's home is asked for (`/improve home`): nothing is pushed."""
+
     async def private(self, user: str, message: Message, where: str | None) -> None:
         self.show(f"(only {user} sees this)", f"private:{uuid.uuid4().hex}", message)
 

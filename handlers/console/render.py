@@ -11,6 +11,7 @@ from bot.core.messages import (
     Context,
     Fields,
     Heading,
+    Image,
     Link,
     Mention,
     Message,
@@ -50,6 +51,8 @@ def block_lines(block: Block, number_button: NumberButton) -> list[str]:
         return [f"({inline(block.spans)})"]
     if isinstance(block, Actions):
         return ["  ".join(f"[{number_button(b.action, b.value)}] {b.label}" for b in block.buttons)]
+    if isinstance(block, Image):
+        return [f"[{block.title}: {block.ref}]"]
     return []
 
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.messages import Form
 from bot.core.outcomes import SORRY, Notice, OpenForm, Show
 from bot.service import ImproveService
-from handlers.slack import render
+from handlers.slack import home, render
 from handlers.slack.payload import dig, team_of
 from handlers.slack.port import notify_private
 
@@ -33,6 +33,7 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             return
         channel = dig(body, "channel", "id") or dig(body, "container", "channel_id") or None
         thread = dig(body, "message", "thread_ts") or None
+        on_home = dig(body, "view", "type") == "home"  # the App Home tab: answered there, then published again
         try:
             outcome = await service.click(
                 team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value")
@@ -40,10 +41,15 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             if isinstance(outcome, OpenForm):
                 form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
                 await open_form(client, dig(body, "trigger_id"), form, channel, user)
+            elif isinstance(outcome, Notice) and on_home:
+                await home.publish(client, service, team, user, notice=outcome.text)
+                return
             elif isinstance(outcome, Notice):
                 await notify_private(client, channel, user, outcome.text, thread)
             elif isinstance(outcome, Show):
                 await notify_private(client, channel, user, outcome.message, thread)
+            if on_home and not isinstance(outcome, OpenForm):
+                await home.publish(client, service, team, user)
         except Exception:  # acknowledged already: the person must still hear something
             log.exception("a click on %r failed for %s", dig(body, "actions", 0, "action_id")[:40], user)
             await notify_private(client, channel, user, SORRY, thread)

@@ -154,6 +154,20 @@ class _MessageEvent(_Envelope):
     event_time: int | None = None
 
 
+class _HomeEvent(_Where):
+    type: Literal["app_home_opened"]
+    tab: Short | None = None
+    event_ts: Id | None = None
+    view: _View | None = None
+
+
+class _HomeOpened(_Where):
+    type: Literal["event_callback"]
+    event: _HomeEvent
+    event_id: Id | None = None
+    event_time: int | None = None
+
+
 class _Command(_Shape):
     """A slash command's form: strings by construction, so what matters is which keys it has (Bolt reads some
     of these names as structures) and that its ids are ids."""
@@ -240,6 +254,8 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
             return Verdict(200, "Slack's URL check", challenge=challenge)
         if body["type"] != "event_callback" or not isinstance(body.get("event"), dict):
             return Verdict(200, f"an event envelope of type {_label(body['type'])}")
+        if body["event"].get("type") == "app_home_opened":  # the App Home tab: its view is published (Bolt)
+            return _shaped(_HomeOpened, body, "app_home_opened event", team=lambda: body.get("team_id"))
         if body["event"].get("type") != "message":
             return Verdict(200, f"an event of type {_label(body['event'].get('type'))}")
         verdict = _shaped(_MessageEvent, body, "message event", team=lambda: body.get("team_id"))

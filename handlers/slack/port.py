@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -112,6 +112,7 @@ class SlackChat:
         self._client = client
         self._pacer = pacer or Pacer(lambda _key: None)  # unpaced unless told
         self._dms: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=3600)  # person -> their DM's channel id
+        self._permalinks: LRUCache[tuple[str, str], str] = LRUCache(maxsize=10_000)  # (channel, ts) -> link
 
     @staticmethod
     async def _guarded(method: str, request: Awaitable[Any]) -> Any:
@@ -185,18 +186,42 @@ class SlackChat:
 
         await self._paced("files_upload_v2", "method:files", upload)
 
+    async def image(self, filename: str, title: str, content: bytes, *, key: str) -> str | None:
+        """Uploaded once, shared nowhere: the bot's own file, shown in its views and messages by its id."""
+
+        def upload() -> Any:
+            return self._client.files_upload_v2(file=content, filename=filename, title=title,
+                                                request_file_info=False)  # fmt: skip
+
+        answer = await self._paced("files_upload_v2", "method:files", upload)
+        files = answer.get("files") if answer is not None else None
+        file_id = files[0].get("id") if isinstance(files, list) and files and isinstance(files[0], dict) else None
+        if not isinstance(file_id, str) or not file_id:
+            raise ChatError("files_upload_v2: an answer without the file's id")
+        return file_id
+
+    async def home(self, user: str, message: Message) -> None:
+        await self._call("views.publish", user_id=user, view=render.home(message))
+
     async def dm(self, user: str, message: Message, *, key: str = "") -> Posted:
         return await self._post(key, channel=user, **render.message(message))
 
     async def permalink(self, channel: str, ref: str) -> str | None:
-        """chat.getPermalink; a message that cannot have its link now goes without it (it names the thread)."""
+        """chat.getPermalink (a message's link never changes: asked once); a message that cannot have its link now
+        goes without it (it names the thread)."""
+        known = self._permalinks.get((channel, ref))
+        if known is not None:
+            return known
         try:
             answer = await self._read("chat.getPermalink", channel=channel, message_ts=ref)
         except ChatError as exc:
             log.warning("no permalink for %s/%s: %s", channel, ref, exc)
             return None
         link = answer.get("permalink")
-        return link if isinstance(link, str) and link.startswith("https://") else None
+        if not isinstance(link, str) or not link.startswith("https://"):
+            return None
+        self._permalinks[(channel, ref)] = link
+        return link
 
     async def find(self, where: Destination, key: str, since: datetime) -> Posted | None:
         """Look for the message carrying `key` in the conversation's history (a thread: its replies) since a

@@ -21,6 +21,7 @@ from bot.core.messages import (
     Form,
     FormValue,
     Heading,
+    Image,
     Link,
     Mention,
     Message,
@@ -129,10 +130,22 @@ def block(item: Block) -> dict[str, Any]:
                 button["style"] = b.style
             buttons.append(button)
         return {"type": "actions", "elements": buttons}
+    if isinstance(item, Image):  # an image the bot uploaded (SlackChat.image): its file id
+        return {"type": "image", "slack_file": {"id": item.ref}, "alt_text": _clip(item.alt, 2000),
+                "title": _plain(item.title, 2000)}  # fmt: skip
     raise TypeError(f"cannot render {item!r}")
 
 
 MAX_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+
+
+def home(msg: Message) -> dict[str, Any]:
+    """The App Home tab's view (views.publish): at most 100 blocks."""
+    blocks = [block(b) for b in msg.blocks]
+    if len(blocks) > MAX_HOME_BLOCKS:
+        blocks = [*blocks[: MAX_HOME_BLOCKS - 1], _section("…(shortened: Slack shows at most 100 parts here)")]
+    return {"type": "home", "blocks": blocks}
 
 
 def message(msg: Message) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
 from bot.core.outcomes import NOT_RECORDED, NOT_SAVED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
+from bot.insights import home_views
 from bot.service import ImproveService
 from handlers.teams import render
 from handlers.teams.port import TeamsChat, card_activity
@@ -185,9 +186,26 @@ def register(
             if outcome.leftover:
                 await ctx.send(render.neutralize(f"{outcome.LEFTOVER}\n\n{outcome.leftover}"))
         elif isinstance(outcome, Show):
-            await ctx.send(card_activity(await chat.card(outcome.message)))
+            await ctx.send(card_activity(_for(await chat.card(outcome.message), ctx)))
         elif isinstance(outcome, Notice):
             await ctx.send(render.neutralize(outcome.text))
+
+    def _for(card: dict[str, Any], ctx: ActivityContext[Any]) -> dict[str, Any]:
+        """A card that refreshes itself (a home view) does so for the person it was made for (Universal Actions
+        refresh automatically for the userIds listed)."""
+        sender = getattr(ctx.activity, "from_", None)
+        if "refresh" in card and sender is not None and getattr(sender, "id", None):
+            card["refresh"]["userIds"] = [str(sender.id)]
+        return card
+
+    async def _home(ctx: ActivityContext[Any], tenant: str, user: str, notice: str = "") -> InvokeResponse[Any]:
+        """The person's home view, as its card's refresh (or a click on it) asks for it."""
+        try:
+            message = await service.home(tenant, user, notice=notice)
+        except Unavailable as exc:
+            log.warning("the home of %s could not be read: %s", user, exc)
+            return _message_response(UNAVAILABLE)
+        return _card_response(_for(await chat.card(message), ctx))
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -208,8 +226,12 @@ def register(
             return _message_response("That did not come through; please try again.")
         if verb == render.SUBMIT:
             return await _submit(tenant, user, data)
+        if verb == home_views.REFRESH:
+            return await _home(ctx, tenant, user)
         outcome = await service.click(tenant, user, verb, str(data.get("value") or ""), deliver=False)
         background(service.deliver())  # the answer goes back now; the thread and cards update right after
+        if data.get("view") == home_views.REFRESH and not isinstance(outcome, OpenForm | Show):
+            return await _home(ctx, tenant, user, outcome.text if isinstance(outcome, Notice) else "")  # as it is now
         if isinstance(outcome, OpenForm):
             personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
             names = await chat.names([user])

@@ -221,6 +221,14 @@ class TeamsChat:
         )
         await self._send("chart", to_threaded_conversation_id(channel, thread) if thread else channel, activity)
 
+    async def image(self, filename: str, title: str, content: bytes, *, key: str) -> str | None:
+        """Teams fetches a card's image from a public HTTPS address: the bot's own server serves it by `key`
+        (GET /charts/{key}); without IMPROVE_PUBLIC_URL the view goes without its picture (its words stay)."""
+        return f"{self._public_url}/charts/{key}" if self._public_url else None
+
+    async def home(self, user: str, message: Message) -> None:
+        """Nothing to push: the home is a card that Teams asks for again (its refresh) whenever it is shown."""
+
     async def permalink(self, channel: str, ref: str) -> str | None:
         """A Teams deep link to the channel message (the card) its reply chain hangs under."""
         tenant = await asyncio.to_thread(self._refs.any_tenant)

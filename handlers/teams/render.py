@@ -24,6 +24,7 @@ from bot.core.messages import (
     Form,
     FormValue,
     Heading,
+    Image,
     Link,
     Mention,
     Message,
@@ -122,6 +123,8 @@ def _block(item: Block, mentions: _Mentions) -> dict[str, Any]:
                 action["style"] = "positive" if b.style == "primary" else "destructive"
             actions.append(action)
         return {"type": "ActionSet", "actions": actions}
+    if isinstance(item, Image):  # its URL on the bot's own server (TeamsChat.image)
+        return {"type": "Image", "url": item.ref, "altText": item.alt[:1000], "size": "Stretch"}
     raise TypeError(f"cannot render {item!r}")
 
 
@@ -132,6 +135,12 @@ def card(message: Message, names: Mapping[str, str]) -> dict[str, Any]:
     result: dict[str, Any] = {"type": "AdaptiveCard", "version": CARD_VERSION, "body": body}
     if mentions.entities:
         result["msteams"] = {"entities": list(mentions.entities.values())}
+    if message.refresh:  # Universal Actions: Teams asks for it again, per person, whenever it is shown
+        refresh = {"type": "Action.Execute", "title": "Refresh", "verb": message.refresh, "data": {}}
+        result["refresh"] = {"action": refresh}
+        for action_set in (b for b in body if b["type"] == "ActionSet"):
+            for action in action_set["actions"]:  # a click on this view answers with the view again
+                action["data"]["view"] = message.refresh
     return result
 
 

@@ -120,7 +120,7 @@ async def test_a_signed_but_malformed_payload_gets_400(slack: SlackWorld, caplog
 @pytest.mark.parametrize(
     "body",
     [
-        json.dumps({"type": "event_callback", "team_id": "T0001", "event": {"type": "app_home_opened"}}).encode(),
+        json.dumps({"type": "event_callback", "team_id": "T0001", "event": {"type": "reaction_added"}}).encode(),
         json.dumps({"type": "app_rate_limited", "team_id": "T0001"}).encode(),
         interaction({"type": "shortcut", "callback_id": "x", "user": 5}),
         interaction({"type": "view_closed", "view": "odd"}),

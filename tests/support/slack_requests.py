@@ -56,6 +56,35 @@ def block_action(action_id: str, value: str, user: str, *, channel: str, message
     return form({"payload": json.dumps(payload)})
 
 
+def home_opened(user: str, *, event_id: str, team: str = TEAM, tab: str = "home") -> tuple[bytes, str]:
+    """Slack's event when a person opens the app's Home tab (or its Messages tab: `tab`)."""
+    event = {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": tab,
+             "event_ts": f"{time.time():.6f}"}  # fmt: skip
+    body = {"token": "legacy", "team_id": team, "api_app_id": "A0001", "event": event, "type": "event_callback",
+            "event_id": event_id, "event_time": int(time.time())}  # fmt: skip
+    return json.dumps(body).encode(), "application/json"
+
+
+def home_action(action_id: str, value: str, user: str, *, view: dict[str, Any], team: str = TEAM) -> tuple[bytes, str]:
+    """A click on a button of the Home tab: no channel, no message, no response_url; the view it was on."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": f"trig.{user}.{time.time_ns()}",
+        "container": {"type": "view", "view_id": "VHOME"},
+        "view": {"id": "VHOME", "team_id": team, "type": "home", "callback_id": "", "private_metadata": "",
+                 "blocks": view.get("blocks", []), "state": {"values": {}}, "hash": "h"},
+        "actions": [{
+            "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+            "text": {"type": "plain_text", "text": action_id}, "action_ts": str(time.time()),
+        }],
+    }  # fmt: skip
+    return form({"payload": json.dumps(payload)})
+
+
 def view_submission(view: dict[str, Any], state: dict[str, Any], user: str, *, team: str = TEAM) -> tuple[bytes, str]:
     """Submit a modal the bot opened (`view` as sent to views.open) with `state.values`."""
     payload = {

@@ -49,8 +49,9 @@ def slack_view(view: dict[str, Any]) -> list[str]:
 
 def slack_call(method: str, params: dict[str, Any]) -> list[str]:
     """What is wrong with one Web API call the bot made (or a response_url answer)."""
-    if method == "views.open":
-        return slack_view(params.get("view") or {})
+    if method in ("views.open", "views.publish"):
+        view = params.get("view")
+        return slack_view(json.loads(view) if isinstance(view, str) else view or {})
     if "blocks" in params:
         return slack_blocks(params["blocks"])
     if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url") and not params.get("text"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 import itertools
 from typing import Any
@@ -122,6 +124,27 @@ class SlackWorld:
                                   message["channel"], message_ts=message.ts,
                                   thread_ts=message.get("thread_ts"))  # fmt: skip
         return await self.send(request)
+
+    async def open_home(self, user: str) -> dict[str, Any]:
+        """Open the app's Home tab; returns the view the bot published for `user`."""
+        before = len([c for c in self.stub.of("views.publish") if c["user_id"] == user])
+        response = await self.send(rq.home_opened(user, event_id=f"Ev{next(self._events):06d}"))
+        assert response.status_code == 200, response.text
+        return self.home_of(user, after=before)
+
+    def home_of(self, user: str, *, after: int = 0) -> dict[str, Any]:
+        """The latest view published to `user`'s Home tab (one published after the first `after` of them)."""
+        published = [c for c in self.stub.of("views.publish") if c["user_id"] == user]
+        assert len(published) > after, "no home view was published"
+        view = published[-1]["view"]
+        return json.loads(view) if isinstance(view, str) else view
+
+    async def click_home(self, view: dict[str, Any], action: str, user: str, *, nth: int = 0) -> httpx.Response:
+        """Click the `nth` button `action` on a published Home tab view."""
+        buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == action]  # fmt: skip
+        assert len(buttons) > nth, f"no {action} button on the home view"
+        return await self.send(rq.home_action(action, buttons[nth]["value"], user, view=view))
 
     async def click_and_submit(self, message: Call, action: str, user: str, answers: dict[str, Any]) -> httpx.Response:
         before = len(self.stub.of("views.open"))

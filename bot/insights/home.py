@@ -1,0 +1,199 @@
+"""The home view of one person: gathered in one read transaction, its team chart drawn once per change of the
+chart's data (storage.chart_images) and made into an image the platform can show (ChatPort.image) once, then
+rendered (bot.insights.home_views). Slack publishes it to the App Home tab when it is opened and again when
+something on it changes (an outbox "home" row); Teams asks for it with its card's refresh; the console prints it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.core.calendar import zone
+from bot.core.clock import Clock
+from bot.core.domain import Status
+from bot.core.messages import Message
+from bot.core.outcomes import Actor
+from bot.core.ports import ChatError, ChatPort, Directory
+from bot.core.workspace import WorkspaceRef, WorkspaceSettings
+from bot.insights import home_views, team, team_chart
+from bot.insights.waiting import Waiting, waiting_on
+from storage import chart_images
+from storage.db import Runner, Unavailable, transaction
+from storage.models import HomeView, Improvement, Workspace
+
+log = logging.getLogger("improvebot.home")
+T = TypeVar("T")
+
+# a change of the team's data draws a new chart at most this often: the figures in words are always current, the
+# picture is "as of" its time (a busy workspace would otherwise upload a new image at every report)
+CHART_EVERY = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Home:
+    user: str
+    waiting: Waiting
+    mine: list[Improvement]  # reported or owned, not closed, newest first (home_views.MINE of them)
+    mine_total: int
+    team: team.TeamFigures
+
+
+def gather(session: Session, ws: WorkspaceRef, actor: Actor, now: datetime) -> Home:
+    mine = (
+        (col(Improvement.workspace_id) == ws.id)
+        & or_(col(Improvement.reporter_id) == actor.user, col(Improvement.owner_id) == actor.user)
+        & (col(Improvement.status) != Status.CLOSED.value)
+    )
+    return Home(
+        user=actor.user,
+        waiting=waiting_on(session, ws, actor),
+        mine=list(
+            session.exec(
+                select(Improvement).where(mine).order_by(col(Improvement.created_at).desc()).limit(home_views.MINE)
+            ).all()
+        ),
+        mine_total=int(session.exec(select(func.count()).where(mine)).one()),
+        team=team.team_figures(session, ws.id, now, ws.settings.timezone),
+    )
+
+
+def remember(session: Session, workspace_id: int, user: str, now: datetime) -> None:
+    """`user` opened their home: it is published again whenever something on it changes."""
+    seen = session.exec(select(HomeView).where(HomeView.workspace_id == workspace_id, HomeView.user_id == user)).first()
+    if seen is not None:
+        seen.opened_at = now
+        return
+    try:
+        with session.begin_nested():
+            session.add(HomeView(workspace_id=workspace_id, user_id=user, opened_at=now))
+    except IntegrityError:  # opened twice at the same moment: the other request remembered it
+        pass
+
+
+@dataclass(frozen=True)
+class _Cached:
+    id: int
+    token: str
+    ref: str | None
+    png: bytes
+    made_at: datetime
+
+
+def _cached(session: Session, workspace_id: int, digest: str, now: datetime) -> _Cached | None:
+    """The chart of exactly this data, or the newest one while it is younger than CHART_EVERY."""
+    image = chart_images.find(session, workspace_id, team.CHART, digest)
+    if image is None:
+        newest = chart_images.newest(session, workspace_id, team.CHART)
+        image = newest if newest is not None and now - newest.created_at < CHART_EVERY else None
+    if image is None or image.id is None:
+        return None
+    return _Cached(image.id, image.token, image.ref, image.png if image.ref is None else b"", image.created_at)
+
+
+class Homes:
+    """Renders home views. `draw`: a chart's payload to PNG (the registry's); `word`: the command as the
+    platform spells it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        runner: Runner,
+        clock: Clock,
+        chat: ChatPort,
+        directory: Directory,
+        *,
+        draw: Callable[[dict[str, Any]], bytes],
+        word: str,
+    ) -> None:
+        self._engine = engine
+        self._runner = runner
+        self._clock = clock
+        self._chat = chat
+        self._directory = directory
+        self._draw = draw
+        self._word = word
+        self._charting = asyncio.Lock()  # one chart drawn and uploaded at a time (two views never make it twice)
+
+    async def _run(self, fn: Callable[[Session], T]) -> T:
+        def in_transaction() -> T:
+            with transaction(self._engine) as session:
+                return fn(session)
+
+        return await self._runner.run(in_transaction)
+
+    async def render(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
+        """`user`'s home as it reads now (`opened`: they opened it, remember to publish it again on changes).
+        Raises storage.db.Unavailable when the database cannot be read."""
+        actor = Actor(user=user, is_approver=await self._directory.is_approver(user, ws.settings.approvers))
+        now = self._clock.now()
+
+        def read(session: Session) -> tuple[Home, dict[str, Any], str, _Cached | None]:
+            if opened:
+                remember(session, ws.id, user, now)
+            data = gather(session, ws, actor, now)
+            payload = team.chart_payload(data.team)
+            digest = team.digest_of(payload)
+            return data, payload, digest, _cached(session, ws.id, digest, now)
+
+        data, payload, digest, cached = await self._run(read)
+        chart = await self._chart(ws, payload, digest, cached, now)
+        return home_views.home(data, chart, ws.settings, self._word, notice)
+
+    async def of_workspace(self, workspace_id: int, user: str) -> Message:
+        """For delivery (an outbox "home" row names the workspace by its row)."""
+
+        def load(session: Session) -> WorkspaceRef:
+            workspace = session.get(Workspace, workspace_id)
+            if workspace is None or workspace.id is None:
+                raise LookupError(f"no workspace {workspace_id}")
+            settings = WorkspaceSettings.from_json(workspace.settings)
+            return WorkspaceRef(workspace.id, workspace.platform, workspace.external_id, settings)
+
+        return await self.render(await self._run(load), user)
+
+    async def _chart(
+        self, ws: WorkspaceRef, payload: dict[str, Any], digest: str, cached: _Cached | None, now: datetime
+    ) -> home_views.Chart | None:
+        """The team chart as the platform shows it; None when it cannot be drawn or shown now (the view says the
+        same in words)."""
+        if cached is not None and cached.ref is not None:
+            return self._shown(ws, cached.ref, cached.made_at)
+        async with self._charting:
+            try:
+                cached = await self._run(lambda session: _cached(session, ws.id, digest, now))  # made meanwhile?
+                if cached is None:
+                    png = await asyncio.to_thread(self._draw, payload)
+
+                    def keep(session: Session) -> _Cached:
+                        image = chart_images.keep(session, ws.id, team.CHART, digest, png, now)
+                        assert image.id is not None
+                        return _Cached(image.id, image.token, image.ref, image.png, image.created_at)
+
+                    cached = await self._run(keep)
+                if cached.ref is None:
+                    title = f"{team_chart.TITLE} ({payload.get('quarter', '')})"
+                    ref = await self._chat.image(team_chart.FILENAME, title, cached.png, key=cached.token)
+                    if ref is None:
+                        return None
+                    image_id = cached.id
+                    await self._run(lambda session: chart_images.set_ref(session, image_id, ref))
+                    return self._shown(ws, ref, cached.made_at)
+                return self._shown(ws, cached.ref, cached.made_at)
+            except (ChatError, Unavailable) as exc:
+                log.warning("the team chart could not be shown: %s", exc)
+            except Exception:  # the view goes without its picture rather than not at all
+                log.exception("the team chart could not be made")
+        return None
+
+    @staticmethod
+    def _shown(ws: WorkspaceRef, ref: str, made_at: datetime) -> home_views.Chart:
+        local = made_at.astimezone(zone(ws.settings.timezone))
+        return home_views.Chart(ref=ref, made_at=f"{local:%d %b %H:%M} {local.tzname()}")

@@ -1,0 +1,159 @@
+"""One person's home view: what waits on them (each with its buttons), their improvements with the ledger, and the
+team's figures and charts. Pure: the gathered data in, a Message out (Slack's App Home, Teams' refreshing card,
+the console's text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.core.domain import Status, format_number
+from bot.core.messages import Actions, Block, Bold, Context, Heading, Image, Message, Paragraph, Text, ThreadLink
+from bot.core.workspace import WorkspaceSettings
+from bot.improvements.card import title_of
+from bot.improvements.ledger import ledger_of
+from bot.improvements.views import approval_buttons, mark_implemented_button, resubmit_button
+from bot.insights.team import TeamFigures
+from bot.insights.views import line
+from bot.sustain.views import checkin_buttons
+from storage.models import Improvement
+
+if TYPE_CHECKING:
+    from bot.insights.home import Home
+
+EACH = 5  # of each kind of waiting work, then "and N more"
+MINE = 8
+REFRESH = "home"  # the verb a platform asks for the view again by (Teams' card refresh)
+
+
+@dataclass(frozen=True)
+class Chart:
+    ref: str  # the platform's own reference to the uploaded image (ChatPort.image)
+    made_at: str  # "09:40 UTC"
+
+
+def home(data: Home, chart: Chart | None, settings: WorkspaceSettings, word: str, notice: str = "") -> Message:
+    blocks: list[Block] = [Context(spans=[Text(text=notice)])] if notice else []
+    blocks += _waiting(data, word)
+    blocks += _mine(data, settings, word)
+    blocks += _team(data.team, chart, settings)
+    waiting = data.waiting.count
+    summary = f"Your home: {waiting} thing{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} on you"
+    return Message(summary=summary, blocks=blocks, refresh=REFRESH)
+
+
+def _thread(improvement_id: int | None) -> ThreadLink:
+    return ThreadLink(text="thread", improvement=improvement_id)
+
+
+def _name(number: int, title: str) -> Bold:
+    return Bold(text=f"#{number} {title}")
+
+
+def _waiting(data: Home, word: str) -> list[Block]:
+    waiting = data.waiting
+    blocks: list[Block] = [Heading(text="Waiting on you")]
+    if not waiting.count:
+        return [*blocks, Paragraph(spans=[Text(text="Nothing waits on you right now. 🎉")])]
+    for imp in waiting.approvals[:EACH]:
+        blocks.append(Paragraph(spans=[Text(text="📝 Decide the fix of "), _name(imp.number, title_of(imp)),
+                                       Text(text=f": {imp.countermeasure or ''}"[:300] + " · "),
+                                       _thread(imp.id)]))  # fmt: skip
+        blocks.append(approval_buttons(imp))
+    for imp in waiting.whys[:EACH]:
+        if imp.status == Status.QUESTION_ASKED.value:
+            blocks.append(Paragraph(spans=[Text(text="❓ An approver asked about "), _name(imp.number, title_of(imp)),
+                                           Text(text=": answer in the thread, then resubmit · "),
+                                           _thread(imp.id)]))  # fmt: skip
+            blocks.append(Actions(buttons=[resubmit_button(imp)]))
+        else:
+            blocks.append(Paragraph(spans=[Text(text="🔍 The 5 Whys of "), _name(imp.number, title_of(imp)),
+                                           Text(text=" wait for your answer in its "),
+                                           ThreadLink(text="thread", improvement=imp.id)]))  # fmt: skip
+    for checkin, imp in waiting.checkins[:EACH]:
+        blocks.append(Paragraph(spans=[Text(text=f"🔁 Check-in {checkin.position} of {checkin.of}: does the fix of "),
+                                       _name(imp.number, title_of(imp)), Text(text=" still hold? · "),
+                                       _thread(imp.id)]))  # fmt: skip
+        blocks.append(checkin_buttons(checkin))
+    for imp in waiting.overdue[:EACH]:
+        due = f" (it was due {imp.due_date.isoformat()})" if imp.due_date else ""
+        blocks.append(Paragraph(spans=[Text(text="⏰ Overdue: "), _name(imp.number, title_of(imp)),
+                                       Text(text=f"{due} · "), _thread(imp.id)]))  # fmt: skip
+        blocks.append(Actions(buttons=[mark_implemented_button(imp)]))
+    shown = sum(min(EACH, len(kind)) for kind in (waiting.approvals, waiting.whys, waiting.checkins, waiting.overdue))
+    if waiting.count > shown:
+        blocks.append(Context(spans=[Text(text=f"…and {waiting.count - shown} more: {word} list waiting")]))
+    return blocks
+
+
+def _mine(data: Home, settings: WorkspaceSettings, word: str) -> list[Block]:
+    blocks: list[Block] = [Heading(text="Your improvements")]
+    if not data.mine:
+        return [*blocks, Paragraph(spans=[Text(text=f"None yet. Type {word} the moment a process bites.")])]
+    for imp in data.mine[:MINE]:
+        blocks.append(Paragraph(spans=line(imp, settings)))
+        figures = _ledger(imp, settings)
+        if figures:
+            blocks.append(Context(spans=[Text(text=figures)]))
+    if data.mine_total > MINE:
+        blocks.append(Context(spans=[Text(text=f"…and {data.mine_total - MINE} more: {word} list mine")]))
+    return blocks
+
+
+def _ledger(imp: Improvement, settings: WorkspaceSettings) -> str:
+    """'estimated ≈ 624 h/year ≈ $31,200/year · approved ≈ 624 h/year ≈ $31,200/year · confirmed …'."""
+    ledger = ledger_of(imp, settings)
+    parts = []
+    for figure, label in ((ledger.estimated, "estimated"), (ledger.approved, "approved"),
+                          (ledger.confirmed, "confirmed")):  # fmt: skip
+        if figure is not None and figure.hours_per_year:
+            parts.append(f"{label} {figure.text(label).removesuffix(f' ({label})')}")
+    return " · ".join(parts)
+
+
+def _team(team: TeamFigures, chart: Chart | None, settings: WorkspaceSettings) -> list[Block]:
+    stages = " · ".join(f"{status.emoji} {count:,} {status.label.lower()}" for status, count in team.stages.items())
+    quarter = (
+        f"{team.quarter.label}: {_fixes(team.approved.fixes)} approved, "
+        f"≈ {format_number(team.approved.hours_per_year)} h/year given back (approved estimates); "
+        f"{_fixes(team.confirmed.fixes)} confirmed, ≈ {format_number(team.confirmed.hours_per_year)} h/year "
+        "(held through every check-in)."
+    )
+    blocks: list[Block] = [
+        Heading(text="Team"),
+        Paragraph(spans=[Text(text=stages)]),
+        Paragraph(spans=[Bold(text="This quarter, "), Text(text=quarter)]),
+    ]
+    said = charts_in_words(team, settings)
+    if chart is not None:
+        blocks.append(Image(ref=chart.ref, title=f"Team charts (as of {chart.made_at})", alt=said))
+    blocks.append(Context(spans=[Text(text=said)]))
+    return blocks
+
+
+def _fixes(count: int) -> str:
+    return f"{count:,} fix{'es' if count != 1 else ''}"
+
+
+def charts_in_words(team: TeamFigures, settings: WorkspaceSettings) -> str:
+    """What the charts show, in one paragraph: their alt text, and the console's whole picture."""
+    parts: list[str] = []
+    if team.pareto:
+        top = ", ".join(f"{area} ≈ {format_number(hours)} h/year" for area, hours in team.pareto[:3])
+        parts.append(f"Open problems by estimated hours: {top}")
+    else:
+        parts.append("No open problem has an estimate")
+    stages = []
+    if team.to_approval is not None:
+        stages.append(f"report → approved {format_number(team.to_approval)} days")
+    if team.to_implemented is not None:
+        stages.append(f"approved → implemented {format_number(team.to_implemented)} days")
+    parts.append("Median cycle time (90 days): " + ("; ".join(stages) if stages else "nothing finished yet"))
+    parts.append(f"{team.reporters:,} {'person' if team.reporters == 1 else 'people'} reported this quarter")
+    rate = team.sustain_rate
+    parts.append(
+        f"Sustain rate (90 days): {100 * rate:.0f}% of {team.checked:,} fixes checked still hold"
+        if rate is not None
+        else "Sustain rate: no check-in answered in 90 days"
+    )
+    return ". ".join(parts) + "."

@@ -1,0 +1,67 @@
+"""Charts drawn once for the data they show (storage.models.ChartImage): found again by their digest, served by
+their token, the newest few kept per workspace."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import ChartImage
+
+KEEP = 3  # per workspace and kind: a view published a moment ago still shows its picture
+
+
+def find(session: Session, workspace_id: int, kind: str, digest: str) -> ChartImage | None:
+    return session.exec(
+        select(ChartImage).where(
+            ChartImage.workspace_id == workspace_id, ChartImage.kind == kind, ChartImage.digest == digest
+        )
+    ).first()
+
+
+def newest(session: Session, workspace_id: int, kind: str) -> ChartImage | None:
+    return session.exec(
+        select(ChartImage)
+        .where(ChartImage.workspace_id == workspace_id, ChartImage.kind == kind)
+        .order_by(col(ChartImage.created_at).desc(), col(ChartImage.id).desc())
+    ).first()
+
+
+def keep(session: Session, workspace_id: int, kind: str, digest: str, png: bytes, now: datetime) -> ChartImage:
+    """Store a chart just drawn (or return the same one another process stored first), dropping older ones."""
+    try:
+        with session.begin_nested():
+            image = ChartImage(workspace_id=workspace_id, kind=kind, digest=digest, token=secrets.token_urlsafe(32),
+                               png=png, created_at=now)  # fmt: skip
+            session.add(image)
+    except IntegrityError:
+        found = find(session, workspace_id, kind, digest)
+        assert found is not None
+        return found
+    older = session.exec(
+        select(ChartImage.id)
+        .where(ChartImage.workspace_id == workspace_id, ChartImage.kind == kind)
+        .order_by(col(ChartImage.created_at).desc(), col(ChartImage.id).desc())
+        .offset(KEEP)
+    ).all()
+    if older:
+        session.exec(delete(ChartImage).where(col(ChartImage.id).in_(older)))
+    return image
+
+
+def set_ref(session: Session, image_id: int, ref: str) -> None:
+    image = session.get(ChartImage, image_id)
+    if image is not None and image.ref is None:
+        image.ref = ref[:500]
+
+
+def png_of(session: Session, token: str) -> bytes | None:
+    """The picture behind `token`; None for anything else (unknown, dropped, malformed)."""
+    if not 20 <= len(token) <= 64 or not token.replace("-", "").replace("_", "").isalnum():
+        return None
+    image = session.exec(select(ChartImage).where(ChartImage.token == token)).first()
+    return image.png if image is not None else None
