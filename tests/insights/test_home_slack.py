@@ -59,7 +59,7 @@ async def test_each_person_sees_what_waits_on_them_and_their_own_improvements(sl
 
 
 async def test_approving_from_the_home_tab_updates_the_thread_and_the_home(slack: SlackWorld) -> None:
-    card, request = await to_approval(slack)
+    card, _ = await to_approval(slack)
     home = await slack.open_home(MAYA)
     published = len(slack.stub.of("views.publish"))
 
@@ -85,7 +85,7 @@ async def test_a_stale_button_on_the_home_tab_is_answered_on_the_home_tab(slack:
 
 
 async def test_a_change_publishes_the_homes_of_the_people_it_concerns(slack: SlackWorld) -> None:
-    card, request = await to_approval(slack)
+    _, request = await to_approval(slack)
     await slack.open_home(ALEX)
     await slack.open_home(JO)
     alex_before = len([c for c in slack.stub.of("views.publish") if c["user_id"] == ALEX])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import httpx
