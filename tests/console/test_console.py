@@ -233,3 +233,18 @@ async def test_lists_one_improvement_and_the_export_in_the_console(db, clock: Fa
     assert written == ["maya-audit-trail-2026-11-23.csv", "maya-improvements-2026-11-23.csv"]
     with open(tmp_path / "maya-improvements-2026-11-23.csv", encoding="utf-8-sig") as file:  # noqa: ASYNC230
         assert "Leads arrive in the CRM twice" in file.read()
+
+
+async def test_the_home_view_in_the_console(db, clock: FakeClock, tmp_path: Path) -> None:
+    proposal = ["One form, one webhook", "Duplicate leads per week", "/week", "", "40", "5", "", "", ""]
+    terminal = await run(db, clock, [
+        *REPORT, ":thread 1", "Two web forms", click("Root cause found"), click("Propose a fix"), *proposal, ":leave",
+        ":as @maya", "/improve home", click("Approve"), "/improve home",
+    ], exports=tmp_path)  # fmt: skip
+    screen = terminal.screen
+    first, second = screen.split("== Waiting on you ==")[1:3]
+    assert "📝 Decide the fix of *#1 Leads arrive in the CRM twice*" in first and "] Approve" in first
+    assert "Nothing waits on you right now" in second
+    assert "== Team ==" in screen and "1 person reported this quarter" in screen
+    assert "[Team charts (as of" in screen and "team-charts.png]" in screen  # the picture, written beside the exports
+    assert [name for name in os.listdir(tmp_path) if name.endswith("team-charts.png")]

@@ -1,0 +1,72 @@
+"""`improve home` on Teams: the home view as an Adaptive Card whose refresh (Universal Actions) shows each person
+their own; its buttons work from the card and answer with the view as it is now; the team chart is served by the
+bot's own server."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.teams_flows import PROPOSAL, report
+from tests.support.teams_world import ALEX, INTAKE, MAYA, TeamsWorld
+
+
+async def _to_approval(teams: TeamsWorld) -> str:
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
+    return root
+
+
+def _card_text(card: dict) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+async def test_improve_home_is_a_card_that_refreshes_for_its_viewer(teams: TeamsWorld) -> None:
+    await _to_approval(teams)
+
+    await teams.say(MAYA, "improve home", teams.personal(MAYA))
+
+    card = teams.connector.posts_to(MAYA.personal)[-1].cards[0]
+    assert card["refresh"]["action"]["verb"] == "home" and card["refresh"]["userIds"] == [MAYA.id]
+    text = _card_text(card)
+    assert "Waiting on you" in text and "Decide the fix of" in text and "Leads arrive in the CRM twice" in text
+    approve = next(a for b in card["body"] if b["type"] == "ActionSet" for a in b["actions"] if a["verb"] == "approve")
+    assert approve["data"]["view"] == "home"
+
+    # Teams asks for the card again (automatic refresh) as each person sees it: each gets their own
+    response = await teams.execute(ALEX, "home", {}, teams.personal(ALEX))
+    alex_card = response.json()["value"]
+    assert "Nothing waits on you right now" in _card_text(alex_card)
+    assert alex_card["refresh"]["userIds"] == [ALEX.id]
+
+
+async def test_approving_from_the_home_card_answers_with_the_view_as_it_is_now(teams: TeamsWorld) -> None:
+    root = await _to_approval(teams)
+    await teams.say(MAYA, "improve home", teams.personal(MAYA))
+    home = teams.connector.posts_to(MAYA.personal)[-1]
+
+    response = await teams.click(MAYA, home, "approve", teams.personal(MAYA))
+
+    after = response.json()["value"]
+    assert "Nothing waits on you right now" in _card_text(after)
+    assert "1 fix approved" in _card_text(after)
+    card_updates = teams.connector.updates_of(root)
+    assert card_updates and "Approved" in card_updates[-1].text  # the thread's card followed
+
+
+async def test_the_team_chart_is_served_by_the_bots_own_server(teams: TeamsWorld) -> None:
+    await _to_approval(teams)
+
+    await teams.say(ALEX, "improve home", teams.personal(ALEX))
+
+    card = teams.connector.posts_to(ALEX.personal)[-1].cards[0]
+    [image] = [b for b in card["body"] if b["type"] == "Image"]
+    assert image["url"].startswith("https://bot.example.com/charts/") and image["altText"]
+    served = await teams.http.get(image["url"].removeprefix("https://bot.example.com"))
+    assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+    assert served.content.startswith(b"\x89PNG")
+    assert (await teams.http.get("/charts/not-a-token")).status_code == 404
+    assert (await teams.http.get("/charts/" + "A" * 43)).status_code == 404
