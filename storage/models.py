@@ -104,8 +104,12 @@ class Improvement(SQLModel, table=True):
         UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
         Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at"),
         Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
-        Index("ix_improvement_workspace_status", "workspace_id", "status"),  # the home view's counts by stage
-        Index("ix_improvement_workspace_created", "workspace_id", "created_at"),  # … and who reported this quarter
+        # the home view's team figures, read from the indexes alone: counts by stage and the open problems' case
+        Index("ix_improvement_workspace_status", "workspace_id", "status", "area", "hours_per_week", "people"),
+        Index("ix_improvement_workspace_created", "workspace_id", "created_at", "reporter_id"),  # who reported
+        Index("ix_improvement_workspace_approved", "workspace_id", "approved_at", "created_at"),  # cycle times
+        Index("ix_improvement_workspace_reporter", "workspace_id", "reporter_id"),  # … one person's improvements
+        Index("ix_improvement_workspace_owner", "workspace_id", "owner_id"),
     )
 
 

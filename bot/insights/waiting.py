@@ -4,8 +4,10 @@ home view."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import String, cast
 from sqlmodel import Session, col, or_, select
 
 from bot.core.domain import Status
@@ -96,6 +98,9 @@ def _approvals(session: Session, ws: WorkspaceRef, actor: Actor) -> list[Improve
     )
     if actor.is_approver:
         return [imp for imp, _ in session.exec(statement.limit(MAX_EACH)).all()]
+    # anyone else: the requests that name them (the database finds the candidates, the request's own list decides)
+    named = "%" + json.dumps(actor.user).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    statement = statement.where(cast(col(Decision.asked), String).like(named, escape="\\"))
     mine = []
     for improvement, proposal in session.exec(statement.execution_options(yield_per=500)):
         asked = Asked.from_json(proposal.asked) if proposal is not None and proposal.asked else None

@@ -41,13 +41,21 @@ def upgrade() -> None:
         sa.Column("opened_at", UTCDateTime(), nullable=False),
         sa.UniqueConstraint("workspace_id", "user_id", name="uq_home_view_user"),
     )
-    op.create_index("ix_improvement_workspace_status", "improvement", ["workspace_id", "status"])
-    op.create_index("ix_improvement_workspace_created", "improvement", ["workspace_id", "created_at"])
+    op.create_index(
+        "ix_improvement_workspace_status", "improvement", ["workspace_id", "status", "area", "hours_per_week", "people"]
+    )
+    op.create_index("ix_improvement_workspace_created", "improvement", ["workspace_id", "created_at", "reporter_id"])
+    op.create_index("ix_improvement_workspace_approved", "improvement", ["workspace_id", "approved_at", "created_at"])
+    op.create_index("ix_improvement_workspace_reporter", "improvement", ["workspace_id", "reporter_id"])
+    op.create_index("ix_improvement_workspace_owner", "improvement", ["workspace_id", "owner_id"])
     op.create_index("ix_checkin_workspace_answered", "checkin", ["workspace_id", "answered_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_checkin_workspace_answered", table_name="checkin")
+    op.drop_index("ix_improvement_workspace_owner", table_name="improvement")
+    op.drop_index("ix_improvement_workspace_reporter", table_name="improvement")
+    op.drop_index("ix_improvement_workspace_approved", table_name="improvement")
     op.drop_index("ix_improvement_workspace_created", table_name="improvement")
     op.drop_index("ix_improvement_workspace_status", table_name="improvement")
     op.drop_table("home_view")
