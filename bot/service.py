@@ -236,18 +236,14 @@ class ImproveService:
             return Show(await self._home(ws, user))
         return _stamped(outcome)
 
-    # -- the home view -----------------------------------------------------------------------------
-
     async def home(self, external_id: str, user: str, *, opened: bool = False, notice: str = "") -> Message:
-        """`user`'s home view as it reads now, its thread links made links. `opened`: they opened it (Slack's App
-        Home), so it is published again when something on it changes. Raises Unavailable when it cannot be read."""
+        """`user`'s home view as it reads now, links resolved (`opened`: Slack's App Home was opened: published
+        again on changes). Raises Unavailable when it cannot be read."""
         return await self._home(await self.workspace(external_id), user, opened=opened, notice=notice)
 
     async def _home(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
         assert self._homes is not None, "no home views in this assembly"
         return await self.delivery.linked(await self._homes.render(ws, user, opened=opened, notice=notice))
-
-    # -- forms -------------------------------------------------------------------------------------
 
     async def form_spec(self, external_id: str, form_id: str) -> Form | None:
         """The shape of a form, to read a platform's answers into (None for an unknown form)."""

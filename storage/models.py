@@ -57,8 +57,7 @@ class Improvement(SQLModel, table=True):
     customers_notice: bool = False
     idea: str | None = Field(default=None, sa_column=Column(Text))
     reporter_id: str = Field(max_length=100)
-    # where it lives
-    channel_id: str = Field(max_length=100)
+    channel_id: str = Field(max_length=100)  # where it lives
     # the proposal
     countermeasure: str | None = Field(default=None, sa_column=Column(Text))
     measure: str | None = Field(default=None, sa_column=Column(Text))
@@ -104,8 +103,7 @@ class Improvement(SQLModel, table=True):
         UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
         Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at"),
         Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
-        # the home view's team figures, read from the indexes alone: counts by stage and the open problems' case
-        Index("ix_improvement_workspace_status", "workspace_id", "status", "area", "hours_per_week", "people"),
+        Index("ix_improvement_workspace_status", "workspace_id", "status", "area", "hours_per_week", "people"),  # home
         Index("ix_improvement_workspace_created", "workspace_id", "created_at", "reporter_id"),  # who reported
         Index("ix_improvement_workspace_approved", "workspace_id", "approved_at", "created_at"),  # cycle times
         Index("ix_improvement_workspace_reporter", "workspace_id", "reporter_id"),  # … one person's improvements
@@ -209,9 +207,8 @@ class Download(SQLModel, table=True):
 
 
 class ChartImage(SQLModel, table=True):
-    """A chart drawn once for the data it shows (its digest), kept while it is the latest: the home views show
-    it without drawing it again. `ref` is how the platform shows it inside a message (a Slack file id, the URL of
-    `token` on the bot's own server for Teams), made once."""
+    """A chart drawn once for the data it shows (its digest); `ref`: how the platform shows it in a message (a
+    Slack file id, the URL of `token` on the bot's own server for Teams), made once."""
 
     __tablename__ = "chart_image"
     __table_args__ = (UniqueConstraint("workspace_id", "kind", "digest", name="uq_chart_image_digest"),)
@@ -227,7 +224,7 @@ class ChartImage(SQLModel, table=True):
 
 
 class HomeView(SQLModel, table=True):
-    """A person who opened the bot's home (Slack's App Home): it is published again when something on it changes."""
+    """A person who opened the bot's home (Slack's App Home): published again when something on it changes."""
 
     __tablename__ = "home_view"
     __table_args__ = (UniqueConstraint("workspace_id", "user_id", name="uq_home_view_user"),)

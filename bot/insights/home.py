@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import Engine, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,7 +29,7 @@ from bot.insights import home_views, team, team_chart
 from bot.insights.waiting import Waiting, waiting_on
 from storage import chart_images
 from storage.db import Runner, Unavailable, transaction
-from storage.models import HomeView, Improvement, Workspace
+from storage.models import AuditEntry, HomeView, Improvement, Workspace
 
 log = logging.getLogger("improvebot.home")
 T = TypeVar("T")
@@ -35,6 +37,8 @@ T = TypeVar("T")
 # a change of the team's data draws a new chart at most this often: the figures in words are always current, the
 # picture is "as of" its time (a busy workspace would otherwise upload a new image at every report)
 CHART_EVERY = timedelta(minutes=10)
+# … and the team's figures are computed again at least this often, whatever the version says
+FIGURES_FOR = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,17 @@ class Home:
     team: team.TeamFigures
 
 
-def gather(session: Session, ws: WorkspaceRef, actor: Actor, now: datetime) -> Home:
+def version_of(session: Session, workspace_id: int) -> tuple[Any, ...]:
+    """What changes whenever the team's figures may have: the newest improvement, and the newest entry of the audit
+    trail (every report, answer, decision, edit and check-in answer writes one)."""
+    newest = session.exec(select(func.max(Improvement.id)).where(Improvement.workspace_id == workspace_id)).one()
+    audited = session.exec(select(func.max(AuditEntry.id)).where(AuditEntry.workspace_id == workspace_id)).one()
+    return newest, audited
+
+
+def gather(
+    session: Session, ws: WorkspaceRef, actor: Actor, now: datetime, figures: team.TeamFigures | None = None
+) -> Home:
     mine = (
         (col(Improvement.workspace_id) == ws.id)
         & or_(col(Improvement.reporter_id) == actor.user, col(Improvement.owner_id) == actor.user)
@@ -61,7 +75,7 @@ def gather(session: Session, ws: WorkspaceRef, actor: Actor, now: datetime) -> H
             ).all()
         ),
         mine_total=int(session.exec(select(func.count()).where(mine)).one()),
-        team=team.team_figures(session, ws.id, now, ws.settings.timezone),
+        team=figures or team.team_figures(session, ws.id, now, ws.settings.timezone),
     )
 
 
@@ -121,6 +135,9 @@ class Homes:
         self._draw = draw
         self._word = word
         self._charting = asyncio.Lock()  # one chart drawn and uploaded at a time (two views never make it twice)
+        # the team's figures are everyone's: computed once per change of the workspace's version (version_of)
+        self._figures_lock = threading.Lock()  # read() runs on the database runner's threads
+        self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures]] = LRUCache(maxsize=1000)
 
     async def _run(self, fn: Callable[[Session], T]) -> T:
         def in_transaction() -> T:
@@ -136,13 +153,20 @@ class Homes:
         now = self._clock.now()
 
         def read(session: Session) -> tuple[Home, dict[str, Any], str, _Cached | None]:
-            if opened:
-                remember(session, ws.id, user, now)
-            data = gather(session, ws, actor, now)
+            version = version_of(session, ws.id)
+            with self._figures_lock:
+                known = self._figures.get(ws.id)
+            fresh = known is not None and known[0] == version and now - known[1] < FIGURES_FOR
+            data = gather(session, ws, actor, now, known[2] if fresh and known else None)
+            if not fresh:
+                with self._figures_lock:
+                    self._figures[ws.id] = (version, now, data.team)
             payload = team.chart_payload(data.team)
             digest = team.digest_of(payload)
             return data, payload, digest, _cached(session, ws.id, digest, now)
 
+        if opened:  # a short write of its own: the read below holds no lock SQLite writers wait for
+            await self._run(lambda session: remember(session, ws.id, user, now))
         data, payload, digest, cached = await self._run(read)
         chart = await self._chart(ws, payload, digest, cached, now)
         return home_views.home(data, chart, ws.settings, self._word, notice)

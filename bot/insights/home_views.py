@@ -115,7 +115,7 @@ def _team(team: TeamFigures, chart: Chart | None, settings: WorkspaceSettings) -
     stages = " · ".join(f"{status.emoji} {count:,} {status.label.lower()}" for status, count in team.stages.items())
     quarter = (
         f"{team.quarter.label}: {_fixes(team.approved.fixes)} approved, "
-        f"≈ {format_number(team.approved.hours_per_year)} h/year given back (approved estimates); "
+        f"≈ {format_number(team.approved.hours_per_year)} h/year expected (approved estimates); "
         f"{_fixes(team.confirmed.fixes)} confirmed, ≈ {format_number(team.confirmed.hours_per_year)} h/year "
         "(held through every check-in)."
     )
@@ -145,15 +145,19 @@ def charts_in_words(team: TeamFigures, settings: WorkspaceSettings) -> str:
         parts.append("No open problem has an estimate")
     stages = []
     if team.to_approval is not None:
-        stages.append(f"report → approved {format_number(team.to_approval)} days")
+        stages.append(f"report → approved {_days(team.to_approval)}")
     if team.to_implemented is not None:
-        stages.append(f"approved → implemented {format_number(team.to_implemented)} days")
+        stages.append(f"approved → implemented {_days(team.to_implemented)}")
     parts.append("Median cycle time (90 days): " + ("; ".join(stages) if stages else "nothing finished yet"))
     parts.append(f"{team.reporters:,} {'person' if team.reporters == 1 else 'people'} reported this quarter")
     rate = team.sustain_rate
     parts.append(
-        f"Sustain rate (90 days): {100 * rate:.0f}% of {team.checked:,} fixes checked still hold"
+        f"Sustain rate (90 days): {100 * rate:.0f}% of {_fixes(team.checked)} checked still hold"
         if rate is not None
         else "Sustain rate: no check-in answered in 90 days"
     )
     return ". ".join(parts) + "."
+
+
+def _days(days: float) -> str:
+    return f"{format_number(days)} day{'' if format_number(days) == '1' else 's'}"

@@ -76,7 +76,8 @@ def _participation(payload: dict[str, Any]) -> Any:
     reporters = int(payload.get("reporters") or 0)
 
     def paint(axes: Any) -> None:
-        title = f"Participation {payload.get('quarter', '')}: {reporters} people reported"
+        people = "person" if reporters == 1 else "people"
+        title = f"Participation {payload.get('quarter', '')}: {reporters} {people} reported"
         if not weeks:
             _empty(axes, title, "no report this quarter")
             return

@@ -27,6 +27,7 @@ from storage.db import DOWN, Unavailable
 log = logging.getLogger("improvebot.teams")
 GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
 FORM_SENT = "I've sent you the form in our 1:1 chat."
+HOME_SENT = "Your home is yours alone: I've sent it to our 1:1 chat."
 
 
 def seen_in(activity: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +137,15 @@ def register(
         base, _, thread = conversation.partition(";messageid=")
         if isinstance(typed, Typed):
             outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
+            if isinstance(outcome, Show) and outcome.message.refresh and not personal:  # a home is nobody else's
+                try:
+                    await chat.send_card(await chat.personal_conversation(user),
+                                         _for(await chat.card(outcome.message), ctx))  # fmt: skip
+                    await ctx.send(HOME_SENT)
+                except ChatError as exc:
+                    log.warning("could not send %s their home: %s", user, exc)
+                    await ctx.send(TRY_AGAIN)
+                return
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
             try:

@@ -69,7 +69,7 @@ async def test_approving_from_the_home_tab_updates_the_thread_and_the_home(slack
     after = slack.home_of(MAYA)
     assert len(slack.stub.of("views.publish")) > published
     assert "Nothing waits on you right now" in _text(after)
-    assert "1 fix approved, ≈ 1,040 h/year given back (approved estimates)" in _text(after)
+    assert "1 fix approved, ≈ 1,040 h/year expected (approved estimates)" in _text(after)
 
 
 async def test_a_stale_button_on_the_home_tab_is_answered_on_the_home_tab(slack: SlackWorld) -> None:

@@ -70,3 +70,14 @@ async def test_the_team_chart_is_served_by_the_bots_own_server(teams: TeamsWorld
     assert served.content.startswith(b"\x89PNG")
     assert (await teams.http.get("/charts/not-a-token")).status_code == 404
     assert (await teams.http.get("/charts/" + "A" * 43)).status_code == 404
+
+
+async def test_improve_home_in_a_channel_goes_to_the_persons_own_chat(teams: TeamsWorld) -> None:
+    await _to_approval(teams)
+    channel = {"id": "19:general@thread.tacv2", "conversationType": "channel", "isGroup": True}
+
+    await teams.say(MAYA, "improve home", channel, mention=True)
+
+    [said] = teams.connector.posts_to(channel["id"])
+    assert "sent it to our 1:1 chat" in said.text and not said.cards  # nothing of Maya's home in the channel
+    assert "Decide the fix of" in _card_text(teams.connector.posts_to(MAYA.personal)[-1].cards[0])

@@ -18,6 +18,7 @@ SCOPES = {
     "chat.getPermalink": None,  # the link to a thread in an approver's DM: Slack asks no scope for it
     "usergroups.users.list": "usergroups:read",
     "views.open": None,  # needs only a trigger id
+    "views.publish": None,  # the App Home tab: no scope, the manifest enables the tab
     "files.upload_v2": "files:write",
     "conversations.open": "im:write",  # the DM's id, to look in its history
     # looking for a message whose answer was lost: in channels, private channels and DMs
