@@ -91,5 +91,6 @@ async def test_text_longer_than_the_form_takes_comes_back_so_nothing_is_lost(tea
 def test_the_manifest_suggests_the_grammars_commands() -> None:
     [command_list] = manifest("11111111-2222-3333-4444-555555555555")["bots"][0]["commandLists"]
     assert [c["title"] for c in command_list["commands"]] == [
-        "improve", "improve checkins", "improve list", "improve show", "improve export", "improve help"]  # fmt: skip
+        "improve", "improve checkins", "improve list", "improve show", "improve home", "improve export",
+        "improve help"]  # fmt: skip
     assert all(len(c["description"]) <= 128 for c in command_list["commands"])
