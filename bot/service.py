@@ -183,13 +183,10 @@ class ImproveService:
             return False
 
     async def _run(self, fn: Callable[[Session], T], *, inline: bool = False) -> T:
-        def in_transaction() -> T:
+        if inline:
             with transaction(self.engine) as session:
                 return fn(session)
-
-        if inline:
-            return in_transaction()
-        return await self._runner.run(in_transaction)
+        return await self._runner.transaction(self.engine, fn)
 
     async def _act(self, ws: WorkspaceRef, actor: Actor, fn: Callable[[Act], T], *, reads: bool = True) -> T:
         """Run a registered handler in one transaction (one that reads nothing runs at once, in this thread)."""

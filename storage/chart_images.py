@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from storage.downloads import is_token
 from storage.models import ChartImage
 
 KEEP = 3  # per workspace and kind: a view published a moment ago still shows its picture
@@ -61,7 +62,7 @@ def set_ref(session: Session, image_id: int, ref: str) -> None:
 
 def png_of(session: Session, token: str) -> bytes | None:
     """The picture behind `token`; None for anything else (unknown, dropped, malformed)."""
-    if not 20 <= len(token) <= 64 or not token.replace("-", "").replace("_", "").isalnum():
+    if not is_token(token):
         return None
     image = session.exec(select(ChartImage).where(ChartImage.token == token)).first()
     return image.png if image is not None else None

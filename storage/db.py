@@ -122,6 +122,15 @@ class Runner:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
         self._wait = wait
 
+    async def transaction(self, engine: Engine, fn: Callable[[Session], T]) -> T:
+        """`fn(session)` in one transaction (storage.db.transaction), on a worker (see `run`)."""
+
+        def in_transaction() -> T:
+            with transaction(engine) as session:
+                return fn(session)
+
+        return await self.run(in_transaction)
+
     async def run(self, fn: Callable[[], T]) -> T:
         job = _Job(fn)
         future = asyncio.wrap_future(self._pool.submit(job))

@@ -23,9 +23,14 @@ def keep(engine: Engine, workspace_id: int, user: str, filename: str, content: b
     return token
 
 
+def is_token(token: str) -> bool:
+    """Whether `token` could be one of ours (secrets.token_urlsafe): anything else is not looked up."""
+    return 20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
+
+
 def fetch(engine: Engine, token: str, now: datetime) -> Download | None:
     """The file behind `token` while it has not expired; None for anything else (unknown, expired, malformed)."""
-    if not 20 <= len(token) <= 64 or not token.replace("-", "").replace("_", "").isalnum():
+    if not is_token(token):
         return None
     with Session(engine) as session:
         download = session.exec(select(Download).where(Download.token == token)).first()

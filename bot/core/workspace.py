@@ -69,6 +69,11 @@ class WorkspaceRef:
     external_id: str
     settings: WorkspaceSettings
 
+    @classmethod
+    def of(cls, row: Workspace) -> WorkspaceRef:
+        """The workspace as its stored row says (its settings as last saved)."""
+        return cls(row.id or 0, row.platform, row.external_id, WorkspaceSettings.from_json(row.settings))
+
 
 def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
     """Store the configured settings with every workspace of the platform (at start-up: the scheduler reads the

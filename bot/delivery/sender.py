@@ -309,8 +309,6 @@ class Delivery:
                 view = await self._home(row.workspace_id, row.target or "")
             except Unavailable as exc:  # the database is busy or down: the next flush renders it again
                 raise ChatError(f"the home view could not be read: {exc}") from exc
-            except LookupError as exc:
-                raise Missing(f"no home view to render: {exc}") from exc
             home = await self._late.linked(view, None)
             await self._chat.home(row.target or "", home)
             return None

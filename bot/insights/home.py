@@ -24,11 +24,12 @@ from bot.core.domain import Status
 from bot.core.messages import Message
 from bot.core.outcomes import Actor
 from bot.core.ports import ChatError, ChatPort, Directory
-from bot.core.workspace import WorkspaceRef, WorkspaceSettings
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.late import Missing
 from bot.insights import home_views, team, team_chart
 from bot.insights.waiting import Waiting, waiting_on
 from storage import chart_images
-from storage.db import Runner, Unavailable, transaction
+from storage.db import Runner, Unavailable
 from storage.models import AuditEntry, HomeView, Improvement, Workspace
 
 log = logging.getLogger("improvebot.home")
@@ -140,11 +141,7 @@ class Homes:
         self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures]] = LRUCache(maxsize=1000)
 
     async def _run(self, fn: Callable[[Session], T]) -> T:
-        def in_transaction() -> T:
-            with transaction(self._engine) as session:
-                return fn(session)
-
-        return await self._runner.run(in_transaction)
+        return await self._runner.transaction(self._engine, fn)
 
     async def render(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
         """`user`'s home as it reads now (`opened`: they opened it, remember to publish it again on changes).
@@ -176,10 +173,9 @@ class Homes:
 
         def load(session: Session) -> WorkspaceRef:
             workspace = session.get(Workspace, workspace_id)
-            if workspace is None or workspace.id is None:
-                raise LookupError(f"no workspace {workspace_id}")
-            settings = WorkspaceSettings.from_json(workspace.settings)
-            return WorkspaceRef(workspace.id, workspace.platform, workspace.external_id, settings)
+            if workspace is None:
+                raise Missing(f"no workspace {workspace_id} to render a home view of")
+            return WorkspaceRef.of(workspace)
 
         return await self.render(await self._run(load), user)
 

@@ -68,8 +68,7 @@ def _waiting(data: Home, word: str) -> list[Block]:
             blocks.append(Actions(buttons=[resubmit_button(imp)]))
         else:
             blocks.append(Paragraph(spans=[Text(text="🔍 The 5 Whys of "), _name(imp.number, title_of(imp)),
-                                           Text(text=" wait for your answer in its "),
-                                           ThreadLink(text="thread", improvement=imp.id)]))  # fmt: skip
+                                           Text(text=" wait for your answer in its "), _thread(imp.id)]))  # fmt: skip
     for checkin, imp in waiting.checkins[:EACH]:
         blocks.append(Paragraph(spans=[Text(text=f"🔁 Check-in {checkin.position} of {checkin.of}: does the fix of "),
                                        _name(imp.number, title_of(imp)), Text(text=" still hold? · "),

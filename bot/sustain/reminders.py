@@ -108,7 +108,8 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
     remind about are looked at, so an improvement planned once is never looked at again. Returns 0: it queues
     no message itself."""
     for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
-        settings = WorkspaceSettings.from_json(workspace.settings)
+        ws = WorkspaceRef.of(workspace)
+        settings = ws.settings
         stages = []
         if settings.nudge_whys_days:
             stages.append(col(Improvement.status) == Status.INVESTIGATING.value)
@@ -126,7 +127,6 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
-        ws = WorkspaceRef(workspace.id or 0, platform, workspace.external_id, settings)
         for improvement in session.exec(statement).all():
             plan(session, ws, improvement, now, since=improvement.updated_at)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.teams_flows import PROPOSAL, REPORT, report
+from tests.support.teams_flows import PROPOSAL, REPORT, report, to_approval
 from tests.support.teams_world import ALEX, INTAKE, JO, MAYA, TeamsWorld, find_action
 
 
@@ -112,12 +112,8 @@ async def test_form_errors_are_shown_on_the_card_with_the_answers_kept(teams: Te
 
 
 async def test_decline_with_a_reason_from_the_approvers_private_form(teams: TeamsWorld) -> None:
-    root = await report(teams)
+    root = await to_approval(teams)
     chain = teams.thread(root)
-    await teams.say(ALEX, "Two web forms", chain)
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
-    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
     request = teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1]
 
     response = await teams.click(MAYA, request, "decline", chain)

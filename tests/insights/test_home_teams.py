@@ -6,18 +6,8 @@ from __future__ import annotations
 
 import json
 
-from tests.support.teams_flows import PROPOSAL, report
-from tests.support.teams_world import ALEX, INTAKE, MAYA, TeamsWorld
-
-
-async def _to_approval(teams: TeamsWorld) -> str:
-    root = await report(teams)
-    chain = teams.thread(root)
-    await teams.say(ALEX, "Two web forms", chain)
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
-    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
-    return root
+from tests.support.teams_flows import to_approval
+from tests.support.teams_world import ALEX, MAYA, TeamsWorld
 
 
 def _card_text(card: dict) -> str:
@@ -25,7 +15,7 @@ def _card_text(card: dict) -> str:
 
 
 async def test_improve_home_is_a_card_that_refreshes_for_its_viewer(teams: TeamsWorld) -> None:
-    await _to_approval(teams)
+    await to_approval(teams)
 
     await teams.say(MAYA, "improve home", teams.personal(MAYA))
 
@@ -44,7 +34,7 @@ async def test_improve_home_is_a_card_that_refreshes_for_its_viewer(teams: Teams
 
 
 async def test_approving_from_the_home_card_answers_with_the_view_as_it_is_now(teams: TeamsWorld) -> None:
-    root = await _to_approval(teams)
+    root = await to_approval(teams)
     await teams.say(MAYA, "improve home", teams.personal(MAYA))
     home = teams.connector.posts_to(MAYA.personal)[-1]
 
@@ -58,7 +48,7 @@ async def test_approving_from_the_home_card_answers_with_the_view_as_it_is_now(t
 
 
 async def test_the_team_chart_is_served_by_the_bots_own_server(teams: TeamsWorld) -> None:
-    await _to_approval(teams)
+    await to_approval(teams)
 
     await teams.say(ALEX, "improve home", teams.personal(ALEX))
 
@@ -73,7 +63,7 @@ async def test_the_team_chart_is_served_by_the_bots_own_server(teams: TeamsWorld
 
 
 async def test_improve_home_in_a_channel_goes_to_the_persons_own_chat(teams: TeamsWorld) -> None:
-    await _to_approval(teams)
+    await to_approval(teams)
     channel = {"id": "19:general@thread.tacv2", "conversationType": "channel", "isGroup": True}
 
     await teams.say(MAYA, "improve home", channel, mention=True)

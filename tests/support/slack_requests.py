@@ -38,22 +38,29 @@ def slash_command(text: str, user: str, *, channel: str = "C0GENERAL", team: str
 def block_action(action_id: str, value: str, user: str, *, channel: str, message_ts: str,
                  thread_ts: str | None = None, team: str = TEAM) -> tuple[bytes, str]:  # fmt: skip
     payload = {
+        **_click(action_id, value, user, team),
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "channel": {"id": channel, "name": "improvements"},
+        "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts or message_ts, "text": ""},
+        "response_url": "http://127.0.0.1:9/response/hook",
+    }  # fmt: skip
+    return form({"payload": json.dumps(payload)})
+
+
+def _click(action_id: str, value: str, user: str, team: str) -> dict[str, Any]:
+    """What every block_actions payload carries: who clicked which button."""
+    return {
         "type": "block_actions",
         "team": {"id": team, "domain": "acme"},
         "user": {"id": user, "username": user.lower(), "team_id": team},
         "api_app_id": "A0001",
         "token": "legacy",
         "trigger_id": f"trig.{user}.{time.time_ns()}",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "channel": {"id": channel, "name": "improvements"},
-        "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts or message_ts, "text": ""},
-        "response_url": "http://127.0.0.1:9/response/hook",
         "actions": [{
             "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
             "text": {"type": "plain_text", "text": action_id}, "action_ts": str(time.time()),
         }],
     }  # fmt: skip
-    return form({"payload": json.dumps(payload)})
 
 
 def home_opened(user: str, *, event_id: str, team: str = TEAM, tab: str = "home") -> tuple[bytes, str]:
@@ -68,19 +75,10 @@ def home_opened(user: str, *, event_id: str, team: str = TEAM, tab: str = "home"
 def home_action(action_id: str, value: str, user: str, *, view: dict[str, Any], team: str = TEAM) -> tuple[bytes, str]:
     """A click on a button of the Home tab: no channel, no message, no response_url; the view it was on."""
     payload = {
-        "type": "block_actions",
-        "team": {"id": team, "domain": "acme"},
-        "user": {"id": user, "username": user.lower(), "team_id": team},
-        "api_app_id": "A0001",
-        "token": "legacy",
-        "trigger_id": f"trig.{user}.{time.time_ns()}",
+        **_click(action_id, value, user, team),
         "container": {"type": "view", "view_id": "VHOME"},
         "view": {"id": "VHOME", "team_id": team, "type": "home", "callback_id": "", "private_metadata": "",
                  "blocks": view.get("blocks", []), "state": {"values": {}}, "hash": "h"},
-        "actions": [{
-            "type": "button", "action_id": action_id, "block_id": "b1", "value": value,
-            "text": {"type": "plain_text", "text": action_id}, "action_ts": str(time.time()),
-        }],
     }  # fmt: skip
     return form({"payload": json.dumps(payload)})
 

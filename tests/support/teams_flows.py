@@ -19,3 +19,15 @@ async def report(teams: TeamsWorld) -> str:
     assert response.status_code == 200, response.text
     [card] = teams.connector.posts_to(INTAKE)
     return card.response["id"]
+
+
+async def to_approval(teams: TeamsWorld, *, timezone: str = "UTC") -> str:
+    """Report -> the why answered in the thread (from a Teams client in `timezone`) -> root cause -> Alex proposes
+    the fix: the approval request is the thread's latest message. Returns the card's activity id."""
+    root = await report(teams)
+    chain = teams.thread(root)
+    await teams.say(ALEX, "Two web forms", chain, timezone=timezone)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
+    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
+    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
+    return root

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.support.teams_flows import PROPOSAL, report
+from tests.support.teams_flows import PROPOSAL, report, to_approval
 from tests.support.teams_world import ALEX, INTAKE, MAYA, WINS, TeamsWorld
 
 
 async def implemented(teams: TeamsWorld) -> str:
-    root = await report(teams)
+    root = await to_approval(teams, timezone="America/New_York")
     chain = teams.thread(root)
-    await teams.say(ALEX, "Two web forms", chain, timezone="America/New_York")
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "root_cause", chain)
-    await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "propose", chain)
-    await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], PROPOSAL, teams.personal(ALEX))
     await teams.click(MAYA, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "approve", chain)
     await teams.click(ALEX, teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1], "mark_implemented", chain)
     await teams.submit(ALEX, teams.connector.posts_to(ALEX.personal)[-1], {"metric_now": "3", "note": ""},
