@@ -253,6 +253,7 @@ def approve(
 ) -> Improvement:
     improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.APPROVE, None, now)
     improvement.approved_by = actor.user
+    improvement.first_approved_at = improvement.first_approved_at or now
     lock_approved(improvement, ws.settings, now)
     outbox.refresh_card(improvement)
     outbox.reply(improvement, views.owner_assignment(improvement, actor.user), key=owner_key(improvement))

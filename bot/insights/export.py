@@ -95,7 +95,7 @@ def _improvement_row(imp: Improvement, settings: WorkspaceSettings, root: str, d
     metric = metric_of(imp)
     met = target_met(metric, imp.metric_now_value) if imp.metric_now_value is not None else None
     return [
-        imp.number, imp.problem, _when(imp.created_at), _when(imp.approved_at), _when(imp.implemented_at),
+        imp.number, imp.problem, _when(imp.created_at), _when(imp.first_approved_at), _when(imp.implemented_at),
         _when(imp.sustained_at), _when(imp.closed_at), imp.status, imp.area, imp.frequency, _number(imp.hours_per_week),
         "" if imp.people is None else imp.people,
         _number(ledger.estimated.hours_per_year if ledger.estimated else None),

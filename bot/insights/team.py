@@ -78,7 +78,7 @@ def team_figures(session: Session, workspace_id: int, now: datetime, tz: str) ->
     return TeamFigures(
         quarter=quarter,
         stages=stages,
-        approved=_gained(session, mine, col(Improvement.approved_at), quarter.start, now, None),
+        approved=_gained(session, mine, col(Improvement.first_approved_at), quarter.start, now, None),
         confirmed=_gained(session, mine, col(Improvement.sustained_at), quarter.start, now, Status.SUSTAINED),
         pareto=_pareto(session, mine),
         **_cycle_times(session, mine, now),
@@ -131,7 +131,11 @@ def _median(session: Session, days: Any, *where: Any) -> tuple[float | None, int
 
 def _cycle_times(session: Session, mine: Any, now: datetime) -> dict[str, Any]:
     since = now - timedelta(days=CYCLE_DAYS)
-    created, approved, done = col(Improvement.created_at), col(Improvement.approved_at), col(Improvement.implemented_at)
+    created, approved, done = (
+        col(Improvement.created_at),
+        col(Improvement.first_approved_at),
+        col(Improvement.implemented_at),
+    )
     to_approval, _ = _median(session, _days_between(session, created, approved), mine, approved >= since,
                              approved <= now)  # fmt: skip
     to_implemented, fixes = _median(session, _days_between(session, approved, done), mine, done >= since,

@@ -1,5 +1,6 @@
-"""Migration 0010 on an existing database: free-text baselines, targets and readings become numbers where they
-parse and keep their text where they do not; approved fixes get their case locked; live cycles are dated."""
+"""Migrations 0010 and 0012 on an existing database: free-text baselines, targets and readings become numbers where
+they parse and keep their text where they do not; approved fixes get their case locked; live cycles are dated; the
+first approval is dated from the decisions."""
 
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ def test_old_rows_become_numbers_where_they_parse(old_db: Engine) -> None:
         approved = {"at": datetime(2026, 10, 6, 9, tzinfo=UTC)}
         connection.execute(text("INSERT INTO decision (improvement_id, round, kind, actor_id, created_at) "
                                 "VALUES (1, 1, 'approved', 'U0MAYA', :at)"), approved)  # fmt: skip
+        connection.execute(text("INSERT INTO decision (improvement_id, round, kind, actor_id, created_at) "
+                                "VALUES (1, 2, 'approved', 'U0MAYA', :at)"), {"at": datetime(2026, 11, 9, tzinfo=UTC)})  # fmt: skip
 
     upgrade(old_db)
 
@@ -98,10 +101,12 @@ def test_old_rows_become_numbers_where_they_parse(old_db: Engine) -> None:
     assert first.metric_now_value == 2 and first.baseline == "40/week"  # the text stays beside (a downgrade keeps it)
     assert (first.approved_hours_per_year, first.approved_hourly_rate, first.approved_currency) == (1040, 72.5, "€")
     assert str(first.approved_at).startswith("2026-10-06 09:00")
+    assert str(first.first_approved_at).startswith("2026-10-06 09:00")  # 0012: its first approval, not a later one
     assert (words.baseline_value, words.target_value, words.metric_now_value) == (None, None, None)
     assert (words.baseline, words.target, words.metric_now) == ("about half", "most", "better")
     assert (unapproved.baseline_value, unapproved.target_value, unapproved.metric_direction) == (10, 60, "higher")
     assert unapproved.approved_hours_per_year is None and unapproved.approved_at is None
+    assert unapproved.first_approved_at is None and words.first_approved_at is None
     assert [(c.improvement_id, c.cycle, str(c.implemented_at)[:16], c.ended_because) for c in cycles] == [
         (1, 0, "2026-10-12 09:00", None),
         (2, 0, "2026-10-12 10:00", "slipped"),  # dated from its check-in: due 7 days after it went live

@@ -49,6 +49,8 @@ async def test_the_approved_case_keeps_the_rate_of_its_day(db, clock, slack_api)
             improvement = session.exec(select(Improvement)).one()
             assert (improvement.hours_per_week, improvement.people) == (2, 10)
             assert (improvement.approved_hours_per_year, improvement.approved_hourly_rate) == (1040, 50)
+            assert improvement.first_approved_at is not None
+            assert improvement.first_approved_at == improvement.approved_at  # locked when approved (it had its case)
     finally:
         await dearer.close()
 

@@ -1,35 +1,15 @@
-"""SQLModel tables. One workspace (a Slack team, a Teams tenant, the console) owns everything below it."""
+"""The improvement and its history: reports, whys, decisions, readings, cycles, check-ins, reminders, the weekly
+announcements and the audit trail. One workspace (a Slack team, a Teams tenant, the console) owns everything."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timestamps are stored in UTC and always read back timezone-aware (SQLite alone would drop the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-
-def _when(nullable: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+from storage.models.base import when
 
 
 class Workspace(SQLModel, table=True):
@@ -40,7 +20,7 @@ class Workspace(SQLModel, table=True):
     external_id: str = Field(max_length=100)  # Slack team id, Teams tenant id
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_number: int = 0  # per-workspace improvement numbering: #1, #2 …
-    created_at: datetime = _when()
+    created_at: datetime = when()
 
 
 class Improvement(SQLModel, table=True):
@@ -77,27 +57,28 @@ class Improvement(SQLModel, table=True):
     approved_hours_per_year: float | None = None
     approved_hourly_rate: float | None = None
     approved_currency: str | None = Field(default=None, max_length=8)
-    approved_at: datetime | None = _when(nullable=True)
+    approved_at: datetime | None = when(nullable=True)  # when the case was locked (see first_approved_at)
+    first_approved_at: datetime | None = when(nullable=True)  # the first approval decision
     # the result: the latest reading (every reading is a Reading row); metric_now keeps an old text reading
     metric_now: str | None = Field(default=None, max_length=200)
     metric_now_value: float | None = None
     implemented_note: str | None = Field(default=None, sa_column=Column(Text))
     approved_by: str | None = Field(default=None, max_length=100)
     anonymous: bool = False  # the reporter's name is never shown (credited as "a teammate")
-    stalled_at: datetime | None = _when(nullable=True)  # the 5 Whys went unanswered (bot.sustain.reminders)
-    overdue_at: datetime | None = _when(nullable=True)  # the fix passed its due date before it was implemented
-    unverified_at: datetime | None = _when(nullable=True)  # a check-in was missed; the next answer verifies it
+    stalled_at: datetime | None = when(nullable=True)  # the 5 Whys went unanswered (bot.sustain.reminders)
+    overdue_at: datetime | None = when(nullable=True)  # the fix passed its due date before it was implemented
+    unverified_at: datetime | None = when(nullable=True)  # a check-in was missed; the next answer verifies it
     # closed (bot.improvements.closing): why, by whom, and the status a reopen returns to
     closed_reason: str | None = Field(default=None, max_length=20)
     closed_note: str | None = Field(default=None, sa_column=Column(Text))
     duplicate_of: int | None = None  # the number of the improvement it duplicates
     closed_by: str | None = Field(default=None, max_length=100)
-    closed_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = when(nullable=True)
     reopen_status: str | None = Field(default=None, max_length=30)
-    created_at: datetime = _when()
-    updated_at: datetime = _when()
-    implemented_at: datetime | None = _when(nullable=True)
-    sustained_at: datetime | None = _when(nullable=True)
+    created_at: datetime = when()
+    updated_at: datetime = when()
+    implemented_at: datetime | None = when(nullable=True)
+    sustained_at: datetime | None = when(nullable=True)
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
@@ -105,7 +86,7 @@ class Improvement(SQLModel, table=True):
         Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
         Index("ix_improvement_workspace_status", "workspace_id", "status", "area", "hours_per_week", "people"),  # home
         Index("ix_improvement_workspace_created", "workspace_id", "created_at", "reporter_id"),  # who reported
-        Index("ix_improvement_workspace_approved", "workspace_id", "approved_at", "created_at"),  # cycle times
+        Index("ix_improvement_workspace_approved", "workspace_id", "first_approved_at", "created_at"),  # cycle times
         Index("ix_improvement_workspace_reporter", "workspace_id", "reporter_id"),  # … one person's improvements
         Index("ix_improvement_workspace_owner", "workspace_id", "owner_id"),
     )
@@ -120,7 +101,7 @@ class Why(SQLModel, table=True):
     question: str = Field(sa_column=Column(Text, nullable=False))
     answer: str | None = Field(default=None, sa_column=Column(Text))
     answered_by: str | None = Field(default=None, max_length=100)
-    answered_at: datetime | None = _when(nullable=True)
+    answered_at: datetime | None = when(nullable=True)
     answer_ref: str | None = Field(default=None, max_length=200, index=True)  # the answer's own message id
     message_key: str | None = Field(default=None, max_length=60)  # the question's message, when asked again
 
@@ -135,7 +116,7 @@ class Decision(SQLModel, table=True):
     actor_id: str = Field(max_length=100)
     text: str | None = Field(default=None, sa_column=Column(Text))
     asked: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # "proposed": who may decide it
-    created_at: datetime = _when()
+    created_at: datetime = when()
 
 
 class Reminder(SQLModel, table=True):
@@ -153,8 +134,8 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=30)
     subject: str = Field(max_length=60)
     status: str = Field(default="pending", max_length=12)  # pending | sent | cancelled
-    due_at: datetime = _when()
-    done_at: datetime | None = _when(nullable=True)
+    due_at: datetime = when()
+    done_at: datetime | None = when(nullable=True)
 
 
 class Reading(SQLModel, table=True):
@@ -170,7 +151,7 @@ class Reading(SQLModel, table=True):
     checkin_id: int | None = Field(default=None, foreign_key="checkin.id")
     value: float | None = None
     text: str | None = Field(default=None, max_length=200)  # a reading from before numbers, that did not parse
-    at: datetime = _when()
+    at: datetime = when()
 
 
 class FixCycle(SQLModel, table=True):
@@ -187,52 +168,9 @@ class FixCycle(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id")
     improvement_id: int = Field(foreign_key="improvement.id", index=True)
     cycle: int
-    implemented_at: datetime = _when()
-    ended_at: datetime | None = _when(nullable=True)
+    implemented_at: datetime = when()
+    ended_at: datetime | None = when(nullable=True)
     ended_because: str | None = Field(default=None, max_length=10)  # slipped | closed
-
-
-class Download(SQLModel, table=True):
-    """A file (an export) waiting to be fetched from the bot's own server through an unguessable link, until it
-    expires (where the platform takes no files in a chat: Teams)."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    token: str = Field(max_length=64, unique=True)
-    workspace_id: int = Field(foreign_key="workspace.id")
-    user_id: str = Field(max_length=200)
-    filename: str = Field(max_length=120)
-    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = _when()
-    expires_at: datetime = _when()
-
-
-class ChartImage(SQLModel, table=True):
-    """A chart drawn once for the data it shows (its digest); `ref`: how the platform shows it in a message (a
-    Slack file id, the URL of `token` on the bot's own server for Teams), made once."""
-
-    __tablename__ = "chart_image"
-    __table_args__ = (UniqueConstraint("workspace_id", "kind", "digest", name="uq_chart_image_digest"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id")
-    kind: str = Field(max_length=20)  # team
-    digest: str = Field(max_length=64)  # sha256 of the data drawn
-    token: str = Field(max_length=64, unique=True)  # its address on the bot's own server
-    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    ref: str | None = Field(default=None, max_length=500)
-    created_at: datetime = _when()
-
-
-class HomeView(SQLModel, table=True):
-    """A person who opened the bot's home (Slack's App Home): published again when something on it changes."""
-
-    __tablename__ = "home_view"
-    __table_args__ = (UniqueConstraint("workspace_id", "user_id", name="uq_home_view_user"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id")
-    user_id: str = Field(max_length=100)
-    opened_at: datetime = _when()
 
 
 class AuditEntry(SQLModel, table=True):
@@ -244,80 +182,7 @@ class AuditEntry(SQLModel, table=True):
     actor_id: str = Field(max_length=100)
     action: str = Field(max_length=40)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    at: datetime = _when()
-
-
-class ProcessedEvent(SQLModel, table=True):
-    """Inbound events already handled (Slack event_id, Teams activity id): a retry of one does nothing."""
-
-    __tablename__ = "processed_event"
-    __table_args__ = (UniqueConstraint("workspace_id", "event_id", name="uq_processed_event"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id")
-    event_id: str = Field(max_length=200)
-    at: datetime = _when()
-
-
-class OutboxMessage(SQLModel, table=True):
-    """A message to deliver, saved in the same transaction as the change it announces.
-
-    kind: card (post or refresh the improvement's card), thread (reply in its thread), update (edit a posted
-    message by key), dm (to a person), channel (a new post in a channel).
-    """
-
-    __tablename__ = "outbox_message"
-    __table_args__ = (
-        Index("ix_outbox_pending", "status", "next_attempt_at"),
-        # the claim's "no older pending row of the same improvement" check (see bot/delivery.py)
-        Index(
-            "ix_outbox_pending_by_improvement",
-            "improvement_id",
-            "id",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", index=True)
-    improvement_id: int | None = Field(default=None, foreign_key="improvement.id", index=True)
-    kind: str = Field(max_length=10)
-    target: str | None = Field(default=None, max_length=100)  # channel or user id, for dm / channel
-    key: str | None = Field(default=None, max_length=60)  # remember the posted message under this key
-    after_id: int | None = Field(default=None)  # wait until this row has gone out (a chart after its digest)
-    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    status: str = Field(default="pending", max_length=10)  # pending | sent | dead
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
-    next_attempt_at: datetime = _when()
-    claimed_until: datetime | None = _when(nullable=True)  # the lease: renewed while its holder is alive
-    claimed_by: str | None = Field(default=None, max_length=36)  # the flush that holds the lease
-    claimed_at: datetime | None = _when(nullable=True)  # when it was claimed: a send made by the holder is after it
-    # the row may have gone out already (a send whose answer was lost, or a holder that died): it is looked for
-    # on the platform, among the messages since this time, before it is ever sent again
-    unsure_since: datetime | None = _when(nullable=True)
-    created_at: datetime = _when()
-    sent_at: datetime | None = _when(nullable=True)
-
-
-class PostedMessage(SQLModel, table=True):
-    """Where a message the bot posted lives, so it can be edited in place or replied under."""
-
-    __tablename__ = "posted_message"
-    __table_args__ = (
-        UniqueConstraint("improvement_id", "key", name="uq_posted_improvement_key"),
-        Index("ix_posted_channel_ref", "channel", "ref"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id")
-    improvement_id: int | None = Field(default=None, foreign_key="improvement.id")
-    key: str = Field(max_length=60)  # "card", "why:2", "approval:1" …
-    channel: str = Field(max_length=200)
-    ref: str = Field(max_length=200)  # Slack ts, Teams activity id
-    thread: str | None = Field(default=None, max_length=200)
-    created_at: datetime = _when()
+    at: datetime = when()
 
 
 class Checkin(SQLModel, table=True):
@@ -338,17 +203,17 @@ class Checkin(SQLModel, table=True):
     after_days: int
     tz: str = Field(max_length=64)  # the owner's zone when scheduled
     status: str = Field(max_length=12)  # scheduled | sent | answered | missed | cancelled
-    due_at: datetime = _when()
-    sent_at: datetime | None = _when(nullable=True)
-    nudge_at: datetime | None = _when(nullable=True)
-    nudged_at: datetime | None = _when(nullable=True)
-    miss_at: datetime | None = _when(nullable=True)  # unanswered by then: missed
-    missed_at: datetime | None = _when(nullable=True)
+    due_at: datetime = when()
+    sent_at: datetime | None = when(nullable=True)
+    nudge_at: datetime | None = when(nullable=True)
+    nudged_at: datetime | None = when(nullable=True)
+    miss_at: datetime | None = when(nullable=True)  # unanswered by then: missed
+    missed_at: datetime | None = when(nullable=True)
     answer: str | None = Field(default=None, max_length=10)  # holding | slipping
     signal: str | None = Field(default=None, max_length=10)  # its reading signalled: asked | holding | slipping
     reading: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, sa_column=Column(Text))
-    answered_at: datetime | None = _when(nullable=True)
+    answered_at: datetime | None = when(nullable=True)
     snoozes: int = 0
 
 
@@ -360,40 +225,10 @@ class Digest(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     week: str = Field(max_length=10)  # 2026-W48, in the workspace's zone
-    slot_at: datetime = _when()
+    slot_at: datetime = when()
     status: str = Field(max_length=10)  # posted | empty | skipped
-    covers_from: datetime | None = _when(nullable=True)
-    covers_until: datetime = _when()
+    covers_from: datetime | None = when(nullable=True)
+    covers_until: datetime = when()
     wins: int = 0
     outbox_id: int | None = Field(default=None)  # the announcement's outbox row: dead means it never went out
-    created_at: datetime = _when()
-
-
-class TeamsReference(SQLModel, table=True):
-    """What proactive Teams messages need, learned from every activity and install: the tenant's service URL,
-    a person's 29: id, name, time zone and 1:1 conversation, a channel's conversation."""
-
-    __tablename__ = "teams_reference"
-    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key", name="uq_teams_reference"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", index=True)
-    kind: str = Field(max_length=10)  # tenant | user | channel
-    key: str = Field(max_length=200)  # the tenant id, a person's AAD object id, a channel's conversation id
-    service_url: str = Field(max_length=300)
-    conversation_id: str | None = Field(default=None, max_length=300)  # user: the 1:1 chat; channel: itself
-    user_id: str | None = Field(default=None, max_length=200)  # a person's 29: id
-    name: str | None = Field(default=None, max_length=200)
-    timezone: str | None = Field(default=None, max_length=64)
-    bot_id: str | None = Field(default=None, max_length=200)
-    team_id: str | None = Field(default=None, max_length=300)
-    updated_at: datetime = _when()
-
-
-class HealthCheck(SQLModel, table=True):
-    """One row `/healthz` writes to: a database that can be read but not written (disk full, read-only) is down."""
-
-    __tablename__ = "health_check"
-
-    id: int | None = Field(default=None, primary_key=True)
-    checked_at: datetime = _when()
+    created_at: datetime = when()
