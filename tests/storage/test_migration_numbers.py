@@ -84,8 +84,9 @@ def test_old_rows_become_numbers_where_they_parse(old_db: Engine) -> None:
         approved = {"at": datetime(2026, 10, 6, 9, tzinfo=UTC)}
         connection.execute(text("INSERT INTO decision (improvement_id, round, kind, actor_id, created_at) "
                                 "VALUES (1, 1, 'approved', 'U0MAYA', :at)"), approved)  # fmt: skip
+        again = {"at": datetime(2026, 11, 9, tzinfo=UTC)}  # approved again after an edit
         connection.execute(text("INSERT INTO decision (improvement_id, round, kind, actor_id, created_at) "
-                                "VALUES (1, 2, 'approved', 'U0MAYA', :at)"), {"at": datetime(2026, 11, 9, tzinfo=UTC)})  # fmt: skip
+                                "VALUES (1, 2, 'approved', 'U0MAYA', :at)"), again)  # fmt: skip
 
     upgrade(old_db)
 
