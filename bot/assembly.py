@@ -68,7 +68,7 @@ def assemble(
         card=interactions.card,
         chart=interactions.draw,
         file=interactions.write,
-        home=homes.of_workspace,
+        home=homes,
         concurrency=concurrency,
     )
     service = ImproveService(

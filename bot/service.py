@@ -13,7 +13,6 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from cachetools import LRUCache
@@ -43,6 +42,7 @@ from bot.core.ports import ChatError, Directory
 from bot.core.registry import Act, Answer, Registry, Reply, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
+from bot.improvements.thread_view import ThreadView, thread_view
 from bot.insights.home import Homes
 from storage import queries
 from storage.db import Runner, Unavailable, transaction
@@ -84,24 +84,6 @@ def _claim(act: Act, instance: str | None) -> bool:
         return False
     act.session.add(ProcessedEvent(workspace_id=act.ws.id, event_id=key, at=act.now))
     return True
-
-
-@dataclass(frozen=True)
-class ThreadEntry:
-    """One message in a thread after the card: the bot's (`message`), or a person's answer to a why (`who`, `text`)."""
-
-    at: datetime
-    message: Message | None = None
-    who: str = ""
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class ThreadView:
-    channel: str
-    ref: str
-    card: Message
-    entries: list[ThreadEntry]  # in the order they were said
 
 
 @dataclass(frozen=True)
@@ -238,6 +220,11 @@ class ImproveService:
         again on changes). Raises Unavailable when it cannot be read."""
         return await self._home(await self.workspace(external_id), user, opened=opened, notice=notice)
 
+    async def publish_home(self, external_id: str, user: str, message: Message) -> None:
+        """Push `user`'s home view to them (Slack's App Home). Raises ChatError, Unavailable."""
+        assert self._homes is not None, "no home views in this assembly"
+        await self._homes.publish((await self.workspace(external_id)).id, user, message)
+
     async def _home(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
         assert self._homes is not None, "no home views in this assembly"
         return await self.delivery.linked(await self._homes.render(ws, user, opened=opened, notice=notice))
@@ -367,30 +354,4 @@ class ImproveService:
         ws = await self.workspace(external_id)
         card_view = self.registry.card
         assert card_view is not None, "no capability registered the improvement's card"
-
-        def find(session: Session) -> ThreadView | None:
-            improvement = queries.improvement_by_number(session, ws.id, number)
-            card = queries.posted(session, improvement.id or 0, "card") if improvement else None
-            if improvement is None or card is None:
-                return None
-            latest: dict[str, ThreadEntry] = {}
-            for row in queries.delivered_in_thread(session, improvement.id or 0):
-                key = row.key or f"row:{row.id}"
-                if row.kind == "update" and key not in latest:
-                    continue  # an edit of a message outside the thread (a DM)
-                at = latest[key].at if key in latest else row.created_at
-                latest[key] = ThreadEntry(at=at, message=Message.model_validate(row.payload))
-            answers = {  # each right under the question it answers
-                why.message_key or f"why:{why.position}": ThreadEntry(
-                    at=why.answered_at, who=why.answered_by or "", text=why.answer or ""
-                )
-                for why in queries.whys_of(session, improvement.id or 0)
-                if why.answer and why.answered_at
-            }
-            entries: list[ThreadEntry] = []
-            for key, entry in latest.items():
-                entries += [entry, answers[key]] if key in answers else [entry]
-            head = card_view(session, improvement, ws.settings)
-            return ThreadView(channel=card.channel, ref=card.ref, card=head, entries=entries)
-
-        return await self._run(find)
+        return await self._run(lambda session: thread_view(session, ws, number, card_view))

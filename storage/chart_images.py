@@ -32,8 +32,11 @@ def newest(session: Session, workspace_id: int, kind: str) -> ChartImage | None:
     ).first()
 
 
-def keep(session: Session, workspace_id: int, kind: str, digest: str, png: bytes, now: datetime) -> ChartImage:
-    """Store a chart just drawn (or return the same one another process stored first), dropping older ones."""
+def keep(
+    session: Session, workspace_id: int, kind: str, digest: str, png: bytes, now: datetime
+) -> tuple[ChartImage, list[str]]:
+    """Store a chart just drawn (or return the same one another process stored first), dropping older ones:
+    the chart, and the refs of the dropped ones (the platform's copies, to delete there)."""
     try:
         with session.begin_nested():
             image = ChartImage(workspace_id=workspace_id, kind=kind, digest=digest, token=secrets.token_urlsafe(32),
@@ -42,22 +45,41 @@ def keep(session: Session, workspace_id: int, kind: str, digest: str, png: bytes
     except IntegrityError:
         found = find(session, workspace_id, kind, digest)
         assert found is not None
-        return found
+        return found, []
     older = session.exec(
-        select(ChartImage.id)
+        select(ChartImage.id, ChartImage.ref)
         .where(ChartImage.workspace_id == workspace_id, ChartImage.kind == kind)
         .order_by(col(ChartImage.created_at).desc(), col(ChartImage.id).desc())
         .offset(KEEP)
     ).all()
     if older:
-        session.exec(delete(ChartImage).where(col(ChartImage.id).in_(older)))
-    return image
+        session.exec(delete(ChartImage).where(col(ChartImage.id).in_([id_ for id_, _ in older])))
+    return image, [ref for _, ref in older if ref]
 
 
-def set_ref(session: Session, image_id: int, ref: str) -> None:
-    image = session.get(ChartImage, image_id)
-    if image is not None and image.ref is None:
-        image.ref = ref[:500]
+def set_ref(session: Session, image_id: int, ref: str) -> bool:
+    """Record how the platform shows the chart; False when another process recorded its own first (this one's
+    copy is then not needed)."""
+    image = session.get(ChartImage, image_id, with_for_update=True)
+    if image is None or image.ref is not None:
+        return False
+    image.ref = ref[:500]
+    return True
+
+
+def refused(session: Session, workspace_id: int, refs: list[str], made_before: datetime) -> int:
+    """The platform refused to show these charts: those made before `made_before` (long enough ago for the
+    platform to have finished with the file) are made showable again at the next view. How many."""
+    images = session.exec(
+        select(ChartImage).where(
+            ChartImage.workspace_id == workspace_id,
+            col(ChartImage.ref).in_(refs),
+            col(ChartImage.created_at) < made_before,
+        )
+    ).all()
+    for image in images:
+        image.ref = None
+    return len(images)
 
 
 def png_of(session: Session, token: str) -> bytes | None:

@@ -138,6 +138,14 @@ class Message(_Piece):
     def buttons(self) -> list[Button]:
         return [b for block in self.blocks if isinstance(block, Actions) for b in block.buttons]
 
+    @property
+    def images(self) -> list[str]:
+        return [block.ref for block in self.blocks if isinstance(block, Image)]
+
+    def without_images(self) -> Message:
+        """The same message without its pictures (their words stay): where a platform refused one."""
+        return self.model_copy(update={"blocks": [b for b in self.blocks if not isinstance(b, Image)]})
+
 
 # -- forms -------------------------------------------------------------------------------------------
 

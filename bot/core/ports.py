@@ -45,15 +45,23 @@ class ChatError(Exception):
     by a later tick with backoff; others are given up after a few attempts. `unknown`: the request may have
     reached the platform (it timed out, or the connection dropped, after it was sent): the message may be
     there, so it is looked for (ChatPort.find) before it is ever sent again. `retry_after`: the platform asked
-    for this many seconds of quiet (a rate limit)."""
+    for this many seconds of quiet (a rate limit). `gone`: the person (or the surface, e.g. Slack's Home tab) is
+    not there any more: nothing sent to them can arrive."""
 
     def __init__(
-        self, message: str, *, retryable: bool = True, unknown: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        unknown: bool = False,
+        retry_after: float | None = None,
+        gone: bool = False,
     ) -> None:
         super().__init__(message)
-        self.retryable = retryable or unknown
+        self.retryable = (retryable or unknown) and not gone
         self.unknown = unknown
         self.retry_after = retry_after
+        self.gone = gone
 
 
 class ChatPort(Protocol):
@@ -97,6 +105,11 @@ class ChatPort(Protocol):
         """Make a PNG showable inside messages (an Image block's `ref`): Slack uploads it and answers its file
         id; Teams answers the URL of `key` on the bot's own server (None without a public address). Made once
         per image; raises ChatError when the platform did not take it."""
+        ...
+
+    async def forget_image(self, ref: str) -> None:
+        """An image made by `image` is no longer shown anywhere (a newer chart replaced it): Slack deletes the
+        file; elsewhere there is nothing to do (the bot's own server stops serving it). Raises ChatError."""
         ...
 
     async def home(self, user: str, message: Message) -> None:

@@ -136,9 +136,16 @@ class TickJob:
 
 CardView = Callable[[Session, Improvement, WorkspaceSettings], Message]
 ChartImage = Callable[[dict[str, Any]], bytes]  # a chart's outbox payload in, PNG out
-HomeRender = Callable[[int, str], Awaitable[Message]]  # (workspace row id, person) in: their home view as it reads now
 FileContent = Callable[[Session, dict[str, Any]], tuple[str, bytes]]  # a file's outbox payload in: (name, bytes)
 Listener = Callable[[Act, Any], None]
+
+
+class HomePublisher(Protocol):
+    """Home views for delivery (bot.insights.home.Homes): rendered as they read now, and published."""
+
+    async def of_workspace(self, workspace_id: int, user: str) -> Message: ...
+
+    async def publish(self, workspace_id: int, user: str, message: Message) -> None: ...
 
 
 class Registry:

@@ -186,7 +186,9 @@ class Claims:
         """Count the failed attempt; schedule the retry, or give up. Returns True when given up. (Only while the
         row is still this flush's: a row whose lease passed on is the new holder's to record.)"""
         attempts = row.attempts + 1
-        limit = RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
+        limit = (
+            1 if error.gone else RETRYABLE_ATTEMPTS if error.retryable else FINAL_ATTEMPTS
+        )  # gone: nobody to wait for
         if attempts >= limit:
             self.give_up(row, token, f"after {attempts} attempts: {error}")
             return True

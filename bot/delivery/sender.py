@@ -28,7 +28,7 @@ from sqlmodel import Session
 from bot.core.clock import Clock, as_utc
 from bot.core.messages import Message
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
-from bot.core.registry import CardView, ChartImage, FileContent, HomeRender
+from bot.core.registry import CardView, ChartImage, FileContent, HomePublisher
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
 from bot.delivery.late import Late, Missing
@@ -106,7 +106,7 @@ class Delivery:
         card: CardView,
         chart: ChartImage,
         file: FileContent | None = None,
-        home: HomeRender | None = None,
+        home: HomePublisher | None = None,
         concurrency: int = CONCURRENCY,
     ) -> None:
         self._engine = engine
@@ -306,11 +306,10 @@ class Delivery:
             if self._home is None:
                 raise Missing("this deployment renders no home views")
             try:
-                view = await self._home(row.workspace_id, row.target or "")
+                view = await self._home.of_workspace(row.workspace_id, row.target or "")
             except Unavailable as exc:  # the database is busy or down: the next flush renders it again
                 raise ChatError(f"the home view could not be read: {exc}") from exc
-            home = await self._late.linked(view, None)
-            await self._chat.home(row.target or "", home)
+            await self._home.publish(row.workspace_id, row.target or "", await self._late.linked(view, None))
             return None
         if row.kind == "private":
             data = row.payload or {}

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from cachetools import LRUCache
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,6 +40,9 @@ T = TypeVar("T")
 CHART_EVERY = timedelta(minutes=10)
 # … and the team's figures are computed again at least this often, whatever the version says
 FIGURES_FOR = timedelta(seconds=60)
+# a chart the platform refuses to show is made showable again (Slack: uploaded again) once it is this old: a file
+# just uploaded may still be processed (refused for a few seconds), an older one was deleted or is broken
+SETTLE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,11 @@ def remember(session: Session, workspace_id: int, user: str, now: datetime) -> N
         pass
 
 
+def forget(session: Session, workspace_id: int, user: str) -> None:
+    """`user`'s home is no longer published on changes (they are gone, or the tab is off)."""
+    session.exec(delete(HomeView).where(col(HomeView.workspace_id) == workspace_id, col(HomeView.user_id) == user))
+
+
 @dataclass(frozen=True)
 class _Cached:
     id: int
@@ -135,7 +143,10 @@ class Homes:
         self._directory = directory
         self._draw = draw
         self._word = word
-        self._charting = asyncio.Lock()  # one chart drawn and uploaded at a time (two views never make it twice)
+        # one chart drawn and uploaded at a time per workspace (two views never make it twice in this process;
+        # two processes may: the second's copy is deleted, see _chart)
+        self._charting: LRUCache[int, asyncio.Lock] = LRUCache(maxsize=1000)
+        self._showable = True  # False once the platform said it cannot show pictures (Teams without a public URL)
         # the team's figures are everyone's: computed once per change of the workspace's version (version_of)
         self._figures_lock = threading.Lock()  # read() runs on the database runner's threads
         self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures]] = LRUCache(maxsize=1000)
@@ -186,32 +197,76 @@ class Homes:
         same in words)."""
         if cached is not None and cached.ref is not None:
             return self._shown(ws, cached.ref, cached.made_at)
-        async with self._charting:
+        if not self._showable:
+            return None
+        lock = self._charting.get(ws.id)
+        if lock is None:
+            lock = self._charting[ws.id] = asyncio.Lock()
+        async with lock:
             try:
-                cached = await self._run(lambda session: _cached(session, ws.id, digest, now))  # made meanwhile?
-                if cached is None:
-                    png = await asyncio.to_thread(self._draw, payload)
-
-                    def keep(session: Session) -> _Cached:
-                        image = chart_images.keep(session, ws.id, team.CHART, digest, png, now)
-                        assert image.id is not None
-                        return _Cached(image.id, image.token, image.ref, image.png, image.created_at)
-
-                    cached = await self._run(keep)
-                if cached.ref is None:
-                    title = f"{team_chart.TITLE} ({payload.get('quarter', '')})"
-                    ref = await self._chat.image(team_chart.FILENAME, title, cached.png, key=cached.token)
-                    if ref is None:
-                        return None
-                    image_id = cached.id
-                    await self._run(lambda session: chart_images.set_ref(session, image_id, ref))
-                    return self._shown(ws, ref, cached.made_at)
-                return self._shown(ws, cached.ref, cached.made_at)
+                return await self._make(ws, payload, digest, now)
             except (ChatError, Unavailable) as exc:
                 log.warning("the team chart could not be shown: %s", exc)
             except Exception:  # the view goes without its picture rather than not at all
                 log.exception("the team chart could not be made")
         return None
+
+    async def _make(
+        self, ws: WorkspaceRef, payload: dict[str, Any], digest: str, now: datetime
+    ) -> home_views.Chart | None:
+        """Draw the chart (unless another view just did) and make it showable; the platform's copies of the charts
+        it replaces are deleted."""
+        found = await self._run(lambda session: _cached(session, ws.id, digest, now))  # made meanwhile?
+        if found is not None:
+            cached = found
+        else:
+            png = await asyncio.to_thread(self._draw, payload)
+
+            def keep(session: Session) -> tuple[_Cached, list[str]]:
+                image, dropped = chart_images.keep(session, ws.id, team.CHART, digest, png, now)
+                assert image.id is not None
+                return _Cached(image.id, image.token, image.ref, image.png, image.created_at), dropped
+
+            cached, dropped = await self._run(keep)
+            for old in dropped:
+                await self._forget(old)
+        if cached.ref is not None:
+            return self._shown(ws, cached.ref, cached.made_at)
+        title = f"{team_chart.TITLE} ({payload.get('quarter', '')})"
+        ref = await self._chat.image(team_chart.FILENAME, title, cached.png, key=cached.token)
+        if ref is None:
+            self._showable = False
+            return None
+        image_id = cached.id
+        if not await self._run(lambda session: chart_images.set_ref(session, image_id, ref)):
+            await self._forget(ref)  # another process made its copy first: this one is not needed
+            theirs = await self._run(lambda session: _cached(session, ws.id, digest, now))
+            return self._shown(ws, theirs.ref, theirs.made_at) if theirs and theirs.ref else None
+        return self._shown(ws, ref, cached.made_at)
+
+    async def _forget(self, ref: str) -> None:
+        try:
+            await self._chat.forget_image(ref)
+        except ChatError as exc:  # a file left behind: harmless
+            log.warning("an old chart could not be deleted: %s", exc)
+
+    async def publish(self, workspace_id: int, user: str, message: Message) -> None:
+        """Publish `user`'s home (ChatPort.home). A picture the platform refuses (Slack: a file it has not finished
+        processing, or one deleted since) is left out and the view published without it; a chart older than
+        SETTLE is made showable again at the next view. Someone the platform says is gone is forgotten (their
+        home is published again once they open it). Raises ChatError."""
+        try:
+            await self._chat.home(user, message)
+        except ChatError as exc:
+            if exc.gone:
+                await self._run(lambda session: forget(session, workspace_id, user))
+                raise
+            if not message.images or "invalid_blocks" not in str(exc):
+                raise
+            log.warning("the home of %s went without its chart: %s", user, exc)
+            made_before, refs = self._clock.now() - SETTLE, message.images
+            await self._run(lambda session: chart_images.refused(session, workspace_id, refs, made_before))
+            await self._chat.home(user, message.without_images())
 
     @staticmethod
     def _shown(ws: WorkspaceRef, ref: str, made_at: datetime) -> home_views.Chart:

@@ -86,6 +86,12 @@ class ConsoleChat:
         await asyncio.to_thread(path.write_bytes, content)
         return str(path)
 
+    async def forget_image(self, ref: str) -> None:
+        """The chart's file in the exports folder goes (only the bot's own charts are named by a ref)."""
+        path = Path(ref)
+        if path.parent == self._exports and path.suffix == ".png":
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
     async def home(self, user: str, message: Message) -> None:
         """The console's home is asked for (`/improve home`): nothing is pushed."""
 

@@ -26,7 +26,8 @@ from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput
 from bot.core.outcomes import UNAVAILABLE, Done, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.registry import number as number_of
 from bot.core.workspace import WorkspaceSettings
-from bot.service import ImproveService, ThreadEntry
+from bot.improvements.thread_view import ThreadEntry
+from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.console.chat import DEFAULT_APPROVERS, INTAKE, WINS, ConsoleChat, ConsoleDirectory
 from storage.db import Unavailable

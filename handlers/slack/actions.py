@@ -42,14 +42,14 @@ def register(app: AsyncApp, service: ImproveService) -> None:
                 form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
                 await open_form(client, dig(body, "trigger_id"), form, channel, user)
             elif isinstance(outcome, Notice) and on_home:
-                await home.publish(client, service, team, user, notice=outcome.text)
+                await home.publish(service, team, user, notice=outcome.text)
                 return
             elif isinstance(outcome, Notice):
                 await notify_private(client, channel, user, outcome.text, thread)
             elif isinstance(outcome, Show):
                 await notify_private(client, channel, user, outcome.message, thread)
             if on_home and not isinstance(outcome, OpenForm):
-                await home.publish(client, service, team, user)
+                await home.publish(service, team, user)
         except Exception:  # acknowledged already: the person must still hear something
             log.exception("a click on %r failed for %s", dig(body, "actions", 0, "action_id")[:40], user)
             await notify_private(client, channel, user, SORRY, thread)

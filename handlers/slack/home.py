@@ -6,14 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Message, Paragraph, Text
+from bot.core.ports import ChatError
 from bot.service import ImproveService
-from handlers.slack import render
 from handlers.slack.payload import dig
 from storage.db import Unavailable
 
@@ -21,8 +18,7 @@ log = logging.getLogger("improvebot.slack")
 NOT_NOW = "Your home could not be loaded just now. Open this tab again in a minute; nothing was lost."
 
 
-async def publish(client: AsyncWebClient, service: ImproveService, team: str, user: str, *, opened: bool = False,
-                  notice: str = "") -> None:  # fmt: skip
+async def publish(service: ImproveService, team: str, user: str, *, opened: bool = False, notice: str = "") -> None:
     """Render `user`'s home and publish it (a short "not now" when the database cannot be read). Best effort: a
     failure is one log line, and the next open or change publishes it again."""
     try:
@@ -31,20 +27,19 @@ async def publish(client: AsyncWebClient, service: ImproveService, team: str, us
         log.warning("the home of %s could not be read: %s", user, exc)
         message = Message(summary=NOT_NOW, blocks=[Paragraph(spans=[Text(text=NOT_NOW)])])
     try:
-        await client.views_publish(user_id=user, view=render.home(message))
-    except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-        log.warning("could not publish the home of %s: %s", user, error)
+        await service.publish_home(team, user, message)
+    except (ChatError, Unavailable) as exc:
+        log.warning("could not publish the home of %s: %s", user, exc)
 
 
 def register(app: AsyncApp, service: ImproveService) -> None:
     @app.event("app_home_opened")
-    async def opened(body: dict[str, Any], client: AsyncWebClient) -> None:  # acked already
+    async def opened(body: dict[str, Any]) -> None:  # acked already
         event = body.get("event") or {}
         user, team = dig(event, "user"), dig(body, "team_id")
         if event.get("tab", "home") != "home" or not user or not team:
             return  # the Messages tab, or a malformed event: nothing to show
         try:
-            await publish(client, service, team, user, opened=True)
+            await publish(service, team, user, opened=True)
         except Exception:  # a bug: logged, and the tab shows what it showed before
             log.exception("the home of %s could not be published", user)

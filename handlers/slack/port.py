@@ -51,6 +51,8 @@ TIERS = {
     "conversations.open": TIER_3,
     "conversations.history": TIER_3,
     "conversations.replies": TIER_3,
+    "views.publish": TIER_4,
+    "files.delete": TIER_3,
     "files": TIER_4,  # files_upload_v2: files.getUploadURLExternal, then files.completeUploadExternal
 }
 RATE_LIMIT_RETRIES = 8  # a 429 waits out its Retry-After this many times within one send, then backoff
@@ -58,6 +60,8 @@ EVENT_TYPE = "improvebot_outbox"  # the metadata every posted message carries: w
 SEARCH_PAGES = 10  # at most this many pages of 200 messages are searched for a message whose answer was lost
 # answers after which a post may have gone out all the same (Slack: "part of the operation may have succeeded")
 AMBIGUOUS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# the person (or the Home tab) is not there any more: nothing sent to them can arrive
+GONE = {"user_not_found", "user_disabled", "not_enabled"}
 # the history cannot be read (the scope was not granted yet, the bot is not in the channel): sent again instead
 CANNOT_LOOK = ("missing_scope", "not_in_channel", "channel_not_found", "thread_not_found", "not_allowed_token_type")
 
@@ -127,7 +131,8 @@ class SlackChat:
                 raise ChatError(f"{method}: ratelimited", retry_after=_retry_after(exc.response)) from exc
             retryable = error in RETRYABLE or status >= 500
             unknown = method == "chat.postMessage" and (status >= 500 or error in AMBIGUOUS)
-            raise ChatError(f"{method}: {error}", retryable=retryable, unknown=unknown) from exc
+            gone = error in GONE
+            raise ChatError(f"{method}: {error}", retryable=retryable, unknown=unknown, gone=gone) from exc
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:  # never reached Slack
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # sent, and then the answer was lost
@@ -199,6 +204,13 @@ class SlackChat:
         if not isinstance(file_id, str) or not file_id:
             raise ChatError("files_upload_v2: an answer without the file's id")
         return file_id
+
+    async def forget_image(self, ref: str) -> None:
+        try:
+            await self._call("files.delete", file=ref)
+        except ChatError as exc:
+            if "file_not_found" not in str(exc) and "file_deleted" not in str(exc):
+                raise
 
     async def home(self, user: str, message: Message) -> None:
         await self._call("views.publish", user_id=user, view=render.home(message))

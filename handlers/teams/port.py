@@ -226,6 +226,9 @@ class TeamsChat:
         (GET /charts/{key}); without IMPROVE_PUBLIC_URL the view goes without its picture (its words stay)."""
         return f"{self._public_url}/charts/{key}" if self._public_url else None
 
+    async def forget_image(self, ref: str) -> None:
+        """Nothing to delete: the bot's own server stops serving a chart once it is dropped."""
+
     async def home(self, user: str, message: Message) -> None:
         """Nothing to push: the home is a card that Teams asks for again (its refresh) whenever it is shown."""
 
