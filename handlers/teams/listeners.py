@@ -27,6 +27,7 @@ from storage.db import DOWN, Unavailable
 log = logging.getLogger("improvebot.teams")
 GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to fix it; here is how I help."
 FORM_SENT = "I've sent you the form in our 1:1 chat."
+FORM_BELOW = "The form is below, as a new message."
 HOME_SENT = "Your home is yours alone: I've sent it to our 1:1 chat."
 
 
@@ -217,6 +218,22 @@ def register(
             return _message_response(UNAVAILABLE)
         return _card_response(_for(await chat.card(message), ctx))
 
+    async def _from_home(ctx: ActivityContext[Any], tenant: str, user: str, outcome: Outcome) -> InvokeResponse[Any]:
+        """A click on the home card answers with the home as it is now (the card stays the home); a form or a
+        view the click opens comes as a new message in the 1:1 chat, below it."""
+        notice = outcome.text if isinstance(outcome, Notice) else ""
+        if isinstance(outcome, OpenForm | Show):
+            if isinstance(outcome, OpenForm):
+                card, notice = render.form_card(outcome.form, await chat.names([user])), FORM_BELOW
+            else:
+                card = await chat.card(outcome.message)
+            try:
+                await chat.send_card(await chat.personal_conversation(user), card)
+            except ChatError as exc:
+                log.warning("could not send %s what the home card opened: %s", user, exc)
+                notice = TRY_AGAIN
+        return await _home(ctx, tenant, user, notice)
+
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
         try:
@@ -240,8 +257,8 @@ def register(
             return await _home(ctx, tenant, user)
         outcome = await service.click(tenant, user, verb, str(data.get("value") or ""), deliver=False)
         background(service.deliver())  # the answer goes back now; the thread and cards update right after
-        if data.get("view") == home_views.REFRESH and not isinstance(outcome, OpenForm | Show):
-            return await _home(ctx, tenant, user, outcome.text if isinstance(outcome, Notice) else "")  # as it is now
+        if data.get("view") == home_views.REFRESH:
+            return await _from_home(ctx, tenant, user, outcome)
         if isinstance(outcome, OpenForm):
             personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
             names = await chat.names([user])

@@ -71,3 +71,24 @@ async def test_improve_home_in_a_channel_goes_to_the_persons_own_chat(teams: Tea
     [said] = teams.connector.posts_to(channel["id"])
     assert "sent it to our 1:1 chat" in said.text and not said.cards  # nothing of Maya's home in the channel
     assert "Decide the fix of" in _card_text(teams.connector.posts_to(MAYA.personal)[-1].cards[0])
+
+
+async def test_declining_from_the_home_card_keeps_the_home_and_sends_the_form_below(teams: TeamsWorld) -> None:
+    root = await to_approval(teams)
+    await teams.say(MAYA, "improve home", teams.personal(MAYA))
+    home = teams.connector.posts_to(MAYA.personal)[-1]
+
+    response = await teams.click(MAYA, home, "decline", teams.personal(MAYA))
+
+    answered = response.json()["value"]
+    assert answered["refresh"]["action"]["verb"] == "home"  # the card stays the home, not the form
+    assert "The form is below" in _card_text(answered) and "Decide the fix of" in _card_text(answered)
+    form = teams.connector.posts_to(MAYA.personal)[-1]
+    assert form is not home and form.cards[0]["actions"][0]["data"]["form"] == "decline"
+    field = next(b["id"] for b in form.cards[0]["body"] if b["type"] == "Input.Text")
+
+    await teams.submit(MAYA, form, {field: "Not this quarter"}, teams.personal(MAYA))
+
+    assert "Declined" in teams.connector.updates_of(root)[-1].text
+    refreshed = await teams.execute(MAYA, "home", {}, teams.personal(MAYA))
+    assert "Nothing waits on you right now" in _card_text(refreshed.json()["value"])
