@@ -52,14 +52,17 @@ def assemble(
     db_timeout: float = 1.0,
     concurrency: int = CONCURRENCY,
     bulk: bool = True,
+    message_blocks: int | None = None,
 ) -> Core:
     """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
     how long a request waits for a database worker before it is told to try again; `concurrency`: how many
-    messages delivery keeps in progress at once; `bulk=False`: requests leave bulk messages to a worker."""
+    messages delivery keeps in progress at once; `bulk=False`: requests leave bulk messages to a worker;
+    `message_blocks`: the most blocks one message shows on the platform."""
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None
-    homes = Homes(engine, runner, clock, chat, directory, draw=interactions.draw, word=command)
+    homes = Homes(engine, runner, clock, chat, directory, draw=interactions.draw, word=command,
+                  message_blocks=message_blocks)  # fmt: skip
     delivery = Delivery(
         engine,
         clock,

@@ -212,7 +212,7 @@ class ImproveService:
         if isinstance(outcome, Done):  # it answered through the outbox (a list whose thread links resolve there)
             await self.deliver()
         if isinstance(outcome, ShowHome):
-            return Show(await self._home(ws, user))
+            return Show(await self._home(ws, user, in_message=True))
         return _stamped(outcome)
 
     async def home(self, external_id: str, user: str, *, opened: bool = False, notice: str = "") -> Message:
@@ -225,9 +225,12 @@ class ImproveService:
         assert self._homes is not None, "no home views in this assembly"
         await self._homes.publish((await self.workspace(external_id)).id, user, message)
 
-    async def _home(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
+    async def _home(
+        self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "", in_message: bool = False
+    ) -> Message:
         assert self._homes is not None, "no home views in this assembly"
-        return await self.delivery.linked(await self._homes.render(ws, user, opened=opened, notice=notice))
+        home = await self._homes.render(ws, user, opened=opened, notice=notice, in_message=in_message)
+        return await self.delivery.linked(home)
 
     async def form_spec(self, external_id: str, form_id: str) -> Form | None:
         """The shape of a form, to read a platform's answers into (None for an unknown form)."""

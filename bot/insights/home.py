@@ -135,6 +135,7 @@ class Homes:
         *,
         draw: Callable[[dict[str, Any]], bytes],
         word: str,
+        message_blocks: int | None = None,
     ) -> None:
         self._engine = engine
         self._runner = runner
@@ -143,6 +144,7 @@ class Homes:
         self._directory = directory
         self._draw = draw
         self._word = word
+        self._message_blocks = message_blocks  # the most blocks a message shows (Slack: 50): a home sent as one fits
         # one chart drawn and uploaded at a time per workspace (two views never make it twice in this process;
         # two processes may: the second's copy is deleted, see _chart)
         self._charting: LRUCache[int, asyncio.Lock] = LRUCache(maxsize=1000)
@@ -154,8 +156,11 @@ class Homes:
     async def _run(self, fn: Callable[[Session], T]) -> T:
         return await self._runner.transaction(self._engine, fn)
 
-    async def render(self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "") -> Message:
-        """`user`'s home as it reads now (`opened`: they opened it, remember to publish it again on changes).
+    async def render(
+        self, ws: WorkspaceRef, user: str, *, opened: bool = False, notice: str = "", in_message: bool = False
+    ) -> Message:
+        """`user`'s home as it reads now (`opened`: they opened it, remember to publish it again on changes;
+        `in_message`: shown as a message, not on a home surface).
         Raises storage.db.Unavailable when the database cannot be read."""
         actor = Actor(user=user, is_approver=await self._directory.is_approver(user, ws.settings.approvers))
         now = self._clock.now()
@@ -177,7 +182,8 @@ class Homes:
             await self._run(lambda session: remember(session, ws.id, user, now))
         data, payload, digest, cached = await self._run(read)
         chart = await self._chart(ws, payload, digest, cached, now)
-        return home_views.home(data, chart, ws.settings, self._word, notice)
+        fit = self._message_blocks if in_message else None
+        return home_views.home(data, chart, ws.settings, self._word, notice, fit)
 
     async def of_workspace(self, workspace_id: int, user: str) -> Message:
         """For delivery (an outbox "home" row names the workspace by its row)."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 EACH = 5  # of each kind of waiting work, then "and N more"
 MINE = 8
+FEWER = ((2, 3), (1, 1))  # (EACH, MINE) tried in turn when the view is longer than the platform shows
 REFRESH = "home"  # the verb a platform asks for the view again by (Teams' card refresh)
 
 
@@ -32,13 +33,21 @@ class Chart:
     made_at: str  # "09:40 UTC"
 
 
-def home(data: Home, chart: Chart | None, settings: WorkspaceSettings, word: str, notice: str = "") -> Message:
-    blocks: list[Block] = [Context(spans=[Text(text=notice)])] if notice else []
-    blocks += _waiting(data, word)
-    blocks += _mine(data, settings, word)
-    blocks += _team(data.team, chart, settings)
-    waiting = data.waiting.count
-    summary = f"Your home: {waiting} thing{'s' if waiting != 1 else ''} wait{'s' if waiting == 1 else ''} on you"
+def home(
+    data: Home, chart: Chart | None, settings: WorkspaceSettings, word: str, notice: str = "", fit: int | None = None
+) -> Message:
+    """`fit`: the most blocks the platform shows (Slack: 50 in a message); a view longer than that shows fewer of
+    each kind of item (the rest is "…and N more"), so the team's figures at its end are never cut off."""
+    for each, mine in ((EACH, MINE), *FEWER):
+        blocks: list[Block] = [Context(spans=[Text(text=notice)])] if notice else []
+        blocks += _waiting(data, word, each)
+        blocks += _mine(data, settings, word, mine)
+        blocks += _team(data.team, chart, settings)
+        if fit is None or len(blocks) <= fit:
+            break
+    count = f"{data.waiting.count}{'+' if data.waiting.capped else ''}"
+    plural = data.waiting.count != 1 or data.waiting.capped
+    summary = f"Your home: {count} thing{'s' if plural else ''} wait{'' if plural else 's'} on you"
     return Message(summary=summary, blocks=blocks, refresh=REFRESH)
 
 
@@ -50,17 +59,17 @@ def _name(number: int, title: str) -> Bold:
     return Bold(text=f"#{number} {title}")
 
 
-def _waiting(data: Home, word: str) -> list[Block]:
+def _waiting(data: Home, word: str, each: int) -> list[Block]:
     waiting = data.waiting
     blocks: list[Block] = [Heading(text="Waiting on you")]
     if not waiting.count:
         return [*blocks, Paragraph(spans=[Text(text="Nothing waits on you right now. 🎉")])]
-    for imp in waiting.approvals[:EACH]:
+    for imp in waiting.approvals[:each]:
         blocks.append(Paragraph(spans=[Text(text="📝 Decide the fix of "), _name(imp.number, title_of(imp)),
                                        Text(text=f": {imp.countermeasure or ''}"[:300] + " · "),
                                        _thread(imp.id)]))  # fmt: skip
         blocks.append(approval_buttons(imp))
-    for imp in waiting.whys[:EACH]:
+    for imp in waiting.whys[:each]:
         if imp.status == Status.QUESTION_ASKED.value:
             blocks.append(Paragraph(spans=[Text(text="❓ An approver asked about "), _name(imp.number, title_of(imp)),
                                            Text(text=": answer in the thread, then resubmit · "),
@@ -69,33 +78,35 @@ def _waiting(data: Home, word: str) -> list[Block]:
         else:
             blocks.append(Paragraph(spans=[Text(text="🔍 The 5 Whys of "), _name(imp.number, title_of(imp)),
                                            Text(text=" wait for your answer in its "), _thread(imp.id)]))  # fmt: skip
-    for checkin, imp in waiting.checkins[:EACH]:
+    for checkin, imp in waiting.checkins[:each]:
         blocks.append(Paragraph(spans=[Text(text=f"🔁 Check-in {checkin.position} of {checkin.of}: does the fix of "),
                                        _name(imp.number, title_of(imp)), Text(text=" still hold? · "),
                                        _thread(imp.id)]))  # fmt: skip
         blocks.append(checkin_buttons(checkin))
-    for imp in waiting.overdue[:EACH]:
+    for imp in waiting.overdue[:each]:
         due = f" (it was due {imp.due_date.isoformat()})" if imp.due_date else ""
         blocks.append(Paragraph(spans=[Text(text="⏰ Overdue: "), _name(imp.number, title_of(imp)),
                                        Text(text=f"{due} · "), _thread(imp.id)]))  # fmt: skip
         blocks.append(Actions(buttons=[mark_implemented_button(imp)]))
-    shown = sum(min(EACH, len(kind)) for kind in (waiting.approvals, waiting.whys, waiting.checkins, waiting.overdue))
+    shown = sum(min(each, len(kind)) for kind in (waiting.approvals, waiting.whys, waiting.checkins, waiting.overdue))
     if waiting.count > shown:
-        blocks.append(Context(spans=[Text(text=f"…and {waiting.count - shown} more: {word} list waiting")]))
+        more = f"{waiting.count - shown}{'+' if waiting.capped else ''}"
+        blocks.append(Context(spans=[Text(text=f"…and {more} more: {word} list waiting")]))
     return blocks
 
 
-def _mine(data: Home, settings: WorkspaceSettings, word: str) -> list[Block]:
+def _mine(data: Home, settings: WorkspaceSettings, word: str, mine: int) -> list[Block]:
     blocks: list[Block] = [Heading(text="Your improvements")]
     if not data.mine:
         return [*blocks, Paragraph(spans=[Text(text=f"None yet. Type {word} the moment a process bites.")])]
-    for imp in data.mine[:MINE]:
+    for imp in data.mine[:mine]:
         blocks.append(Paragraph(spans=line(imp, settings)))
         figures = _ledger(imp, settings)
         if figures:
             blocks.append(Context(spans=[Text(text=figures)]))
-    if data.mine_total > MINE:
-        blocks.append(Context(spans=[Text(text=f"…and {data.mine_total - MINE} more: {word} list mine")]))
+    if data.mine_total > min(mine, len(data.mine)):
+        more = data.mine_total - min(mine, len(data.mine))
+        blocks.append(Context(spans=[Text(text=f"…and {more} more: {word} list mine")]))
     return blocks
 
 

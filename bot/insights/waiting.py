@@ -33,6 +33,11 @@ class Waiting:
         return len(self.approvals) + len(self.whys) + len(self.checkins) + len(self.overdue)
 
     @property
+    def capped(self) -> bool:
+        """A kind reached MAX_EACH: there may be more than `count` says."""
+        return any(len(kind) >= MAX_EACH for kind in (self.approvals, self.whys, self.checkins, self.overdue))
+
+    @property
     def improvements(self) -> list[Improvement]:
         """Each improvement once, in the order shown."""
         seen: dict[int, Improvement] = {}

@@ -24,7 +24,7 @@ from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.pacing import Rate
-from handlers.slack import actions, commands, errors, events, home, views
+from handlers.slack import actions, commands, errors, events, home, render, views
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.payload import team_of
 from handlers.slack.port import SlackChat, make_client, make_pacer, make_sender
@@ -117,6 +117,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         bulk=settings.improve_delivery == "serve",
         directory=directory,
         settings_for=lambda _team: workspace_settings,
+        message_blocks=render.MAX_BLOCKS,
     )
     app = AsyncApp(
         client=client,
