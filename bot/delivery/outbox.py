@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.core.messages import Message
 from storage.models import HomeView, Improvement, OutboxMessage
+
+# a home not opened for this long is not published on changes (opening it publishes it as it is then)
+HOME_KEPT_FRESH = timedelta(days=30)
 
 
 class Outbox:
@@ -39,15 +42,18 @@ class Outbox:
         self.refresh_homes([improvement.reporter_id, improvement.owner_id or ""])
 
     def refresh_homes(self, users: Iterable[str]) -> None:
-        """Publish again the home views (Slack's App Home) of those of `users` who opened theirs, once each
-        however many changes come before it goes (a row not yet taken by delivery covers them all)."""
+        """Publish again the home views (Slack's App Home) of those of `users` who opened theirs lately
+        (HOME_KEPT_FRESH), once each however many changes come before it goes (a row not yet taken by delivery
+        covers them all)."""
         wanted = {user for user in users if user}
         if not wanted:
             return
         opened = set(
             self._session.exec(
                 select(HomeView.user_id).where(
-                    HomeView.workspace_id == self._workspace_id, col(HomeView.user_id).in_(wanted)
+                    HomeView.workspace_id == self._workspace_id,
+                    col(HomeView.user_id).in_(wanted),
+                    col(HomeView.opened_at) >= self._now - HOME_KEPT_FRESH,
                 )
             ).all()
         )

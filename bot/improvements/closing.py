@@ -16,7 +16,7 @@ from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import closing_views, forms, readings
-from bot.improvements.approval import may_decide
+from bot.improvements.approval import asked_in, may_decide
 from bot.improvements.records import load, owner_key, touch
 from storage import queries
 from storage.models import Improvement
@@ -56,6 +56,7 @@ def close(
     original = _original(session, ws, improvement, values) if reason is CloseReason.DUPLICATE else None
     if improvement.status == Status.IMPLEMENTED.value:
         readings.ended(session, improvement, "closed", now)  # it no longer counts as live from here
+    waited = improvement.status == Status.AWAITING_APPROVAL.value  # on the people asked to decide it
     improvement.reopen_status = improvement.status
     improvement.closed_reason = reason.value
     improvement.closed_note = note
@@ -66,6 +67,7 @@ def close(
     outbox = Outbox(session, ws.id, now)
     outbox.reply(improvement, closing_views.closed(improvement))
     outbox.refresh_card(improvement)
+    _refresh_asked(session, outbox, improvement, waited)
     audit(session, ws.id, improvement, actor.user, "closed", now, reason=reason.value, of=improvement.duplicate_of)
     if original is not None:
         before = original.people
@@ -77,6 +79,13 @@ def close(
         outbox.refresh_card(original)
         audit(session, ws.id, original, actor.user, "duplicate_joined", now, duplicate=improvement.number)
     return improvement
+
+
+def _refresh_asked(session: Session, outbox: Outbox, improvement: Improvement, waits: bool) -> None:
+    """The homes of the people asked to decide it: it stopped (or started again) waiting on them."""
+    asked = asked_in(session, improvement) if waits else None
+    if asked is not None:
+        outbox.refresh_homes(asked.people)
 
 
 def _original(session: Session, ws: WorkspaceRef, improvement: Improvement, values: dict[str, Any]) -> Improvement:
@@ -121,5 +130,6 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     message = closing_views.reopened(improvement, actor.user, live=live)
     outbox.reply(improvement, message, key=owner_key(improvement) if live else None)
     outbox.refresh_card(improvement)
+    _refresh_asked(session, outbox, improvement, back is Status.AWAITING_APPROVAL)
     audit(session, ws.id, improvement, actor.user, "reopened", now, status=back.value)
     return improvement

@@ -195,6 +195,7 @@ def _escalation(due: _Due) -> None:
     due.outbox.reply(due.improvement, views.escalation(due.improvement, others, days, label))
     for person in others.told:
         due.outbox.dm(person, views.escalation_dm(due.improvement, days), improvement=due.improvement)
+    due.outbox.refresh_homes(others.people)  # it waits on them too from now on
 
 
 def _whys_nudge(due: _Due) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from storage.models import ChartImage, HomeView, OutboxMessage
 from tests.conftest import ALEX, JO, MAYA
 from tests.support import slack_requests as rq
-from tests.support.slack_flows import at, implemented, tick_at, to_approval
+from tests.support.slack_flows import at, implemented, open_form, tick_at, to_approval
 from tests.support.world import SlackWorld
 
 
@@ -167,3 +167,38 @@ async def test_slash_home_shows_the_same_view_privately(slack: SlackWorld) -> No
     answer = slack.stub.of("response_url")[-1]
     assert "Decide the fix of" in answer.text_of_blocks and "Team" in answer.text_of_blocks
     assert json.dumps(answer.params).count('"approve"') == 1
+
+
+async def test_closing_an_awaited_fix_and_an_escalation_publish_the_homes_of_those_asked(slack: SlackWorld) -> None:
+    owner = "U0OWNER"
+    slack.stub.users[owner] = {"is_owner": True}  # a workspace admin: asked when nobody decides in time
+    card, _ = await to_approval(slack)  # Monday 23 Nov; Maya and the approvers' group are asked
+    await slack.open_home(owner)
+    await slack.open_home(MAYA)
+    assert "Nothing waits on you" in _text(slack.home_of(owner))
+
+    await tick_at(slack, at(27, 10))  # four working days without a decision: the admins are asked too
+    assert "Decide the fix of" in _text(slack.home_of(owner))  # published again: it waits on them now
+
+    view = await open_form(slack, card, "close", ALEX)
+    assert view is not None
+    await slack.submit(view, {"reason": "withdrawn", "note": "Sorted it out with ops"}, ALEX)
+    await slack.bot.ticker.tick()
+
+    for person in (owner, MAYA):  # it waits on nobody any more, and their tabs say so without being opened
+        assert "Nothing waits on you right now" in _text(slack.home_of(person))
+
+
+async def test_a_home_not_opened_for_a_month_is_not_published_on_changes(slack: SlackWorld) -> None:
+    await slack.open_home(JO)
+    slack.clock.advance(days=31)
+
+    await slack.report(JO, "Quotes need three signatures", area="Marketing", hours_per_week=1, people=3)
+
+    with Session(slack.engine) as session:
+        assert session.exec(select(OutboxMessage).where(OutboxMessage.kind == "home")).all() == []
+    await slack.open_home(JO)  # opening it publishes it as it is now, and keeps it fresh again
+    assert "#1 Quotes need three signatures" in _text(slack.home_of(JO))
+    await slack.report(JO, "Leads arrive twice", area="Sales", hours_per_week=1, people=3)
+    with Session(slack.engine) as session:
+        assert [r.target for r in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "home"))] == [JO]
