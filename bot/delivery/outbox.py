@@ -44,7 +44,8 @@ class Outbox:
     def refresh_homes(self, users: Iterable[str]) -> None:
         """Publish again the home views (Slack's App Home) of those of `users` who opened theirs lately
         (HOME_KEPT_FRESH), once each however many changes come before it goes (a row not yet taken by delivery
-        covers them all)."""
+        covers them all). A row queued while an earlier one is on its way goes after it, never before (a view
+        rendered earlier must not land last)."""
         wanted = {user for user in users if user}
         if not wanted:
             return
@@ -59,19 +60,22 @@ class Outbox:
         )
         if not opened:
             return
-        waiting = set(
-            self._session.exec(
-                select(OutboxMessage.target).where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.workspace_id == self._workspace_id,
-                    OutboxMessage.kind == "home",
-                    col(OutboxMessage.claimed_by).is_(None),
-                    col(OutboxMessage.target).in_(opened),
-                )
-            ).all()
-        )
+        waiting: set[str] = set()
+        sending: dict[str, int] = {}
+        for row_id, user, claimed in self._session.exec(
+            select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.claimed_by).where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.workspace_id == self._workspace_id,
+                OutboxMessage.kind == "home",
+                col(OutboxMessage.target).in_(opened),
+            )
+        ).all():
+            if claimed is None:
+                waiting.add(user or "")
+            else:
+                sending[user or ""] = max(sending.get(user or "", 0), row_id or 0)
         for user in sorted(opened - waiting):
-            self._add("home", None, target=user)
+            self._add("home", None, target=user, after_id=sending.get(user))
 
     def reply(self, improvement: Improvement, message: Message, *, key: str | None = None) -> None:
         """A reply in the improvement's thread; `key` remembers it for a later in-place edit."""

@@ -11,7 +11,7 @@ from bot.assembly import registry
 from bot.core.messages import Message
 from bot.core.outcomes import Actor
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
-from bot.delivery.claims import LEASE
+from bot.delivery.claims import LEASE, Claims
 from bot.delivery.outbox import Outbox
 from bot.delivery.sender import Delivery, FlushReport, _Flush
 from bot.improvements import report as reporting
@@ -19,7 +19,7 @@ from bot.improvements import views
 from handlers.slack.port import SlackChat, make_sender
 from storage import queries
 from storage.db import transaction
-from storage.models import OutboxMessage
+from storage.models import HomeView, OutboxMessage
 from tests.conftest import ALEX, INTAKE
 from tests.support.slack_api import BOT_TOKEN
 from tests.support.world import REPORT_DEFAULTS
@@ -265,3 +265,20 @@ async def test_a_send_ending_during_a_claim_still_lets_its_next_message_go(db, c
 
     assert claims[:2] == [2, 0]  # both cards, then nothing while the fine one is still in flight
     assert (flushed.sent, flushed.failed) == (2, 1)
+
+
+async def test_a_home_queued_while_another_is_on_its_way_goes_after_it(db, clock, slack_api) -> None:
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        session.add(HomeView(workspace_id=ws.id, user_id=ALEX, opened_at=clock.now()))
+        Outbox(session, ws.id, clock.now()).refresh_homes([ALEX])
+    claims = Claims(db, clock, "slack")
+    [first] = claims.claim("process-a", 10)  # on its way: rendered, not yet published
+
+    with transaction(db) as session:  # a change meanwhile: the home must be published again, after the first
+        Outbox(session, ws.id, clock.now()).refresh_homes([ALEX])
+        Outbox(session, ws.id, clock.now()).refresh_homes([ALEX])  # …once, however many changes
+    with Session(db) as session:
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "home").order_by(OutboxMessage.id)).all()
+    assert [(r.id, r.after_id) for r in rows] == [(first.id, None), (rows[1].id, first.id)]
+    assert claims.claim("process-b", 10) == []  # not while the first is still on its way
