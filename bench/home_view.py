@@ -81,6 +81,9 @@ class Platform:
         self.images += 1
         return f"F{key[:10]}"
 
+    async def forget_image(self, ref: str) -> None:
+        pass
+
 
 def enrich(engine: Engine, workspace_id: int) -> None:
     """Approval dates and approved figures for the fixes; an answered check-in for half the recent ones."""
@@ -96,6 +99,7 @@ def enrich(engine: Engine, workspace_id: int) -> None:
         for fix in fixes:
             assert fix.implemented_at is not None
             fix.approved_at = max(fix.created_at, fix.implemented_at - timedelta(days=rng.uniform(1, 20)))
+            fix.first_approved_at = fix.approved_at
             fix.approved_hours_per_year = (fix.hours_per_week or 0) * (fix.people or 0) * WEEKS_PER_YEAR
             fix.approved_hourly_rate, fix.approved_currency = 50.0, "$"
             if NOW - fix.implemented_at < timedelta(days=120) and rng.random() < 0.5:
@@ -158,6 +162,19 @@ async def measure(engine: Engine, database: str, args: argparse.Namespace) -> li
         first.append(time.perf_counter() - began)
     drawn = platform.images - drawn_before
 
+    changed: list[float] = []  # a change within the chart's pacing: the figures again, the picture as it was
+    for n in range(args.renders):
+        with transaction(engine) as session:
+            number = args.improvements + args.changes + n + 1
+            session.add(Improvement(workspace_id=ws.id, number=number, status="investigating", problem="New",
+                                    area="Marketing", frequency="weekly", hours_per_week=1, people=2,
+                                    reporter_id=people[n], channel_id=INTAKE, created_at=clock.now(),
+                                    updated_at=clock.now()))  # fmt: skip
+        clock.advance(seconds=1)
+        began = time.perf_counter()
+        await homes.render(ws, people[n])
+        changed.append(time.perf_counter() - began)
+
     figures: list[float] = []
     for _ in range(args.renders):
         began = time.perf_counter()
@@ -165,8 +182,15 @@ async def measure(engine: Engine, database: str, args: argparse.Namespace) -> li
             team.team_figures(session, ws.id, clock.now(), "UTC")
         figures.append(time.perf_counter() - began)
     ok = percentile([c * 1000 for c in cached], 0.99) < TARGET_MS
+    fresh = percentile([c * 1000 for c in changed], 0.99) < TARGET_MS
     return [
         row("home view, chart cached", database, cached, f"p99 < {TARGET_MS:.0f} ms: {'✅' if ok else '❌'}"),
+        row(
+            "first view after a change (figures again)",
+            database,
+            changed,
+            f"p99 < {TARGET_MS:.0f} ms: {'✅' if fresh else '❌'}",
+        ),
         row("first view after a change (draws the chart)", database, first, f"charts drawn: {drawn}"),
         row("team figures alone", database, figures),
     ]

@@ -82,7 +82,7 @@ class Improvement(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("workspace_id", "number", name="uq_improvement_workspace_number"),
-        Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at"),
+        Index("ix_improvement_workspace_implemented", "workspace_id", "implemented_at", "first_approved_at"),
         Index("ix_improvement_workspace_sustained", "workspace_id", "sustained_at"),
         Index("ix_improvement_workspace_status", "workspace_id", "status", "area", "hours_per_week", "people"),  # home
         Index("ix_improvement_workspace_created", "workspace_id", "created_at", "reporter_id"),  # who reported
