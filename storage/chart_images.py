@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from storage.downloads import is_token
 from storage.models import ChartImage
@@ -57,29 +57,31 @@ def keep(
     return image, [ref for _, ref in older if ref]
 
 
-def set_ref(session: Session, image_id: int, ref: str) -> bool:
+def set_ref(session: Session, image_id: int, ref: str, now: datetime) -> bool:
     """Record how the platform shows the chart; False when another process recorded its own first (this one's
     copy is then not needed)."""
     image = session.get(ChartImage, image_id, with_for_update=True)
     if image is None or image.ref is not None:
         return False
-    image.ref = ref[:500]
+    image.ref, image.ref_at = ref[:500], now
     return True
 
 
-def refused(session: Session, workspace_id: int, refs: list[str], made_before: datetime) -> int:
-    """The platform refused to show these charts: those made before `made_before` (long enough ago for the
-    platform to have finished with the file) are made showable again at the next view. How many."""
+def refused(session: Session, workspace_id: int, refs: list[str], made_before: datetime) -> list[str]:
+    """The platform refused to show these charts: those whose ref was made before `made_before` (long enough ago
+    for the platform to have finished with the file) are made showable again at the next view. The refs dropped
+    (the platform's copies, to delete there)."""
     images = session.exec(
         select(ChartImage).where(
             ChartImage.workspace_id == workspace_id,
             col(ChartImage.ref).in_(refs),
-            col(ChartImage.created_at) < made_before,
+            or_(col(ChartImage.ref_at).is_(None), col(ChartImage.ref_at) < made_before),
         )
     ).all()
+    dropped = [image.ref for image in images if image.ref]
     for image in images:
-        image.ref = None
-    return len(images)
+        image.ref = image.ref_at = None
+    return dropped
 
 
 def png_of(session: Session, token: str) -> bytes | None:

@@ -63,12 +63,14 @@ class Outbox:
         waiting: set[str] = set()
         sending: dict[str, int] = {}
         for row_id, user, claimed in self._session.exec(
-            select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.claimed_by).where(
+            select(OutboxMessage.id, OutboxMessage.target, OutboxMessage.claimed_by)
+            .where(
                 OutboxMessage.status == "pending",
                 OutboxMessage.workspace_id == self._workspace_id,
                 OutboxMessage.kind == "home",
                 col(OutboxMessage.target).in_(opened),
             )
+            .with_for_update()  # a row this change relies on is not claimed (and rendered) before the change commits
         ).all():
             if claimed is None:
                 waiting.add(user or "")

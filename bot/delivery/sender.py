@@ -307,9 +307,9 @@ class Delivery:
                 raise Missing("this deployment renders no home views")
             try:
                 view = await self._home.of_workspace(row.workspace_id, row.target or "")
+                await self._home.publish(row.workspace_id, row.target or "", await self._late.linked(view, None))
             except Unavailable as exc:  # the database is busy or down: the next flush renders it again
                 raise ChatError(f"the home view could not be read: {exc}") from exc
-            await self._home.publish(row.workspace_id, row.target or "", await self._late.linked(view, None))
             return None
         if row.kind == "private":
             data = row.payload or {}

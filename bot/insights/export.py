@@ -30,9 +30,9 @@ BATCH = 2000
 IMPROVEMENT_COLUMNS = [
     "number", "problem", "reported_at", "approved_at", "implemented_at", "sustained_at", "closed_at", "status", "area",
     "frequency", "hours_per_week", "people", "estimated_hours_per_year", "approved_hours_per_year",
-    "approved_hourly_rate", "approved_currency", "confirmed_hours_per_year", "metric", "metric_unit",
-    "metric_direction", "baseline", "target", "latest_reading", "target_met", "owner", "reporter", "root_cause",
-    "countermeasure", "not_to_do", "decisions",
+    "approved_hourly_rate", "approved_currency", "approved_figures_locked_at", "confirmed_hours_per_year", "metric",
+    "metric_unit", "metric_direction", "baseline", "target", "latest_reading", "target_met", "owner", "reporter",
+    "root_cause", "countermeasure", "not_to_do", "decisions",
 ]  # fmt: skip
 AUDIT_COLUMNS = ["at", "number", "actor", "action", "detail"]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -102,6 +102,7 @@ def _improvement_row(imp: Improvement, settings: WorkspaceSettings, root: str, d
         _number(ledger.approved.hours_per_year if ledger.approved else None),
         _number(ledger.approved.rate if ledger.approved else None),
         ledger.approved.currency if ledger.approved else "",
+        _when(imp.approved_at),
         _number(ledger.confirmed.hours_per_year if ledger.confirmed else None),
         imp.measure or "", metric.unit, metric.direction.value if metric.direction else "",
         _number(metric.baseline) if metric.baseline is not None else (metric.baseline_text or ""),

@@ -146,7 +146,7 @@ class Homes:
         self._word = word
         self._message_blocks = message_blocks  # the most blocks a message shows (Slack: 50): a home sent as one fits
         # one chart drawn and uploaded at a time per workspace (two views never make it twice in this process;
-        # two processes may: the second's copy is deleted, see _chart)
+        # two processes may: the second's copy is deleted, see _make)
         self._charting: LRUCache[int, asyncio.Lock] = LRUCache(maxsize=1000)
         self._showable = True  # False once the platform said it cannot show pictures (Teams without a public URL)
         # the team's figures are everyone's: computed once per change of the workspace's version (version_of)
@@ -244,7 +244,7 @@ class Homes:
             self._showable = False
             return None
         image_id = cached.id
-        if not await self._run(lambda session: chart_images.set_ref(session, image_id, ref)):
+        if not await self._run(lambda session: chart_images.set_ref(session, image_id, ref, self._clock.now())):
             await self._forget(ref)  # another process made its copy first: this one is not needed
             theirs = await self._run(lambda session: _cached(session, ws.id, digest, now))
             return self._shown(ws, theirs.ref, theirs.made_at) if theirs and theirs.ref else None
@@ -263,16 +263,29 @@ class Homes:
         home is published again once they open it). Raises ChatError."""
         try:
             await self._chat.home(user, message)
+            return
         except ChatError as exc:
             if exc.gone:
-                await self._run(lambda session: forget(session, workspace_id, user))
+                await self._best_effort(lambda session: forget(session, workspace_id, user))
                 raise
             if not message.images or "invalid_blocks" not in str(exc):
                 raise
-            log.warning("the home of %s went without its chart: %s", user, exc)
-            made_before, refs = self._clock.now() - SETTLE, message.images
-            await self._run(lambda session: chart_images.refused(session, workspace_id, refs, made_before))
-            await self._chat.home(user, message.without_images())
+        await self._chat.home(user, message.without_images())  # refused again: the picture was not the cause
+        log.warning("the home of %s went without its chart: Slack refused the picture", user)
+        made_before, refs = self._clock.now() - SETTLE, message.images
+        dropped = await self._best_effort(
+            lambda session: chart_images.refused(session, workspace_id, refs, made_before)
+        )
+        for ref in dropped or []:
+            await self._forget(ref)
+
+    async def _best_effort(self, fn: Callable[[Session], T]) -> T | None:
+        """Bookkeeping a published view does not wait for: a busy database skips it (one log line)."""
+        try:
+            return await self._run(fn)
+        except Unavailable as exc:
+            log.warning("home bookkeeping skipped: %s", exc)
+            return None
 
     @staticmethod
     def _shown(ws: WorkspaceRef, ref: str, made_at: datetime) -> home_views.Chart:

@@ -124,7 +124,7 @@ def _ledger(imp: Improvement, settings: WorkspaceSettings) -> str:
 def _team(team: TeamFigures, chart: Chart | None, settings: WorkspaceSettings) -> list[Block]:
     stages = " · ".join(f"{status.emoji} {count:,} {status.label.lower()}" for status, count in team.stages.items())
     quarter = (
-        f"{team.quarter.label}: {_fixes(team.approved.fixes)} approved, "
+        f"{team.quarter.label}: {_fixes(team.approved.fixes)} approved{_unestimated(team.approved.unestimated)}, "
         f"≈ {format_number(team.approved.hours_per_year)} h/year expected (approved estimates); "
         f"{_fixes(team.confirmed.fixes)} confirmed, ≈ {format_number(team.confirmed.hours_per_year)} h/year "
         "(held through every check-in)."
@@ -139,6 +139,10 @@ def _team(team: TeamFigures, chart: Chart | None, settings: WorkspaceSettings) -
         blocks.append(Image(ref=chart.ref, title=f"Team charts (as of {chart.made_at})", alt=said))
     blocks.append(Context(spans=[Text(text=said)]))
     return blocks
+
+
+def _unestimated(count: int) -> str:
+    return f" ({count:,} not estimated yet)" if count else ""
 
 
 def _fixes(count: int) -> str:

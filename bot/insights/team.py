@@ -37,6 +37,7 @@ class Gained:
 
     fixes: int = 0
     hours_per_year: float = 0.0
+    unestimated: int = 0  # of the fixes, approved without an estimate (their case is locked when implemented)
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,13 @@ def team_figures(session: Session, workspace_id: int, now: datetime, tz: str) ->
 def _gained(session: Session, mine: Any, when: Any, start: datetime, now: datetime, status: Status | None) -> Gained:
     """The fixes approved (or confirmed) this quarter and still standing (not declined or closed)."""
     statuses = (Status.SUSTAINED,) if status else (Status.APPROVED, Status.IMPLEMENTED, Status.SUSTAINED)
-    fixes, hours = session.exec(
-        select(func.count(), func.coalesce(func.sum(col(Improvement.approved_hours_per_year)), 0)).where(
+    locked = col(Improvement.approved_hours_per_year)
+    fixes, hours, estimated = session.exec(
+        select(func.count(), func.coalesce(func.sum(locked), 0), func.count(locked)).where(
             mine, when >= start, when <= now, col(Improvement.status).in_([s.value for s in statuses])
         )
     ).one()
-    return Gained(int(fixes), float(hours or 0))
+    return Gained(int(fixes), float(hours or 0), int(fixes) - int(estimated))
 
 
 def _pareto(session: Session, mine: Any) -> list[tuple[str, float]]:

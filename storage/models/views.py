@@ -38,6 +38,7 @@ class ChartImage(SQLModel, table=True):
     token: str = Field(max_length=64, unique=True)  # its address on the bot's own server
     png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     ref: str | None = Field(default=None, max_length=500)
+    ref_at: datetime | None = when(nullable=True)  # when `ref` was made
     created_at: datetime = when()
 
 

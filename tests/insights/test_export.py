@@ -50,6 +50,7 @@ async def test_an_approver_gets_both_files_in_a_direct_message(slack: SlackWorld
     assert (first["metric_unit"], first["baseline"], first["target"], first["latest_reading"]) == ("/week", "40",
                                                                                                  "5", "3")  # fmt: skip
     assert first["target_met"] == "yes" and first["root_cause"] == "Two web forms"
+    assert first["approved_at"] and first["approved_figures_locked_at"] == first["approved_at"]  # had its case
     assert first["not_to_do"] == "The Monday dedupe spreadsheet"
     assert f"approved by {MAYA} (round 1)" in first["decisions"] and f"proposed by {ALEX}" in first["decisions"]
     assert second["problem"].startswith("'=HYPERLINK(")  # a spreadsheet shows it, never runs it

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from storage.models import ChartImage, HomeView, OutboxMessage
 from tests.conftest import ALEX, JO
+from tests.support import slack_requests as rq
 from tests.support.slack_flows import implemented
 from tests.support.world import SlackWorld
 
@@ -41,10 +42,48 @@ async def test_a_chart_slack_refuses_is_left_out_and_uploaded_again_once_old(sla
     slack.stub.fail("views.publish", error="invalid_blocks")  # still refused: deleted or broken
     assert _images(await slack.open_home(ALEX)) == []
     assert _refs(slack) == [None]
+    assert [c["file"] for c in slack.stub.of("files.delete")] == shown  # the broken copy is not left behind
 
     again = _images(await slack.open_home(ALEX))
     assert _uploads(slack) == 2 and len(again) == 1 and again != shown  # uploaded again, shown again
     assert _refs(slack) == again
+    slack.stub.fail("views.publish", error="invalid_blocks")  # the new file is still being processed: patience
+    await slack.open_home(ALEX)
+    assert _refs(slack) == again and _uploads(slack) == 2
+
+
+async def test_a_view_slack_refuses_for_another_reason_keeps_the_chart(slack: SlackWorld, caplog) -> None:
+    await implemented(slack)
+    shown = _images(await slack.open_home(ALEX))
+    slack.clock.advance(minutes=5)
+    published = len(slack.stub.of("views.publish"))
+
+    slack.stub.fail("views.publish", error="invalid_blocks", times=2)  # refused with and without the picture
+    response = await slack.send(rq.home_opened(ALEX, event_id="EvBad"))
+    assert response.status_code == 200
+
+    assert len(slack.stub.of("views.publish")) == published  # nothing was published
+    assert _refs(slack) == shown  # the picture was not the cause: kept for everyone
+    assert "could not publish the home" in caplog.text and "Traceback" not in caplog.text
+
+
+async def test_a_busy_database_after_a_refusal_still_shows_the_home(slack: SlackWorld, monkeypatch, caplog) -> None:
+    from storage import chart_images
+    from storage.db import Unavailable
+
+    await implemented(slack)
+    shown = _images(await slack.open_home(ALEX))
+    slack.clock.advance(minutes=5)
+
+    def busy(*_args, **_kwargs):
+        raise Unavailable("the database is busy")
+
+    monkeypatch.setattr(chart_images, "refused", busy)
+    slack.stub.fail("views.publish", error="invalid_blocks")
+    view = await slack.open_home(ALEX)
+
+    assert _images(view) == [] and any("Team" in str(b) for b in view["blocks"])  # the home, without its picture
+    assert _refs(slack) == shown and "home bookkeeping skipped" in caplog.text and "Traceback" not in caplog.text
 
 
 async def test_the_files_of_replaced_charts_are_deleted(slack: SlackWorld) -> None:

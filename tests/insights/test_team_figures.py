@@ -35,10 +35,14 @@ def test_a_fix_counts_as_approved_in_the_quarter_it_was_approved(db: Engine) -> 
                                  first_approved_at=datetime(2026, 11, 5, tzinfo=UTC),
                                  approved_at=datetime(2026, 11, 5, tzinfo=UTC), approved_hours_per_year=104,
                                  implemented_at=datetime(2026, 11, 11, tzinfo=UTC)))  # fmt: skip
+        # approved this quarter without an estimate: counted, said to be not estimated yet
+        session.add(_improvement(3, status=Status.APPROVED.value, created_at=datetime(2026, 11, 2, tzinfo=UTC),
+                                 first_approved_at=datetime(2026, 11, 6, tzinfo=UTC)))  # fmt: skip
         session.commit()
 
         figures = team_figures(session, 1, NOW, "UTC")
 
-    assert (figures.approved.fixes, figures.approved.hours_per_year) == (1, 104)  # #1 was approved in Q3
-    assert figures.to_approval == 3  # medians of 2 (#1) and 4 (#2) days, not of 70 and 4
+    approved = figures.approved
+    assert (approved.fixes, approved.hours_per_year, approved.unestimated) == (2, 104, 1)  # #1 was approved in Q3
+    assert figures.to_approval == 4  # median of 2 (#1), 4 (#2) and 4 (#3) days; with the lock date #1 was 70
     assert figures.to_implemented == 37  # of 68 (#1: approved 3 Sep, implemented 10 Nov) and 6 (#2)

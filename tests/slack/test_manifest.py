@@ -20,6 +20,7 @@ SCOPES = {
     "views.open": None,  # needs only a trigger id
     "views.publish": None,  # the App Home tab: no scope, the manifest enables the tab
     "files.upload_v2": "files:write",
+    "files.delete": "files:write",  # the bot's own charts, once replaced
     "conversations.open": "im:write",  # the DM's id, to look in its history
     # looking for a message whose answer was lost: in channels, private channels and DMs
     "conversations.history": ("channels:history", "groups:history", "im:history"),
@@ -46,7 +47,7 @@ def test_the_manifest_declares_the_command_events_and_interactivity() -> None:
 def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
     granted = set(manifest()["oauth_config"]["scopes"]["bot"])
     source = "\n".join(p.read_text() for p in (ROOT / "handlers").rglob("*.py"))
-    called = set(re.findall(r'"((?:chat|users|usergroups|views|conversations)\.[a-zA-Z.]+)"', source))
+    called = set(re.findall(r'"((?:chat|users|usergroups|views|conversations|files)\.[a-zA-Z.]+)"', source))
     called |= {"views.open"} if "views_open(" in source else set()
     called |= {"files.upload_v2"} if "files_upload_v2(" in source else set()
     assert called, "found no Web API calls: the pattern is stale"

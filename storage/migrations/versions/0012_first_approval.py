@@ -26,10 +26,13 @@ def upgrade() -> None:
     with op.batch_alter_table("improvement") as batch_op:
         batch_op.add_column(sa.Column("first_approved_at", UTCDateTime(), nullable=True))
     # the first "approved" decision of each improvement (one statement: the same on SQLite and PostgreSQL)
+    approved = "decision.improvement_id = improvement.id AND decision.kind = 'approved'"
     op.execute(
-        "UPDATE improvement SET first_approved_at = (SELECT MIN(decision.created_at) FROM decision "
-        "WHERE decision.improvement_id = improvement.id AND decision.kind = 'approved')"
+        f"UPDATE improvement SET first_approved_at = (SELECT MIN(decision.created_at) FROM decision WHERE {approved}) "
+        f"WHERE EXISTS (SELECT 1 FROM decision WHERE {approved})"
     )
+    with op.batch_alter_table("chart_image") as batch_op:  # when its ref was made (a refusal soon after is patience)
+        batch_op.add_column(sa.Column("ref_at", UTCDateTime(), nullable=True))
     op.create_index(
         "ix_improvement_workspace_approved", "improvement", ["workspace_id", "first_approved_at", "created_at"]
     )
@@ -40,6 +43,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chart_image") as batch_op:
+        batch_op.drop_column("ref_at")
     op.drop_index("ix_improvement_workspace_implemented", table_name="improvement")
     op.create_index("ix_improvement_workspace_implemented", "improvement", ["workspace_id", "implemented_at"])
     op.drop_index("ix_improvement_workspace_approved", table_name="improvement")
