@@ -40,6 +40,9 @@ T = TypeVar("T")
 CHART_EVERY = timedelta(minutes=10)
 # … and the team's figures are computed again at least this often, whatever the version says
 FIGURES_FOR = timedelta(seconds=60)
+# … but their 90-day trends (team.TRENDS: cycle times, reporters per week, sustain rate; what the chart draws)
+# only this often: they move slowly, and counting them is most of the figures' time
+TRENDS_FOR = CHART_EVERY
 # a chart the platform refuses to show is made showable again (Slack: uploaded again) once it is this old: a file
 # just uploaded may still be processed (refused for a few seconds), an older one was deleted or is broken
 SETTLE = timedelta(minutes=1)
@@ -151,7 +154,8 @@ class Homes:
         self._showable = True  # False once the platform said it cannot show pictures (Teams without a public URL)
         # the team's figures are everyone's: computed once per change of the workspace's version (version_of)
         self._figures_lock = threading.Lock()  # read() runs on the database runner's threads
-        self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures]] = LRUCache(maxsize=1000)
+        # workspace -> (version, computed at, figures, their trends computed at)
+        self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures, datetime]] = LRUCache(1000)
 
     async def _run(self, fn: Callable[[Session], T]) -> T:
         return await self._runner.transaction(self._engine, fn)
@@ -170,10 +174,15 @@ class Homes:
             with self._figures_lock:
                 known = self._figures.get(ws.id)
             fresh = known is not None and known[0] == version and now - known[1] < FIGURES_FOR
-            data = gather(session, ws, actor, now, known[2] if fresh and known else None)
-            if not fresh:
+            if known is not None and fresh:
+                data = gather(session, ws, actor, now, known[2])
+            else:
+                recent = known is not None and timedelta(0) <= now - known[3] < TRENDS_FOR
+                trends = known[2] if known is not None and recent else None
+                figures = team.team_figures(session, ws.id, now, ws.settings.timezone, trends)
+                data = gather(session, ws, actor, now, figures)
                 with self._figures_lock:
-                    self._figures[ws.id] = (version, now, data.team)
+                    self._figures[ws.id] = (version, now, figures, known[3] if known and trends else now)
             payload = team.chart_payload(data.team)
             digest = team.digest_of(payload)
             return data, payload, digest, _cached(session, ws.id, digest, now)

@@ -23,6 +23,8 @@ STAGES = (*OPEN, Status.IMPLEMENTED, Status.SUSTAINED)  # the stages counted (de
 CYCLE_DAYS = 90  # cycle times and the sustain rate look this far back
 PARETO_AREAS = 8  # the areas drawn; the rest are summed as "other"
 CHART = "team"
+# the slow-moving 90-day figures, computed again at most every few minutes (bot.insights.home.TRENDS_FOR)
+TRENDS = ("to_approval", "to_implemented", "cycle_fixes", "reporters_by_week", "holding", "checked")
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,11 @@ def quarter_of(now: datetime, tz: str) -> Quarter:
     return Quarter(label=f"Q{(first_month - 1) // 3 + 1} {local.year}", start=start.astimezone(now.tzinfo))
 
 
-def team_figures(session: Session, workspace_id: int, now: datetime, tz: str) -> TeamFigures:
+def team_figures(
+    session: Session, workspace_id: int, now: datetime, tz: str, trends: TeamFigures | None = None
+) -> TeamFigures:
+    """`trends`: figures computed a little earlier whose 90-day trends (cycle times, reporters per week, sustain
+    rate: TRENDS) are reused as they are; everything else is counted now."""
     quarter = quarter_of(now, tz)
     mine = col(Improvement.workspace_id) == workspace_id
     stages = dict.fromkeys(STAGES, 0)
@@ -82,10 +88,19 @@ def team_figures(session: Session, workspace_id: int, now: datetime, tz: str) ->
         approved=_gained(session, mine, col(Improvement.first_approved_at), quarter.start, now, None),
         confirmed=_gained(session, mine, col(Improvement.sustained_at), quarter.start, now, Status.SUSTAINED),
         pareto=_pareto(session, mine),
-        **_cycle_times(session, mine, now),
-        **_participation(session, mine, quarter, now, tz),
-        **_sustain(session, workspace_id, now),
+        reporters=_reporters(session, mine, quarter.start, now + timedelta(microseconds=1)),
+        **_trends(session, workspace_id, quarter, now, tz, trends),
     )
+
+
+def _trends(
+    session: Session, workspace_id: int, quarter: Quarter, now: datetime, tz: str, known: TeamFigures | None
+) -> dict[str, Any]:
+    if known is not None and known.quarter == quarter:
+        return {name: getattr(known, name) for name in TRENDS}
+    mine = col(Improvement.workspace_id) == workspace_id
+    return {**_cycle_times(session, mine, now), **_participation(session, mine, quarter, now, tz),
+            **_sustain(session, workspace_id, now)}  # fmt: skip
 
 
 def _gained(session: Session, mine: Any, when: Any, start: datetime, now: datetime, status: Status | None) -> Gained:
@@ -145,24 +160,24 @@ def _cycle_times(session: Session, mine: Any, now: datetime) -> dict[str, Any]:
     return {"to_approval": to_approval, "to_implemented": to_implemented, "cycle_fixes": fixes}
 
 
+def _reporters(session: Session, mine: Any, start: datetime, end: datetime) -> int:
+    """Distinct reporters between `start` and `end` (a count: nobody is named), an indexed range."""
+    distinct = func.count(func.distinct(col(Improvement.reporter_id)))
+    return int(session.exec(select(distinct).where(mine, col(Improvement.created_at) >= start,
+                                                   col(Improvement.created_at) < end)).one())  # fmt: skip
+
+
 def _participation(session: Session, mine: Any, quarter: Quarter, now: datetime, tz: str) -> dict[str, Any]:
-    """Distinct reporters this quarter, and per week of it (counts only: nobody is named), counted by the
-    database week by week (an indexed range each)."""
-
-    def reporters(start: datetime, end: datetime) -> int:
-        distinct = func.count(func.distinct(col(Improvement.reporter_id)))
-        return int(session.exec(select(distinct).where(mine, col(Improvement.created_at) >= start,
-                                                       col(Improvement.created_at) < end)).one())  # fmt: skip
-
+    """Distinct reporters per week of the quarter, counted by the database week by week."""
     local = zone(tz)
     start = quarter.start.astimezone(local)
     monday = (start - timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     weeks = []
     while monday <= now:
         begin, end = max(monday, start), min(monday + timedelta(weeks=1), now + timedelta(microseconds=1))
-        weeks.append((iso_week(monday, local)[-3:], reporters(begin, end)))
+        weeks.append((iso_week(monday, local)[-3:], _reporters(session, mine, begin, end)))
         monday += timedelta(days=7)  # local wall-clock days: midnight stays midnight across a clock change
-    return {"reporters": reporters(quarter.start, now + timedelta(microseconds=1)), "reporters_by_week": weeks}
+    return {"reporters_by_week": weeks}
 
 
 def _sustain(session: Session, workspace_id: int, now: datetime) -> dict[str, Any]:
