@@ -315,7 +315,7 @@ class ImproveService:
             outcome = await self._act(ws, actor, lambda act: button.handler(act, target))
         except Refused as refusal:
             return Notice(str(refusal))
-        if isinstance(outcome, Done) and deliver:
+        if isinstance(outcome, Done | Notice) and deliver:  # a notice may come with changes (Me too: the card)
             await self.deliver()
         return _stamped(outcome)
 

@@ -26,6 +26,7 @@ from bot.core.messages import (
 )
 from bot.core.metrics import before_after
 from bot.core.workspace import WorkspaceSettings
+from bot.improvements import me_too
 from bot.improvements.ledger import impact_of, latest_text, ledger_lines, ledger_of, metric_of
 from storage import queries
 from storage.models import Improvement, Why
@@ -71,11 +72,19 @@ def card_buttons(improvement: Improvement) -> Actions | None:
         return Actions(buttons=[Button(label="Reopen", action=REOPEN, value=value)])
     if status is Status.SUSTAINED:
         return None
-    buttons = [Button(label="Edit report", action=EDIT_REPORT, value=value)]
+    buttons = [Button(label="Me too", action=me_too.ACTION, value=value)] if status in me_too.OPEN else []
+    buttons.append(Button(label="Edit report", action=EDIT_REPORT, value=value))
     if status in FIX_EDITABLE:
         buttons.append(Button(label="Edit the fix", action=EDIT_FIX, value=value))
     buttons.append(Button(label="Close…", action=CLOSE, value=value))
     return Actions(buttons=buttons)
+
+
+def _customers(improvement: Improvement) -> str:
+    """'Yes: they get two welcome emails', 'Yes', 'No'."""
+    if not improvement.customers_notice:
+        return "No"
+    return f"Yes: {clip(improvement.customers_how, 300)}" if improvement.customers_how else "Yes"
 
 
 def flag_of(improvement: Improvement) -> str:
@@ -103,7 +112,7 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         FieldItem(label="Process area", spans=spans(improvement.area)),
         FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),
         FieldItem(label="Aggravation", spans=spans(f"{impact.aggravation}/5")),
-        FieldItem(label="Customers notice", spans=spans("Yes" if improvement.customers_notice else "No")),
+        FieldItem(label="Customers notice", spans=spans(_customers(improvement))),
     ]
     if improvement.owner_id:
         owner: list[Span] = [Mention(user=improvement.owner_id)]
@@ -115,6 +124,8 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         Paragraph(spans=spans(clip(improvement.problem, 2800))),
         Fields(items=fields),
     ]
+    if improvement.me_too:
+        blocks.append(Paragraph(spans=spans(f"🙋 {me_too.people_line(improvement.me_too)}")))
     for label, line in ledger_lines(ledger_of(improvement, settings), improvement, settings):
         blocks.append(Paragraph(spans=[Bold(text=f"{label}: "), Text(text=line)]))
     if improvement.idea:

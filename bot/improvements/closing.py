@@ -15,7 +15,7 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import closing_views, forms, readings
+from bot.improvements import closing_views, forms, me_too, readings
 from bot.improvements.approval import asked_in, may_decide
 from bot.improvements.records import load, owner_key, touch
 from storage import queries
@@ -71,10 +71,9 @@ def close(
     audit(session, ws.id, improvement, actor.user, "closed", now, reason=reason.value, of=improvement.duplicate_of)
     if original is not None:
         before = original.people
-        # the reporter of the duplicate is affected too (within the report form's limit; updated_at stays: it says
-        # since when the original waits at its stage)
-        original.people = min((original.people or 1) + 1, forms.MAX_PEOPLE)
-        session.add(original)
+        # the reporter of the duplicate is affected too: a voice of its own, as a "Me too" (updated_at stays: it
+        # says since when the original waits at its stage)
+        me_too.add(session, original, improvement.reporter_id, "duplicate", now)
         outbox.reply(original, closing_views.duplicate_joined(original, improvement, before))
         outbox.refresh_card(original)
         audit(session, ws.id, original, actor.user, "duplicate_joined", now, duplicate=improvement.number)
@@ -119,9 +118,7 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     if improvement.closed_reason == CloseReason.DUPLICATE.value and improvement.duplicate_of is not None:
         found = queries.improvement_by_number(session, ws.id, improvement.duplicate_of)
         original = load(session, ws, found.id or 0, closed_ok=True) if found else None  # locked: counts add up
-        if original is not None and (original.people or 0) > 1:
-            original.people = (original.people or 0) - 1  # counted there no more
-            session.add(original)
+        if original is not None and me_too.remove(session, original, improvement.reporter_id):  # no more there
             outbox.refresh_card(original)
     improvement.closed_reason = improvement.closed_note = improvement.closed_by = None
     improvement.closed_at = improvement.duplicate_of = improvement.reopen_status = None

@@ -7,6 +7,7 @@ from bot.core.messages import Actions, Mention, Message, Paragraph, Quote, Span,
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import closed_spans, owner_of
 from bot.improvements.ledger import impact_of
+from bot.improvements.me_too import people_line
 from bot.improvements.views import mark_implemented_button
 from storage.models import Improvement
 
@@ -22,7 +23,10 @@ def closed(improvement: Improvement) -> Message:
 
 
 def duplicate_joined(original: Improvement, duplicate: Improvement, before: int | None) -> Message:
-    people = f" (people affected: {before} → {original.people})" if before else f" ({original.people} people now)"
+    grew = before is not None and original.people != before
+    said = [f"people affected: {before} → {original.people}"] if grew else []
+    said += [people_line(original.me_too)] if original.me_too else []
+    people = f" ({'; '.join(said)})" if said else ""
     reporter: Span = Text(text="a teammate") if duplicate.anonymous else Mention(user=duplicate.reporter_id)
     return Message(
         summary=f"#{duplicate.number} joins #{original.number}",

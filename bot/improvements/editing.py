@@ -31,6 +31,7 @@ FACTS = {  # field -> how the thread names it
     "hours_per_week": "hours lost per week",
     "people": "people affected",
     "customers_notice": "customers notice",
+    "customers_how": "how customers notice it",
 }
 
 
@@ -48,6 +49,7 @@ def _facts(improvement: Improvement) -> forms.ReportFacts:
         hours_per_week=improvement.hours_per_week,
         people=improvement.people,
         customers_notice=improvement.customers_notice,
+        customers_how=improvement.customers_how,
     )
 
 
@@ -88,7 +90,9 @@ def edit_report(
             continue  # approved: the case stays as approved (a form opened before the approval may still send it)
         old, new = getattr(improvement, field), values.get(field)
         if field == "customers_notice":
-            new = bool(new)
+            new = bool(new or values.get("customers_how"))  # said how they notice it: they do
+        if field == "customers_how":
+            new = new or None
         if old == new:
             continue
         shown = ("", "") if field == "problem" else (_shown(field, old), _shown(field, new))

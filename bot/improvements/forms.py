@@ -24,6 +24,7 @@ MAX_PROBLEM = 3000
 MIN_PROBLEM = 10  # "x" is not a report: nobody else could tell what is broken
 MAX_HOURS_PER_WEEK = 60  # per person: more than a full working week is not a lost hour, it is a typo
 MAX_PEOPLE = 1000
+MAX_CUSTOMERS_HOW = 300
 MAX_SHORT = 200
 MAX_UNIT = 40
 MAX_METRIC = 1_000_000_000  # a reading beyond a billion is a typo
@@ -64,6 +65,13 @@ def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[st
             NumberInput(id="people", label="People affected", decimal=False, minimum=1, maximum=MAX_PEOPLE),
             Checkbox(id="customers_notice", label="Customers", option_label="Customers notice this"),
             TextInput(
+                id="customers_how",
+                label="How do customers notice it?",
+                required=False,
+                max_length=MAX_CUSTOMERS_HOW,
+                placeholder="e.g. They get two welcome emails",
+            ),
+            TextInput(
                 id="idea",
                 label="Your idea for a fix",
                 required=False,
@@ -82,6 +90,7 @@ class ReportFacts:
     hours_per_week: float | None
     people: int | None
     customers_notice: bool
+    customers_how: str | None = None
 
 
 LOCKED_CASE = ("hours_per_week", "people")
@@ -99,6 +108,7 @@ def edit_report_form(
         "hours_per_week": facts.hours_per_week,
         "people": facts.people,
         "customers_notice": facts.customers_notice,
+        "customers_how": facts.customers_how,
     }
     fields = []
     for field in report_form(settings).fields:

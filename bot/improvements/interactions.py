@@ -8,11 +8,11 @@ from sqlmodel import Session
 from bot.core.commands import Invocation, Subcommand
 from bot.core.domain import CloseReason
 from bot.core.metrics import Metric
-from bot.core.outcomes import Done, Invalid, OpenForm, Outcome
+from bot.core.outcomes import Done, Invalid, Notice, OpenForm, Outcome
 from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.delivery.outbox import Outbox
-from bot.improvements import approval, approvers, card, closing, editing, forms, report, views
+from bot.improvements import approval, approvers, card, closing, editing, forms, me_too, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
 from bot.improvements.records import Moved
@@ -65,6 +65,7 @@ def register(registry: Registry) -> None:
     registry.button(card.EDIT_FIX, _edit_fix)
     registry.button(card.CLOSE, lambda act, t: OpenForm(closing.close_form(act.session, act.ws, act.actor, t.id)))
     registry.button(card.REOPEN, _reopen)
+    registry.button(me_too.ACTION, lambda act, t: Notice(me_too.toggle(act.session, act.ws, act.actor, t.id, act.now)))
     registry.button(views.ROOT_CAUSE, _root_cause)
     registry.button(views.NOT_AN_ANSWER, _not_an_answer, needs_round=True)
     registry.button(views.PROPOSE, _propose)

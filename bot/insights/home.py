@@ -26,6 +26,7 @@ from bot.core.outcomes import Actor
 from bot.core.ports import ChatError, ChatPort, Directory
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.late import Missing
+from bot.improvements.ranking import ranked
 from bot.insights import home_views, team, team_chart
 from bot.insights.waiting import Waiting, waiting_on
 from storage import chart_images
@@ -78,7 +79,10 @@ def gather(
         waiting=waiting_on(session, ws, actor),
         mine=list(
             session.exec(
-                select(Improvement).where(mine).order_by(col(Improvement.created_at).desc()).limit(home_views.MINE)
+                select(Improvement)
+                .where(mine)
+                .order_by(*ranked(), col(Improvement.created_at).desc(), col(Improvement.number).desc())
+                .limit(home_views.MINE)
             ).all()
         ),
         mine_total=int(session.exec(select(func.count()).where(mine)).one()),

@@ -19,7 +19,7 @@ def register(registry: Registry) -> None:
     registry.command(
         Subcommand(
             name="list",
-            summary="The open improvements, newest first (only you see it).",
+            summary="The open improvements, what customers notice and what bites most people first (only you see it).",
             usage=f"[{lists.USAGE}]",
             # a filter word first: "/improve list prices are wrong" is a report, not a list
             args=r"((mine|waiting|area|status)\b.{0,200})?",

@@ -1,5 +1,6 @@
-"""`/improve list`: the open improvements, newest first, narrowed by `mine`, `waiting`, `area <name>` and
-`status <status>` (they combine); `/improve #12`: one improvement. Private to the person asking."""
+"""`/improve list`: the open improvements (bot.improvements.ranking, then newest first), narrowed by `mine`,
+`waiting`, `area <name>` and `status <status>` (they combine); `/improve #12`: one improvement. Private to the
+person asking."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, col, or_, select
 from bot.core.domain import Status
 from bot.core.outcomes import Actor
 from bot.core.workspace import WorkspaceRef
+from bot.improvements.ranking import ranked
 from bot.insights.waiting import waiting_on
 from storage.models import Improvement
 
@@ -87,7 +89,7 @@ def _value(text: str) -> tuple[str, str]:
 
 
 def run(session: Session, ws: WorkspaceRef, actor: Actor, query: Query) -> tuple[list[Improvement], int]:
-    """The first PAGE improvements the query asks for, newest first, and how many there are in all."""
+    """The first PAGE improvements the query asks for, ranked then newest first, and how many there are in all."""
     conditions = [col(Improvement.workspace_id) == ws.id]
     if query.status is not None:
         conditions.append(col(Improvement.status) == query.status.value)
@@ -102,6 +104,6 @@ def run(session: Session, ws: WorkspaceRef, actor: Actor, query: Query) -> tuple
         conditions.append(col(Improvement.id).in_(ids))
     total = session.exec(select(func.count()).select_from(Improvement).where(*conditions)).one()
     rows = session.exec(
-        select(Improvement).where(*conditions).order_by(col(Improvement.number).desc()).limit(PAGE)
+        select(Improvement).where(*conditions).order_by(*ranked(), col(Improvement.number).desc()).limit(PAGE)
     ).all()
     return list(rows), int(total)

@@ -30,6 +30,8 @@ def line(improvement: Improvement, settings: WorkspaceSettings) -> list[Span]:
     facts = [f"{status.emoji} {status.label}" + (f" ({flag})" if flag else ""), improvement.area]
     figure = best_figure(improvement, settings)
     facts += [figure] if figure else []
+    facts += ["customers notice"] if improvement.customers_notice else []
+    facts += [f"🙋 {improvement.me_too:,} more"] if improvement.me_too else []
     return [
         Bold(text=f"#{improvement.number} {title_of(improvement)}"),
         Text(text=" · " + " · ".join(facts) + " · "),
@@ -42,8 +44,10 @@ def listing(rows: Sequence[Improvement], total: int, query: Query, settings: Wor
     if not rows:
         nothing = f"No improvements {said}." if query != Query() else "Nothing is open: a good time to type " + word
         return Message(summary=f"No improvements {said}", blocks=[Paragraph(spans=[Text(text=nothing)])])
+    ranked = any(imp.customers_notice or imp.me_too for imp in rows)
+    order = ", what customers notice and what bites most people first, then newest" if ranked else ", newest first"
     blocks: list[Block] = [Paragraph(spans=[Bold(text=f"{total:,} improvement{'s' if total != 1 else ''} ({said})"
-                                                     f"{', newest first' if total > 1 else ''}")])]  # fmt: skip
+                                                     f"{order if total > 1 else ''}")])]  # fmt: skip
     blocks += [Paragraph(spans=line(imp, settings)) for imp in rows]
     if total > len(rows):
         blocks.append(Context(spans=[Text(text=f"…and {total - len(rows):,} more. Narrow it: {word} list {USAGE}.")]))

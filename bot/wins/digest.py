@@ -16,6 +16,7 @@ from bot.core.domain import WEEKS_PER_YEAR, Status
 from bot.core.messages import Message, Paragraph, Text
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.outbox import Outbox
+from bot.improvements.ranking import ranked
 from bot.wins import charts
 from bot.wins.content import STAGES, DigestContent, Totals, Waiting, Win
 from bot.wins.views import compose
@@ -124,7 +125,7 @@ def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
             oldest = session.exec(
                 select(Improvement)
                 .where(at_stage)
-                .order_by(col(Improvement.updated_at), col(Improvement.number))
+                .order_by(*ranked(), col(Improvement.updated_at), col(Improvement.number))
                 .limit(WAITING_LISTED)
             ).all()
             waiting.append(Waiting(stage, list(oldest), int(total)))

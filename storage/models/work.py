@@ -35,6 +35,8 @@ class Improvement(SQLModel, table=True):
     hours_per_week: float | None = None
     people: int | None = None
     customers_notice: bool = False
+    customers_how: str | None = Field(default=None, sa_column=Column(Text))  # how customers notice it, in words
+    me_too: int = 0  # people who said it bites them too (MeToo rows), counted once each
     idea: str | None = Field(default=None, sa_column=Column(Text))
     reporter_id: str = Field(max_length=100)
     channel_id: str = Field(max_length=100)  # where it lives
@@ -90,6 +92,22 @@ class Improvement(SQLModel, table=True):
         Index("ix_improvement_workspace_reporter", "workspace_id", "reporter_id"),  # … one person's improvements
         Index("ix_improvement_workspace_owner", "workspace_id", "owner_id"),
     )
+
+
+class MeToo(SQLModel, table=True):
+    """Someone who said an improvement's problem bites them too (the "Me too" button, or a duplicate they
+    reported). `counted`: it added one to the people affected (before the case was approved)."""
+
+    __tablename__ = "me_too"
+    __table_args__ = (UniqueConstraint("improvement_id", "user_id", name="uq_me_too_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    improvement_id: int = Field(foreign_key="improvement.id", index=True)
+    user_id: str = Field(max_length=100)
+    counted: bool = False
+    source: str = Field(max_length=12)  # button | duplicate
+    created_at: datetime = when()
 
 
 class Why(SQLModel, table=True):

@@ -46,11 +46,11 @@ async def run(db, clock: FakeClock, lines: list[Line], exports: Path | None = No
     return terminal
 
 
-REPORT = ["/improve Leads arrive in the CRM twice", "", "1", "1", "3", "4", "y", ""]
+REPORT = ["/improve Leads arrive in the CRM twice", "", "1", "1", "3", "4", "y", "They get two welcome emails", ""]
 
 
 async def test_the_console_reads_a_decimal_comma_and_explains_an_ambiguous_number(db, clock: FakeClock) -> None:
-    terminal = await run(db, clock, ["/improve Leads arrive twice", "", "1", "1", "1,500", "2", "n", "", "3,5"])
+    terminal = await run(db, clock, ["/improve Leads arrive twice", "", "1", "1", "1,500", "2", "n", "", "", "3,5"])
     screen = terminal.screen
     assert "Is that 1.500 or 1500? Use a dot for decimals" in screen
     assert "≈ 3.5 h/week × 2 people" in screen
@@ -127,7 +127,7 @@ async def test_the_thread_keeps_conversation_said_in_this_session(db, clock: Fak
 
 
 async def test_form_errors_are_shown_and_only_those_fields_asked_again(db, clock: FakeClock) -> None:
-    lines = ["/improve", "", "1", "1", "-3", "4", "n", "", "Leads twice", "2"]
+    lines = ["/improve", "", "1", "1", "-3", "4", "n", "", "", "Leads twice", "2"]
     terminal = await run(db, clock, lines)
     screen = terminal.screen
     assert "! What's broken?: This is required." in screen
@@ -158,7 +158,7 @@ async def test_a_number_in_a_thread_is_an_answer_and_only_click_clicks(db, clock
 async def test_prompts_ask_a_bad_choice_again_at_once_and_dash_clears(db, clock: FakeClock) -> None:
     long_problem = "Every campaign email is reviewed three times by eight people before it goes"
     terminal = await run(db, clock, [
-        f"/improve {long_problem}", "", "9", "1", "x", "", "3", "4", "maybe", "n", "-",
+        f"/improve {long_problem}", "", "9", "1", "x", "", "3", "4", "maybe", "n", "-", "-",
     ])  # fmt: skip
     screen = terminal.screen
     assert "[Every campaign email is reviewed three…]" in screen  # a long default, shortened
@@ -177,7 +177,7 @@ async def test_cancel_at_a_prompt_saves_nothing(db, clock: FakeClock) -> None:
 
 async def test_replies_after_a_restart_reach_the_right_improvement(db, clock: FakeClock) -> None:
     await run(db, clock, REPORT)
-    second = ["/improve The proposal template is always wrong", "", "1", "2", "", "", "n", ""]
+    second = ["/improve The proposal template is always wrong", "", "1", "2", "", "", "n", "", ""]
     terminal = await run(db, clock, [*second, ":thread 2", "Nobody owns the template"])
     screen = terminal.screen
     assert "Why #2" in screen and "> Nobody owns the template" in screen

@@ -23,6 +23,7 @@ async def test_slash_command_opens_the_report_form_prefilled(slack: SlackWorld) 
         "hours_per_week",
         "people",
         "customers_notice",
+        "customers_how",
         "idea",
     ]
     assert fields["problem"]["element"]["initial_value"] == "Eight people review every email three times"

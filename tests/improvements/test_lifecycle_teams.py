@@ -13,7 +13,16 @@ async def test_improve_answers_with_the_report_form(teams: TeamsWorld) -> None:
     [form] = teams.connector.posts_to(ALEX.personal)
     card = form.cards[0]
     inputs = {b["id"]: b for b in card["body"] if b.get("type", "").startswith("Input.")}
-    assert list(inputs) == ["problem", "area", "frequency", "hours_per_week", "people", "customers_notice", "idea"]
+    assert list(inputs) == [
+        "problem",
+        "area",
+        "frequency",
+        "hours_per_week",
+        "people",
+        "customers_notice",
+        "customers_how",
+        "idea",
+    ]
     assert inputs["problem"]["value"] == "Leads arrive twice" and inputs["problem"]["maxLength"] == 3000
     assert inputs["problem"]["isRequired"] and not inputs["idea"]["isRequired"]
     assert card["actions"][0]["type"] == "Action.Execute"

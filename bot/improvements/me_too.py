@@ -1,0 +1,92 @@
+"""Me too: people who say a problem bites them too, each counted once (a second click takes it back). Until the
+case is approved each one adds to the people affected, so the estimate grows with them; a teammate who reports a
+duplicate is counted the same way. The count ranks the open problems (bot.improvements.ranking)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.core.audit import audit
+from bot.core.domain import Status
+from bot.core.outcomes import Actor, Refused
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import forms
+from bot.improvements.ledger import estimate_locked
+from bot.improvements.records import id_of, load
+from storage.models import Improvement, MeToo
+
+ACTION = "me_too"
+OPEN = (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL, Status.QUESTION_ASKED,
+        Status.APPROVED)  # fmt: skip
+# a second click this soon after the first is the same click twice, not a change of mind
+DOUBLE_CLICK = timedelta(seconds=5)
+
+
+def people_line(count: int) -> str:
+    """'6 people say this bites them too'."""
+    return f"{count:,} {'person says' if count == 1 else 'people say'} this bites them too"
+
+
+def add(session: Session, improvement: Improvement, user: str, source: str, now: datetime) -> bool:
+    """Count `user` once for `improvement` (locked by the caller); False when they count already (its reporter
+    always does)."""
+    if user == improvement.reporter_id or _voice(session, improvement, user) is not None:
+        return False
+    grows = not estimate_locked(improvement) and improvement.people is not None
+    grows = grows and (improvement.people or 0) < forms.MAX_PEOPLE
+    try:
+        with session.begin_nested():
+            session.add(MeToo(workspace_id=improvement.workspace_id, improvement_id=id_of(improvement), user_id=user,
+                              counted=grows, source=source, created_at=now))  # fmt: skip
+    except IntegrityError:  # counted a moment ago by another request
+        return False
+    improvement.me_too += 1
+    if grows:
+        improvement.people = (improvement.people or 0) + 1
+    session.add(improvement)
+    return True
+
+
+def remove(session: Session, improvement: Improvement, user: str) -> bool:
+    """`user` no longer counts for `improvement`; the people affected shrink back unless the case was approved
+    since. False when they did not count."""
+    voice = _voice(session, improvement, user)
+    if voice is None:
+        return False
+    session.delete(voice)
+    improvement.me_too = max(0, improvement.me_too - 1)
+    if voice.counted and not estimate_locked(improvement) and (improvement.people or 0) > 1:
+        improvement.people = (improvement.people or 0) - 1
+    session.add(improvement)
+    return True
+
+
+def toggle(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> str:
+    """The "Me too" button: counts the person, or takes their voice back. Returns what to tell them."""
+    improvement = load(session, ws, improvement_id)
+    if Status(improvement.status) not in OPEN:
+        raise Refused(f"#{improvement.number} is not an open problem any more: there is nothing to add a voice to.")
+    if actor.user == improvement.reporter_id:
+        raise Refused(f"You reported #{improvement.number}: you count already.")
+    voice = _voice(session, improvement, actor.user)
+    if voice is not None and now - voice.created_at < DOUBLE_CLICK:
+        return f"You're counted already: {people_line(improvement.me_too)}."
+    if voice is not None:
+        remove(session, improvement, actor.user)
+        said = f"Taken back: you no longer count for #{improvement.number}."
+        action = "me_too_taken_back"
+    else:
+        add(session, improvement, actor.user, "button", now)
+        said = f"Counted: {people_line(improvement.me_too)}. Click Me too again to take it back."
+        action = "me_too"
+    Outbox(session, ws.id, now).refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, action, now, count=improvement.me_too)
+    return said
+
+
+def _voice(session: Session, improvement: Improvement, user: str) -> MeToo | None:
+    return session.exec(select(MeToo).where(MeToo.improvement_id == improvement.id, MeToo.user_id == user)).first()
