@@ -86,7 +86,8 @@ async def test_a_duplicate_adds_its_reporter_to_the_original(slack: SlackWorld) 
 
     assert f"Closed: a duplicate of #1, closed by <@{JO}>" in slack.card_now(second)
     joined = slack.thread(first)[-1].text_of_blocks
-    assert f"#2 was closed as a duplicate of this one: <@{JO}> is affected too (people affected: 10 → 11)" in joined
+    assert f"#2 was closed as a duplicate of this one: <@{JO}> is affected too (people affected: 10 → 11; " in joined
+    assert "1 person says this bites them too)" in joined
     assert "≈ 2 h/week × 11 people" in slack.card_now(first)
 
     await slack.click(card_of(slack, second), "reopen", JO)  # not an approver
