@@ -31,7 +31,7 @@ def line(improvement: Improvement, settings: WorkspaceSettings) -> list[Span]:
     figure = best_figure(improvement, settings)
     facts += [figure] if figure else []
     facts += ["customers notice"] if improvement.customers_notice else []
-    facts += [f"🙋 {improvement.me_too:,} more"] if improvement.me_too else []
+    facts += [f"🙋 +{improvement.me_too:,}"] if improvement.me_too else []
     return [
         Bold(text=f"#{improvement.number} {title_of(improvement)}"),
         Text(text=" · " + " · ".join(facts) + " · "),

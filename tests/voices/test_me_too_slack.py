@@ -90,7 +90,7 @@ async def test_open_problems_rank_customers_first_then_by_voices(slack: SlackWor
 
     listed = [c for c in slack.stub.of("chat.postEphemeral") if c["user"] == ALEX][-1].text_of_blocks
     assert "what customers notice and what bites most people first, then newest" in listed
-    assert "customers notice" in listed and "🙋 3 more" in listed
+    assert "customers notice" in listed and "🙋 +3" in listed
     order = [listed.index(f"#{n} ") for n in (3, 2, 4, 1)]
     assert order == sorted(order)  # customers notice, most voices, then newest first
     assert "Yes: They get two welcome emails" in slack.card_now(slack.cards()[2])
