@@ -16,7 +16,7 @@ from bot.assembly import registry
 from bot.core.workspace import WorkspaceSettings
 from handlers.slack import render as slack_render
 from handlers.teams import render as teams_render
-from storage.models import Decision, Improvement, Why, Workspace
+from storage.models import Decision, Improvement, MeToo, Why, Workspace
 from tests.conftest import INTAKE
 from tests.support import slack_requests as rq
 from tests.support.fuzz import Corrupter
@@ -35,7 +35,10 @@ def snapshot(engine) -> dict[str, Any]:
     with Session(engine) as session:
         first = session.get(Improvement, 1)
         return {
-            "improvement": first.model_dump() if first else None,
+            # anyone may say Me too (it grows the people affected): that is checked below, not forbidden
+            "improvement": first.model_dump(exclude={"people", "me_too"}) if first else None,
+            "voices": {v.user_id for v in session.exec(select(MeToo).where(MeToo.improvement_id == 1))},
+            "counts": (first.people or 0, first.me_too) if first else (0, 0),
             "whys": [w.model_dump() for w in session.exec(select(Why).where(Why.improvement_id == 1))],
             "decisions": [d.model_dump() for d in session.exec(select(Decision).where(Decision.improvement_id == 1))],
             "workspaces": sorted(w.external_id for w in session.exec(select(Workspace))),
@@ -49,6 +52,8 @@ def assert_nothing_broke(before: dict[str, Any], after: dict[str, Any], statuses
     for key in ("improvement", "whys", "decisions", "workspaces"):
         assert after[key] == before[key], key
     assert after["reporters"] <= {user}
+    (people_before, _), (people, voices) = before["counts"], after["counts"]
+    assert voices == len(after["voices"]) and people_before <= people <= people_before + voices  # each voice once
 
 
 # -- Slack --------------------------------------------------------------------------------------------

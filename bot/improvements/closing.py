@@ -118,7 +118,7 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     if improvement.closed_reason == CloseReason.DUPLICATE.value and improvement.duplicate_of is not None:
         found = queries.improvement_by_number(session, ws.id, improvement.duplicate_of)
         original = load(session, ws, found.id or 0, closed_ok=True) if found else None  # locked: counts add up
-        if original is not None and me_too.remove(session, original, improvement.reporter_id):  # no more there
+        if original is not None and me_too.remove(session, original, improvement.reporter_id, "duplicate"):
             outbox.refresh_card(original)
     improvement.closed_reason = improvement.closed_note = improvement.closed_by = None
     improvement.closed_at = improvement.duplicate_of = improvement.reopen_status = None

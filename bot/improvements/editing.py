@@ -12,10 +12,10 @@ from sqlmodel import Session
 from bot.core.audit import audit
 from bot.core.domain import Frequency, Status, format_number
 from bot.core.messages import Form
-from bot.core.outcomes import Actor, Refused
+from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import closing_views, forms, views
+from bot.improvements import closing_views, forms, me_too, views
 from bot.improvements.approval import may_decide
 from bot.improvements.card import owner_of
 from bot.improvements.ledger import estimate_locked
@@ -50,6 +50,7 @@ def _facts(improvement: Improvement) -> forms.ReportFacts:
         people=improvement.people,
         customers_notice=improvement.customers_notice,
         customers_how=improvement.customers_how,
+        voices=improvement.me_too,
     )
 
 
@@ -84,13 +85,15 @@ def edit_report(
 ) -> Improvement:
     improvement = load(session, ws, improvement_id)
     _check_editor(session, improvement, actor)
+    if values.get("customers_how") and not values.get("customers_notice"):
+        raise Invalid({"customers_how": "Customers notice it if you say how: tick the box, or clear this."})
     changes: list[tuple[str, str, str]] = []
     for field, name in FACTS.items():
         if field in forms.LOCKED_CASE and estimate_locked(improvement):
             continue  # approved: the case stays as approved (a form opened before the approval may still send it)
         old, new = getattr(improvement, field), values.get(field)
         if field == "customers_notice":
-            new = bool(new or values.get("customers_how"))  # said how they notice it: they do
+            new = bool(new)
         if field == "customers_how":
             new = new or None
         if old == new:
@@ -100,6 +103,8 @@ def edit_report(
         setattr(improvement, field, new)
     if not changes:
         return improvement  # saved as it was: nothing to say
+    if any(name == FACTS["people"] for name, _, _ in changes):
+        me_too.settled(session, improvement)  # the number given now includes everyone who said Me too so far
     session.add(improvement)  # (updated_at stays: it says since when the improvement waits at its stage)
     outbox = Outbox(session, ws.id, now)
     first = next(iter(queries.whys_of(session, improvement.id or 0)), None)

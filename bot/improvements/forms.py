@@ -91,6 +91,7 @@ class ReportFacts:
     people: int | None
     customers_notice: bool
     customers_how: str | None = None
+    voices: int = 0  # people who said Me too (counted in `people` until approval)
 
 
 LOCKED_CASE = ("hours_per_week", "people")
@@ -117,6 +118,8 @@ def edit_report_form(
         update: dict[str, object] = {"initial": initial[field.id]}
         if isinstance(field, Select) and initial[field.id] not in {o.value for o in field.options}:
             update["initial"] = None  # an area since removed from the settings: pick a current one
+        if field.id == "people" and facts.voices:
+            update["hint"] = f"Includes the {facts.voices:,} who said Me too; the number you save stands."
         fields.append(field.model_copy(update=update))
     return Form(
         form_id=EDIT_REPORT,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
 from bot.core.domain import Status
@@ -17,9 +18,10 @@ from bot.delivery.outbox import Outbox
 from bot.improvements import forms
 from bot.improvements.ledger import estimate_locked
 from bot.improvements.records import id_of, load
-from storage.models import Improvement, MeToo
+from storage.models import AuditEntry, Improvement, MeToo
 
 ACTION = "me_too"
+TAKEN_BACK = "me_too_taken_back"  # the audit entry of a voice taken back
 OPEN = (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL, Status.QUESTION_ASKED,
         Status.APPROVED)  # fmt: skip
 # a second click this soon after the first is the same click twice, not a change of mind
@@ -51,11 +53,11 @@ def add(session: Session, improvement: Improvement, user: str, source: str, now:
     return True
 
 
-def remove(session: Session, improvement: Improvement, user: str) -> bool:
-    """`user` no longer counts for `improvement`; the people affected shrink back unless the case was approved
-    since. False when they did not count."""
+def remove(session: Session, improvement: Improvement, user: str, source: str | None = None) -> bool:
+    """`user` no longer counts for `improvement` (`source`: only a voice given that way); the people affected
+    shrink back unless the case was approved since. False when they did not count."""
     voice = _voice(session, improvement, user)
-    if voice is None:
+    if voice is None or (source is not None and voice.source != source):
         return False
     session.delete(voice)
     improvement.me_too = max(0, improvement.me_too - 1)
@@ -63,6 +65,12 @@ def remove(session: Session, improvement: Improvement, user: str) -> bool:
         improvement.people = (improvement.people or 0) - 1
     session.add(improvement)
     return True
+
+
+def settled(session: Session, improvement: Improvement) -> None:
+    """The people affected were given anew (the report edited): the voices so far are in that number, so taking
+    one back no longer subtracts."""
+    session.execute(update(MeToo).where(col(MeToo.improvement_id) == improvement.id).values(counted=False))
 
 
 def toggle(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> str:
@@ -75,17 +83,27 @@ def toggle(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     voice = _voice(session, improvement, actor.user)
     if voice is not None and now - voice.created_at < DOUBLE_CLICK:
         return f"You're counted already: {people_line(improvement.me_too)}."
+    if voice is None and _taken_back(session, improvement, actor.user, now - DOUBLE_CLICK):
+        return f"Taken back already: you no longer count for #{improvement.number}."
+    before = improvement.people
     if voice is not None:
         remove(session, improvement, actor.user)
         said = f"Taken back: you no longer count for #{improvement.number}."
-        action = "me_too_taken_back"
+        action = TAKEN_BACK
     else:
         add(session, improvement, actor.user, "button", now)
         said = f"Counted: {people_line(improvement.me_too)}. Click Me too again to take it back."
         action = "me_too"
     Outbox(session, ws.id, now).refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, action, now, count=improvement.me_too)
+    people = [before, improvement.people]
+    audit(session, ws.id, improvement, actor.user, action, now, count=improvement.me_too, people=people)
     return said
+
+
+def _taken_back(session: Session, improvement: Improvement, user: str, since: datetime) -> bool:
+    """`user` took their voice back a moment ago (a double click on the way out is one click too)."""
+    mine = (AuditEntry.improvement_id == improvement.id, AuditEntry.actor_id == user, AuditEntry.action == TAKEN_BACK)
+    return session.exec(select(AuditEntry.id).where(*mine, col(AuditEntry.at) >= since)).first() is not None
 
 
 def _voice(session: Session, improvement: Improvement, user: str) -> MeToo | None:

@@ -1,16 +1,19 @@
-"""How open problems are ranked wherever they are listed (`/improve list`, the home view, the weekly note): the
-ones customers notice first, then the ones most people say bite them too; each list orders the rest its own way
-(newest, or longest waiting)."""
+"""How problems are ranked wherever they are listed (`/improve list`, the home view, the weekly note): open
+problems before finished or declined ones, then the ones customers notice, then the ones most people say bite
+them too; each list orders the rest its own way (newest, or longest waiting)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import case
 from sqlmodel import col
 
+from bot.improvements.me_too import OPEN
 from storage.models import Improvement
 
 
 def ranked() -> tuple[Any, ...]:
     """The ORDER BY terms that come first."""
-    return col(Improvement.customers_notice).desc(), col(Improvement.me_too).desc()
+    is_open = case((col(Improvement.status).in_([s.value for s in OPEN]), 0), else_=1)
+    return is_open, col(Improvement.customers_notice).desc(), col(Improvement.me_too).desc()

@@ -33,7 +33,7 @@ def _stem(word: str) -> str:
 @lru_cache(maxsize=20_000)
 def words(text: str) -> frozenset[str]:
     """The content words of `text`, lower-cased and stripped of common endings."""
-    return frozenset(_stem(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP and len(w) > 1)
+    return frozenset(_stem(w) for w in re.findall(r"[^\W\d_]+", text.lower()) if w not in _STOP and len(w) > 1)
 
 
 def similarity(a: str, b: str) -> float:

@@ -106,8 +106,8 @@ def _year(
 
 
 def _waiting(session: Session, workspace: Workspace) -> list[Waiting]:
-    """What waits for someone to act, stage by stage, the longest waiting first (an improvement's updated_at is
-    when it entered its stage)."""
+    """What waits for someone to act, stage by stage, ranked (bot.improvements.ranking) then the longest waiting
+    first (an improvement's updated_at is when it entered its stage)."""
     waiting = []
     flags = {
         "stalled": col(Improvement.stalled_at).is_not(None),

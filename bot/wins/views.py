@@ -110,8 +110,8 @@ STAGE_TITLES = {
 
 
 def _what_waits(content: DigestContent, settings: WorkspaceSettings) -> list[Paragraph]:
-    """By stage, the longest waiting first: where a manager can act. One block a stage (Slack's 50-block cap); the
-    approvers are named once, in their stage's title."""
+    """By stage, ranked then the longest waiting first: where a manager can act. One block a stage (Slack's 50-block
+    cap); the approvers are named once, in their stage's title."""
     today = content.until.astimezone(zone(settings.timezone)).date()
     blocks = []
     for waiting in content.waiting:

@@ -36,20 +36,18 @@ def register(app: AsyncApp, service: ImproveService) -> None:
         on_home = dig(body, "view", "type") == "home"  # the App Home tab: answered there, then published again
         try:
             outcome = await service.click(
-                team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value")
+                team, user, dig(body, "actions", 0, "action_id"), dig(body, "actions", 0, "value"), deliver=False
             )
             if isinstance(outcome, OpenForm):
                 form = outcome.form.model_copy(update={"context": {**outcome.form.context, "channel": channel or ""}})
                 await open_form(client, dig(body, "trigger_id"), form, channel, user)
-            elif isinstance(outcome, Notice) and on_home:
-                await home.publish(service, team, user, notice=outcome.text)
-                return
-            elif isinstance(outcome, Notice):
-                await notify_private(client, channel, user, outcome.text, thread)
             elif isinstance(outcome, Show):
                 await notify_private(client, channel, user, outcome.message, thread)
-            if on_home and not isinstance(outcome, OpenForm):
-                await home.publish(service, team, user)
+            elif isinstance(outcome, Notice) and not on_home:
+                await notify_private(client, channel, user, outcome.text, thread)
+            if on_home and not isinstance(outcome, OpenForm):  # the refusal, if any, at the top of the tab
+                await home.publish(service, team, user, notice=outcome.text if isinstance(outcome, Notice) else "")
+            await service.deliver()  # what the click changed (the thread, the card) goes right after the answer
         except Exception:  # acknowledged already: the person must still hear something
             log.exception("a click on %r failed for %s", dig(body, "actions", 0, "action_id")[:40], user)
             await notify_private(client, channel, user, SORRY, thread)

@@ -36,7 +36,7 @@ class Improvement(SQLModel, table=True):
     people: int | None = None
     customers_notice: bool = False
     customers_how: str | None = Field(default=None, sa_column=Column(Text))  # how customers notice it, in words
-    me_too: int = 0  # people who said it bites them too (MeToo rows), counted once each
+    me_too: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # people who said Me too (MeToo rows)
     idea: str | None = Field(default=None, sa_column=Column(Text))
     reporter_id: str = Field(max_length=100)
     channel_id: str = Field(max_length=100)  # where it lives

@@ -226,7 +226,8 @@ async def test_lists_one_improvement_and_the_export_in_the_console(db, clock: Fa
     ], exports=tmp_path)  # fmt: skip
     screen = terminal.screen
     assert "*1 improvement (yours, open)*" in screen
-    assert "*#1 Leads arrive in the CRM twice* · ✅ Implemented · Sales · ≈ 624 h/year (approved) · thread" in screen
+    line = "*#1 Leads arrive in the CRM twice* · ✅ Implemented · Sales · ≈ 624 h/year (approved) · customers notice"
+    assert line + " · thread" in screen
     assert "*Before → after:* 40/week → 12/week, target 5/week: not yet met" in screen
     assert "Only approvers and workspace admins can export the improvements." in screen
     written = sorted(os.listdir(tmp_path))

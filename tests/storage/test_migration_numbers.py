@@ -134,3 +134,26 @@ def test_a_downgrade_keeps_numbers_typed_since_as_text(old_db: Engine) -> None:
     with old_db.connect() as connection:
         row = connection.execute(text("SELECT baseline, target, metric_now FROM improvement")).one()
     assert tuple(row) == ("40/week", "5.5/week", "12/week")
+
+
+def test_duplicates_closed_before_voices_become_voices(old_db: Engine) -> None:
+    with old_db.begin() as connection:
+        connection.execute(text("INSERT INTO workspace (id, platform, external_id, settings, last_number, created_at) "
+                                "VALUES (1, 'slack', 'T1', '{}', 4, :at)"), {"at": T0})  # fmt: skip
+        _improvement(connection, 1, "investigating", people=11)  # Alex's; Jo's and Sam's duplicates joined it
+        closed = {"closed_reason": "duplicate", "duplicate_of": 1, "closed_at": T0, "reopen_status": "investigating"}
+        _improvement(connection, 2, "closed", reporter_id="U0JO", **closed)
+        _improvement(connection, 3, "closed", reporter_id="U0SAM", **closed)
+        _improvement(connection, 4, "closed", **closed)  # Alex's own duplicate: Alex counts already
+
+    upgrade(old_db)
+
+    with old_db.connect() as connection:
+        voices = connection.execute(text("SELECT improvement_id, user_id, counted, source FROM me_too "
+                                         "ORDER BY user_id")).all()  # fmt: skip
+        counts = dict(connection.execute(text("SELECT id, me_too FROM improvement")).all())
+    assert [(v.improvement_id, v.user_id, bool(v.counted), v.source) for v in voices] == [
+        (1, "U0JO", True, "duplicate"),
+        (1, "U0SAM", True, "duplicate"),
+    ]
+    assert counts == {1: 2, 2: 0, 3: 0, 4: 0}

@@ -99,3 +99,52 @@ async def test_open_problems_rank_customers_first_then_by_voices(slack: SlackWor
     await tick_at(slack, at(27, 16))  # the weekly note lists what waits, ranked the same way
     [note] = [c.text_of_blocks for c in slack.posts() if c["channel"] == WINS]
     assert note.index("#3") < note.index("#2") < note.index("#1")
+
+
+async def test_a_report_edited_after_voices_keeps_its_number_and_a_take_back_respects_it(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX)  # 4 people
+    await slack.click(card, "me_too", JO)
+    await slack.click(card, "me_too", MAYA)  # 6 people
+    view = await open_form(slack, card, "edit_report", ALEX)
+    assert view is not None
+    people = next(b for b in view["blocks"] if b.get("block_id") == "people")
+    assert people["element"]["initial_value"] == "6" and "Includes the 2 who said Me too" in json.dumps(people)
+
+    answers = {"problem": "Leads arrive in the CRM twice", "area": "Sales", "frequency": "weekly",
+               "hours_per_week": "3", "people": "8", "customers_notice": False}  # fmt: skip
+    await slack.submit(view, answers, ALEX)
+    slack.clock.advance(seconds=30)
+    await slack.click(card, "me_too", JO)  # taken back: the 8 the reporter gave stands
+
+    assert (_improvement(slack).me_too, _improvement(slack).people) == (1, 8)
+    slack.clock.advance(seconds=1)
+    await slack.click(card, "me_too", JO)  # a double click on the way out does not count them again
+    assert "Taken back already" in slack.ephemerals(JO)[-1] and _improvement(slack).me_too == 1
+
+
+async def test_saying_how_customers_notice_needs_the_box_ticked_when_editing(slack: SlackWorld) -> None:
+    card = await slack.report(ALEX, customers_how="They get two welcome emails")
+    assert "Yes: They get two welcome emails" in slack.card_now(card)
+    view = await open_form(slack, card, "edit_report", ALEX)
+    assert view is not None
+
+    answers = {"problem": "Leads arrive in the CRM twice", "area": "Sales", "frequency": "weekly",
+               "hours_per_week": "3", "people": "4", "customers_notice": False,
+               "customers_how": "They get two welcome emails"}  # fmt: skip
+    response = await slack.submit(view, answers, ALEX)
+
+    assert "tick the box, or clear this" in response.json()["errors"]["customers_how"]
+    await slack.submit(view, {**answers, "customers_how": ""}, ALEX)
+    assert "Customers notice\nNo" in slack.card_now(card).replace("*", "")
+
+
+async def test_reopening_a_duplicate_leaves_a_voice_given_with_the_button(slack: SlackWorld) -> None:
+    original = await slack.report(ALEX)
+    await slack.click(original, "me_too", JO)  # Jo's voice, given with the button
+    duplicate = await slack.report(JO, "Leads are in the CRM twice")
+    view = await open_form(slack, duplicate, "close", JO)
+    assert view is not None
+    await slack.submit(view, {"reason": "duplicate", "duplicate_of": "1"}, JO)
+    await slack.click(slack.updates(duplicate.ts)[-1], "reopen", MAYA)  # the closed card's Reopen
+
+    assert (_improvement(slack).me_too, _improvement(slack).people) == (1, 5)
