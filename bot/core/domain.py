@@ -51,6 +51,9 @@ _STATUS_EMOJI = {
     Status.SUSTAINED: "🏁",
     Status.CLOSED: "🗂️",
 }
+# the problem is still open: from the report until its fix is implemented (not declined, closed or finished)
+OPEN_STATUSES = (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL, Status.QUESTION_ASKED,
+                 Status.APPROVED)  # fmt: skip
 
 
 class CloseReason(StrEnum):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from bot.core.domain import CloseReason, Frequency, Status
+from bot.core.domain import OPEN_STATUSES, CloseReason, Frequency, Status
 from bot.core.messages import (
     Actions,
     Bold,
@@ -72,7 +72,7 @@ def card_buttons(improvement: Improvement) -> Actions | None:
         return Actions(buttons=[Button(label="Reopen", action=REOPEN, value=value)])
     if status is Status.SUSTAINED:
         return None
-    buttons = [Button(label="Me too", action=me_too.ACTION, value=value)] if status in me_too.OPEN else []
+    buttons = [Button(label="Me too", action=me_too.ACTION, value=value)] if status in OPEN_STATUSES else []
     buttons.append(Button(label="Edit report", action=EDIT_REPORT, value=value))
     if status in FIX_EDITABLE:
         buttons.append(Button(label="Edit the fix", action=EDIT_FIX, value=value))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
-from bot.core.domain import Status
+from bot.core.domain import OPEN_STATUSES, Status
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
@@ -22,8 +22,6 @@ from storage.models import AuditEntry, Improvement, MeToo
 
 ACTION = "me_too"
 TAKEN_BACK = "me_too_taken_back"  # the audit entry of a voice taken back
-OPEN = (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL, Status.QUESTION_ASKED,
-        Status.APPROVED)  # fmt: skip
 # a second click this soon after the first is the same click twice, not a change of mind
 DOUBLE_CLICK = timedelta(seconds=5)
 
@@ -76,7 +74,7 @@ def settled(session: Session, improvement: Improvement) -> None:
 def toggle(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, now: datetime) -> str:
     """The "Me too" button: counts the person, or takes their voice back. Returns what to tell them."""
     improvement = load(session, ws, improvement_id)
-    if Status(improvement.status) not in OPEN:
+    if Status(improvement.status) not in OPEN_STATUSES:
         raise Refused(f"#{improvement.number} is not an open problem any more: there is nothing to add a voice to.")
     if actor.user == improvement.reporter_id:
         raise Refused(f"You reported #{improvement.number}: you count already.")

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import case
 from sqlmodel import col
 
-from bot.improvements.me_too import OPEN
+from bot.core.domain import OPEN_STATUSES
 from storage.models import Improvement
 
 
 def ranked() -> tuple[Any, ...]:
     """The ORDER BY terms that come first."""
-    is_open = case((col(Improvement.status).in_([s.value for s in OPEN]), 0), else_=1)
+    is_open = case((col(Improvement.status).in_([s.value for s in OPEN_STATUSES]), 0), else_=1)
     return is_open, col(Improvement.customers_notice).desc(), col(Improvement.me_too).desc()

@@ -14,12 +14,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.core.calendar import iso_week, zone
-from bot.core.domain import WEEKS_PER_YEAR, Status
+from bot.core.domain import OPEN_STATUSES, WEEKS_PER_YEAR, Status
 from storage.models import Checkin, Improvement
 
-OPEN = (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL, Status.QUESTION_ASKED,
-        Status.APPROVED)  # fmt: skip
-STAGES = (*OPEN, Status.IMPLEMENTED, Status.SUSTAINED)  # the stages counted (declined and closed are not)
+STAGES = (*OPEN_STATUSES, Status.IMPLEMENTED, Status.SUSTAINED)  # the stages counted (declined and closed are not)
 CYCLE_DAYS = 90  # cycle times and the sustain rate look this far back
 PARETO_AREAS = 8  # the areas drawn; the rest are summed as "other"
 CHART = "team"
@@ -119,7 +117,7 @@ def _pareto(session: Session, mine: Any) -> list[tuple[str, float]]:
     hours = func.sum(col(Improvement.hours_per_week) * col(Improvement.people)) * WEEKS_PER_YEAR
     rows = session.exec(
         select(Improvement.area, hours)
-        .where(mine, col(Improvement.status).in_([s.value for s in OPEN]))
+        .where(mine, col(Improvement.status).in_([s.value for s in OPEN_STATUSES]))
         .group_by(col(Improvement.area))
     ).all()
     ranked = sorted(((area, float(total or 0)) for area, total in rows if total), key=lambda r: (-r[1], r[0]))
