@@ -66,9 +66,7 @@ def version_of(session: Session, workspace_id: int) -> tuple[Any, ...]:
     return newest, audited
 
 
-def gather(
-    session: Session, ws: WorkspaceRef, actor: Actor, now: datetime, figures: team.TeamFigures | None = None
-) -> Home:
+def gather(session: Session, ws: WorkspaceRef, actor: Actor, figures: team.TeamFigures) -> Home:
     mine = (
         (col(Improvement.workspace_id) == ws.id)
         & or_(col(Improvement.reporter_id) == actor.user, col(Improvement.owner_id) == actor.user)
@@ -86,7 +84,7 @@ def gather(
             ).all()
         ),
         mine_total=int(session.exec(select(func.count()).where(mine)).one()),
-        team=figures or team.team_figures(session, ws.id, now, ws.settings.timezone),
+        team=figures,
     )
 
 
@@ -106,6 +104,16 @@ def remember(session: Session, workspace_id: int, user: str, now: datetime) -> N
 def forget(session: Session, workspace_id: int, user: str) -> None:
     """`user`'s home is no longer published on changes (they are gone, or the tab is off)."""
     session.exec(delete(HomeView).where(col(HomeView.workspace_id) == workspace_id, col(HomeView.user_id) == user))
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A workspace's team figures as last computed: for `version` (version_of), `at`, their trends at `trends_at`."""
+
+    version: tuple[Any, ...]
+    at: datetime
+    figures: team.TeamFigures
+    trends_at: datetime
 
 
 @dataclass(frozen=True)
@@ -158,8 +166,7 @@ class Homes:
         self._showable = True  # False once the platform said it cannot show pictures (Teams without a public URL)
         # the team's figures are everyone's: computed once per change of the workspace's version (version_of)
         self._figures_lock = threading.Lock()  # read() runs on the database runner's threads
-        # workspace -> (version, computed at, figures, their trends computed at)
-        self._figures: LRUCache[int, tuple[tuple[Any, ...], datetime, team.TeamFigures, datetime]] = LRUCache(1000)
+        self._figures: LRUCache[int, _Known] = LRUCache(maxsize=1000)
 
     async def _run(self, fn: Callable[[Session], T]) -> T:
         return await self._runner.transaction(self._engine, fn)
@@ -174,19 +181,7 @@ class Homes:
         now = self._clock.now()
 
         def read(session: Session) -> tuple[Home, dict[str, Any], str, _Cached | None]:
-            version = version_of(session, ws.id)
-            with self._figures_lock:
-                known = self._figures.get(ws.id)
-            fresh = known is not None and known[0] == version and now - known[1] < FIGURES_FOR
-            if known is not None and fresh:
-                data = gather(session, ws, actor, now, known[2])
-            else:
-                recent = known is not None and timedelta(0) <= now - known[3] < TRENDS_FOR
-                trends = known[2] if known is not None and recent else None
-                figures = team.team_figures(session, ws.id, now, ws.settings.timezone, trends)
-                data = gather(session, ws, actor, now, figures)
-                with self._figures_lock:
-                    self._figures[ws.id] = (version, now, figures, known[3] if known and trends else now)
+            data = gather(session, ws, actor, self._team_figures(session, ws, now))
             payload = team.chart_payload(data.team)
             digest = team.digest_of(payload)
             return data, payload, digest, _cached(session, ws.id, digest, now)
@@ -197,6 +192,22 @@ class Homes:
         chart = await self._chart(ws, payload, digest, cached, now)
         fit = self._message_blocks if in_message else None
         return home_views.home(data, chart, ws.settings, self._word, notice, fit)
+
+    def _team_figures(self, session: Session, ws: WorkspaceRef, now: datetime) -> team.TeamFigures:
+        """The team's figures: as last computed while the workspace's version is the same (FIGURES_FOR at most),
+        else counted again, reusing the slow trends while they are younger than TRENDS_FOR."""
+        version = version_of(session, ws.id)
+        with self._figures_lock:
+            known = self._figures.get(ws.id)
+        if known is not None and known.version == version and now - known.at < FIGURES_FOR:
+            return known.figures
+        recent = known is not None and timedelta(0) <= now - known.trends_at < TRENDS_FOR
+        trends = known.figures if known is not None and recent else None
+        figures = team.team_figures(session, ws.id, now, ws.settings.timezone, trends)
+        trends_at = known.trends_at if known is not None and trends is not None else now
+        with self._figures_lock:
+            self._figures[ws.id] = _Known(version, now, figures, trends_at)
+        return figures
 
     async def of_workspace(self, workspace_id: int, user: str) -> Message:
         """For delivery (an outbox "home" row names the workspace by its row)."""
