@@ -139,13 +139,8 @@ def register(
         if isinstance(typed, Typed):
             outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
             if isinstance(outcome, Show) and outcome.message.refresh and not personal:  # a home is nobody else's
-                try:
-                    await chat.send_card(await chat.personal_conversation(user),
-                                         _for(await chat.card(outcome.message), ctx))  # fmt: skip
-                    await ctx.send(HOME_SENT)
-                except ChatError as exc:
-                    log.warning("could not send %s their home: %s", user, exc)
-                    await ctx.send(TRY_AGAIN)
+                home = _for(await chat.card(outcome.message), ctx)
+                await ctx.send(HOME_SENT if await _send_personal(user, home, "their home") else TRY_AGAIN)
                 return
             await _answer(ctx, outcome)
         elif thread:  # a reply in a post's reply chain: maybe an answer to a why
@@ -227,12 +222,18 @@ def register(
                 card, notice = render.form_card(outcome.form, await chat.names([user])), FORM_BELOW
             else:
                 card = await chat.card(outcome.message)
-            try:
-                await chat.send_card(await chat.personal_conversation(user), card)
-            except ChatError as exc:
-                log.warning("could not send %s what the home card opened: %s", user, exc)
+            if not await _send_personal(user, card, "what the home card opened"):
                 notice = TRY_AGAIN
         return await _home(ctx, tenant, user, notice)
+
+    async def _send_personal(user: str, card: dict[str, Any], what: str) -> bool:
+        """`card` in the person's 1:1 chat with the bot; False (logged) when Teams did not take it."""
+        try:
+            await chat.send_card(await chat.personal_conversation(user), card)
+        except ChatError as exc:
+            log.warning("could not send %s %s: %s", user, what, exc)
+            return False
+        return True
 
     @app.on_card_action
     async def on_card_action(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -265,12 +266,7 @@ def register(
             card = render.form_card(outcome.form, names)
             if personal:
                 return _card_response(card)  # the form takes the button card's place in this 1:1 chat
-            try:
-                await chat.send_card(await chat.personal_conversation(user), card)
-            except ChatError as exc:
-                log.warning("could not send %s its form: %s", user, exc)
-                return _message_response(TRY_AGAIN)
-            return _message_response(FORM_SENT)
+            return _message_response(FORM_SENT if await _send_personal(user, card, "its form") else TRY_AGAIN)
         if isinstance(outcome, Notice):
             return _message_response(outcome.text)
         if isinstance(outcome, Show):
