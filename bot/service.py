@@ -28,6 +28,7 @@ from bot.core.outcomes import (
     STALE,
     UNAVAILABLE,
     Actor,
+    AskFirst,
     Done,
     FormErrors,
     Invalid,
@@ -232,20 +233,24 @@ class ImproveService:
         home = await self._homes.render(ws, user, opened=opened, notice=notice, in_message=in_message)
         return await self.delivery.linked(home)
 
-    async def form_spec(self, external_id: str, form_id: str) -> Form | None:
-        """The shape of a form, to read a platform's answers into (None for an unknown form)."""
-        handler = self.registry.forms.get(form_id)
-        return handler.spec((await self.workspace(external_id)).settings) if handler else None
-
-    async def check_form(
-        self, external_id: str, form_id: str, raw: dict[str, FormValue]
-    ) -> tuple[dict[str, Any], dict[str, str]] | None:
-        """Validate answers (fast, no I/O after the first call): (values, errors), or None for an unknown form."""
+    async def form_spec(self, external_id: str, form_id: str, context: dict[str, str] | None = None) -> Form | None:
+        """The shape of a form as opened with `context`, to read a platform's answers into (None for an unknown
+        form)."""
         handler = self.registry.forms.get(form_id)
         if handler is None:
             return None
-        ws = await self.workspace(external_id)
-        values, errors = validate(handler.spec(ws.settings), raw)
+        spec = handler.spec((await self.workspace(external_id)).settings)
+        return handler.reshape(spec, context or {}) if handler.reshape else spec
+
+    async def check_form(
+        self, external_id: str, form_id: str, raw: dict[str, FormValue], context: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """Validate answers (fast, no I/O after the first call): (values, errors), or None for an unknown form."""
+        handler = self.registry.forms.get(form_id)
+        spec = await self.form_spec(external_id, form_id, context)
+        if handler is None or spec is None:
+            return None
+        values, errors = validate(spec, raw)
         if handler.check is not None and not errors:
             errors = handler.check(values, self.clock.now().date())
         return values, errors
@@ -262,7 +267,7 @@ class ImproveService:
     ) -> Outcome:
         """Validate and save. With deliver=False the caller delivers (Slack: after the modal has closed). Raises
         Unavailable when it could not be saved, so the platform can keep the form open with what was typed."""
-        checked = await self.check_form(external_id, form_id, raw)
+        checked = await self.check_form(external_id, form_id, raw, context)
         if checked is None:
             return Notice(STALE)
         values, errors = checked
@@ -284,6 +289,8 @@ class ImproveService:
             return Notice(str(refusal))
         except Invalid as invalid:
             return FormErrors(invalid.errors)
+        except AskFirst as ask:  # nothing saved: the same form again, one question added, as a new opening
+            return _stamped(OpenForm(ask.form))
         except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
         except IntegrityError:

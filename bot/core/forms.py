@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -35,6 +36,18 @@ def validate(form: Form, raw: dict[str, FormValue]) -> tuple[dict[str, Any], dic
         except ValueError as exc:
             errors[spec.id] = str(exc)
     return values, errors
+
+
+def prefilled(form: Form, values: Mapping[str, Any]) -> Form:
+    """`form` with `values` (clean answers by field id, as `validate` gives them) as its fields' initial values:
+    the form shown again with what was typed."""
+    fields = []
+    for spec in form.fields:
+        value = values.get(spec.id)
+        if value is not None:
+            spec = spec.model_copy(update={"initial": value.isoformat() if isinstance(value, date) else value})
+        fields.append(spec)
+    return form.model_copy(update={"fields": fields})
 
 
 def _clean(spec: Any, value: FormValue) -> Any:

@@ -27,6 +27,15 @@ class Invalid(Exception):
         self.errors = errors
 
 
+class AskFirst(Exception):
+    """Before a form's answer is saved, one more question: `form` is the same form again, with what was typed and
+    the question added. Nothing of the answer is saved (the platform shows `form` in place of the one submitted)."""
+
+    def __init__(self, form: Form) -> None:
+        super().__init__(form.form_id)
+        self.form = form
+
+
 @dataclass(frozen=True)
 class OpenForm:
     form: Form

@@ -109,6 +109,8 @@ class FormHandler:
     apply: Callable[[Act, Answer], Outcome]  # in the transaction
     check: Callable[[dict[str, Any], date], dict[str, str]] | None = None  # rules across fields, per field id
     prepare: Callable[[Lookup, dict[str, str]], Awaitable[Any]] | None = None  # platform lookups, before it
+    # the shape for an answer whose context says a question was added on the way (bot.core.outcomes.AskFirst)
+    reshape: Callable[[Form, dict[str, str]], Form] | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from bot.core.outcomes import Done, Invalid, Notice, OpenForm, Outcome
 from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.delivery.outbox import Outbox
-from bot.improvements import approval, approvers, card, closing, editing, forms, me_too, report, views
+from bot.improvements import approval, approvers, card, closing, editing, forms, intake, me_too, report, views
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
 from bot.improvements.records import Moved
@@ -33,7 +33,7 @@ def register(registry: Registry) -> None:
             reads=False,  # the form opens from the settings alone, before Slack's trigger id expires
         )
     )
-    registry.form(forms.REPORT, FormHandler(spec=forms.report_form, apply=_reported))
+    registry.form(forms.REPORT, FormHandler(spec=forms.report_form, apply=_reported, reshape=intake.reshape))
     registry.form(
         forms.PROPOSE,
         FormHandler(
@@ -143,6 +143,9 @@ def _resubmit(act: Act, target: Target) -> Outcome:
 
 
 def _reported(act: Act, answer: Answer) -> Outcome:
+    joined = intake.before_report(act.session, act.ws, act.actor, answer, act.now)
+    if joined is not None:
+        return Notice(joined)
     improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now)
     where = answer.context.get("channel") or answer.context.get("conversation") or ""
     Outbox(act.session, act.ws.id, act.now).private(

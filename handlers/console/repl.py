@@ -191,16 +191,20 @@ class Console:
         else:
             self._show(outcome)
 
-    async def _fill_and_submit(self, form: Form) -> None:
+    async def _fill_and_submit(self, form: Form, answered: dict[str, FormValue] | None = None) -> None:
+        """Ask each field (but those `answered` already), submit, and ask again what the answer got wrong."""
         self.write(f"--- {form.title} ---")
         if form.intro:
             self.write(form.intro)
-        raw: dict[str, FormValue] = {}
-        todo = list(form.fields)
+        raw: dict[str, FormValue] = dict(answered or {})
+        todo = [spec for spec in form.fields if spec.id not in raw]
         while True:
             for spec in todo:
                 raw[spec.id] = await self._ask(spec)
             outcome = await self.service.submit_form(WORKSPACE, self.user, form.form_id, form.context, raw)
+            if isinstance(outcome, OpenForm):  # one more question before it is saved; the rest stays as typed
+                await self._fill_and_submit(outcome.form, raw)
+                return
             if not isinstance(outcome, FormErrors):
                 self._show(outcome)
                 return

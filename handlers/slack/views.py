@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.outcomes import NOT_SAVED, UNAVAILABLE, FormErrors, Notice
+from bot.core.outcomes import NOT_SAVED, UNAVAILABLE, FormErrors, Notice, OpenForm
 from bot.service import ImproveService
 from handlers.slack import render
 from handlers.slack.payload import dig, team_of
@@ -49,6 +49,9 @@ def register(app: AsyncApp, service: ImproveService) -> None:
             return
         if isinstance(outcome, FormErrors):
             await ack(response_action="errors", errors=outcome.errors)
+            return
+        if isinstance(outcome, OpenForm):  # one more question before it is saved: the modal becomes the new form
+            await ack(response_action="update", view=render.modal(outcome.form))
             return
         await ack()
         if isinstance(outcome, Notice):

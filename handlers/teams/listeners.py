@@ -275,11 +275,11 @@ def register(
 
     async def _submit(tenant: str, user: str, data: dict[str, Any]) -> InvokeResponse[Any]:
         form_id = str(data.get("form") or "")
-        spec = await service.form_spec(tenant, form_id)
+        context = render.form_context(data)
+        spec = await service.form_spec(tenant, form_id, context)
         if spec is None:
             return _message_response("That form is out of date.")
         raw = render.form_values(spec, data)
-        context = render.form_context(data)
         shown = spec.model_copy(update={"context": context, "title": str(data.get("title") or spec.title)})
         try:
             outcome = await service.submit_form(tenant, user, form_id, context, raw, deliver=False)
@@ -294,6 +294,8 @@ def register(
             return _card_response(render.form_card(shown, {}, values=raw, errors=errors))
         if isinstance(outcome, FormErrors):
             return _card_response(render.form_card(shown, {}, values=raw, errors=outcome.errors))
+        if isinstance(outcome, OpenForm):  # one more question before it is saved: the card becomes the new form
+            return _card_response(render.form_card(outcome.form, await chat.names([user])))
         background(service.deliver())
         text = outcome.text if isinstance(outcome, Notice) else "✅ Sent. Everything else happens in the thread."
         return _card_response(render.text_card(text))

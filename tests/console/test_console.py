@@ -249,3 +249,15 @@ async def test_the_home_view_in_the_console(db, clock: FakeClock, tmp_path: Path
     assert "== Team ==" in screen and "1 person reported this quarter" in screen
     assert "[Team charts (as of" in screen and "team-charts.png]" in screen  # the picture, written beside the exports
     assert [name for name in os.listdir(tmp_path) if name.endswith("team-charts.png")]
+
+
+async def test_a_report_like_an_open_problem_is_offered_and_only_the_choice_is_asked(db, clock: FakeClock) -> None:
+    like_it = ["/improve Leads come into the CRM twice", "", "1", "1", "2", "3", "n", "", "Merge the forms"]
+    terminal = await run(db, clock, [*REPORT, ":as @jo", *like_it, "1", ":as @sam", *like_it, "2"])
+    screen = terminal.screen
+    assert "This looks like #1 “Leads arrive in the CRM twice”" in screen
+    assert "1. Add my voice to #1 “Leads arrive in the CRM twice”" in screen and "2. No, report it as new" in screen
+    assert "Counted: 1 person says this bites them too" in screen
+    assert "@jo says this bites them too" in screen and "Their idea: Merge the forms" in screen
+    assert "Thanks! Saved as #2" in screen  # Sam chose to report it as new
+    assert screen.count("What's broken?") == 3  # the offer asked only its own question

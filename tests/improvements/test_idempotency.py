@@ -96,8 +96,9 @@ async def test_a_form_card_in_a_teams_channel_is_one_answer_per_person(teams: Te
     await teams.say(TEAMS_ALEX, "improve Leads arrive twice", channel, mention=True)
     form = teams.connector.posts_to(channel["id"])[-1]  # in the channel, for anyone there to fill in
 
-    for person in (TEAMS_ALEX, TEAMS_JO, TEAMS_JO):
-        assert (await teams.submit(person, form, REPORT, channel)).status_code == 200
+    jos = {**REPORT, "problem": "The quarterly dashboard takes minutes to load"}  # not like Alex's: no offer
+    for person, answers in ((TEAMS_ALEX, REPORT), (TEAMS_JO, jos), (TEAMS_JO, jos)):
+        assert (await teams.submit(person, form, answers, channel)).status_code == 200
 
     with Session(teams.engine) as session:
         reporters = sorted(session.exec(select(Improvement.reporter_id)).all())

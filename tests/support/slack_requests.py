@@ -146,6 +146,24 @@ def _event_body(event: dict[str, Any], event_id: str, team: str) -> tuple[bytes,
     return json.dumps(body).encode(), "application/json"
 
 
+def initial_answers(view: dict[str, Any]) -> dict[str, Any]:
+    """What a modal's inputs hold before anyone touches them (Slack submits these unless changed)."""
+    answers: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if block.get("type") != "input":
+            continue
+        if "initial_value" in element:
+            answers[block["block_id"]] = element["initial_value"]
+        elif "initial_option" in element:
+            answers[block["block_id"]] = element["initial_option"]["value"]
+        elif "initial_options" in element:
+            answers[block["block_id"]] = bool(element["initial_options"])
+        elif "initial_user" in element or "initial_date" in element:
+            answers[block["block_id"]] = element.get("initial_user") or element.get("initial_date")
+    return answers
+
+
 def state_for(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
     """Fill a modal the way Slack reports it: answers by field id, shaped per element type."""
     state: dict[str, Any] = {}

@@ -182,6 +182,12 @@ class TeamsWorld:
         return await self.send(activity)
 
 
+def card_inputs(card: dict[str, Any]) -> dict[str, Any]:
+    """What a form card's inputs hold before anyone touches them (Teams sends these with Action.Execute)."""
+    inputs = [b for b in card.get("body", []) if b.get("type", "").startswith("Input.")]
+    return {b["id"]: b["value"] for b in inputs if "value" in b}
+
+
 def find_action(call: ConnectorCall | dict[str, Any], verb: str) -> dict[str, Any]:
     cards = call.cards if isinstance(call, ConnectorCall) else [call]
     for card in cards:

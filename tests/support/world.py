@@ -90,10 +90,16 @@ class SlackWorld:
     async def submit(self, view: dict[str, Any], answers: dict[str, Any], user: str) -> httpx.Response:
         return await self.send(rq.view_submission(view, rq.state_for(view, answers), user))
 
-    async def report(self, user: str, problem: str = "Leads arrive in the CRM twice", **answers: Any) -> Call:
-        """Report through the modal; returns the card Slack received."""
+    async def report(
+        self, user: str, problem: str = "Leads arrive in the CRM twice", *, similar: str = "new", **answers: Any
+    ) -> Call:
+        """Report through the modal; returns the card Slack received. When the bot offers similar open problems,
+        `similar` is the choice ("new", or the id of the improvement to add a voice to)."""
         view = await self.command("", user)
         response = await self.submit(view, {**REPORT_DEFAULTS, "problem": problem, **answers}, user)
+        if response.content and response.json().get("response_action") == "update":
+            offer = response.json()["view"]
+            response = await self.submit(offer, {**rq.initial_answers(offer), "similar": similar}, user)
         assert response.status_code == 200 and not response.content, response.text
         return self.cards()[-1]
 

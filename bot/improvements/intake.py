@@ -1,0 +1,100 @@
+"""Similar reports at intake. Before a report is saved it is compared with the workspace's open problems (their
+problem, whys and root cause: bot.improvements.similar); when it looks like one, the reporter is offered, on the
+form itself, to add their voice to it instead (counted once, what they wrote goes into its thread) or to report
+it as new. Nothing is saved until they choose."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.core.audit import audit
+from bot.core.domain import OPEN_STATUSES, Status
+from bot.core.messages import Form
+from bot.core.outcomes import Actor, AskFirst, Invalid
+from bot.core.registry import Answer
+from bot.core.workspace import WorkspaceRef
+from bot.delivery.outbox import Outbox
+from bot.improvements import forms, me_too
+from bot.improvements.intake_views import CHOICE, NEW, OFFERED, Match, choice_field, offer_form, voice_reply
+from bot.improvements.records import load
+from bot.improvements.similar import SIMILAR_AT, similarity
+from storage.models import Improvement, Why
+
+MAX_COMPARED = 300  # the most recently active open problems a report is compared with (the form waits for it)
+MAX_OFFERED = 3
+MAX_WHYS_COMPARED = 2_000  # answers read for them, newest first
+
+
+def matches(session: Session, ws: WorkspaceRef, user: str, problem: str) -> list[Match]:
+    """The open problems `problem` looks like, most alike first (not `user`'s own reports)."""
+    open_ = [s.value for s in OPEN_STATUSES]
+    rows = session.exec(
+        select(Improvement.id, Improvement.number, Improvement.problem, Improvement.me_too)
+        .where(Improvement.workspace_id == ws.id, col(Improvement.status).in_(open_), Improvement.reporter_id != user)
+        .order_by(col(Improvement.updated_at).desc())
+        .limit(MAX_COMPARED)
+    ).all()
+    answers: dict[int, list[str]] = defaultdict(list)
+    if rows:
+        for asked_of, answer in session.exec(
+            select(Why.improvement_id, Why.answer)
+            .where(col(Why.improvement_id).in_([r[0] for r in rows]), col(Why.answer).is_not(None))
+            .order_by(col(Why.id).desc())
+            .limit(MAX_WHYS_COMPARED)
+        ):
+            answers[asked_of].append(answer or "")
+    found = []
+    for improvement_id, number, text, voices in rows:
+        score = max(similarity(problem, other) for other in (text, *answers[improvement_id or 0]))
+        if score >= SIMILAR_AT:
+            found.append(Match(id=improvement_id or 0, number=number, problem=text, voices=voices, score=score))
+    found.sort(key=lambda m: (-m.score, -m.number))
+    return found[:MAX_OFFERED]
+
+
+def reshape(form: Form, context: dict[str, str]) -> Form:
+    """The report form as the offer showed it (its choice first), to read and validate the answer to it."""
+    if OFFERED not in context:
+        return form
+    offered = [i for i in context[OFFERED].split(",")[:MAX_OFFERED] if i.isdigit()]
+    return form.model_copy(update={"fields": [choice_field([(i, f"#{i}") for i in offered]), *form.fields]})
+
+
+def before_report(session: Session, ws: WorkspaceRef, actor: Actor, answer: Answer, now: datetime) -> str | None:
+    """Called before a report is saved. On its first submission, raises AskFirst with the offer when it looks like
+    an open problem; once the reporter chose to add their voice, adds it and answers what to tell them. None:
+    save the report."""
+    if OFFERED not in answer.context:
+        found = matches(session, ws, actor.user, answer.values["problem"])
+        if found:
+            raise AskFirst(offer_form(forms.report_form(ws.settings), answer.values, answer.context, found))
+        return None
+    choice = answer.values.get(CHOICE)
+    if not choice or choice == NEW:
+        return None
+    return add_voice(session, ws, actor, int(choice), answer.values, now)
+
+
+def add_voice(
+    session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, values: dict[str, Any], now: datetime
+) -> str:
+    """The reporter chose to join open problem `improvement_id`: counted once, their words in its thread."""
+    improvement = load(session, ws, improvement_id, closed_ok=True)
+    if Status(improvement.status) not in OPEN_STATUSES:
+        raise Invalid({CHOICE: f"#{improvement.number} was closed a moment ago. Choose to report it as new."})
+    if actor.user == improvement.reporter_id:
+        raise Invalid({CHOICE: f"You reported #{improvement.number}: you count already. Report it as new instead."})
+    before = improvement.people
+    added = me_too.add(session, improvement, actor.user, "intake", now)
+    outbox = Outbox(session, ws.id, now)
+    outbox.reply(improvement, voice_reply(actor.user, values))
+    if added:
+        outbox.refresh_card(improvement)
+    audit(session, ws.id, improvement, actor.user, "me_too", now, count=improvement.me_too,
+          people=[before, improvement.people], source="intake", added=added)  # fmt: skip
+    counted = f"Counted: {me_too.people_line(improvement.me_too)}." if added else "You were counted already."
+    return f"{counted} Nothing new was opened: what you wrote is in the thread of #{improvement.number}."
