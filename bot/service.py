@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bot.core.clock import Clock
 from bot.core.commands import Invocation, Unknown, unknown_text
-from bot.core.forms import validate
+from bot.core.forms import clean_text, validate
 from bot.core.messages import Form, FormValue, Message
 from bot.core.outcomes import (
     STALE,
@@ -214,6 +214,19 @@ class ImproveService:
             await self.deliver()
         if isinstance(outcome, ShowHome):
             return Show(await self._home(ws, user, in_message=True))
+        return _stamped(outcome)
+
+    async def report_message(self, external_id: str, user: str, text: str, context: dict[str, str]) -> Outcome:
+        """Report a broken process from a message (Slack's message shortcut, Teams' message action): the report
+        form, prefilled with the message's text; `context` names its author and link (bot.improvements.report)."""
+        report = self.registry.commands.fallback
+        assert report is not None, "no capability registered the report"
+        try:
+            ws = await self.workspace(external_id)
+            invocation = Invocation(args=clean_text(text), context=context, word=self.command_word)
+            outcome = await self._act(ws, Actor(user), lambda act: report.run(act, invocation), reads=report.reads)
+        except Unavailable:
+            return Notice(UNAVAILABLE)
         return _stamped(outcome)
 
     async def home(self, external_id: str, user: str, *, opened: bool = False, notice: str = "") -> Message:

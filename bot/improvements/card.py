@@ -16,6 +16,7 @@ from bot.core.messages import (
     FieldItem,
     Fields,
     Heading,
+    Link,
     Mention,
     Message,
     Paragraph,
@@ -26,7 +27,7 @@ from bot.core.messages import (
 )
 from bot.core.metrics import before_after
 from bot.core.workspace import WorkspaceSettings
-from bot.improvements import me_too
+from bot.improvements import chronic_views, me_too
 from bot.improvements.ledger import impact_of, latest_text, ledger_lines, ledger_of, metric_of
 from storage import queries
 from storage.models import Improvement, Why
@@ -99,6 +100,16 @@ def flag_of(improvement: Improvement) -> str:
     return ""
 
 
+def _raised_by(improvement: Improvement) -> list[FieldItem]:
+    """A report made from a message: who wrote it, and a link to it."""
+    if not improvement.raised_by and not improvement.source_link:
+        return []
+    shown: list[Span] = [Mention(user=improvement.raised_by)] if improvement.raised_by else [Text(text="Someone")]
+    if improvement.source_link:
+        shown += [Text(text=" in "), Link(text="this message", url=improvement.source_link)]
+    return [FieldItem(label="Raised by", spans=shown)]
+
+
 def report_card(improvement: Improvement, whys: Sequence[Why], settings: WorkspaceSettings) -> Message:
     status = Status(improvement.status)
     impact = impact_of(improvement, settings)
@@ -109,6 +120,7 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
     fields = [
         FieldItem(label="Status", spans=shown),
         FieldItem(label="Reported by", spans=[Mention(user=improvement.reporter_id)]),
+        *_raised_by(improvement),
         FieldItem(label="Process area", spans=spans(improvement.area)),
         FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),
         FieldItem(label="Aggravation", spans=spans(f"{impact.aggravation}/5")),
@@ -126,6 +138,8 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
     ]
     if improvement.me_too:
         blocks.append(Paragraph(spans=spans(f"🙋 {me_too.people_line(improvement.me_too)}")))
+    if improvement.chronic:
+        blocks.append(Paragraph(spans=spans(chronic_views.card_line(improvement))))
     for label, line in ledger_lines(ledger_of(improvement, settings), improvement, settings):
         blocks.append(Paragraph(spans=[Bold(text=f"{label}: "), Text(text=line)]))
     if improvement.idea:

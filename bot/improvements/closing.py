@@ -15,7 +15,7 @@ from bot.core.messages import Form
 from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import closing_views, forms, me_too, readings
+from bot.improvements import chronic, chronic_views, closing_views, forms, me_too, readings
 from bot.improvements.approval import asked_in, may_decide
 from bot.improvements.records import load, owner_key, touch
 from storage import queries
@@ -126,7 +126,16 @@ def reopen(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     live = back is Status.APPROVED  # the owner's Mark implemented button, under the key the next edit finds
     message = closing_views.reopened(improvement, actor.user, live=live)
     outbox.reply(improvement, message, key=owner_key(improvement) if live else None)
+    if live:
+        count_reopening(session, improvement, outbox)
     outbox.refresh_card(improvement)
     _refresh_asked(session, outbox, improvement, back is Status.AWAITING_APPROVAL)
     audit(session, ws.id, improvement, actor.user, "reopened", now, status=back.value)
     return improvement
+
+
+def count_reopening(session: Session, improvement: Improvement, outbox: Outbox) -> None:
+    """The fix was reopened (its cycle bumped): a second time makes it chronic, and the thread is told."""
+    if chronic.counted(improvement) and improvement.chronic == chronic.REOPENED:
+        answered = [w for w in queries.whys_of(session, improvement.id or 0) if w.answer]
+        outbox.reply(improvement, chronic_views.slipped_again(improvement, answered[-1].answer if answered else None))

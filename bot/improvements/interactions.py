@@ -146,7 +146,7 @@ def _reported(act: Act, answer: Answer) -> Outcome:
     joined = intake.before_report(act.session, act.ws, act.actor, answer, act.now)
     if joined is not None:
         return Notice(joined)
-    improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now)
+    improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now, answer.context)
     where = answer.context.get("channel") or answer.context.get("conversation") or ""
     Outbox(act.session, act.ws.id, act.now).private(
         act.actor.user, views.report_received(improvement), where=where, improvement=improvement

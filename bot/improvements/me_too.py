@@ -15,7 +15,7 @@ from bot.core.domain import OPEN_STATUSES, Status
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import forms
+from bot.improvements import chronic, forms
 from bot.improvements.ledger import estimate_locked
 from bot.improvements.records import id_of, load
 from storage.models import AuditEntry, Improvement, MeToo
@@ -47,6 +47,7 @@ def add(session: Session, improvement: Improvement, user: str, source: str, now:
     improvement.me_too += 1
     if grows:
         improvement.people = (improvement.people or 0) + 1
+    chronic.counted(improvement)
     session.add(improvement)
     return True
 

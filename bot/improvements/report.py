@@ -3,6 +3,7 @@ close the chain at the root cause."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -15,16 +16,33 @@ from bot.core.forms import clean_text
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import views
+from bot.improvements import chronic, chronic_views, views
 from bot.improvements.records import id_of, load, touch
 from storage import queries
 from storage.models import Improvement, ProcessedEvent, Why
 
+RAISED_BY, SOURCE_LINK = "raised_by", "source_link"  # in the report form's context when made from a message
+_PERSON = re.compile(r"[\w.:@-]{1,100}")
+_LINK = re.compile(r"https://\S{1,492}")
+
+
+def source_of(context: dict[str, str]) -> tuple[str | None, str | None]:
+    """(who wrote the message the report was made from, the link to it), each None when absent or malformed."""
+    raised, link = context.get(RAISED_BY, ""), context.get(SOURCE_LINK, "")
+    return (raised if _PERSON.fullmatch(raised) else None), (link if _LINK.fullmatch(link) else None)
+
 
 def submit_report(
-    session: Session, ws: WorkspaceRef, actor: Actor, values: dict[str, Any], now: datetime
+    session: Session,
+    ws: WorkspaceRef,
+    actor: Actor,
+    values: dict[str, Any],
+    now: datetime,
+    context: dict[str, str] | None = None,
 ) -> Improvement:
-    """Save the report (numbered per workspace), then queue its card and the first why in its thread."""
+    """Save the report (numbered per workspace), then queue its card and the first why in its thread. `context`:
+    the form's (a report made from a message names its author and link there)."""
+    raised_by, source_link = source_of(context or {})
     improvement = Improvement(
         workspace_id=ws.id,
         number=queries.next_number(session, ws.id),
@@ -38,6 +56,8 @@ def submit_report(
         customers_how=values.get("customers_how") or None,
         idea=values.get("idea"),
         reporter_id=actor.user,
+        raised_by=raised_by if raised_by != actor.user else None,
+        source_link=source_link,
         owner_id=actor.user,
         channel_id=ws.settings.intake_channel,
         created_at=now,
@@ -46,8 +66,11 @@ def submit_report(
     session.add(improvement)
     session.flush()
     session.add(Why(improvement_id=id_of(improvement), position=1, question=improvement.problem))
+    earlier = chronic.pattern(session, improvement, improvement.problem)
     outbox = Outbox(session, ws.id, now)
     outbox.refresh_card(improvement)
+    if earlier:  # its area keeps producing it: the 5 Whys start from the earlier chains
+        outbox.reply(improvement, chronic_views.comeback(improvement, earlier))
     outbox.reply(improvement, views.why_question(improvement, 1, improvement.problem), key="why:1")
     audit(session, ws.id, improvement, actor.user, "reported", now, number=improvement.number)
     return improvement
@@ -130,6 +153,10 @@ def _finish_whys(
     improvement.stalled_at = None
     outbox.reply(improvement, views.root_cause_chain(improvement, whys), key="chain")
     _settle_question(improvement, asked, outbox)
+    root = next((w.answer for w in reversed(whys) if w.answer), None)
+    earlier = chronic.pattern(session, improvement, root) if root and improvement.chronic is None else []
+    if earlier:
+        outbox.reply(improvement, chronic_views.pattern_found(improvement, earlier))
     outbox.refresh_card(improvement)
 
 

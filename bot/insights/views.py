@@ -30,6 +30,7 @@ def line(improvement: Improvement, settings: WorkspaceSettings) -> list[Span]:
     facts = [f"{status.emoji} {status.label}" + (f" ({flag})" if flag else ""), improvement.area]
     figure = best_figure(improvement, settings)
     facts += [figure] if figure else []
+    facts += ["🔁 chronic"] if improvement.chronic else []
     facts += ["customers notice"] if improvement.customers_notice else []
     facts += [f"🙋 +{improvement.me_too:,}"] if improvement.me_too else []
     return [

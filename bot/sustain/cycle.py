@@ -12,6 +12,7 @@ from bot.core.outcomes import Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import readings
+from bot.improvements.closing import count_reopening
 from bot.improvements.records import owner_key
 from bot.sustain import views as checkin_views
 from storage import queries
@@ -98,3 +99,4 @@ def reopen(
     outbox.reply(
         improvement, checkin_views.reopened(improvement, checkin, ws.settings.approvers), key=owner_key(improvement)
     )
+    count_reopening(session, improvement, outbox)

@@ -123,8 +123,9 @@ def _what_waits(content: DigestContent, settings: WorkspaceSettings) -> list[Par
                 spans.append(Mention(user=approver))
             spans.append(Text(text="the workspace admins)" if not settings.approvers else ")"))
         for imp in waiting.items:
-            spans += [Text(text=f"\n• #{imp.number} {title_of(imp)} · "), *_why_waiting(imp, waiting.stage, content,
-                                                                                     today)]  # fmt: skip
+            mark = "🔁 " if imp.chronic else ""  # chronic: it keeps coming back (ranked first)
+            spans += [Text(text=f"\n• {mark}#{imp.number} {title_of(imp)} · "),
+                      *_why_waiting(imp, waiting.stage, content, today)]  # fmt: skip
         if waiting.total > len(waiting.items):
             spans.append(Text(text=f"\n…and {waiting.total - len(waiting.items)} more"))
         blocks.append(Paragraph(spans=spans))

@@ -24,7 +24,7 @@ from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
 from handlers.pacing import Rate
-from handlers.slack import actions, commands, errors, events, home, render, views
+from handlers.slack import actions, commands, errors, events, home, render, shortcuts, views
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.payload import team_of
 from handlers.slack.port import SlackChat, make_client, make_pacer, make_sender
@@ -126,7 +126,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         logger=logging.getLogger("improvebot.bolt"),
         raise_error_for_unhandled_request=True,
     )
-    for listeners in (commands, actions, views, home):
+    for listeners in (commands, actions, views, home, shortcuts):
         listeners.register(app, core.service)
     events.register(app, core.service, workspace_settings.intake_channel)
     app.error(errors.on_error)

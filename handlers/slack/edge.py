@@ -104,6 +104,10 @@ class _Action(_Shape):
     value: Annotated[str, Field(max_length=2000)] | None = None
 
 
+class _ShortcutMessage(_Message):
+    text: str | None = None
+
+
 class _View(_Where):
     id: Id | None = None
     type: Short
@@ -132,6 +136,18 @@ class _ViewSubmission(_Envelope):
     user: _User
     view: _View
     trigger_id: Short | None = None
+
+
+class _MessageAction(_Envelope):
+    """A message shortcut used on a message: its text prefills the report form."""
+
+    type: Literal["message_action"]
+    user: _User
+    callback_id: Annotated[str, Field(min_length=1, max_length=255)]
+    trigger_id: Short | None = None
+    channel: _Channel | None = None
+    message_ts: Id | None = None
+    message: _ShortcutMessage | None = None
 
 
 class _Event(_Envelope):
@@ -199,7 +215,8 @@ class _Command(_Shape):
 
 
 HANDLED_INTERACTIONS: dict[str, type[_Envelope]] = {"block_actions": _BlockActions,
-                                                    "view_submission": _ViewSubmission}  # fmt: skip
+                                                    "view_submission": _ViewSubmission,
+                                                    "message_action": _MessageAction}  # fmt: skip
 
 
 @dataclass(frozen=True)

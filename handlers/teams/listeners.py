@@ -17,6 +17,7 @@ from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
 from bot.core.outcomes import NOT_RECORDED, NOT_SAVED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
+from bot.improvements.report import RAISED_BY, SOURCE_LINK
 from bot.insights import home_views
 from bot.service import ImproveService
 from handlers.teams import render
@@ -62,6 +63,11 @@ def _dump(ctx: ActivityContext[Any]) -> dict[str, Any]:
 def _card_response(card: dict[str, Any]) -> InvokeResponse[Any]:
     return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive",
                                             "value": card})  # fmt: skip
+
+
+def _task_message(text: str) -> InvokeResponse[Any]:
+    """A message action's dialog answered with a message (Teams shows it in a small box)."""
+    return InvokeResponse(status=200, body={"task": {"type": "message", "value": render.neutralize(text)}})
 
 
 def _message_response(text: str) -> InvokeResponse[Any]:
@@ -299,6 +305,49 @@ def register(
         background(service.deliver())
         text = outcome.text if isinstance(outcome, Notice) else "✅ Sent. Everything else happens in the thread."
         return _card_response(render.text_card(text))
+
+    @app.on_message_ext_open
+    async def on_message_ext_open(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
+        """ "Report a broken process" on a message: the report form in a dialog, prefilled with its text."""
+        try:
+            activity = _dump(ctx)
+            tenant, user = await remember(activity)
+            value = activity.get("value") or {}
+            if not tenant or not user:
+                return _task_message(OTHER_TENANT if not tenant else "That did not come through; please try again.")
+            if value.get("commandId") != render.REPORT_MESSAGE:
+                return _task_message("That action is out of date.")
+            payload = value.get("messagePayload") or {}
+            author = str(((payload.get("from") or {}).get("user") or {}).get("id") or "").lower()
+            context = {RAISED_BY: author, SOURCE_LINK: str(payload.get("linkToMessage") or "")}
+            outcome = await service.report_message(tenant, user, render.message_text(payload.get("body")), context)
+            if isinstance(outcome, OpenForm):
+                return InvokeResponse(status=200, body=render.task_card(render.form_card(outcome.form, {}),
+                                                                        outcome.form.title))  # fmt: skip
+            return _task_message(outcome.text if isinstance(outcome, Notice) else SORRY)
+        except Exception:
+            log.exception("a Teams message action could not be opened")
+            return _task_message(SORRY)
+
+    @app.on_message_ext_submit
+    async def on_message_ext_submit(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
+        """The dialog's form submitted: saved as a card's form is; the dialog shows what comes next."""
+        try:
+            activity = _dump(ctx)
+            tenant, user = await remember(activity)
+            data = (activity.get("value") or {}).get("data")
+            if not tenant or not user or not isinstance(data, dict):
+                return _task_message(OTHER_TENANT if not tenant else "That did not come through; please try again.")
+            answered = await _submit(tenant, user, data)
+            body = answered.model_dump(mode="json", by_alias=True, exclude_none=True).get("body") or {}
+            value = body.get("value")
+            if isinstance(value, dict) and value.get("actions"):  # a form again: its errors, or one more question
+                return InvokeResponse(status=200, body=render.task_card(value, str(data.get("title") or "Improve")))
+            said = value.get("body", [{}])[0].get("text", "") if isinstance(value, dict) else str(value or "")
+            return _task_message(said or "Done.")
+        except Exception:
+            log.exception("a Teams message action could not be saved")
+            return _task_message(NOT_SAVED)
 
     @app.on_conversation_update
     async def on_conversation_update(ctx: ActivityContext[Any]) -> None:

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from bot.assembly import registry
 from bot.core.commands import Grammar
 from bot.core.messages import clip
-from handlers.teams.render import COMMAND_WORD
+from handlers.teams.render import COMMAND_WORD, REPORT_MESSAGE
 
 MANIFEST_VERSION = "1.25"
 ACCENT = "#2B5797"
@@ -56,6 +56,22 @@ def manifest(bot_id: str, *, version: str = "1.0.0", website: str = "https://git
                 "supportsFiles": False,
                 "isNotificationOnly": False,
                 "commandLists": [{"scopes": scopes, "commands": commands(registry().commands, COMMAND_WORD)}],
+            }
+        ],
+        # "Report a broken process" on any message: the report form in a dialog, prefilled with the message
+        "composeExtensions": [
+            {
+                "botId": bot_id,
+                "commands": [
+                    {
+                        "id": REPORT_MESSAGE,
+                        "type": "action",
+                        "title": "Report a broken process",
+                        "description": "Report the broken process this message is about",
+                        "context": ["message"],
+                        "fetchTask": True,
+                    }
+                ],
             }
         ],
         "permissions": ["identity", "messageTeamMembers"],

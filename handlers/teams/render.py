@@ -6,10 +6,12 @@ never creates an entity, so `<at>Maya</at>` typed by a user is shown, not execut
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from typing import Any
 
 from bot.core.forms import NOT_A_PERSON
@@ -272,3 +274,47 @@ def form_context(data: Mapping[str, Any]) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+# -- the message extension ("Report a broken process" on a message) ---------------------------------------
+
+
+REPORT_MESSAGE = "reportMessage"  # the message extension's action command (the manifest's composeExtensions)
+
+
+class _Text(HTMLParser):
+    """A Teams message's HTML as the words people read: tags dropped, line breaks kept."""
+
+    BREAKS = frozenset({"br", "p", "div", "li", "tr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def message_text(body: Any) -> str:
+    """The text of a message a message action was used on (its body is HTML, or text)."""
+    if not isinstance(body, dict) or not isinstance(body.get("content"), str):
+        return ""
+    if body.get("contentType") == "text":
+        return html.unescape(body["content"]).strip()
+    reader = _Text()
+    reader.feed(body["content"])
+    reader.close()
+    return re.sub(r"\n\s*\n+", "\n\n", re.sub(r"[ \t\xa0]+", " ", "".join(reader.parts))).strip()
+
+
+def task_card(card: dict[str, Any], title: str) -> dict[str, Any]:
+    """A form card shown in a task module (a message action's dialog): its submit is an Action.Submit there."""
+    actions = [{"type": "Action.Submit", "title": a.get("title", "Submit"), "data": a.get("data", {})}
+               for a in card.get("actions", [])]  # fmt: skip
+    return {
+        "task": {"type": "continue", "value": {"title": title[:60], "card": attachment({**card, "actions": actions})}}
+    }

@@ -56,3 +56,14 @@ def test_every_web_api_method_the_bot_calls_is_covered_by_a_scope() -> None:
         scope = SCOPES[method]
         needed = {scope} if isinstance(scope, str) else set(scope or ())
         assert needed <= granted, f"{method} needs {needed - granted}"
+
+
+def test_the_message_shortcut_is_declared_under_the_callback_id_the_bot_listens_to() -> None:
+    from handlers.slack.shortcuts import CALLBACK_ID
+
+    [shortcut] = manifest()["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"], shortcut["name"]) == (
+        "message",
+        CALLBACK_ID,
+        "Report a broken process",
+    )

@@ -157,3 +157,24 @@ def test_duplicates_closed_before_voices_become_voices(old_db: Engine) -> None:
         (1, "U0SAM", True, "duplicate"),
     ]
     assert counts == {1: 2, 2: 0, 3: 0, 4: 0}
+
+
+def test_fixes_reopened_twice_and_loud_problems_are_chronic_after_0014(old_db: Engine) -> None:
+    upgrade(old_db, "0013")
+    with old_db.begin() as connection:
+        connection.execute(text("INSERT INTO workspace (id, platform, external_id, settings, last_number, created_at) "
+                                "VALUES (1, 'slack', 'T1', '{}', 4, :at)"), {"at": T0})  # fmt: skip
+        _improvement(connection, 1, "approved", cycle=2)
+        _improvement(connection, 2, "investigating", me_too=5)
+        _improvement(connection, 3, "approved", cycle=1, me_too=4)
+        _improvement(connection, 4, "approved", cycle=3, me_too=9)
+
+    upgrade(old_db)
+
+    with old_db.connect() as connection:
+        marks = dict(connection.execute(text("SELECT id, chronic FROM improvement")).all())
+    assert marks == {1: "reopened", 2: "voices", 3: None, 4: "reopened"}
+    downgrade(old_db, "0013")
+    with old_db.connect() as connection:
+        columns = list(connection.execute(text("SELECT * FROM improvement")).keys())
+    assert "chronic" not in columns and "me_too" in columns

@@ -35,6 +35,27 @@ def slash_command(text: str, user: str, *, channel: str = "C0GENERAL", team: str
     })  # fmt: skip
 
 
+def message_action(text: str, user: str, *, author: str | None, channel: str = "C0GENERAL", team: str = TEAM,
+                   ts: str = "1800000000.000100", thread_ts: str | None = None,
+                   callback_id: str = "report_message") -> tuple[bytes, str]:  # fmt: skip
+    """A message shortcut used on a message (`author` wrote it; None: a bot's message, which has no user)."""
+    message = {"type": "message", "text": text, "ts": ts, "team": team}
+    if author:
+        message["user"] = author
+    else:
+        message.update({"subtype": "bot_message", "bot_id": "B0OTHER"})
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    payload = {
+        "type": "message_action", "token": "legacy", "action_ts": f"{time.time():.6f}",
+        "team": {"id": team, "domain": "acme"}, "user": {"id": user, "username": user.lower(), "team_id": team},
+        "channel": {"id": channel, "name": "general"}, "is_enterprise_install": False, "enterprise": None,
+        "callback_id": callback_id, "trigger_id": f"trig.{user}.{time.time_ns()}",
+        "response_url": "http://127.0.0.1:9/response/hook", "message_ts": ts, "message": message,
+    }  # fmt: skip
+    return form({"payload": json.dumps(payload)})
+
+
 def block_action(action_id: str, value: str, user: str, *, channel: str, message_ts: str,
                  thread_ts: str | None = None, team: str = TEAM) -> tuple[bytes, str]:  # fmt: skip
     payload = {

@@ -33,6 +33,11 @@ def test_the_package_holds_a_valid_manifest_and_both_icons(tmp_path, monkeypatch
     assert manifest["id"] == manifest["bots"][0]["botId"] == BOT_APP_ID
     titles = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert titles[0] == "improve"
+    [extension] = manifest["composeExtensions"]  # "Report a broken process" on any message
+    [action] = extension["commands"]
+    assert extension["botId"] == BOT_APP_ID
+    assert (action["id"], action["type"], action["context"], action["fetchTask"]) == (
+        "reportMessage", "action", ["message"], True)  # fmt: skip
     color = Image.open(io.BytesIO(archive.read("color.png")))
     outline = Image.open(io.BytesIO(archive.read("outline.png")))
     assert color.size == (192, 192) and outline.size == (32, 32)
