@@ -302,8 +302,8 @@ class ImproveService:
             return Notice(str(refusal))
         except Invalid as invalid:
             return FormErrors(invalid.errors)
-        except AskFirst as ask:  # nothing saved: the same form again, one question added, as a new opening
-            return _stamped(OpenForm(ask.form))
+        except AskFirst as ask:  # nothing saved: the same form again, one question added; the same opening (its
+            return OpenForm(ask.form)  # instance stays, so the form and its offer are answered once between them)
         except (KeyError, ValueError):  # a context that is not one we opened the form with
             return Notice(STALE)
         except IntegrityError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, or_, select
 
 from bot.core.domain import CloseReason, Status
@@ -53,10 +54,16 @@ def earlier_alike(session: Session, improvement: Improvement, text: str) -> list
     finished = or_(col(Improvement.status) == Status.SUSTAINED.value,
                    (col(Improvement.status) == Status.CLOSED.value)
                    & (col(Improvement.closed_reason) != CloseReason.DUPLICATE.value))  # fmt: skip
-    rows = session.exec(
-        select(Improvement.id, Improvement.number, Improvement.status, Improvement.problem)
-        .where(Improvement.workspace_id == improvement.workspace_id, Improvement.area == improvement.area, finished)
-        .where(Improvement.id != improvement.id)
+    rows = session.execute(  # five columns: past sqlmodel's typed select
+        sa_select(
+            col(Improvement.id),
+            col(Improvement.number),
+            col(Improvement.status),
+            col(Improvement.problem),
+            col(Improvement.reopen_status),
+        )
+        .where(col(Improvement.workspace_id) == improvement.workspace_id, col(Improvement.area) == improvement.area)
+        .where(finished, col(Improvement.id) != improvement.id)
         .order_by(col(Improvement.updated_at).desc(), col(Improvement.number).desc())
         .limit(MAX_EARLIER)
     ).all()
@@ -64,13 +71,15 @@ def earlier_alike(session: Session, improvement: Improvement, text: str) -> list
     if rows:
         for asked_of, answer in session.exec(
             select(Why.improvement_id, Why.answer)
-            .where(col(Why.improvement_id).in_([r[0] for r in rows]), col(Why.answer).is_not(None))
+            .where(col(Why.improvement_id).in_([r.id for r in rows]), col(Why.answer).is_not(None))
             .order_by(col(Why.position))
         ):
             roots[asked_of] = answer or ""  # the last answer is the root cause
     found = []
-    for improvement_id, number, status, problem in rows:
-        root = roots.get(improvement_id or 0)
+    for improvement_id, number, status, problem, before_closing in rows:
+        # the last answer is a root cause only when the 5 Whys got there (not closed while they ran)
+        reached = status == Status.SUSTAINED.value or before_closing not in (None, Status.INVESTIGATING.value)
+        root = roots.get(improvement_id or 0) if reached else None
         if max(similarity(text, problem), similarity(text, root) if root else 0.0) >= SIMILAR_AT:
             found.append(Earlier(number=number, status=status, root_cause=root))
     return found

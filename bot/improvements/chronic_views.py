@@ -17,7 +17,7 @@ QUOTE_LIMIT = 300
 def card_line(improvement: Improvement) -> str:
     """'🔁 Chronic: …', the mark on a chronic problem's card."""
     why = {
-        REOPENED: "its fix slipped and was reopened twice",
+        REOPENED: "its fix was reopened twice",
         PATTERN: f"{improvement.area} keeps producing this problem",
         VOICES: f"{VOICES_AT}+ people said Me too",
     }.get(improvement.chronic or "", "it keeps coming back")
@@ -25,7 +25,9 @@ def card_line(improvement: Improvement) -> str:
 
 
 def _numbers(earlier: Sequence[Earlier]) -> str:
-    named = [f"#{e.number}" for e in earlier]
+    named = [f"#{e.number}" for e in earlier[:SHOWN]]
+    if len(earlier) > SHOWN:
+        return f"{', '.join(named)} and {len(earlier) - SHOWN:,} more"
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 

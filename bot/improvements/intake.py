@@ -15,11 +15,12 @@ from bot.core.audit import audit
 from bot.core.domain import OPEN_STATUSES, Status
 from bot.core.messages import Form
 from bot.core.outcomes import Actor, AskFirst, Invalid
-from bot.core.registry import Answer
+from bot.core.registry import Answer, number
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import forms, me_too
 from bot.improvements.intake_views import CHOICE, NEW, OFFERED, Match, choice_field, offer_form, voice_reply
+from bot.improvements.ledger import estimate_locked
 from bot.improvements.records import load
 from bot.improvements.similar import SIMILAR_AT, similarity
 from storage.models import Improvement, Why
@@ -27,10 +28,13 @@ from storage.models import Improvement, Why
 MAX_COMPARED = 300  # the most recently active open problems a report is compared with (the form waits for it)
 MAX_OFFERED = 3
 MAX_WHYS_COMPARED = 2_000  # answers read for them, newest first
+COMPARED_CHARS = 400  # the opening of each text that is compared (a problem says what it is about up front)
 
 
 def matches(session: Session, ws: WorkspaceRef, user: str, problem: str) -> list[Match]:
-    """The open problems `problem` looks like, most alike first (not `user`'s own reports)."""
+    """The open problems `problem` looks like, most alike first (not `user`'s own reports). Each text is compared
+    by its opening (COMPARED_CHARS): the check runs while the form waits, so its cost stays bounded."""
+    problem = problem[:COMPARED_CHARS]
     open_ = [s.value for s in OPEN_STATUSES]
     rows = session.exec(
         select(Improvement.id, Improvement.number, Improvement.problem, Improvement.me_too)
@@ -48,10 +52,11 @@ def matches(session: Session, ws: WorkspaceRef, user: str, problem: str) -> list
         ):
             answers[asked_of].append(answer or "")
     found = []
-    for improvement_id, number, text, voices in rows:
-        score = max(similarity(problem, other) for other in (text, *answers[improvement_id or 0]))
+    for improvement_id, shown, text, voices in rows:
+        texts = (text, *answers[improvement_id or 0])
+        score = max(similarity(problem, other[:COMPARED_CHARS]) for other in texts)
         if score >= SIMILAR_AT:
-            found.append(Match(id=improvement_id or 0, number=number, problem=text, voices=voices, score=score))
+            found.append(Match(id=improvement_id or 0, number=shown, problem=text, voices=voices, score=score))
     found.sort(key=lambda m: (-m.score, -m.number))
     return found[:MAX_OFFERED]
 
@@ -60,8 +65,19 @@ def reshape(form: Form, context: dict[str, str]) -> Form:
     """The report form as the offer showed it (its choice first), to read and validate the answer to it."""
     if OFFERED not in context:
         return form
-    offered = [i for i in context[OFFERED].split(",")[:MAX_OFFERED] if i.isdigit()]
-    return form.model_copy(update={"fields": [choice_field([(i, f"#{i}") for i in offered]), *form.fields]})
+    return form.model_copy(update={"fields": [choice_field(offered(context)), *form.fields]})
+
+
+def offered(context: dict[str, str]) -> list[tuple[str, str]]:
+    """(improvement id, "#number") of each problem the offer in `context` made; malformed entries are left out."""
+    found = []
+    for entry in context.get(OFFERED, "").split(",")[:MAX_OFFERED]:
+        id_, _, shown = entry.partition(":")
+        try:
+            found.append((str(number(id_)), f"#{number(shown)}"))
+        except ValueError:
+            continue
+    return found
 
 
 def before_report(session: Session, ws: WorkspaceRef, actor: Actor, answer: Answer, now: datetime) -> str | None:
@@ -76,7 +92,7 @@ def before_report(session: Session, ws: WorkspaceRef, actor: Actor, answer: Answ
     choice = answer.values.get(CHOICE)
     if not choice or choice == NEW:
         return None
-    return add_voice(session, ws, actor, int(choice), answer.values, now)
+    return add_voice(session, ws, actor, number(choice), answer.values, now)
 
 
 def add_voice(
@@ -90,11 +106,22 @@ def add_voice(
         raise Invalid({CHOICE: f"You reported #{improvement.number}: you count already. Report it as new instead."})
     before = improvement.people
     added = me_too.add(session, improvement, actor.user, "intake", now)
+    noticed = added and not estimate_locked(improvement) and _customers_notice(improvement, values)
     outbox = Outbox(session, ws.id, now)
     outbox.reply(improvement, voice_reply(actor.user, values))
-    if added:
+    if added or noticed:
         outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, actor.user, "me_too", now, count=improvement.me_too,
-          people=[before, improvement.people], source="intake", added=added)  # fmt: skip
+          people=[before, improvement.people], source="intake", added=added, customers=noticed)  # fmt: skip
     counted = f"Counted: {me_too.people_line(improvement.me_too)}." if added else "You were counted already."
     return f"{counted} Nothing new was opened: what you wrote is in the thread of #{improvement.number}."
+
+
+def _customers_notice(improvement: Improvement, values: dict[str, Any]) -> bool:
+    """A counted voice, before the case is approved, says customers notice it where the report did not: they do
+    now (ranked so), in the voice's words (the thread shows who said so). True when that changed the report."""
+    if improvement.customers_notice or not (values.get("customers_notice") or values.get("customers_how")):
+        return False
+    improvement.customers_notice = True
+    improvement.customers_how = improvement.customers_how or values.get("customers_how") or None
+    return True

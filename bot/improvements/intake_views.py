@@ -12,7 +12,7 @@ from bot.core.messages import Form, Mention, Message, Option, Paragraph, Quote, 
 
 CHOICE = "similar"  # the field the offer adds to the report form
 NEW = "new"  # its answer for "report it as new"; any other is an improvement's id
-OFFERED = "offered"  # in the form's context: the ids offered, comma-separated
+OFFERED = "offered"  # in the form's context: "id:number" of each problem offered, comma-separated
 QUOTE_LIMIT = 500
 
 
@@ -49,7 +49,7 @@ def offer_form(report: Form, values: Mapping[str, Any], context: Mapping[str, st
         "as new."
     )
     field = choice_field([(str(m.id), _title(m, 45)) for m in found])
-    context = {**context, OFFERED: ",".join(str(m.id) for m in found)}
+    context = {**context, OFFERED: ",".join(f"{m.id}:{m.number}" for m in found)}
     form = prefilled(report, values)
     return form.model_copy(update={"intro": intro, "submit_label": "Continue", "context": context,
                                    "fields": [field, *form.fields]})  # fmt: skip
@@ -61,6 +61,8 @@ def voice_reply(user: str, values: Mapping[str, Any]) -> Message:
         Paragraph(spans=spans("🙋 ", Mention(user=user), " says this bites them too:")),
         Quote(spans=spans(clip(str(values.get("problem") or ""), QUOTE_LIMIT))),
     ]
+    if values.get("customers_notice") and not values.get("customers_how"):
+        blocks.append(Paragraph(spans=spans("They say customers notice it.")))
     for key, label in (("customers_how", "How customers notice it"), ("idea", "Their idea")):
         if values.get(key):
             blocks.append(Paragraph(spans=spans(f"{label}: {clip(str(values[key]), QUOTE_LIMIT)}")))

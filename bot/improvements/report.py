@@ -23,7 +23,8 @@ from storage.models import Improvement, ProcessedEvent, Why
 
 RAISED_BY, SOURCE_LINK = "raised_by", "source_link"  # in the report form's context when made from a message
 _PERSON = re.compile(r"[\w.:@-]{1,100}")
-_LINK = re.compile(r"https://\S{1,492}")
+# only links to a message on the platforms themselves: a form's context comes back through the client
+_LINK = re.compile(r"https://([a-z0-9-]{1,63}\.slack\.com/archives/|teams\.microsoft\.com/l/message/)\S{1,440}")
 
 
 def source_of(context: dict[str, str]) -> tuple[str | None, str | None]:

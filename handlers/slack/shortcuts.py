@@ -35,6 +35,11 @@ def message_link(domain: str, channel: str, ts: str, thread_ts: str = "") -> str
     return link
 
 
+def _private(channel: str, name: str) -> bool:
+    """A direct message or a group DM: what was said there stays there (its text still prefills the form)."""
+    return channel.startswith("D") or name == "directmessage" or name.startswith("mpdm-")
+
+
 def register(app: AsyncApp, service: ImproveService) -> None:
     @app.shortcut(CALLBACK_ID)
     async def report_message(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -43,8 +48,10 @@ def register(app: AsyncApp, service: ImproveService) -> None:
         if not team or not user:
             return
         message = body.get("message") if isinstance(body.get("message"), dict) else {}
-        link = message_link(dig(body, "team", "domain"), channel, dig(message, "ts"), dig(message, "thread_ts"))
-        context = {"channel": channel, RAISED_BY: dig(message, "user"), SOURCE_LINK: link}
+        context = {"channel": channel}
+        if not _private(channel, dig(body, "channel", "name")):  # a DM's author is not named nor linked on the card
+            link = message_link(dig(body, "team", "domain"), channel, dig(message, "ts"), dig(message, "thread_ts"))
+            context |= {RAISED_BY: dig(message, "user"), SOURCE_LINK: link}
         try:
             outcome = await service.report_message(team, user, render.unescape(dig(message, "text")), context)
             if isinstance(outcome, OpenForm):

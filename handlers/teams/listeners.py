@@ -318,8 +318,10 @@ def register(
             if value.get("commandId") != render.REPORT_MESSAGE:
                 return _task_message("That action is out of date.")
             payload = value.get("messagePayload") or {}
-            author = str(((payload.get("from") or {}).get("user") or {}).get("id") or "").lower()
-            context = {RAISED_BY: author, SOURCE_LINK: str(payload.get("linkToMessage") or "")}
+            context = {}
+            if (activity.get("conversation") or {}).get("conversationType") == "channel":  # not a 1:1 or group chat
+                author = str(((payload.get("from") or {}).get("user") or {}).get("id") or "").lower()
+                context = {RAISED_BY: author, SOURCE_LINK: str(payload.get("linkToMessage") or "")}
             outcome = await service.report_message(tenant, user, render.message_text(payload.get("body")), context)
             if isinstance(outcome, OpenForm):
                 return InvokeResponse(status=200, body=render.task_card(render.form_card(outcome.form, {}),

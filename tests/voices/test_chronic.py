@@ -49,7 +49,7 @@ async def test_a_fix_reopened_twice_is_chronic_and_the_thread_says_where_its_why
     assert _chronic(slack, 1) == "reopened"
     said = slack.thread(card)[-1].text_of_blocks
     assert "Marked chronic: the fix of #1 has been reopened twice. The 5 Whys ended at “Two web forms”" in said
-    assert "🔁 Chronic: its fix slipped and was reopened twice" in slack.card_now(card)
+    assert "🔁 Chronic: its fix was reopened twice" in slack.card_now(card)
 
 
 async def test_an_area_that_keeps_producing_a_problem_starts_the_whys_from_the_earlier_chains(

@@ -61,7 +61,7 @@ async def test_a_report_like_an_open_problem_is_offered_and_a_voice_opens_nothin
     assert "initial_option" not in choice["element"]  # a choice the person makes, not a default
     kept = rq.initial_answers(offer)  # what was typed is still there
     assert (kept["problem"], kept["idea"], kept["hours_per_week"]) == (LIKE_IT, "Merge the two web forms", "3")
-    assert json.loads(offer["private_metadata"])["offered"] == str(_first(slack).id)
+    assert json.loads(offer["private_metadata"])["offered"] == f"{_first(slack).id}:1"
 
     assert await _choose(slack, offer, str(_first(slack).id), JO) is None  # the modal closes
 
@@ -74,6 +74,7 @@ async def test_a_report_like_an_open_problem_is_offered_and_a_voice_opens_nothin
     said = slack.thread(card)[-1].text_of_blocks
     assert f"<@{JO}> says this bites them too" in said and LIKE_IT in said
     assert "Their idea: Merge the two web forms" in said and "How customers notice it: Two welcome emails" in said
+    assert "*Customers notice*\nYes: Two welcome emails" in slack.card_now(card)  # the voice says they do
     with Session(slack.engine) as session:
         [voice] = session.exec(select(MeToo)).all()
         assert (voice.user_id, voice.source) == (JO, "intake")
@@ -150,7 +151,11 @@ async def test_a_forged_or_mangled_offer_changes_nothing(slack: SlackWorld) -> N
     not_offered = await _choose(slack, offer, "99999", JO)  # a value the offer did not have
     assert not_offered["response_action"] == "errors" and "Pick one of the options" in not_offered["errors"]["similar"]
 
-    forged = {**offer, "private_metadata": json.dumps({**json.loads(offer["private_metadata"]), "offered": "99999"})}
+    forged = {**offer, "private_metadata": json.dumps({**json.loads(offer["private_metadata"]), "offered": "99999:1"})}
     assert await _choose(slack, forged, "99999", JO) is None
     assert "I can't find that improvement in this workspace." in slack.ephemerals(JO)[-1]
     assert _count(slack) == 1 and _first(slack).me_too == 0
+    huge = {**offer, "private_metadata": json.dumps({**json.loads(offer["private_metadata"]),
+                                                     "offered": "99999999999999999999:1"})}  # fmt: skip
+    answer = await _choose(slack, huge, "99999999999999999999", JO)  # no such option: asked to pick one, no error
+    assert answer["response_action"] == "errors" and _count(slack) == 1

@@ -87,7 +87,7 @@ async def test_an_empty_or_forged_source_saves_no_link(slack: SlackWorld) -> Non
     view = await _shortcut(slack, ALEX, "")
     assert "initial_value" not in next(b for b in view["blocks"] if b.get("block_id") == "problem")["element"]
     context = json.loads(view["private_metadata"])
-    forged = {**view, "private_metadata": json.dumps({**context, "source_link": "javascript:alert(1)",
+    forged = {**view, "private_metadata": json.dumps({**context, "source_link": "https://evil.example/login",
                                                       "raised_by": "<!channel>"})}  # fmt: skip
     await slack.submit(forged, {**REPORT_DEFAULTS, "problem": "Webinar signups reach the CRM twice"}, ALEX)
 
@@ -106,7 +106,7 @@ async def test_the_form_opens_while_the_database_is_locked(slack: SlackWorld) ->
         holder.execute("ROLLBACK")
         holder.close()
     await slack.submit(view, {**REPORT_DEFAULTS, "problem": "Webinar signups reach the CRM twice"}, JO)
-    assert _improvement(slack).raised_by == JO or _improvement(slack).reporter_id == JO
+    assert (_improvement(slack).reporter_id, _improvement(slack).raised_by) == (JO, None)  # Jo's own message
 
 
 async def test_another_apps_shortcut_or_a_malformed_one_is_refused_quietly(slack: SlackWorld) -> None:
@@ -118,3 +118,13 @@ async def test_another_apps_shortcut_or_a_malformed_one_is_refused_quietly(slack
 
     assert other.status_code < 500 and malformed.status_code == 400
     assert slack.stub.of("views.open") == []
+
+
+async def test_a_direct_message_is_neither_credited_nor_linked(slack: SlackWorld) -> None:
+    before = len(slack.stub.of("views.open"))
+    await slack.send(rq.message_action(COMPLAINT, ALEX, author=JO, channel="D0ALEXJO"))
+    view = slack.stub.of("views.open")[before]["view"]
+    assert "raised_by" not in json.loads(view["private_metadata"])
+    await slack.submit(view, {**REPORT_DEFAULTS, "problem": "Webinar signups reach the CRM twice"}, ALEX)
+
+    assert (_improvement(slack).raised_by, _improvement(slack).source_link) == (None, None)

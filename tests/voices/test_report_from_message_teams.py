@@ -5,6 +5,7 @@ dialog."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel import Session, select
@@ -94,3 +95,21 @@ async def test_an_unknown_command_or_an_empty_message_gets_a_clear_answer(teams:
     empty = await _open(teams, "")
     problem = next(b for b in empty["task"]["value"]["card"]["content"]["body"] if b.get("id") == "problem")
     assert "value" not in problem
+
+
+async def test_a_forged_link_in_a_form_card_is_not_kept_and_a_chat_credits_nobody(teams: TeamsWorld) -> None:
+    chat = {"id": "19:chat@unq.gbl.spaces", "conversationType": "groupChat"}
+    value = {"commandId": "reportMessage", "commandContext": "message", "messagePayload": _payload("CRM twice")}
+    dialog = (await teams.send(teams.activity(ALEX, chat, type="invoke", name="composeExtension/fetchTask",
+                                              value=value))).json()  # fmt: skip
+    card = dialog["task"]["value"]["card"]["content"]
+    data = card["actions"][0]["data"]
+    assert "raised_by" not in data["context"]  # a group chat's author is not named on a public card
+    forged = {**data, "context": json.dumps({**json.loads(data["context"]), "raised_by": JO.aad,
+                                             "source_link": "https://evil.example/login"})}  # fmt: skip
+    value = {"commandId": "reportMessage", "commandContext": "message", "messagePayload": _payload(""),
+             "data": {**forged, **REPORT, "problem": "Webinar signups reach the CRM twice"}}  # fmt: skip
+    await teams.send(teams.activity(ALEX, chat, type="invoke", name="composeExtension/submitAction", value=value))
+
+    [improvement] = _improvements(teams)
+    assert improvement.source_link is None  # only a link to a Teams or Slack message is kept
