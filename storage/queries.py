@@ -40,6 +40,21 @@ def whys_of(session: Session, improvement_id: int) -> Sequence[Why]:
     return session.exec(select(Why).where(Why.improvement_id == improvement_id).order_by(col(Why.position))).all()
 
 
+def answers_of(session: Session, improvement_ids: Sequence[int | None]) -> dict[int, list[str]]:
+    """Each improvement's answered whys, in order: the last is where its 5 Whys ended (its root cause once they
+    reached one). Improvements without an answer are left out."""
+    found: dict[int, list[str]] = {}
+    if not improvement_ids:
+        return found
+    for improvement_id, answer in session.exec(
+        select(Why.improvement_id, Why.answer)
+        .where(col(Why.improvement_id).in_(improvement_ids), col(Why.answer).is_not(None))
+        .order_by(col(Why.improvement_id), col(Why.position))
+    ):
+        found.setdefault(improvement_id, []).append(answer or "")
+    return found
+
+
 def posted(session: Session, improvement_id: int, key: str) -> PostedMessage | None:
     return session.exec(
         select(PostedMessage).where(PostedMessage.improvement_id == improvement_id, PostedMessage.key == key)

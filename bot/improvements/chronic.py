@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, or_
 
 from bot.core.domain import CloseReason, Status
 from bot.improvements.similar import SIMILAR_AT, similarity
-from storage.models import Improvement, Why
+from storage import queries
+from storage.models import Improvement
 
 REOPENED, PATTERN, VOICES = "reopened", "pattern", "voices"
 REOPENED_AT = 2  # the fix slipped and was reopened this many times
@@ -67,19 +68,12 @@ def earlier_alike(session: Session, improvement: Improvement, text: str) -> list
         .order_by(col(Improvement.updated_at).desc(), col(Improvement.number).desc())
         .limit(MAX_EARLIER)
     ).all()
-    roots: dict[int, str] = {}
-    if rows:
-        for asked_of, answer in session.exec(
-            select(Why.improvement_id, Why.answer)
-            .where(col(Why.improvement_id).in_([r.id for r in rows]), col(Why.answer).is_not(None))
-            .order_by(col(Why.position))
-        ):
-            roots[asked_of] = answer or ""  # the last answer is the root cause
+    answers = queries.answers_of(session, [r.id for r in rows])
     found = []
     for improvement_id, number, status, problem, before_closing in rows:
         # the last answer is a root cause only when the 5 Whys got there (not closed while they ran)
         reached = status == Status.SUSTAINED.value or before_closing not in (None, Status.INVESTIGATING.value)
-        root = roots.get(improvement_id or 0) if reached else None
+        root = answers[improvement_id][-1] if reached and improvement_id in answers else None
         if max(similarity(text, problem), similarity(text, root) if root else 0.0) >= SIMILAR_AT:
             found.append(Earlier(number=number, status=status, root_cause=root))
     return found

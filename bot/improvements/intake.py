@@ -5,7 +5,6 @@ it as new. Nothing is saved until they choose."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +22,11 @@ from bot.improvements.intake_views import CHOICE, NEW, OFFERED, Match, choice_fi
 from bot.improvements.ledger import estimate_locked
 from bot.improvements.records import load
 from bot.improvements.similar import SIMILAR_AT, similarity
-from storage.models import Improvement, Why
+from storage import queries
+from storage.models import Improvement
 
 MAX_COMPARED = 300  # the most recently active open problems a report is compared with (the form waits for it)
 MAX_OFFERED = 3
-MAX_WHYS_COMPARED = 2_000  # answers read for them, newest first
 COMPARED_CHARS = 400  # the opening of each text that is compared (a problem says what it is about up front)
 
 
@@ -42,18 +41,10 @@ def matches(session: Session, ws: WorkspaceRef, user: str, problem: str) -> list
         .order_by(col(Improvement.updated_at).desc())
         .limit(MAX_COMPARED)
     ).all()
-    answers: dict[int, list[str]] = defaultdict(list)
-    if rows:
-        for asked_of, answer in session.exec(
-            select(Why.improvement_id, Why.answer)
-            .where(col(Why.improvement_id).in_([r[0] for r in rows]), col(Why.answer).is_not(None))
-            .order_by(col(Why.id).desc())
-            .limit(MAX_WHYS_COMPARED)
-        ):
-            answers[asked_of].append(answer or "")
+    answers = queries.answers_of(session, [r[0] for r in rows])  # at most MAX_WHYS each
     found = []
     for improvement_id, shown, text, voices in rows:
-        texts = (text, *answers[improvement_id or 0])
+        texts = (text, *answers.get(improvement_id or 0, []))
         score = max(similarity(problem, other[:COMPARED_CHARS]) for other in texts)
         if score >= SIMILAR_AT:
             found.append(Match(id=improvement_id or 0, number=shown, problem=text, voices=voices, score=score))

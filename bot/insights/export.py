@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,8 @@ from bot.core.metrics import target_met
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import owner_of
 from bot.improvements.ledger import ledger_of, metric_of
-from storage.models import AuditEntry, Decision, Improvement, Why, Workspace
+from storage import queries
+from storage.models import AuditEntry, Decision, Improvement, Workspace
 
 IMPROVEMENTS = "improvements"
 AUDIT = "audit"
@@ -84,7 +85,7 @@ def _improvement_rows(session: Session, workspace: Workspace) -> Iterator[list[A
             return
         last_id = batch[-1].id or 0
         ids = [i.id for i in batch]
-        roots = _root_causes(session, ids)
+        roots = _root_causes(session, batch)
         decisions = _decisions(session, ids, {i.id or 0: i.reporter_id for i in batch if i.anonymous})
         for imp in sorted(batch, key=lambda i: i.number):
             yield _improvement_row(imp, settings, roots.get(imp.id or 0, ""), decisions.get(imp.id or 0, ""))
@@ -115,19 +116,11 @@ def _improvement_row(imp: Improvement, settings: WorkspaceSettings, root: str, d
     ]  # fmt: skip
 
 
-def _root_causes(session: Session, ids: list[int | None]) -> dict[int, str]:
+def _root_causes(session: Session, batch: Sequence[Improvement]) -> dict[int, str]:
     """The last answered why of each improvement past its 5 Whys."""
-    roots: dict[int, str] = {}
-    rows = session.exec(
-        select(Why.improvement_id, Why.answer, Improvement.status)
-        .join(Improvement, col(Improvement.id) == col(Why.improvement_id))
-        .where(col(Why.improvement_id).in_(ids), col(Why.answer).is_not(None))
-        .order_by(col(Why.improvement_id), col(Why.position))
-    ).all()
-    for improvement_id, answer, status in rows:
-        if status != Status.INVESTIGATING.value:
-            roots[improvement_id] = answer or ""
-    return roots
+    answers = queries.answers_of(session, [i.id for i in batch])
+    past = (i.id for i in batch if i.status != Status.INVESTIGATING.value)
+    return {id_: answers[id_][-1] for id_ in past if id_ is not None and id_ in answers}
 
 
 def _decisions(session: Session, ids: list[int | None], anonymous: dict[int, str]) -> dict[int, str]:

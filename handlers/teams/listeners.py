@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from microsoft_teams.api.activities.utils.strip_mentions_text import StripMentionsTextOptions
@@ -63,6 +64,19 @@ def _dump(ctx: ActivityContext[Any]) -> dict[str, Any]:
 def _card_response(card: dict[str, Any]) -> InvokeResponse[Any]:
     return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive",
                                             "value": card})  # fmt: skip
+
+
+SENT = "✅ Sent. Everything else happens in the thread."
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """What a submitted form comes to: the form again (`card`: with its errors, or one more question), or words
+    (`stale`: the form is out of date)."""
+
+    card: dict[str, Any] | None = None
+    said: str = ""
+    stale: bool = False
 
 
 def _task_message(text: str) -> InvokeResponse[Any]:
@@ -280,11 +294,19 @@ def register(
         return _message_response("Done.")
 
     async def _submit(tenant: str, user: str, data: dict[str, Any]) -> InvokeResponse[Any]:
+        """A form card submitted: the card it becomes (the form again, or what happened)."""
+        answered = await _answer_form(tenant, user, data)
+        if answered.card is not None:
+            return _card_response(answered.card)
+        return _message_response(answered.said) if answered.stale else _card_response(render.text_card(answered.said))
+
+    async def _answer_form(tenant: str, user: str, data: dict[str, Any]) -> _Answered:
+        """Save a submitted form (a card's, or a message action dialog's)."""
         form_id = str(data.get("form") or "")
         context = render.form_context(data)
         spec = await service.form_spec(tenant, form_id, context)
         if spec is None:
-            return _message_response("That form is out of date.")
+            return _Answered(said="That form is out of date.", stale=True)
         raw = render.form_values(spec, data)
         shown = spec.model_copy(update={"context": context, "title": str(data.get("title") or spec.title)})
         try:
@@ -297,14 +319,13 @@ def register(
                 log.exception("could not save %s from %s", form_id, user)
             first = spec.fields[0].id if spec.fields else ""
             errors = {first: UNAVAILABLE if unavailable else NOT_SAVED}
-            return _card_response(render.form_card(shown, {}, values=raw, errors=errors))
+            return _Answered(card=render.form_card(shown, {}, values=raw, errors=errors))
         if isinstance(outcome, FormErrors):
-            return _card_response(render.form_card(shown, {}, values=raw, errors=outcome.errors))
+            return _Answered(card=render.form_card(shown, {}, values=raw, errors=outcome.errors))
         if isinstance(outcome, OpenForm):  # one more question before it is saved: the card becomes the new form
-            return _card_response(render.form_card(outcome.form, await chat.names([user])))
+            return _Answered(card=render.form_card(outcome.form, await chat.names([user])))
         background(service.deliver())
-        text = outcome.text if isinstance(outcome, Notice) else "✅ Sent. Everything else happens in the thread."
-        return _card_response(render.text_card(text))
+        return _Answered(said=outcome.text if isinstance(outcome, Notice) else SENT)
 
     @app.on_message_ext_open
     async def on_message_ext_open(ctx: ActivityContext[Any]) -> InvokeResponse[Any]:
@@ -340,13 +361,11 @@ def register(
             data = (activity.get("value") or {}).get("data")
             if not tenant or not user or not isinstance(data, dict):
                 return _task_message(OTHER_TENANT if not tenant else "That did not come through; please try again.")
-            answered = await _submit(tenant, user, data)
-            body = answered.model_dump(mode="json", by_alias=True, exclude_none=True).get("body") or {}
-            value = body.get("value")
-            if isinstance(value, dict) and value.get("actions"):  # a form again: its errors, or one more question
-                return InvokeResponse(status=200, body=render.task_card(value, str(data.get("title") or "Improve")))
-            said = value.get("body", [{}])[0].get("text", "") if isinstance(value, dict) else str(value or "")
-            return _task_message(said or "Done.")
+            answered = await _answer_form(tenant, user, data)
+            if answered.card is not None:  # a form again: its errors, or one more question
+                title = str(data.get("title") or "Improve")
+                return InvokeResponse(status=200, body=render.task_card(answered.card, title))
+            return _task_message(answered.said)
         except Exception:
             log.exception("a Teams message action could not be saved")
             return _task_message(NOT_SAVED)
