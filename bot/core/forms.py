@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 
-_USER_ID = re.compile(r"[@\w.:-]{1,100}")
+USER_ID = re.compile(r"[@\w.:-]{1,100}")  # a platform user id, as a person field and a form context carry it
 NOT_A_PERSON = "!"  # what a platform's form reader gives for a person field no people picker could have filled
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -74,7 +74,7 @@ def _clean(spec: Any, value: FormValue) -> Any:
             raise ValueError("Pick one of the options.")
         return text
     if isinstance(spec, UserPicker):
-        if not _USER_ID.fullmatch(text):
+        if not USER_ID.fullmatch(text):
             raise ValueError("Pick a person.")
         return text
     if isinstance(spec, DatePicker):

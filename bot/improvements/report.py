@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
 from bot.core.domain import MAX_WHYS, Frequency, Status
-from bot.core.forms import clean_text
+from bot.core.forms import USER_ID, clean_text
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
@@ -22,7 +22,6 @@ from storage import queries
 from storage.models import Improvement, ProcessedEvent, Why
 
 RAISED_BY, SOURCE_LINK = "raised_by", "source_link"  # in the report form's context when made from a message
-_PERSON = re.compile(r"[\w.:@-]{1,100}")
 # only links to a message on the platforms themselves: a form's context comes back through the client
 _LINK = re.compile(r"https://([a-z0-9-]{1,63}\.slack\.com/archives/|teams\.microsoft\.com/l/message/)\S{1,440}")
 
@@ -30,7 +29,7 @@ _LINK = re.compile(r"https://([a-z0-9-]{1,63}\.slack\.com/archives/|teams\.micro
 def source_of(context: dict[str, str]) -> tuple[str | None, str | None]:
     """(who wrote the message the report was made from, the link to it), each None when absent or malformed."""
     raised, link = context.get(RAISED_BY, ""), context.get(SOURCE_LINK, "")
-    return (raised if _PERSON.fullmatch(raised) else None), (link if _LINK.fullmatch(link) else None)
+    return (raised if USER_ID.fullmatch(raised) else None), (link if _LINK.fullmatch(link) else None)
 
 
 def submit_report(
