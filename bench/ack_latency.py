@@ -156,6 +156,7 @@ def server_env(stub_url: str, workdir: Path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
         IMPROVE_INTAKE_CHANNEL=INTAKE,
         IMPROVE_APPROVERS=USER,
+        IMPROVE_SECRET_KEY="benchmark-only-secret-key",
     )
     return env
 

@@ -425,7 +425,7 @@ def bench_tick(db: Database, stub: Stub, args: argparse.Namespace) -> TickResult
         )
         settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                                   "SLACK_API_URL": stub.url, "DATABASE_URL": "sqlite://",
-                                  "IMPROVE_INTAKE_CHANNEL": INTAKE, **paced,
+                                  "IMPROVE_INTAKE_CHANNEL": INTAKE, "IMPROVE_ANONYMOUS_REPORTS": "false", **paced,
                                   "IMPROVE_DELIVERY_CONCURRENCY": str(args.concurrency)})  # fmt: skip
         clock = FakeClock(DUE)
         bot = build_slack(settings, engine=engine, clock=clock, socket_mode=False)

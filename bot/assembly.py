@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.core.clock import Clock
+from bot.core.identity import Sealer
 from bot.core.ports import ChatPort, Directory
 from bot.core.registry import Registry
 from bot.core.workspace import WorkspaceSettings
@@ -53,11 +54,13 @@ def assemble(
     concurrency: int = CONCURRENCY,
     bulk: bool = True,
     message_blocks: int | None = None,
+    sealer: Sealer | None = None,
 ) -> Core:
     """Everything one platform needs of the core. `command`: how the platform spells the command; `db_timeout`:
     how long a request waits for a database worker before it is told to try again; `concurrency`: how many
     messages delivery keeps in progress at once; `bulk=False`: requests leave bulk messages to a worker;
-    `message_blocks`: the most blocks one message shows on the platform."""
+    `message_blocks`: the most blocks one message shows on the platform; `sealer`: opens anonymous reporters' ids
+    (bot.core.identity)."""
     interactions = registry()
     runner = Runner(wait=db_timeout / 2, name=f"{platform}-db")  # queued half of it at most, then run: in 3 s
     assert interactions.card is not None
@@ -73,6 +76,7 @@ def assemble(
         file=interactions.write,
         home=homes,
         concurrency=concurrency,
+        sealer=sealer,
     )
     service = ImproveService(
         engine=engine,
@@ -86,5 +90,6 @@ def assemble(
         command=command,
         bulk=bulk,
         homes=homes,
+        sealer=sealer,
     )
     return Core(service, delivery, Ticker(engine, clock, platform, delivery, interactions, runner))

@@ -8,9 +8,8 @@ delivers the outbox.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
@@ -23,7 +22,9 @@ from sqlmodel import Session
 from bot.core.clock import Clock
 from bot.core.commands import Invocation, Unknown, unknown_text
 from bot.core.forms import clean_text, validate
+from bot.core.identity import Sealer
 from bot.core.messages import Form, FormValue, Message
+from bot.core.openings import INSTANCE, claim, claim_key, stamped
 from bot.core.outcomes import (
     STALE,
     UNAVAILABLE,
@@ -47,7 +48,6 @@ from bot.improvements.thread_view import ThreadView, thread_view
 from bot.insights.home import Homes
 from storage import queries
 from storage.db import Runner, Unavailable, transaction
-from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
@@ -56,35 +56,6 @@ MAX_CACHED_WORKSPACES = 1000
 # of bulk messages is the tick's to drain
 REQUEST_FLUSH_BUDGET = 2.0
 REQUEST_FLUSH_WINDOW = 8
-INSTANCE = "instance"  # in every opened form's context: which opening of the form an answer belongs to
-_INSTANCE = re.compile(r"[0-9a-f]{32}")
-
-
-def _stamped(outcome: Outcome) -> Outcome:
-    """A form the person opens carries a one-time id, so its answer is saved once however often it arrives."""
-    if not isinstance(outcome, OpenForm):
-        return outcome
-    context = {**outcome.form.context, INSTANCE: uuid.uuid4().hex}
-    return replace(outcome, form=outcome.form.model_copy(update={"context": context}))
-
-
-def _claim_key(instance: str, user: str) -> str:
-    """A form card in a Teams channel is one opening answered by several people: each answer is its own."""
-    if not _INSTANCE.fullmatch(instance):
-        raise ValueError("not a form instance")  # tampered: "out of date"
-    return f"form:{instance}:{user}"
-
-
-def _claim(act: Act, instance: str | None) -> bool:
-    """In the answer's own transaction: False when this person answered this opening of the form already. (An
-    answer that fails rolls its claim back, so it can be sent again.)"""
-    if instance is None:
-        return True  # a form opened before instances existed
-    key = _claim_key(instance, act.actor.user)
-    if queries.event_seen(act.session, act.ws.id, key):
-        return False
-    act.session.add(ProcessedEvent(workspace_id=act.ws.id, event_id=key, at=act.now))
-    return True
 
 
 @dataclass(frozen=True)
@@ -115,6 +86,7 @@ class ImproveService:
         command: str = "/improve",
         bulk: bool = True,
         homes: Homes | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         """`command`: the command as this platform spells it, for the messages that name it. `runner`: where
         transactions run (off the event loop, bounded: storage.db.Runner). `bulk=False`: after a request, send
@@ -131,6 +103,7 @@ class ImproveService:
         self._runner = runner
         self._bulk = bulk
         self._homes = homes
+        self._sealer = sealer
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -147,7 +120,9 @@ class ImproveService:
         for attempt in range(2):
             try:
                 with transaction(self.engine) as session:
-                    return ensure_workspace(session, self.platform, external_id, settings, self.clock.now())
+                    return ensure_workspace(
+                        session, self.platform, external_id, settings, self.clock.now(), self._sealer
+                    )
             except IntegrityError:  # created concurrently by another request: read it on the second pass
                 if attempt:
                     raise
@@ -214,7 +189,7 @@ class ImproveService:
             await self.deliver()
         if isinstance(outcome, ShowHome):
             return Show(await self._home(ws, user, in_message=True))
-        return _stamped(outcome)
+        return stamped(outcome)
 
     async def report_message(self, external_id: str, user: str, text: str, context: dict[str, str]) -> Outcome:
         """Report a broken process from a message (Slack's message shortcut, Teams' message action): the report
@@ -227,7 +202,7 @@ class ImproveService:
             outcome = await self._act(ws, Actor(user), lambda act: report.run(act, invocation), reads=report.reads)
         except Unavailable:
             return Notice(UNAVAILABLE)
-        return _stamped(outcome)
+        return stamped(outcome)
 
     async def home(self, external_id: str, user: str, *, opened: bool = False, notice: str = "") -> Message:
         """`user`'s home view as it reads now, links resolved (`opened`: Slack's App Home was opened: published
@@ -292,7 +267,7 @@ class ImproveService:
         instance = context.get(INSTANCE)
 
         def once(act: Act, prepared: Any) -> Outcome:
-            return handler.apply(act, Answer(context, values, prepared)) if _claim(act, instance) else Done()
+            return handler.apply(act, Answer(context, values, prepared)) if claim(act, instance) else Done()
 
         try:
             lookup = _Lookup(ws, user, self._directory, self._run)
@@ -308,7 +283,7 @@ class ImproveService:
             return Notice(STALE)
         except IntegrityError:
             if instance is not None and await self._run(
-                lambda session: queries.event_seen(session, ws.id, _claim_key(instance, user))
+                lambda session: queries.event_seen(session, ws.id, claim_key(instance, user))
             ):
                 return Done()  # the same answer, saved by a request that arrived at the same moment
             raise
@@ -337,7 +312,7 @@ class ImproveService:
             return Notice(str(refusal))
         if isinstance(outcome, Done | Notice) and deliver:  # a notice may come with changes (Me too: the card)
             await self.deliver()
-        return _stamped(outcome)
+        return stamped(outcome)
 
     # -- thread replies ----------------------------------------------------------------------------
 
@@ -368,6 +343,28 @@ class ImproveService:
             taken = await self._act(ws, Actor(user), take)
         except IntegrityError:  # the same event processed concurrently by another worker
             return False
+        if taken and deliver:
+            await self.deliver()
+        return taken
+
+    async def private_message(
+        self, external_id: str, *, channel: str, user: str, text: str, ids: tuple[str, ...], deliver: bool = True
+    ) -> bool:
+        """A message `user` wrote to the bot in their direct chat (`channel`). True when a capability took it (an
+        anonymous reporter's answer, passed on); False: the platform answers it (with help). Raises Unavailable
+        when it could not be looked at."""
+        ws = await self.workspace(external_id)
+        # only digests of its ids are kept: which direct chat wrote when is not written down
+        digests = tuple(hashlib.sha256(i.encode()).hexdigest()[:48] for i in ids if i)
+        message = Reply(channel=channel, thread="", text=text, ids=digests)
+
+        def take(act: Act) -> bool:
+            return any(handler(act, message) for handler in self.registry.privates)
+
+        try:
+            taken = await self._act(ws, Actor(user), take)
+        except IntegrityError:  # the same message processed concurrently by another worker
+            return True
         if taken and deliver:
             await self.deliver()
         return taken

@@ -11,11 +11,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import re
+import secrets
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -243,6 +247,7 @@ def _manifest(settings: Settings, out: str, version: str) -> int:
 
 
 CONSOLE_LOG = "improvebot-console.log"
+CONSOLE_KEY = "improvebot-console.key"
 
 
 def _console(settings: Settings) -> int:
@@ -256,11 +261,23 @@ def _console(settings: Settings) -> int:
 
     configure_logging(settings.improve_log_level, file=CONSOLE_LOG)  # log lines stay out of the chat
     engine = _engine(settings)
+    if settings.improve_anonymous_reports and not settings.improve_secret_key.get_secret_value():
+        settings = settings.model_copy(update={"improve_secret_key": SecretStr(_console_key())})
     console = build_console(settings, engine=engine, clock=SystemClock(), read=read, write=print)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(console.run())
     print("bye")
     return 0
+
+
+def _console_key() -> str:
+    """The console's own key for anonymous reports, kept beside its database (readable by this user only) when
+    IMPROVE_SECRET_KEY is not set: a local chat needs no setup."""
+    path = Path(CONSOLE_KEY)
+    if not path.exists():
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
 
 
 def _tick(settings: Settings, clock: Clock) -> int:

@@ -62,3 +62,13 @@ def configure_logging(level: str = "info", *, file: str | None = None) -> None:
     root.setLevel(getattr(logging, level.upper()))
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    hold_bodies()
+
+
+def hold_bodies() -> None:
+    """The platform SDKs dump whole requests at DEBUG (whom a DM goes to, and what it says): never at debug, or
+    an anonymous reporter would be named in the log beside their report. Their other lines stay."""
+    for name in QUIET:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET included: it would follow the root down to DEBUG
+            logger.setLevel(logging.INFO)

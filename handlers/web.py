@@ -242,6 +242,8 @@ async def _slack_message(slack: Any, body: dict[str, Any], retry: str) -> Respon
         return Response(status_code=200)
     if taken:
         slack.background(slack.service.deliver())
+    elif events.private(body):
+        slack.background(events.answer_in_private(slack.client, body))
     return Response(status_code=200)
 
 

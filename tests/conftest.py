@@ -78,6 +78,9 @@ def slack_api(clock: FakeClock) -> Iterator[SlackApiStub]:
     assert problems == [], "the bot sent Slack payloads Slack's own models refuse"
 
 
+TEST_SECRET_KEY = "test-only-secret-key-of-this-suite"
+
+
 def make_settings(slack_api: SlackApiStub, **overrides: str) -> Settings:
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -88,6 +91,7 @@ def make_settings(slack_api: SlackApiStub, **overrides: str) -> Settings:
         "IMPROVE_WINS_CHANNEL": WINS,
         "IMPROVE_APPROVERS": f"{MAYA},{APPROVER_GROUP}",
         "IMPROVE_HOURLY_RATE": "50",
+        "IMPROVE_SECRET_KEY": TEST_SECRET_KEY,
         # Slack's real pacing (1 post a second per channel) would make the suite crawl: tests of pacing set it
         "IMPROVE_SLACK_POSTS_PER_SECOND": "1000",
         "IMPROVE_SLACK_CHANNEL_POSTS_PER_SECOND": "100",

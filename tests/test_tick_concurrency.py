@@ -58,6 +58,7 @@ async def test_concurrent_tick_processes_send_each_checkin_and_the_digest_once(d
         "DATABASE_URL": db.url.render_as_string(hide_password=False),
         "IMPROVE_INTAKE_CHANNEL": INTAKE,
         "IMPROVE_WINS_CHANNEL": WINS,
+        "IMPROVE_SECRET_KEY": "tick-test-secret-key",
         "PYTHONPATH": os.getcwd(),
         "IMPROVE_SLACK_POSTS_PER_SECOND": "1000",  # each process paces itself: not what this test is about
     }

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.core.calendar import parse_weekly
@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     improve_max_connections: int = Field(default=200, ge=1, le=100_000)
     improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
     improve_log_level: Literal["debug", "info", "warning"] = "info"
+    # anonymous reports (bot/core/identity.py): offered in the report form; the key seals the reporter's id
+    improve_anonymous_reports: bool = True
+    improve_secret_key: SecretStr = SecretStr("")
     # where people reach this server (https://bot.example.com): Teams exports are downloaded from it
     improve_public_url: str = Field(
         default="",

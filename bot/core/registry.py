@@ -156,6 +156,7 @@ class Registry:
         self.forms: dict[str, FormHandler] = {}
         self.commands = Grammar()
         self.replies: list[ReplyHandler] = []
+        self.privates: list[ReplyHandler] = []  # a person's message in their direct chat with the bot
         self.tick_jobs: list[TickJob] = []
         self.card: CardView | None = None
         self.charts: dict[str, ChartImage] = {}
@@ -177,6 +178,10 @@ class Registry:
 
     def reply(self, handler: ReplyHandler) -> None:
         self.replies.append(handler)
+
+    def private(self, handler: ReplyHandler) -> None:
+        """A message someone wrote to the bot in private (its `thread` empty): True when it was taken."""
+        self.privates.append(handler)
 
     def tick(self, job: TickJob) -> None:
         self.tick_jobs.append(job)

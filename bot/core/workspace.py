@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.core.config import DEFAULT_AREAS, Settings
+from bot.core.identity import Sealer
 from storage.models import Workspace
 
 
@@ -30,6 +31,7 @@ class WorkspaceSettings:
     escalate_approval_days: int = 2  # ... and this long after the reminder: the fallback approvers are asked too
     nudge_whys_days: int = 3  # a why unanswered this long: one nudge to the reporter
     stall_whys_days: int = 10  # ... and this long after the nudge: the improvement is marked stalled
+    anonymous_reports: bool = True  # the report form offers "Report anonymously" (bot/core/identity.py)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, intake_channel: str | None = None) -> WorkspaceSettings:
@@ -49,6 +51,7 @@ class WorkspaceSettings:
             escalate_approval_days=settings.improve_escalate_approval_days,
             nudge_whys_days=settings.improve_nudge_whys_days,
             stall_whys_days=settings.improve_stall_whys_days,
+            anonymous_reports=settings.improve_anonymous_reports,
         )
 
     @classmethod
@@ -68,11 +71,17 @@ class WorkspaceRef:
     platform: str
     external_id: str
     settings: WorkspaceSettings
+    sealer: Sealer | None = field(default=None, compare=False)  # opens an anonymous reporter's sealed id
 
     @classmethod
     def of(cls, row: Workspace) -> WorkspaceRef:
         """The workspace as its stored row says (its settings as last saved)."""
         return cls(row.id or 0, row.platform, row.external_id, WorkspaceSettings.from_json(row.settings))
+
+    @property
+    def anonymity(self) -> bool:
+        """Whether a report may be anonymous here: allowed, and a key to seal the reporter's id with."""
+        return self.settings.anonymous_reports and self.sealer is not None
 
 
 def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
@@ -88,7 +97,12 @@ def apply_settings(session: Session, platform: str, settings: WorkspaceSettings)
 
 
 def ensure_workspace(
-    session: Session, platform: str, external_id: str, settings: WorkspaceSettings, now: datetime
+    session: Session,
+    platform: str,
+    external_id: str,
+    settings: WorkspaceSettings,
+    now: datetime,
+    sealer: Sealer | None = None,
 ) -> WorkspaceRef:
     """Find or create the workspace; the configured settings are stored with it (configuration wins)."""
     row = session.exec(
@@ -103,4 +117,4 @@ def ensure_workspace(
         session.add(row)
         session.flush()
     assert row.id is not None
-    return WorkspaceRef(id=row.id, platform=platform, external_id=external_id, settings=settings)
+    return WorkspaceRef(id=row.id, platform=platform, external_id=external_id, settings=settings, sealer=sealer)

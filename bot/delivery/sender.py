@@ -26,12 +26,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.core.clock import Clock, as_utc
+from bot.core.identity import Sealer
 from bot.core.messages import Message
 from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage, FileContent, HomePublisher
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
 from bot.delivery.late import Late, Missing
+from bot.delivery.recipients import Recipients
 from storage import queries
 from storage.db import DOWN, Unavailable
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
@@ -108,8 +110,10 @@ class Delivery:
         file: FileContent | None = None,
         home: HomePublisher | None = None,
         concurrency: int = CONCURRENCY,
+        sealer: Sealer | None = None,
     ) -> None:
         self._engine = engine
+        self._person = Recipients(engine, sealer).of
         self._clock = clock
         self._chat = chat
         self._platform = platform
@@ -315,12 +319,12 @@ class Delivery:
             data = row.payload or {}
             where = str(data.get("where") or "") or None
             private = await self._late.linked(Message.model_validate(data.get("message")), row.improvement_id)
-            await self._chat.private(row.target or "", private, where)
+            await self._chat.private(await self._person(row), private, where)
             return None
         message = await self._late.linked(Message.model_validate(row.payload), row.improvement_id)
         key = _key(row)
         if row.kind == "dm":
-            return await self._chat.dm(row.target or "", message, key=key)
+            return await self._chat.dm(await self._person(row), message, key=key)
         if row.kind == "channel":
             return await self._chat.post(row.target or "", message, key=key)
         card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
@@ -355,8 +359,10 @@ class Delivery:
             if card is None:
                 return None
             where = Destination("reply", card.channel, card.ref)
+        elif row.kind == "dm":
+            where = Destination("dm", await self._person(row))
         else:
-            where = Destination("dm" if row.kind == "dm" else "post", row.target or "")
+            where = Destination("post", row.target or "")
         return await self._chat.find(where, _key(row), since)
 
     # -- database side (run in a worker thread) ----------------------------------------------------

@@ -10,23 +10,24 @@ from sqlmodel import Session
 
 from bot.core.audit import audit
 from bot.core.domain import Status
+from bot.core.identity import is_pseudonym
 from bot.core.messages import Form
 from bot.core.metrics import Direction
-from bot.core.outcomes import Actor, Refused
+from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import forms, views
+from bot.improvements import anonymous_views, forms, views
 from bot.improvements.approvers import Asked
 from bot.improvements.card import FIX_EDITABLE, owner_of
 from bot.improvements.ledger import lock_approved
-from bot.improvements.records import id_of, last_decision, load, owner_key, touch
+from bot.improvements.records import acting, id_of, is_reporter, last_decision, load, owner_key, touch
 from storage.models import Decision, Improvement
 
 # -- proposal -----------------------------------------------------------------------------------------
 
 
-def _may_propose(improvement: Improvement, actor: Actor) -> bool:
-    return actor.is_approver or actor.user in (improvement.reporter_id, improvement.owner_id)
+def _may_propose(ws: WorkspaceRef, improvement: Improvement, actor: Actor) -> bool:
+    return actor.is_approver or actor.user == improvement.owner_id or is_reporter(ws, improvement, actor.user)
 
 
 def proposal_form(
@@ -40,7 +41,8 @@ def proposal_form(
 ) -> Form:
     """`edit`: change the fix waiting for approval, or an approved one (either way a new approval round)."""
     improvement = load(session, ws, improvement_id)
-    _check_can_propose(improvement, actor, resubmit_round, edit)
+    _check_can_propose(ws, improvement, actor, resubmit_round, edit)
+    owner = owner_of(improvement)
     prefill = forms.ProposalPrefill(
         countermeasure=improvement.countermeasure or improvement.idea,
         measure=improvement.measure,
@@ -51,7 +53,7 @@ def proposal_form(
         baseline_was=improvement.baseline if improvement.baseline_value is None else None,
         target_was=improvement.target if improvement.target_value is None else None,
         not_to_do=improvement.not_to_do,
-        owner=owner_of(improvement),
+        owner=None if is_pseudonym(owner) else owner,  # an anonymous reporter owns nothing until revealed
         due_date=improvement.due_date.isoformat() if improvement.due_date else None,
     )
     context = {"improvement": str(improvement.id)}
@@ -62,8 +64,10 @@ def proposal_form(
     return forms.propose_form(improvement.number, prefill, context)
 
 
-def _check_can_propose(improvement: Improvement, actor: Actor, resubmit_round: int | None, edit: bool) -> None:
-    if not _may_propose(improvement, actor):
+def _check_can_propose(
+    ws: WorkspaceRef, improvement: Improvement, actor: Actor, resubmit_round: int | None, edit: bool
+) -> None:
+    if not _may_propose(ws, improvement, actor):
         raise Refused("Only the reporter, the owner or an approver can propose or edit a fix.")
     status = Status(improvement.status)
     if edit:
@@ -94,7 +98,9 @@ def submit_proposal(
     `edited_round`: the fix of that round is edited (the form was opened then): a new approval round."""
     improvement = load(session, ws, improvement_id)
     edit = edited_round is not None
-    _check_can_propose(improvement, actor, resubmit_round, edit)
+    _check_can_propose(ws, improvement, actor, resubmit_round, edit)
+    owner = _owner(ws, improvement, actor, values.get("owner"))
+    user = acting(ws, improvement, actor.user)  # an anonymous reporter proposes as "a teammate"
     if edit and edited_round != improvement.approval_round:
         raise Refused(f"The fix of #{improvement.number} has changed since you opened the form; open it again.")
     outbox = Outbox(session, ws.id, now)
@@ -102,10 +108,10 @@ def submit_proposal(
         outbox.edit(
             improvement,
             f"approval:{improvement.approval_round}",
-            views.approval_outcome(improvement, views.EDITED, actor.user, _proposer(session, improvement)),
+            views.approval_outcome(improvement, views.EDITED, user, _proposer(session, improvement)),
         )
     elif edit:
-        outbox.reply(improvement, views.fix_edited_after_approval(improvement, actor.user))
+        outbox.reply(improvement, views.fix_edited_after_approval(improvement, user))
     if resubmit_round is not None:
         question = last_decision(session, improvement, "question")
         outbox.edit(
@@ -125,7 +131,7 @@ def submit_proposal(
     improvement.target_value = values.get("target")
     improvement.baseline = improvement.target = None  # numbers now: an old text is not shown beside them
     improvement.not_to_do = values.get("not_to_do")
-    improvement.owner_id = values.get("owner") or improvement.reporter_id
+    improvement.owner_id = owner
     improvement.due_date = values.get("due_date")
     improvement.approval_round += 1
     touch(session, improvement, Status.AWAITING_APPROVAL, now)
@@ -134,22 +140,35 @@ def submit_proposal(
             improvement_id=id_of(improvement),
             round=improvement.approval_round,
             kind="proposed",
-            actor_id=actor.user,
+            actor_id=user,
             asked={**asked.to_json(), **({"replaces": replaces} if replaces else {})},
             created_at=now,
         )
     )
     outbox.reply(
         improvement,
-        views.approval_request(improvement, asked, actor.user),
+        views.approval_request(improvement, asked, user),
         key=f"approval:{improvement.approval_round}",
     )
     for person in asked.told:
-        outbox.dm(person, views.approval_dm(improvement, actor.user, asked), improvement=improvement)
+        outbox.dm(person, views.approval_dm(improvement, user, asked), improvement=improvement)
     outbox.refresh_card(improvement)
     outbox.refresh_homes(asked.people)  # it waits on them now
-    audit(session, ws.id, improvement, actor.user, "proposed", now, round=improvement.approval_round)
+    audit(session, ws.id, improvement, user, "proposed", now, round=improvement.approval_round)
     return improvement
+
+
+def _owner(ws: WorkspaceRef, improvement: Improvement, actor: Actor, chosen: str | None) -> str:
+    """Who owns the fix: the one chosen, else whoever proposes it (the reporter, when they are named). An
+    anonymous reporter cannot own it without showing their name: they name an owner, or reveal themselves."""
+    if not improvement.anonymous:
+        return chosen or improvement.reporter_id
+    if not is_reporter(ws, improvement, actor.user):
+        return chosen or actor.user
+    if not chosen or chosen == actor.user:
+        raise Invalid({"owner": "Owning the fix would show your name: name someone else, or reveal yourself first "
+                                "(the Reveal button in your direct messages with the bot)."})  # fmt: skip
+    return chosen
 
 
 def check_proposal(values: dict[str, Any], today: date) -> dict[str, str]:
@@ -177,11 +196,11 @@ def may_decide(session: Session, improvement: Improvement, actor: Actor) -> bool
 
 
 def _check_decider(
-    session: Session, improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str
+    session: Session, ws: WorkspaceRef, improvement: Improvement, actor: Actor, round_: int, verb: str, proposer: str
 ) -> None:
     if not may_decide(session, improvement, actor):
         raise Refused(f"Only approvers can {verb} a fix. It has been sent to them.")
-    if actor.user == improvement.reporter_id:
+    if is_reporter(ws, improvement, actor.user):
         raise Refused(f"You reported #{improvement.number}, so someone else has to {verb} it.")
     if actor.user == proposer:
         raise Refused(f"You proposed this fix for #{improvement.number}, so someone else has to {verb} it.")
@@ -201,6 +220,7 @@ def check_decision(
     improvement = load(session, ws, improvement_id)
     _check_decider(
         session,
+        ws,
         improvement,
         actor,
         round_,
@@ -232,7 +252,7 @@ def _decide(
     status, kind, verb = _VERDICTS[verdict]
     improvement = load(session, ws, improvement_id)
     proposer = _proposer(session, improvement)
-    _check_decider(session, improvement, actor, round_, verb, proposer)
+    _check_decider(session, ws, improvement, actor, round_, verb, proposer)
     touch(session, improvement, status, now)
     session.add(
         Decision(
@@ -320,5 +340,8 @@ def ask_question(
 ) -> Improvement:
     improvement, outbox = _decide(session, ws, actor, improvement_id, round_, views.QUESTION, question, now)
     outbox.reply(improvement, views.question_asked(improvement, actor.user, question), key=f"question:{round_}")
+    if improvement.anonymous:  # the reporter cannot be mentioned: the question reaches them in private
+        outbox.dm(improvement.reporter_id, anonymous_views.question_relayed(improvement, actor.user, question),
+                  improvement=improvement)  # fmt: skip
     outbox.refresh_card(improvement)
     return improvement

@@ -43,6 +43,11 @@ def owner_of(improvement: Improvement) -> str:
     return improvement.owner_id or improvement.reporter_id
 
 
+def reporter_span(improvement: Improvement) -> Span:
+    """How a thread message names the reporter: a mention, or "the reporter" when they reported anonymously."""
+    return Text(text="the reporter") if improvement.anonymous else Mention(user=improvement.reporter_id)
+
+
 def button_value(improvement: Improvement, round_: int | None = None) -> str:
     return f"{improvement.id}" if round_ is None else f"{improvement.id}:{round_}"
 

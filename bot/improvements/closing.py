@@ -17,13 +17,13 @@ from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import chronic, chronic_views, closing_views, forms, me_too, readings
 from bot.improvements.approval import asked_in, may_decide
-from bot.improvements.records import load, owner_key, touch
+from bot.improvements.records import acting, is_reporter, load, owner_key, touch
 from storage import queries
 from storage.models import Improvement
 
 
-def _reasons(session: Session, improvement: Improvement, actor: Actor) -> list[CloseReason]:
-    reasons = [CloseReason.WITHDRAWN] if actor.user == improvement.reporter_id else []
+def _reasons(session: Session, ws: WorkspaceRef, improvement: Improvement, actor: Actor) -> list[CloseReason]:
+    reasons = [CloseReason.WITHDRAWN] if is_reporter(ws, improvement, actor.user) else []
     if may_decide(session, improvement, actor):
         reasons.append(CloseReason.WONT_FIX)
     return [*reasons, CloseReason.DUPLICATE]
@@ -37,7 +37,7 @@ def _check_closable(improvement: Improvement) -> None:
 def close_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
     improvement = load(session, ws, improvement_id)
     _check_closable(improvement)
-    reasons = _reasons(session, improvement, actor)
+    reasons = _reasons(session, ws, improvement, actor)
     return forms.close_form(improvement.number, reasons, {"improvement": str(improvement.id)})
 
 
@@ -47,7 +47,7 @@ def close(
     improvement = load(session, ws, improvement_id)
     _check_closable(improvement)
     reason = CloseReason(values["reason"])
-    if reason not in _reasons(session, improvement, actor):
+    if reason not in _reasons(session, ws, improvement, actor):
         who = "the reporter" if reason is CloseReason.WITHDRAWN else "an approver"
         raise Refused(f"Only {who} can close #{improvement.number} as {reason.label.lower()}.")
     note = values.get("note")
@@ -60,7 +60,7 @@ def close(
     improvement.reopen_status = improvement.status
     improvement.closed_reason = reason.value
     improvement.closed_note = note
-    improvement.closed_by = actor.user
+    improvement.closed_by = acting(ws, improvement, actor.user)  # an anonymous reporter withdraws unseen
     improvement.closed_at = now
     improvement.duplicate_of = original.number if original else None
     touch(session, improvement, Status.CLOSED, now)
@@ -68,7 +68,16 @@ def close(
     outbox.reply(improvement, closing_views.closed(improvement))
     outbox.refresh_card(improvement)
     _refresh_asked(session, outbox, improvement, waited)
-    audit(session, ws.id, improvement, actor.user, "closed", now, reason=reason.value, of=improvement.duplicate_of)
+    audit(
+        session,
+        ws.id,
+        improvement,
+        improvement.closed_by,
+        "closed",
+        now,
+        reason=reason.value,
+        of=improvement.duplicate_of,
+    )
     if original is not None:
         before = original.people
         # the reporter of the duplicate is affected too: a voice of its own, as a "Me too" (updated_at stays: it
@@ -76,7 +85,7 @@ def close(
         me_too.add(session, original, improvement.reporter_id, "duplicate", now)
         outbox.reply(original, closing_views.duplicate_joined(original, improvement, before))
         outbox.refresh_card(original)
-        audit(session, ws.id, original, actor.user, "duplicate_joined", now, duplicate=improvement.number)
+        audit(session, ws.id, original, improvement.closed_by, "duplicate_joined", now, duplicate=improvement.number)
     return improvement
 
 

@@ -19,7 +19,7 @@ from bot.improvements import closing_views, forms, me_too, views
 from bot.improvements.approval import may_decide
 from bot.improvements.card import owner_of
 from bot.improvements.ledger import estimate_locked
-from bot.improvements.records import load
+from bot.improvements.records import acting, is_reporter, load
 from bot.improvements.report import why_key
 from storage import queries
 from storage.models import Improvement
@@ -35,8 +35,10 @@ FACTS = {  # field -> how the thread names it
 }
 
 
-def _check_editor(session: Session, improvement: Improvement, actor: Actor) -> None:
-    if actor.user in (improvement.reporter_id, owner_of(improvement)) or may_decide(session, improvement, actor):
+def _check_editor(session: Session, ws: WorkspaceRef, improvement: Improvement, actor: Actor) -> None:
+    if is_reporter(ws, improvement, actor.user) or actor.user == owner_of(improvement):
+        return
+    if may_decide(session, improvement, actor):
         return
     raise Refused(f"Only the reporter, the owner or an approver can edit #{improvement.number}.")
 
@@ -56,7 +58,7 @@ def _facts(improvement: Improvement) -> forms.ReportFacts:
 
 def edit_form(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int) -> Form:
     improvement = load(session, ws, improvement_id)
-    _check_editor(session, improvement, actor)
+    _check_editor(session, ws, improvement, actor)
     return forms.edit_report_form(
         ws.settings,
         improvement.number,
@@ -84,7 +86,7 @@ def edit_report(
     session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int, values: dict[str, Any], now: datetime
 ) -> Improvement:
     improvement = load(session, ws, improvement_id)
-    _check_editor(session, improvement, actor)
+    _check_editor(session, ws, improvement, actor)
     if values.get("customers_how") and not values.get("customers_notice"):
         raise Invalid({"customers_how": "Customers notice it if you say how: tick the box, or clear this."})
     changes: list[tuple[str, str, str]] = []
@@ -113,7 +115,8 @@ def edit_report(
         session.add(first)
         asking = improvement.status == Status.INVESTIGATING.value and first.answer is None
         outbox.edit(improvement, why_key(first), views.why_question(improvement, 1, first.question, live=asking))
-    outbox.reply(improvement, closing_views.edited(improvement, actor.user, changes, ws.settings))
+    who = acting(ws, improvement, actor.user)  # an anonymous reporter edits as "a teammate"
+    outbox.reply(improvement, closing_views.edited(improvement, who, changes, ws.settings))
     outbox.refresh_card(improvement)
-    audit(session, ws.id, improvement, actor.user, "edited", now, fields=[name for name, _, _ in changes])
+    audit(session, ws.id, improvement, who, "edited", now, fields=[name for name, _, _ in changes])
     return improvement

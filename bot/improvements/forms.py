@@ -30,6 +30,11 @@ MAX_UNIT = 40
 MAX_METRIC = 1_000_000_000  # a reading beyond a billion is a typo
 
 
+ANONYMOUS = Checkbox(
+    id="anonymous", label="Anonymous", option_label="Report anonymously: the card will say “a teammate”"
+)
+
+
 def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[str, str] | None = None) -> Form:
     areas = [Option(value=a, label=a) for a in settings.process_areas if a != OTHER_AREA]
     areas.append(Option(value=OTHER_AREA, label=OTHER_AREA))
@@ -78,6 +83,7 @@ def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[st
                 multiline=True,
                 max_length=MAX_PROBLEM,
             ),
+            *([ANONYMOUS] if settings.anonymous_reports else []),
         ],
     )
 

@@ -20,7 +20,7 @@ from bot.delivery.outbox import Outbox
 from bot.improvements import forms, me_too
 from bot.improvements.intake_views import CHOICE, NEW, OFFERED, Match, choice_field, offer_form, voice_reply
 from bot.improvements.ledger import estimate_locked
-from bot.improvements.records import load
+from bot.improvements.records import is_reporter, load
 from bot.improvements.similar import SIMILAR_AT, similarity
 from storage import queries
 from storage.models import Improvement
@@ -75,6 +75,8 @@ def before_report(session: Session, ws: WorkspaceRef, actor: Actor, answer: Answ
     """Called before a report is saved. On its first submission, raises AskFirst with the offer when it looks like
     an open problem; once the reporter chose to add their voice, adds it and answers what to tell them. None:
     save the report."""
+    if answer.values.get("anonymous") and ws.anonymity:
+        return None  # an anonymous report is never turned into a voice: a voice is named
     if OFFERED not in answer.context:
         found = matches(session, ws, actor.user, answer.values["problem"])
         if found:
@@ -93,7 +95,7 @@ def add_voice(
     improvement = load(session, ws, improvement_id, closed_ok=True)
     if Status(improvement.status) not in OPEN_STATUSES:
         raise Invalid({CHOICE: f"#{improvement.number} was closed a moment ago. Choose to report it as new."})
-    if actor.user == improvement.reporter_id:
+    if is_reporter(ws, improvement, actor.user):
         raise Invalid({CHOICE: f"You reported #{improvement.number}: you count already. Report it as new instead."})
     before = improvement.people
     added = me_too.add(session, improvement, actor.user, "intake", now)

@@ -12,7 +12,20 @@ from bot.core.outcomes import Done, Invalid, Notice, OpenForm, Outcome
 from bot.core.ports import ChatError
 from bot.core.registry import Act, Answer, FormHandler, Lookup, Registry, Reply, Target, number
 from bot.delivery.outbox import Outbox
-from bot.improvements import approval, approvers, card, closing, editing, forms, intake, me_too, report, views
+from bot.improvements import (
+    anonymous,
+    anonymous_views,
+    approval,
+    approvers,
+    card,
+    closing,
+    editing,
+    forms,
+    intake,
+    me_too,
+    report,
+    views,
+)
 from bot.improvements.card import owner_of
 from bot.improvements.implemented import Implemented, implemented_form, mark_implemented
 from bot.improvements.records import Moved
@@ -75,6 +88,9 @@ def register(registry: Registry) -> None:
     registry.button(views.QUESTION, lambda act, t: _decision_form(act, t, forms.QUESTION), needs_round=True)
     registry.button(views.RESUBMIT, _resubmit, needs_round=True)
     registry.reply(_answer_why)
+    registry.private(lambda act, reply: anonymous.private_message(act.session, act.ws, reply, act.actor.user, act.now))
+    registry.button(anonymous_views.REVEAL, lambda act, t: anonymous.ask_reveal(act.session, act.ws, act.actor, t.id))
+    registry.button(anonymous_views.REVEAL_CONFIRMED, _reveal)
 
 
 # -- the command ----------------------------------------------------------------------------------------
@@ -135,6 +151,11 @@ def _reopen(act: Act, target: Target) -> Outcome:
     return Done()
 
 
+def _reveal(act: Act, target: Target) -> Outcome:
+    improvement = anonymous.reveal(act.session, act.ws, act.actor, target.id, act.now)
+    return Notice(f"Done: #{improvement.number} names you as its reporter now.")
+
+
 def _resubmit(act: Act, target: Target) -> Outcome:
     return OpenForm(approval.proposal_form(act.session, act.ws, act.actor, target.id, resubmit_round=target.round))
 
@@ -148,9 +169,10 @@ def _reported(act: Act, answer: Answer) -> Outcome:
         return Notice(joined)
     improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now, answer.context)
     where = answer.context.get("channel") or answer.context.get("conversation") or ""
-    Outbox(act.session, act.ws.id, act.now).private(
-        act.actor.user, views.report_received(improvement), where=where, improvement=improvement
-    )  # after the card (one improvement's messages go in order): "the card is in the intake channel" holds
+    to = improvement.reporter_id if improvement.anonymous else act.actor.user  # a pseudonym, opened to send
+    # after the card (one improvement's messages go in order): "the card is in the intake channel" holds
+    outbox = Outbox(act.session, act.ws.id, act.now)
+    outbox.private(to, views.report_received(improvement), where=where, improvement=improvement)
     act.publish(Moved(improvement))
     return Done()
 
@@ -225,7 +247,11 @@ async def _who_is_asked(lookup: Lookup, context: dict[str, str]) -> approvers.As
 
     def reporter(session: Session) -> str | None:
         improvement = queries.improvement_in(session, lookup.ws.id, improvement_id)
-        return improvement.reporter_id if improvement else None
+        if improvement is None:
+            return None
+        if improvement.anonymous and lookup.ws.sealer is not None:  # never asked to approve their own, unseen
+            return lookup.ws.sealer.unseal(improvement.reporter_sealed) or improvement.reporter_id
+        return improvement.reporter_id
 
     reporter_id = await lookup.read(reporter)
     if reporter_id is None:

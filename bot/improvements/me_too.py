@@ -17,7 +17,7 @@ from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
 from bot.improvements import chronic, forms
 from bot.improvements.ledger import estimate_locked
-from bot.improvements.records import id_of, load
+from bot.improvements.records import id_of, is_reporter, load
 from storage.models import AuditEntry, Improvement, MeToo
 
 ACTION = "me_too"
@@ -77,7 +77,7 @@ def toggle(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     improvement = load(session, ws, improvement_id)
     if Status(improvement.status) not in OPEN_STATUSES:
         raise Refused(f"#{improvement.number} is not an open problem any more: there is nothing to add a voice to.")
-    if actor.user == improvement.reporter_id:
+    if is_reporter(ws, improvement, actor.user):
         raise Refused(f"You reported #{improvement.number}: you count already.")
     voice = _voice(session, improvement, actor.user)
     if voice is not None and now - voice.created_at < DOUBLE_CLICK:

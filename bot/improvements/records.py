@@ -58,3 +58,17 @@ def last_decision(session: Session, improvement: Improvement, kind: str) -> Deci
         .where(Decision.improvement_id == improvement.id, Decision.kind == kind)
         .order_by(col(Decision.id).desc())
     ).first()
+
+
+def is_reporter(ws: WorkspaceRef, improvement: Improvement, user: str) -> bool:
+    """Whether `user` reported it; an anonymous reporter is recognised by opening their sealed id, never shown."""
+    if improvement.reporter_id == user:
+        return True
+    if not improvement.anonymous or not improvement.reporter_sealed or ws.sealer is None:
+        return False
+    return ws.sealer.unseal(improvement.reporter_sealed) == user
+
+
+def acting(ws: WorkspaceRef, improvement: Improvement, user: str) -> str:
+    """The id an act of `user` on it is recorded under: an anonymous reporter's own acts, under their pseudonym."""
+    return improvement.reporter_id if improvement.anonymous and is_reporter(ws, improvement, user) else user

@@ -13,11 +13,12 @@ from sqlmodel import Session, col, select
 from bot.core.audit import audit
 from bot.core.domain import MAX_WHYS, Frequency, Status
 from bot.core.forms import USER_ID, clean_text
+from bot.core.identity import new_pseudonym
 from bot.core.outcomes import Actor, Refused
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import chronic, chronic_views, views
-from bot.improvements.records import id_of, load, touch
+from bot.improvements import anonymous_views, chronic, chronic_views, views
+from bot.improvements.records import acting, id_of, is_reporter, load, touch
 from storage import queries
 from storage.models import Improvement, ProcessedEvent, Why
 
@@ -43,6 +44,7 @@ def submit_report(
     """Save the report (numbered per workspace), then queue its card and the first why in its thread. `context`:
     the form's (a report made from a message names its author and link there)."""
     raised_by, source_link = source_of(context or {})
+    anonymous = bool(values.get("anonymous")) and ws.anonymity and ws.sealer is not None
     improvement = Improvement(
         workspace_id=ws.id,
         number=queries.next_number(session, ws.id),
@@ -55,10 +57,12 @@ def submit_report(
         customers_notice=bool(values.get("customers_notice") or values.get("customers_how")),
         customers_how=values.get("customers_how") or None,
         idea=values.get("idea"),
-        reporter_id=actor.user,
+        reporter_id=new_pseudonym() if anonymous else actor.user,  # anonymous: the person only sealed, below
+        reporter_sealed=ws.sealer.seal(actor.user) if anonymous and ws.sealer else None,
+        anonymous=anonymous,
         raised_by=raised_by if raised_by != actor.user else None,
         source_link=source_link,
-        owner_id=actor.user,
+        owner_id=None if anonymous else actor.user,
         channel_id=ws.settings.intake_channel,
         created_at=now,
         updated_at=now,
@@ -71,8 +75,10 @@ def submit_report(
     outbox.refresh_card(improvement)
     if earlier:  # its area keeps producing it: the 5 Whys start from the earlier chains
         outbox.reply(improvement, chronic_views.comeback(improvement, earlier))
-    outbox.reply(improvement, views.why_question(improvement, 1, improvement.problem), key="why:1")
-    audit(session, ws.id, improvement, actor.user, "reported", now, number=improvement.number)
+    if anonymous:
+        outbox.dm(improvement.reporter_id, anonymous_views.welcome(improvement), improvement=improvement)
+    ask(outbox, improvement, 1, improvement.problem, "why:1")
+    audit(session, ws.id, improvement, improvement.reporter_id, "reported", now, number=improvement.number)
     return improvement
 
 
@@ -88,10 +94,10 @@ def answer_why(
     now: datetime,
     ref: str = "",
 ) -> Improvement | None:
-    """A reply in an improvement's thread. `ref`: the message's own id, so a later edit or deletion of it finds
-    the answer it became. Only the reporter's replies during the 5 Whys are answers;
-    everything else in the thread is conversation and left alone. A message seen before, under any of its
-    `ids` (a retried event, the same message under a new event id), does nothing."""
+    """A reply in an improvement's thread (an anonymous reporter answers in private: bot.improvements.anonymous).
+    `ref`: the message's own id, so a later edit or deletion of it finds the answer it became. Only the reporter's
+    replies during the 5 Whys are answers; everything else in the thread is conversation and left alone. A message
+    seen before, under any of its `ids` (a retried event, the same message under a new event id), does nothing."""
     text = clean_text(text)
     improvement = queries.improvement_by_thread(session, ws.id, channel, thread, for_update=True)
     if improvement is None or not text or user != improvement.reporter_id:
@@ -99,6 +105,14 @@ def answer_why(
     if not ids or any(queries.event_seen(session, ws.id, message_id) for message_id in ids):
         return None
     session.add_all(ProcessedEvent(workspace_id=ws.id, event_id=message_id, at=now) for message_id in ids)
+    return improvement if record_answer(session, ws, improvement, user, text, now, ref=ref) else None
+
+
+def record_answer(
+    session: Session, ws: WorkspaceRef, improvement: Improvement, user: str, text: str, now: datetime, *, ref: str = ""
+) -> Why | None:
+    """`text` answers the open why of the 5 Whys (`user`: the reporter, or their pseudonym), and the next is asked
+    (or the chain closes after the fifth). None when no why waits for an answer."""
     if improvement.status != Status.INVESTIGATING.value:
         return None
     whys = list(queries.whys_of(session, improvement.id or 0))
@@ -111,6 +125,8 @@ def answer_why(
     current.answer_ref = ref[:200] or None
     session.add(current)
     outbox = Outbox(session, ws.id, now)
+    if improvement.anonymous:  # nobody wrote it in the thread: it is passed on there
+        outbox.reply(improvement, anonymous_views.answer_passed_on(improvement, current.position, text))
     if improvement.stalled_at is not None:  # picked up again
         improvement.stalled_at = None
         session.add(improvement)
@@ -123,9 +139,17 @@ def answer_why(
         # after a take-back, "why:N" may name a message already: a question asked anew gets a key of its own
         key = _fresh_key(position) if any(w.message_key for w in whys) else None
         session.add(Why(improvement_id=id_of(improvement), position=position, question=text, message_key=key))
-        outbox.reply(improvement, views.why_question(improvement, position, text), key=key or f"why:{position}")
+        ask(outbox, improvement, position, text, key or f"why:{position}")
         _settle_question(improvement, current, outbox)
-    return improvement
+    return current
+
+
+def ask(outbox: Outbox, improvement: Improvement, position: int, quoted: str, key: str, *, again: bool = False) -> None:
+    """Ask why #`position` in the thread; an anonymous reporter gets the question in private, where they answer."""
+    outbox.reply(improvement, views.why_question(improvement, position, quoted, again=again), key=key)
+    if improvement.anonymous:
+        message = anonymous_views.why_in_private(improvement, position, quoted, again=again)
+        outbox.dm(improvement.reporter_id, message, improvement=improvement)
 
 
 CLOSED_UNANSWERED = "Not needed: the answer it quotes is the root cause."
@@ -165,7 +189,7 @@ def root_cause_found(
 ) -> None:
     """`asked`: the position of the why whose button was clicked (None: a button from before buttons named it)."""
     improvement = load(session, ws, improvement_id)
-    if actor.user != improvement.reporter_id:
+    if not is_reporter(ws, improvement, actor.user):
         raise Refused("Only the reporter can close the 5 Whys: the answers are theirs.")
     if improvement.status != Status.INVESTIGATING.value:
         raise Refused(f"The root cause of #{improvement.number} has already been found.")
@@ -181,7 +205,7 @@ def root_cause_found(
             session.delete(why)
     answered = [w for w in whys if w.answer]
     _finish_whys(session, improvement, answered, Outbox(session, ws.id, now), now, asked=whys[-1])
-    audit(session, ws.id, improvement, actor.user, "root_cause_found", now, whys=len(answered))
+    audit(session, ws.id, improvement, acting(ws, improvement, actor.user), "root_cause_found", now, whys=len(answered))
 
 
 # -- the reporter changes their mind -------------------------------------------------------------------
@@ -258,8 +282,7 @@ def take_back(session: Session, improvement: Improvement, why: Why, outbox: Outb
     why.message_key = _fresh_key(why.position)
     session.add(why)
     session.flush()
-    outbox.reply(improvement, views.why_question(improvement, why.position, why.question, again=True),
-                 key=why.message_key)  # fmt: skip
+    ask(outbox, improvement, why.position, why.question, why.message_key, again=True)
 
 
 def _fresh_key(position: int) -> str:
@@ -271,7 +294,7 @@ def not_an_answer(
 ) -> Improvement:
     """Clicked on Why #`asked`: the answer it quotes (to Why #asked-1) was a chat aside. Take it back, ask again."""
     improvement = load(session, ws, improvement_id)
-    if actor.user != improvement.reporter_id:
+    if not is_reporter(ws, improvement, actor.user):
         raise Refused("Only the reporter can take an answer back: the answers are theirs.")
     if improvement.status != Status.INVESTIGATING.value:
         raise Refused(f"The 5 Whys of #{improvement.number} are closed; the chain stays as it is.")
@@ -281,5 +304,6 @@ def not_an_answer(
                       "why.")  # fmt: skip
     previous = whys[-2]
     take_back(session, improvement, previous, Outbox(session, ws.id, now))
-    audit(session, ws.id, improvement, actor.user, "not_an_answer", now, position=previous.position)
+    audit(session, ws.id, improvement, acting(ws, improvement, actor.user), "not_an_answer", now,
+          position=previous.position)  # fmt: skip
     return improvement

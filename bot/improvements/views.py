@@ -23,7 +23,7 @@ from bot.core.messages import (
     spans,
 )
 from bot.improvements.approvers import Asked
-from bot.improvements.card import before_after_spans, button_value, owner_of
+from bot.improvements.card import before_after_spans, button_value, owner_of, reporter_span
 from bot.improvements.ledger import baseline_to_target, metric_of
 from storage.models import Improvement, Why
 
@@ -62,14 +62,18 @@ def why_question(
             spans=[
                 Bold(text=f"Why #{position}" + (" (again)" if again else "")),
                 Text(text=" · "),
-                Mention(user=improvement.reporter_id),
+                reporter_span(improvement),
                 Text(text=f", why does {that} happen?"),
             ]
         ),
         Quote(spans=spans(clip(quoted, QUOTE_LIMIT))),
         Context(
             spans=spans(
-                "Reply in this thread with your answer."
+                (
+                    "The reporter answers in private; the bot passes each answer on here."
+                    if improvement.anonymous
+                    else "Reply in this thread with your answer."
+                )
                 + (" When the cause is one the team controls, click Root cause found." if position > 1 else "")
             )
         ),
@@ -270,7 +274,7 @@ def declined(improvement: Improvement, actor: str, reason: str) -> Message:
         blocks=[
             Paragraph(
                 spans=[
-                    Mention(user=improvement.reporter_id),
+                    reporter_span(improvement),
                     Text(text=", "),
                     Mention(user=actor),
                     Text(text=" declined the proposed fix:"),
@@ -309,7 +313,7 @@ def question_asked(improvement: Improvement, actor: str, question: str) -> Messa
             Paragraph(
                 spans=[
                     Text(text="❓ "),
-                    Mention(user=improvement.reporter_id),
+                    reporter_span(improvement),
                     Text(text=", "),
                     Mention(user=actor),
                     Text(text=" asks:"),
@@ -391,8 +395,6 @@ def owner_done(improvement: Improvement, actor: str) -> Message:
 
 def report_received(improvement: Improvement) -> Message:
     """The private confirmation for the reporter."""
-    text = (
-        f"Thanks! Saved as #{improvement.number}. The card is in the intake channel; "
-        'I\'ll ask you "why?" in its thread, one question at a time.'
-    )
+    where = "our direct messages (the card says a teammate reported it)" if improvement.anonymous else "its thread"
+    text = f"Thanks! Saved as #{improvement.number}. The card is in the intake channel; I'll ask you “why?” in {where}."
     return Message(summary=f"Saved as #{improvement.number}", blocks=[Paragraph(spans=spans(text))])

@@ -13,7 +13,7 @@ from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import title_of
 from bot.improvements.ledger import ledger_of
 from bot.improvements.views import approval_buttons, mark_implemented_button, resubmit_button
-from bot.insights.team import TeamFigures
+from bot.insights.team import TeamFigures, people_text
 from bot.insights.views import line
 from bot.sustain.views import checkin_buttons
 from storage.models import Improvement
@@ -163,7 +163,7 @@ def charts_in_words(team: TeamFigures, settings: WorkspaceSettings) -> str:
     if team.to_implemented is not None:
         stages.append(f"approved → implemented {_days(team.to_implemented)}")
     parts.append("Median cycle time (90 days): " + ("; ".join(stages) if stages else "nothing finished yet"))
-    parts.append(f"{team.reporters:,} {'person' if team.reporters == 1 else 'people'} reported this quarter")
+    parts.append(f"{people_text(team.reporters)} reported this quarter")
     rate = team.sustain_rate
     parts.append(
         f"Sustain rate (90 days): {100 * rate:.0f}% of {_fixes(team.checked)} checked still hold"

@@ -22,6 +22,7 @@ CYCLE_DAYS = 90  # cycle times and the sustain rate look this far back
 PARETO_AREAS = 8  # the areas drawn; the rest are summed as "other"
 CHART = "team"
 # the slow-moving 90-day figures, computed again at most every few minutes (bot.insights.home.TRENDS_FOR)
+SMALLEST_GROUP = 3  # a count of people below this is not shown: it could single someone out (an anonymous reporter)
 TRENDS = ("to_approval", "to_implemented", "cycle_fixes", "reporters_by_week", "holding", "checked")
 
 
@@ -207,10 +208,20 @@ def chart_payload(figures: TeamFigures) -> dict[str, Any]:
         "quarter": figures.quarter.label,
         "pareto": [[area, round(hours)] for area, hours in figures.pareto],
         "cycle": [_rounded(figures.to_approval), _rounded(figures.to_implemented), figures.cycle_fixes],
-        "reporters": figures.reporters,
-        "reporters_by_week": [[week, people] for week, people in figures.reporters_by_week],
+        "reporters": shown_people(figures.reporters),
+        "reporters_by_week": [[week, shown_people(people)] for week, people in figures.reporters_by_week],
         "sustain": [figures.holding, figures.checked],
     }
+
+
+def shown_people(count: int) -> int | None:
+    """A count of people as it may be shown: None for 1 or 2 ("fewer than 3"), which could single someone out."""
+    return None if 0 < count < SMALLEST_GROUP else count
+
+
+def people_text(count: int) -> str:
+    shown = shown_people(count)
+    return f"fewer than {SMALLEST_GROUP} people" if shown is None else f"{shown:,} people"  # 0, or 3 and more
 
 
 def _rounded(days: float | None) -> float | None:

@@ -72,16 +72,26 @@ def _cycle(payload: dict[str, Any]) -> Any:
 
 
 def _participation(payload: dict[str, Any]) -> Any:
-    weeks = [(str(week), int(people)) for week, people in payload.get("reporters_by_week", [])]
-    reporters = int(payload.get("reporters") or 0)
+    # a count of 1 or 2 people comes as None: drawn as a marked gap, never as the number (bot.insights.team)
+    weeks = [
+        (str(week), None if people is None else int(people)) for week, people in payload.get("reporters_by_week", [])
+    ]
+    reporters = payload.get("reporters")
 
     def paint(axes: Any) -> None:
-        people = "person" if reporters == 1 else "people"
-        title = f"Participation {payload.get('quarter', '')}: {reporters} {people} reported"
+        people = (
+            "fewer than 3 people"
+            if reporters is None
+            else f"{int(reporters)} {'person' if reporters == 1 else 'people'}"
+        )
+        title = f"Participation {payload.get('quarter', '')}: {people} reported"
         if not weeks:
             _empty(axes, title, "no report this quarter")
             return
-        axes.bar(range(len(weeks)), [p for _, p in weeks], color=BAR)
+        axes.bar(range(len(weeks)), [p or 0 for _, p in weeks], color=BAR)
+        for x, (_, p) in enumerate(weeks):
+            if p is None:
+                axes.annotate("<3", (x, 0), ha="center", va="bottom", fontsize=7)
         axes.set_xticks(range(len(weeks)), [w for w, _ in weeks], rotation=45, ha="right", fontsize=7)
         axes.set_ylabel("people who reported", fontsize=8)
         axes.set_title(title, fontsize=10, loc="left")

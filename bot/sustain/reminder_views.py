@@ -6,7 +6,7 @@ from datetime import date
 
 from bot.core.messages import Context, Mention, Message, Paragraph, Quote, Span, Text, ThreadLink, clip, spans
 from bot.improvements.approvers import Asked
-from bot.improvements.card import owner_of, title_of
+from bot.improvements.card import owner_of, reporter_span, title_of
 from bot.improvements.views import asked_spans
 from storage.models import Checkin, Improvement
 
@@ -97,7 +97,11 @@ def whys_nudge(improvement: Improvement, position: int, days: int) -> Message:
                         text=f"👋 Why #{position} of #{improvement.number} {title_of(improvement)} has waited "
                         f"{_days(days)} for your answer. "
                     ),
-                    ThreadLink(text="Reply in its thread"),
+                    *(
+                        [Text(text="Reply here (anonymously, as before)")]
+                        if improvement.anonymous
+                        else [ThreadLink(text="Reply in its thread")]
+                    ),
                     Text(text=", or click Root cause found there if the last answer already is the cause."),
                 ]
             )
@@ -115,8 +119,8 @@ def stalled(improvement: Improvement, position: int, days: int) -> Message:
                         text=f"⏸️ The 5 Whys of #{improvement.number} stalled: Why #{position} has had no answer "
                         f"for {_days(days)}. "
                     ),
-                    Mention(user=improvement.reporter_id),
-                    Text(text=", reply here to pick it up again."),
+                    reporter_span(improvement),
+                    Text(text=f", reply {'in private' if improvement.anonymous else 'here'} to pick it up again."),
                 ]
             )
         ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.core.identity import TEAMMATE, is_pseudonym
 from bot.core.messages import (
     Actions,
     Block,
@@ -26,7 +27,9 @@ NumberButton = Callable[[str, str], int]  # (action, value) -> the number the us
 def inline(parts: list[Span]) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Mention):
+        if isinstance(part, Mention) and is_pseudonym(part.user):  # an anonymous reporter
+            out.append(TEAMMATE)
+        elif isinstance(part, Mention):
             out.append(part.user if part.user.startswith("@") else f"@{part.user}")
         elif isinstance(part, Bold):
             stripped = part.text.rstrip()

@@ -22,6 +22,7 @@ from bot.assembly import assemble
 from bot.core.clock import Clock, OffsetClock
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.config import Settings
+from bot.core.identity import sealer_of
 from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
 from bot.core.outcomes import UNAVAILABLE, Done, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.registry import number as number_of
@@ -41,6 +42,7 @@ HELP = """Console commands:
                       plain lines are then replies there
   :leave              leave the thread
   :click N            click button [N]
+  :dm text            write to the bot in private (how an anonymous reporter answers; "#N text" names the report)
   :wait 7d            let time pass (d, h, m) and run the scheduler: check-ins, nudges, the weekly digest
   :help               this help          :quit   leave the console
 At a form prompt, press Enter to keep what is in [brackets] (or skip an optional field), type - to clear an optional
@@ -112,6 +114,8 @@ class Console:
             await self._enter_thread(line[len(":thread") :].strip())
         elif line == ":leave":
             self.thread = None
+        elif line.startswith(":dm"):
+            await self._private(line[len(":dm") :].strip())
         elif line.startswith(":click"):
             await self._click(line.removeprefix(":click").strip(" []"))
         elif self.thread is None and re.fullmatch(r"\[?\d+\]?", line):  # in a thread, a number is a reply
@@ -130,6 +134,14 @@ class Console:
                                                                        text=line))  # fmt: skip
         else:
             self.write("(said in the channel; the bot listens in improvement threads. :thread N enters one.)")
+
+    async def _private(self, text: str) -> None:
+        taken = await self.service.private_message(
+            WORKSPACE, channel=f"dm:{self.user}", user=self.user, text=text, ids=(str(uuid.uuid4()),)
+        )
+        if not taken:
+            self.write("(the bot, in private) I pass on what people who reported anonymously write to me here. To "
+                       f"report a broken process, type {COMMAND}.")  # fmt: skip
 
     async def _wait(self, arg: str) -> None:
         match = re.fullmatch(r"(\d{1,4})([dhm])", arg)
@@ -282,6 +294,7 @@ def build_console(
         chat=chat,
         directory=ConsoleDirectory(),
         settings_for=lambda _ws: workspace_settings,
+        sealer=sealer_of(settings),
         command=COMMAND,
     )
     return Console(core.service, chat, read, write, core.ticker, moving)

@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from bot.assembly import assemble
 from bot.core.clock import Clock
 from bot.core.config import Settings
+from bot.core.identity import sealer_of
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
+from handlers.logs import hold_bodies
 from handlers.pacing import Rate
 from handlers.slack import actions, commands, errors, events, home, render, shortcuts, views
 from handlers.slack.directory import SlackDirectory
@@ -99,6 +101,7 @@ class SlackBot:
 
 
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
+    hold_bodies()
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     sender = make_sender(settings.slack_bot_token, settings.slack_api_url, settings.improve_send_timeout)
     pacer = make_pacer(
@@ -117,6 +120,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         bulk=settings.improve_delivery == "serve",
         directory=directory,
         settings_for=lambda _team: workspace_settings,
+        sealer=sealer_of(settings),
         message_blocks=render.MAX_BLOCKS,
     )
     app = AsyncApp(

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.outcomes import NOT_RECORDED
@@ -34,6 +35,15 @@ async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool =
         return await _changed(service, body, event, deliver=deliver)
     if event.get("subtype") not in ANSWER_SUBTYPES or event.get("bot_id") or not event.get("user"):
         return False  # edits, joins, bots and the bot itself are not answers
+    if private(body):  # a direct message to the bot: an anonymous reporter's words to pass on
+        return await service.private_message(
+            dig(body, "team_id") or dig(event, "team"),
+            channel=dig(event, "channel"),
+            user=dig(event, "user"),
+            text=render.unescape(dig(event, "text")),
+            ids=(dig(body, "event_id"), f"{dig(event, 'channel')}:{dig(event, 'ts')}"),
+            deliver=deliver,
+        )
     thread = event.get("thread_ts")
     if not thread or thread == event.get("ts"):
         return False  # only replies inside a thread
@@ -50,6 +60,30 @@ async def take(service: ImproveService, body: dict[str, Any], *, deliver: bool =
 
 
 CHANGES = ("message_changed", "message_deleted")
+IN_PRIVATE = (
+    "I pass on what people who reported anonymously write to me here. To report a broken process, type "
+    "/improve; /improve help lists everything else."
+)
+
+
+def private(body: dict[str, Any]) -> bool:
+    """A person's new message in their direct chat with the bot."""
+    event = body.get("event")
+    return (
+        isinstance(event, dict)
+        and event.get("channel_type") == "im"
+        and event.get("subtype") is None
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+    )
+
+
+async def answer_in_private(client: AsyncWebClient, body: dict[str, Any]) -> None:
+    """A direct message nobody took: what the bot does here, so nobody writes into silence."""
+    try:
+        await client.chat_postMessage(channel=dig(body["event"], "channel"), text=IN_PRIVATE)
+    except SlackApiError as exc:
+        log.warning("could not answer a direct message: %s", exc.response.get("error"))
 
 
 async def _changed(service: ImproveService, body: dict[str, Any], event: dict[str, Any], *, deliver: bool) -> bool:
@@ -85,12 +119,15 @@ async def not_recorded(client: AsyncWebClient, body: dict[str, Any], intake_chan
     log.warning("a thread message could not be looked at: the database is unavailable")
     if channel == intake_channel and user and thread and not event.get("bot_id"):
         await notify_private(client, channel, user, NOT_RECORDED, thread)
+    elif private(body):  # a direct message: said in the same chat
+        await client.chat_postMessage(channel=channel, text=NOT_RECORDED)
 
 
 def register(app: AsyncApp, service: ImproveService, intake_channel: str) -> None:
     @app.event("message")
     async def message(body: dict[str, Any], client: AsyncWebClient) -> None:  # Socket Mode: acked already
         try:
-            await take(service, body)
+            if not await take(service, body) and private(body):
+                await answer_in_private(client, body)
         except Unavailable:  # Socket Mode sends nothing again
             await not_recorded(client, body, intake_channel)

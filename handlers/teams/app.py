@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from bot.assembly import assemble
 from bot.core.clock import Clock
 from bot.core.config import ConfigError, Settings
+from bot.core.identity import sealer_of
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
+from handlers.logs import hold_bodies
 from handlers.pacing import Rate
 from handlers.teams import edge, listeners, render
 from handlers.teams.port import TeamsChat, TeamsDirectory, make_pacer
@@ -125,6 +127,7 @@ def build_teams(
     settings: Settings, *, engine: Engine, clock: Clock, token: Any = None, dangerously_no_auth: bool | None = None
 ) -> TeamsBot:
     """`token` (tests): a token provider instead of the client-credentials flow against Microsoft's login."""
+    hold_bodies()
     no_auth = settings.teams_dev_no_auth if dangerously_no_auth is None else dangerously_no_auth
     client_id = settings.teams_client_id or "00000000-0000-0000-0000-000000000000"
     cloud = with_overrides(PUBLIC, openid_metadata_url=settings.teams_openid_url or None)
@@ -171,6 +174,7 @@ def build_teams(
         chat=chat,
         directory=TeamsDirectory(refs),
         settings_for=lambda _tenant: ws_settings,
+        sealer=sealer_of(settings),
         command=render.COMMAND_WORD,
         concurrency=settings.improve_delivery_concurrency,
         bulk=settings.improve_delivery == "serve",

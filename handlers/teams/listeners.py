@@ -174,8 +174,19 @@ def register(
                     await ctx.send(NOT_RECORDED)
         elif isinstance(typed, Misspelled):
             await ctx.send(render.neutralize(misspelled_text(typed, render.COMMAND_WORD)))
-        elif personal:
+        elif personal and not await _passed_on(ctx, tenant, user, conversation, str(activity.get("id") or "")):
             await _answer(ctx, await service.command(tenant, user, "help", {}))
+
+    async def _passed_on(ctx: ActivityContext[Any], tenant: str, user: str, conversation: str, message_id: str) -> bool:
+        """A message in the 1:1 chat: an anonymous reporter's words, passed on to their report's thread."""
+        text = ctx.activity.text or ""
+        try:
+            return await service.private_message(tenant, channel=conversation, user=user, text=text,
+                                                 ids=(f"{conversation}:{message_id}",))  # fmt: skip
+        except Unavailable as exc:  # Teams does not send it again: say so
+            log.warning("a Teams 1:1 message could not be looked at: the database is unavailable (%s)", exc)
+            await ctx.send(NOT_RECORDED)
+            return True
 
     @app.on_message_update
     async def on_message_update(ctx: ActivityContext[Any]) -> None:

@@ -39,7 +39,8 @@ class Improvement(SQLModel, table=True):
     me_too: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # people who said Me too (MeToo rows)
     chronic: str | None = Field(default=None, max_length=10)  # why it keeps coming back (bot.improvements.chronic)
     idea: str | None = Field(default=None, sa_column=Column(Text))
-    reporter_id: str = Field(max_length=100)
+    reporter_id: str = Field(max_length=100)  # anonymous: a pseudonym (bot.core.identity), never the person
+    reporter_sealed: str | None = Field(default=None, sa_column=Column(Text))  # anonymous: their id, encrypted
     raised_by: str | None = Field(default=None, max_length=100)  # who wrote the message it was reported from
     source_link: str | None = Field(default=None, max_length=500)  # that message (a link the platform made)
     channel_id: str = Field(max_length=100)  # where it lives

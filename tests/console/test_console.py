@@ -38,9 +38,12 @@ def click(label: str) -> Callable[[str], str]:
     return lambda screen: ":click " + re.findall(rf"\[(\d+)\] {re.escape(label)}", screen)[-1]
 
 
-async def run(db, clock: FakeClock, lines: list[Line], exports: Path | None = None) -> Terminal:
+async def run(db, clock: FakeClock, lines: list[Line], exports: Path | None = None, *,
+              anonymity: bool = False) -> Terminal:  # fmt: skip
+    """`anonymity`: the report form offers "Report anonymously" (one more prompt)."""
     terminal = Terminal(lines)
-    console = build_console(load_settings({}), engine=db, clock=clock, read=terminal.read, write=terminal.write,
+    env = {"IMPROVE_SECRET_KEY": "console-tests-secret-key", "IMPROVE_ANONYMOUS_REPORTS": str(anonymity).lower()}
+    console = build_console(load_settings(env), engine=db, clock=clock, read=terminal.read, write=terminal.write,
                             exports=exports or Path("/nonexistent/exports"))  # fmt: skip
     await console.run()
     return terminal
@@ -246,7 +249,7 @@ async def test_the_home_view_in_the_console(db, clock: FakeClock, tmp_path: Path
     first, second = screen.split("== Waiting on you ==")[1:3]
     assert "📝 Decide the fix of *#1 Leads arrive in the CRM twice*" in first and "] Approve" in first
     assert "Nothing waits on you right now" in second
-    assert "== Team ==" in screen and "1 person reported this quarter" in screen
+    assert "== Team ==" in screen and "fewer than 3 people reported this quarter" in screen
     assert "[Team charts (as of" in screen and "team-charts.png]" in screen  # the picture, written beside the exports
     assert [name for name in os.listdir(tmp_path) if name.endswith("team-charts.png")]
 

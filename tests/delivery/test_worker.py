@@ -151,6 +151,7 @@ def test_the_worker_process_delivers_and_stops_cleanly_on_sigterm(db, slack_api,
         "SLACK_API_URL": slack_api.url,
         "DATABASE_URL": db.url.render_as_string(hide_password=False),
         "IMPROVE_INTAKE_CHANNEL": "C0INTAKE",
+        "IMPROVE_SECRET_KEY": "worker-test-secret-key",
     }
     worker = subprocess.Popen([sys.executable, "-m", "handlers.cli", "worker"], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip

@@ -91,7 +91,8 @@ def teams_settings(keys: KeyServer, **overrides: str) -> Settings:
         "TEAMS_INTAKE_CHANNEL": INTAKE,
         "TEAMS_WINS_CHANNEL": WINS, "TEAMS_APPROVERS": MAYA.aad, "TEAMS_OPENID_URL": keys.openid_url,
         "IMPROVE_HOURLY_RATE": "50", "IMPROVE_TEAMS_CONVERSATION_MESSAGES_PER_SECOND": "100",
-        "IMPROVE_PUBLIC_URL": "https://bot.example.com", **overrides,
+        "IMPROVE_PUBLIC_URL": "https://bot.example.com", "IMPROVE_SECRET_KEY": "test-only-secret-key-of-teams",
+        **overrides,
     })  # fmt: skip
 
 
