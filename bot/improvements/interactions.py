@@ -169,7 +169,10 @@ def _reported(act: Act, answer: Answer) -> Outcome:
         return Notice(joined)
     improvement = report.submit_report(act.session, act.ws, act.actor, answer.values, act.now, answer.context)
     where = answer.context.get("channel") or answer.context.get("conversation") or ""
-    to = improvement.reporter_id if improvement.anonymous else act.actor.user  # a pseudonym, opened to send
+    if improvement.anonymous:  # to their pseudonym (opened to send), in their DM: where they acted names them
+        to, where = improvement.reporter_id, ""
+    else:
+        to = act.actor.user
     # after the card (one improvement's messages go in order): "the card is in the intake channel" holds
     outbox = Outbox(act.session, act.ws.id, act.now)
     outbox.private(to, views.report_received(improvement), where=where, improvement=improvement)

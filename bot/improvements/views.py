@@ -56,7 +56,7 @@ def why_question(
     """Why #1 quotes the problem; each later why quotes the last answer, with *Root cause found* (that answer is
     the root cause). `live=False`: the question once the next one is asked (or the chain closed), edited in place
     without its button, so only the latest why offers it."""
-    that = "this" if position == 1 else "that"
+    that, where = ("this" if position == 1 else "that"), ("private" if improvement.anonymous else "this thread")
     blocks: list = [
         Paragraph(
             spans=[
@@ -79,7 +79,7 @@ def why_question(
         ),
     ]
     if not live:
-        blocks[-1] = Context(spans=spans(settled or "Answered in this thread."))
+        blocks[-1] = Context(spans=spans(settled or f"Answered in {where}."))
     elif position > 1:  # the button names its why: a click on an older one is refused, whatever it still shows
         value = button_value(improvement, position)
         blocks.append(

@@ -264,3 +264,16 @@ async def test_a_report_like_an_open_problem_is_offered_and_only_the_choice_is_a
     assert "@jo says this bites them too" in screen and "Their idea: Merge the forms" in screen
     assert "Thanks! Saved as #2" in screen  # Sam chose to report it as new
     assert screen.count("What's broken?") == 3  # the offer asked only its own question
+
+
+async def test_an_anonymous_report_in_the_console_is_answered_with_dm(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [
+        *REPORT, "y", ":dm Two web forms", ":as @maya", ":thread 1", ":leave", ":as @alex", ":dm hello",
+    ], anonymity=True)  # fmt: skip
+    screen = terminal.screen
+    card = screen[screen.index("== #1 Leads arrive in the CRM twice ==") :]
+    assert "a teammate" in card
+    assert "You reported #1 anonymously" in screen and "#1 · Why #2" in screen
+    thread = screen[screen.index("@maya> :thread 1") : screen.index("@maya #1 thread> :leave")]
+    assert "The reporter answered Why #1" in thread and "> Two web forms" in thread and "@alex" not in thread
+    assert "#1 · Why #3" in screen  # whatever the reporter writes during the 5 Whys answers the open why
