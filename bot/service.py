@@ -354,8 +354,9 @@ class ImproveService:
         anonymous reporter's answer, passed on); False: the platform answers it (with help). Raises Unavailable
         when it could not be looked at."""
         ws = await self.workspace(external_id)
-        # only digests of its ids are kept: which direct chat wrote when is not written down
-        digests = tuple(hashlib.sha256(i.encode()).hexdigest()[:48] for i in ids if i)
+        # only keyed digests of its ids are kept: which direct chat wrote when is not written down
+        digest = self._sealer.digest if self._sealer else (lambda i: hashlib.sha256(i.encode()).hexdigest()[:48])
+        digests = tuple(digest(i) for i in ids if i)
         message = Reply(channel=channel, thread="", text=text, ids=digests)
 
         def take(act: Act) -> bool:

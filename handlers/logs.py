@@ -72,3 +72,6 @@ def hold_bodies() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.INFO:  # NOTSET included: it would follow the root down to DEBUG
             logger.setLevel(logging.INFO)
+    # each request's URL at INFO, a 1:1 chat's id in it (the Teams SDK copies its client's level onto httpx's)
+    for name in ("httpx", "httpcore", "microsoft_teams.common.http.client"):
+        logging.getLogger(name).setLevel(logging.WARNING)

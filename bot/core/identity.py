@@ -7,6 +7,8 @@ Several keys, comma separated, rotate the key: the first seals, any of them open
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,9 +31,12 @@ def new_pseudonym() -> str:
     return PSEUDONYM + secrets.token_hex(8)
 
 
+def _derived(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret.encode())
+
+
 def _fernet(secret: str) -> Fernet:
-    kdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"improvebot anonymous reporter")
-    return Fernet(base64.urlsafe_b64encode(kdf.derive(secret.encode())))
+    return Fernet(base64.urlsafe_b64encode(_derived(secret, b"improvebot anonymous reporter")))
 
 
 class Sealer:
@@ -39,9 +44,15 @@ class Sealer:
         if not secrets_ or any(len(s) < MIN_SECRET for s in secrets_):
             raise ConfigError(f"IMPROVE_SECRET_KEY is invalid: each key needs at least {MIN_SECRET} characters")
         self._keys = MultiFernet([_fernet(s) for s in secrets_])
+        self._digest_key = _derived(secrets_[0], b"improvebot digest")
 
     def seal(self, user: str) -> str:
         return self._keys.encrypt(user.encode()).decode()
+
+    def digest(self, text: str) -> str:
+        """A keyed digest of `text` (an id kept only to recognise it again): without the key, it cannot be
+        matched against guesses."""
+        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()[:48]
 
     def unseal(self, token: str | None) -> str | None:
         """The id `token` sealed; None when no key of this deployment sealed it (a lost or changed key)."""

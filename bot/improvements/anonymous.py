@@ -18,11 +18,14 @@ from bot.core.outcomes import Actor, Refused, Show
 from bot.core.registry import Reply
 from bot.core.workspace import WorkspaceRef
 from bot.delivery.outbox import Outbox
-from bot.improvements import anonymous_views, report
+from bot.improvements import anonymous_views, me_too, report
 from bot.improvements.records import is_reporter, load
 from storage import queries
 from storage.models import AuditEntry, Decision, Improvement, MeToo, OutboxMessage, ProcessedEvent, Why
 
+# where the reporter still has something to say: the 5 Whys, and the fix until it is decided
+RELAYED = [s.value for s in (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL,
+                             Status.QUESTION_ASKED)]  # fmt: skip
 NUMBERED = re.compile(r"#(\d{1,9})\b[\s:,.–-]*")  # "#5 because …": which report a message is about
 
 
@@ -36,7 +39,7 @@ def _theirs(session: Session, ws: WorkspaceRef, user: str) -> list[Improvement]:
             Improvement.workspace_id == ws.id,
             col(Improvement.anonymous).is_(True),
             col(Improvement.reporter_sealed).is_not(None),
-            Improvement.status != Status.CLOSED.value,
+            col(Improvement.status).in_(RELAYED),
         )
         .order_by(col(Improvement.number))
     ).all()
@@ -65,7 +68,9 @@ def private_message(session: Session, ws: WorkspaceRef, message: Reply, user: st
         which = anonymous_views.which_one([i.number for i in theirs])
         outbox.dm(theirs[0].reporter_id, which, improvement=theirs[0])
         return True
-    improvement = queries.improvement_in(session, ws.id, chosen[0].id or 0, for_update=True) or chosen[0]
+    improvement = queries.improvement_in(session, ws.id, chosen[0].id or 0, for_update=True)
+    if improvement is None or not improvement.anonymous or improvement.status not in RELAYED:
+        return False  # revealed or moved on a moment ago
     if report.record_answer(session, ws, improvement, improvement.reporter_id, text, now) is None:
         outbox.reply(improvement, anonymous_views.words_passed_on(improvement, text))
         audit(session, ws.id, improvement, improvement.reporter_id, "said_in_private", now)
@@ -94,6 +99,12 @@ def reveal(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     the audit trail, messages on their way), the sealed id is dropped, and they own the fix unless someone does."""
     improvement = _own_anonymous(session, ws, actor, improvement_id)
     pseudonym, user = improvement.reporter_id, actor.user
+    for voice in session.exec(select(MeToo).where(MeToo.user_id == pseudonym)).all():
+        other = queries.improvement_in(session, ws.id, voice.improvement_id, for_update=True)
+        named = session.exec(select(MeToo).where(MeToo.improvement_id == voice.improvement_id, MeToo.user_id == user))
+        if other is not None and (other.reporter_id == user or named.first() is not None):
+            me_too.remove(session, other, pseudonym, voice.source)  # they count there already: once is enough
+            Outbox(session, ws.id, now).refresh_card(other)
     replaced = (
         update(Why).where(col(Why.answered_by) == pseudonym, col(Why.improvement_id) == improvement.id)
         .values(answered_by=user),

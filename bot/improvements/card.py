@@ -43,9 +43,9 @@ def owner_of(improvement: Improvement) -> str:
     return improvement.owner_id or improvement.reporter_id
 
 
-def reporter_span(improvement: Improvement) -> Span:
-    """How a thread message names the reporter: a mention, or "the reporter" when they reported anonymously."""
-    return Text(text="the reporter") if improvement.anonymous else Mention(user=improvement.reporter_id)
+def reporter_span(improvement: Improvement, *, named: str = "the reporter") -> Span:
+    """How a message names the reporter: a mention, or `named` when they reported anonymously."""
+    return Text(text=named) if improvement.anonymous else Mention(user=improvement.reporter_id)
 
 
 def button_value(improvement: Improvement, round_: int | None = None) -> str:
@@ -124,7 +124,7 @@ def report_card(improvement: Improvement, whys: Sequence[Why], settings: Workspa
         shown = [Text(text=f"{status.emoji} Closed: "), *closed_spans(improvement)]
     fields = [
         FieldItem(label="Status", spans=shown),
-        FieldItem(label="Reported by", spans=[Mention(user=improvement.reporter_id)]),
+        FieldItem(label="Reported by", spans=[reporter_span(improvement, named="a teammate")]),
         *_raised_by(improvement),
         FieldItem(label="Process area", spans=spans(improvement.area)),
         FieldItem(label="How often", spans=spans(Frequency(improvement.frequency).label)),

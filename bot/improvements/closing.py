@@ -82,11 +82,19 @@ def close(
         before = original.people
         # the reporter of the duplicate is affected too: a voice of its own, as a "Me too" (updated_at stays: it
         # says since when the original waits at its stage)
-        me_too.add(session, original, improvement.reporter_id, "duplicate", now)
+        if not _counted_already(ws, improvement, original, session):
+            me_too.add(session, original, improvement.reporter_id, "duplicate", now)
         outbox.reply(original, closing_views.duplicate_joined(original, improvement, before))
         outbox.refresh_card(original)
         audit(session, ws.id, original, improvement.closed_by, "duplicate_joined", now, duplicate=improvement.number)
     return improvement
+
+
+def _counted_already(ws: WorkspaceRef, duplicate: Improvement, original: Improvement, session: Session) -> bool:
+    """An anonymous duplicate's reporter may count for the original already (its reporter, or a voice): their
+    pseudonym would count them twice. Their id is opened to check, and stored nowhere."""
+    real = ws.sealer.unseal(duplicate.reporter_sealed) if duplicate.anonymous and ws.sealer else None
+    return real is not None and (is_reporter(ws, original, real) or me_too.counts(session, original, real))
 
 
 def _refresh_asked(session: Session, outbox: Outbox, improvement: Improvement, waits: bool) -> None:

@@ -35,6 +35,15 @@ ANONYMOUS = Checkbox(
 )
 
 
+SHARED = "shared"  # in a command's context: the form it opens is a card everyone in the conversation sees (Teams)
+
+
+def without_anonymity(form: Form) -> Form:
+    """The report form as a card in a channel: who opened it is seen there, so it cannot be anonymous."""
+    intro = f"{form.intro} To report anonymously, write “improve” in your chat with the bot."
+    return form.model_copy(update={"fields": [f for f in form.fields if f.id != ANONYMOUS.id], "intro": intro})
+
+
 def report_form(settings: WorkspaceSettings, prefill: str = "", context: dict[str, str] | None = None) -> Form:
     areas = [Option(value=a, label=a) for a in settings.process_areas if a != OTHER_AREA]
     areas.append(Option(value=OTHER_AREA, label=OTHER_AREA))

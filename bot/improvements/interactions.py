@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.core.commands import Invocation, Subcommand
-from bot.core.domain import CloseReason
+from bot.core.domain import CloseReason, Status
 from bot.core.metrics import Metric
 from bot.core.outcomes import Done, Invalid, Notice, OpenForm, Outcome
 from bot.core.ports import ChatError
@@ -98,7 +98,10 @@ def register(registry: Registry) -> None:
 
 def _report_command(act: Act, invocation: Invocation) -> Outcome:
     text = invocation.args
-    return OpenForm(forms.report_form(act.ws.settings, text, invocation.context), leftover=text[forms.MAX_PROBLEM :])
+    form = forms.report_form(act.ws.settings, text, invocation.context)
+    if invocation.context.get(forms.SHARED):  # a form everyone there sees: anonymity is offered only in private
+        form = forms.without_anonymity(form)
+    return OpenForm(form, leftover=text[forms.MAX_PROBLEM :])
 
 
 # -- buttons --------------------------------------------------------------------------------------------
@@ -153,7 +156,8 @@ def _reopen(act: Act, target: Target) -> Outcome:
 
 def _reveal(act: Act, target: Target) -> Outcome:
     improvement = anonymous.reveal(act.session, act.ws, act.actor, target.id, act.now)
-    return Notice(f"Done: #{improvement.number} names you as its reporter now.")
+    then = " Answer its 5 Whys in its thread from now on." if improvement.status == Status.INVESTIGATING else ""
+    return Notice(f"Done: #{improvement.number} names you as its reporter now.{then}")
 
 
 def _resubmit(act: Act, target: Target) -> Outcome:
@@ -250,11 +254,9 @@ async def _who_is_asked(lookup: Lookup, context: dict[str, str]) -> approvers.As
 
     def reporter(session: Session) -> str | None:
         improvement = queries.improvement_in(session, lookup.ws.id, improvement_id)
-        if improvement is None:
-            return None
-        if improvement.anonymous and lookup.ws.sealer is not None:  # never asked to approve their own, unseen
-            return lookup.ws.sealer.unseal(improvement.reporter_sealed) or improvement.reporter_id
-        return improvement.reporter_id
+        # an anonymous reporter's pseudonym: they are asked like any approver (leaving them out would point at
+        # them) and refused if they try to decide their own report
+        return improvement.reporter_id if improvement else None
 
     reporter_id = await lookup.read(reporter)
     if reporter_id is None:

@@ -52,6 +52,11 @@ def add(session: Session, improvement: Improvement, user: str, source: str, now:
     return True
 
 
+def counts(session: Session, improvement: Improvement, user: str) -> bool:
+    """Whether `user` counts for `improvement` already (its reporter, or a voice)."""
+    return user == improvement.reporter_id or _voice(session, improvement, user) is not None
+
+
 def remove(session: Session, improvement: Improvement, user: str, source: str | None = None) -> bool:
     """`user` no longer counts for `improvement` (`source`: only a voice given that way); the people affected
     shrink back unless the case was approved since. False when they did not count."""

@@ -61,7 +61,7 @@ def submit_report(
         reporter_sealed=ws.sealer.seal(actor.user) if anonymous and ws.sealer else None,
         anonymous=anonymous,
         raised_by=raised_by if raised_by != actor.user else None,
-        source_link=source_link,
+        source_link=None if anonymous and raised_by == actor.user else source_link,  # their own words: unlinked
         owner_id=None if anonymous else actor.user,
         channel_id=ws.settings.intake_channel,
         created_at=now,

@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.core.domain import Status
+from bot.core.identity import is_pseudonym
 from bot.core.metrics import target_met
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import owner_of
@@ -133,7 +134,7 @@ def _decisions(session: Session, ids: list[int | None], anonymous: dict[int, str
         text = f": {d.text}" if d.text else ""
         said.setdefault(d.improvement_id, []).append(
             f"{d.created_at:%Y-%m-%d} {d.kind} by "
-            f"{TEAMMATE if anonymous.get(d.improvement_id) == d.actor_id else d.actor_id} (round {d.round}){text}"
+            f"{TEAMMATE if _hidden(anonymous, d.improvement_id, d.actor_id) else d.actor_id} (round {d.round}){text}"
         )
     return {k: "; ".join(v) for k, v in said.items()}
 
@@ -163,9 +164,14 @@ def _audit_rows(session: Session, workspace: Workspace) -> Iterator[list[Any]]:
             return
         last_id = batch[-1][0].id or 0
         for entry, number in batch:
-            hidden = anonymous.get(entry.improvement_id) == entry.actor_id  # the anonymous reporter's own acts
+            hidden = _hidden(anonymous, entry.improvement_id, entry.actor_id)
             yield [_when(entry.at), "" if number is None else number, TEAMMATE if hidden else entry.actor_id,
                    entry.action, json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)]  # fmt: skip
+
+
+def _hidden(anonymous: Mapping[Any, str], improvement_id: int | None, actor: str) -> bool:
+    """An anonymous reporter's own act (`anonymous`: improvement -> reporter), or any pseudonym's."""
+    return is_pseudonym(actor) or anonymous.get(improvement_id) == actor
 
 
 def render(session: Session, payload: dict[str, Any]) -> tuple[str, bytes]:

@@ -49,7 +49,7 @@ def register(app: AsyncApp, service: ImproveService) -> None:
                 await home.publish(service, team, user, notice=outcome.text if isinstance(outcome, Notice) else "")
             await service.deliver()  # what the click changed (the thread, the card) goes right after the answer
         except Exception:  # acknowledged already: the person must still hear something
-            log.exception("a click on %r failed for %s", dig(body, "actions", 0, "action_id")[:40], user)
+            log.exception("a click on %r failed", dig(body, "actions", 0, "action_id")[:40])
             await notify_private(client, channel, user, SORRY, thread)
 
 
@@ -57,7 +57,7 @@ async def open_form(client: AsyncWebClient, trigger_id: str, form: Form, channel
     try:
         await client.views_open(trigger_id=trigger_id, view=render.modal(form))
     except SlackApiError as exc:
-        log.warning("could not open %s for %s: %s", form.form_id, user, exc.response.get("error"))
+        log.warning("could not open %s: %s", form.form_id, exc.response.get("error"))
         await notify_private(
             client, channel, user, "Sorry, the form did not open (it took too long). Please click again."
         )

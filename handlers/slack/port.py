@@ -309,11 +309,11 @@ async def notify_private(
             await client.api_call("chat.postEphemeral", json=kwargs)
             return
         except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-            log.info("ephemeral to %s in %s failed (%s); sending a DM instead", user, channel, exc)
+            log.info("an ephemeral in %s failed (%s); sending a DM instead", channel, exc)
     try:
         await client.api_call("chat.postMessage", json={"channel": user, **content})
     except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
-        log.warning("could not tell %s privately: %s", user, exc)
+        log.warning("could not tell a person privately: %s", exc)
 
 
 async def answer_privately(

@@ -40,11 +40,11 @@ def register(app: AsyncApp, service: ImproveService) -> None:
         try:
             outcome = await service.submit_form(team, user, form_id, context, raw, deliver=False)
         except Unavailable as exc:
-            log.warning("could not save %s from %s: the database is unavailable (%s)", form_id, user, exc)
+            log.warning("could not save %s: the database is unavailable (%s)", form_id, exc)
             await ack(response_action="errors", errors={first_field(view): UNAVAILABLE})
             return
         except Exception:
-            log.exception("could not save %s from %s", form_id, user)
+            log.exception("could not save %s", form_id)
             await ack(response_action="errors", errors={first_field(view): NOT_SAVED})
             return
         if isinstance(outcome, FormErrors):

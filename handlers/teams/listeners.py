@@ -18,6 +18,7 @@ from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
 from bot.core.outcomes import NOT_RECORDED, NOT_SAVED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.ports import ChatError
+from bot.improvements.forms import SHARED
 from bot.improvements.report import RAISED_BY, SOURCE_LINK
 from bot.insights import home_views
 from bot.service import ImproveService
@@ -157,7 +158,8 @@ def register(
         typed = recognize(text.strip().removeprefix("/"), render.COMMAND_WORD) if addressed else None
         base, _, thread = conversation.partition(";messageid=")
         if isinstance(typed, Typed):
-            outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation})
+            shared = {} if personal else {SHARED: "1"}  # a form card there is everyone's to see
+            outcome = await service.command(tenant, user, typed.rest, {"conversation": conversation, **shared})
             if isinstance(outcome, Show) and outcome.message.refresh and not personal:  # a home is nobody else's
                 home = _for(await chat.card(outcome.message), ctx)
                 await ctx.send(HOME_SENT if await _send_personal(user, home, "their home") else TRY_AGAIN)
@@ -262,7 +264,7 @@ def register(
         try:
             await chat.send_card(await chat.personal_conversation(user), card)
         except ChatError as exc:
-            log.warning("could not send %s %s: %s", user, what, exc)
+            log.warning("could not send a person %s: %s", what, exc)
             return False
         return True
 
@@ -325,9 +327,9 @@ def register(
         except Exception as exc:
             unavailable = isinstance(exc, Unavailable)
             if unavailable:
-                log.warning("could not save %s from %s: the database is unavailable (%s)", form_id, user, exc)
+                log.warning("could not save %s: the database is unavailable (%s)", form_id, exc)
             else:
-                log.exception("could not save %s from %s", form_id, user)
+                log.exception("could not save %s", form_id)
             first = spec.fields[0].id if spec.fields else ""
             errors = {first: UNAVAILABLE if unavailable else NOT_SAVED}
             return _Answered(card=render.form_card(shown, {}, values=raw, errors=errors))

@@ -125,7 +125,7 @@ class TeamsChat:
         try:
             member = await api.conversations.members_client.get_by_id(self._roster, user)
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("could not look up %s in the team: %s", user, exc)
+            log.warning("could not look up a person in the team: %s", exc)
             return ref
         seen = {"service_url": tenant.service_url, "tenant_id": tenant.key,
                 "user": {"aad": user, "user_id": member.id, "name": member.name}}  # fmt: skip
@@ -243,7 +243,7 @@ class TeamsChat:
         """The 1:1 chat with a person (AAD object id), created the first time the bot needs it."""
         ref = await self._person(user)
         if ref is None or not ref.user_id:
-            raise ChatError(f"dm: {user} is not known in the team yet", retryable=True)
+            raise ChatError("dm: the person is not known in the team yet", retryable=True)  # nobody named
         if ref.conversation_id:
             return ref.conversation_id
         tenant = await asyncio.to_thread(self._refs.any_tenant)

@@ -25,6 +25,7 @@ async def test_slash_command_opens_the_report_form_prefilled(slack: SlackWorld) 
         "customers_notice",
         "customers_how",
         "idea",
+        "anonymous",
     ]
     assert fields["problem"]["element"]["initial_value"] == "Eight people review every email three times"
     assert fields["problem"]["element"]["max_length"] == 3000

@@ -22,6 +22,7 @@ async def test_improve_answers_with_the_report_form(teams: TeamsWorld) -> None:
         "customers_notice",
         "customers_how",
         "idea",
+        "anonymous",
     ]
     assert inputs["problem"]["value"] == "Leads arrive twice" and inputs["problem"]["maxLength"] == 3000
     assert inputs["problem"]["isRequired"] and not inputs["idea"]["isRequired"]

@@ -205,7 +205,7 @@ async def test_the_tick_command_delivers_what_is_pending(slack: SlackWorld, monk
     for name, value in {
         "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": rq.SIGNING_SECRET, "SLACK_API_URL": slack.stub.url,
         "DATABASE_URL": str(slack.engine.url.render_as_string(hide_password=False)),
-        "IMPROVE_INTAKE_CHANNEL": INTAKE, "IMPROVE_APPROVERS": MAYA,
+        "IMPROVE_INTAKE_CHANNEL": INTAKE, "IMPROVE_APPROVERS": MAYA, "IMPROVE_SECRET_KEY": "tick-command-secret-key",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     later = slack.clock.advance(minutes=5).isoformat()

@@ -59,6 +59,13 @@ def _improvement(slack: SlackWorld, number: int = 1) -> Improvement:
         return session.exec(select(Improvement).where(Improvement.number == number)).one()
 
 
+async def _confirm(slack: SlackWorld, confirm: Call) -> None:
+    """Alex clicks "Yes, show my name" on the confirmation only they see (an ephemeral: Slack gives its ts)."""
+    value = find_button(confirm, "reveal_confirmed")["value"]
+    await slack.send(rq.block_action("reveal_confirmed", value, ALEX, channel=confirm["channel"],
+                                     message_ts=confirm.response["message_ts"]))  # fmt: skip
+
+
 async def _anonymous(slack: SlackWorld, problem: str = "Leads arrive in the CRM twice") -> Call:
     return await slack.report(ALEX, problem, anonymous=True)
 
@@ -128,9 +135,7 @@ async def test_revealing_puts_the_reporters_name_on_it_after_a_confirmation(slac
     confirm = slack.stub.of("chat.postEphemeral")[-1]
     assert "Show your name on #1" in confirm.text_of_blocks
     assert _improvement(slack).anonymous  # nothing happens before the confirmation
-    value = find_button(confirm, "reveal_confirmed")["value"]
-    await slack.send(rq.block_action("reveal_confirmed", value, ALEX, channel=confirm["channel"],
-                                     message_ts=confirm.response["message_ts"]))  # fmt: skip
+    await _confirm(slack, confirm)
     assert "names you as its reporter now" in slack.ephemerals(ALEX)[-1]
 
     improvement = _improvement(slack)
@@ -209,3 +214,30 @@ def test_start_up_refuses_anonymity_without_a_key(db, clock, slack_api) -> None:
         build_slack(make_settings(slack_api, IMPROVE_SECRET_KEY="short"), engine=db, clock=clock)
     build_slack(make_settings(slack_api, IMPROVE_SECRET_KEY="", IMPROVE_ANONYMOUS_REPORTS="false"), engine=db,
                 clock=clock)  # fmt: skip
+
+
+async def test_an_approver_who_reported_anonymously_is_asked_like_the_others(slack: SlackWorld) -> None:
+    card = await slack.report(MAYA, anonymous=True)  # Maya approves; Sam too, through the group
+    await _dm(slack, "The web form posts twice", MAYA, channel="D0MAYABOT")
+    await slack.click(slack.dms(MAYA)[-1], "root_cause", MAYA)
+    await slack.click_and_submit(slack.thread(card)[-1], "propose", SAM, {**PROPOSAL, "owner": JO})
+
+    request = slack.thread(card)[-1]
+    assert f"<@{MAYA}>" in request.text_of_blocks  # leaving her out would point at her
+    await slack.click(request, "approve", MAYA)
+    assert "someone else has to approve it" in slack.ephemerals(MAYA)[-1]
+    assert _improvement(slack).status == "awaiting_approval"
+
+
+async def test_revealing_counts_a_person_once_where_they_said_me_too_as_well(slack: SlackWorld) -> None:
+    first = await slack.report(JO)
+    await slack.report(ALEX, "Leads reach the CRM twice since the webinar", anonymous=True)
+    await slack.click_and_submit(slack.cards()[-1], "close", MAYA, {"reason": "duplicate", "duplicate_of": 1})
+    await slack.click(first, "me_too", ALEX)  # Alex again, by name this time
+    assert _improvement(slack, 1).me_too == 2
+
+    welcome = next(c for c in slack.dms(ALEX) if "You reported #2 anonymously" in c.text_of_blocks)
+    await slack.click(welcome, "reveal", ALEX)
+    await _confirm(slack, slack.stub.of("chat.postEphemeral")[-1])
+    assert "names you as its reporter now" in slack.ephemerals(ALEX)[-1]
+    assert _improvement(slack, 1).me_too == 1 and _improvement(slack, 2).reporter_id == ALEX

@@ -95,3 +95,11 @@ async def test_revealing_on_teams_takes_a_confirmation(teams: TeamsWorld) -> Non
     assert (
         "reported #1 and now puts their name to it" in teams.connector.posts_to(f"{INTAKE};messageid={root}")[-1].text
     )
+
+
+async def test_a_report_form_in_a_channel_cannot_be_anonymous(teams: TeamsWorld) -> None:
+    channel = {"id": INTAKE, "conversationType": "channel", "isGroup": True}
+    await teams.say(ALEX, "improve Leads arrive twice", channel, mention=True)
+    form = teams.connector.posts_to(INTAKE)[-1].cards[-1]
+    assert "anonymous" not in [b.get("id") for b in form["body"]]
+    assert "To report anonymously" in json.dumps(form)
