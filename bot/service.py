@@ -41,7 +41,7 @@ from bot.core.outcomes import (
     ShowHome,
 )
 from bot.core.ports import ChatError, Directory
-from bot.core.registry import Act, Answer, Registry, Reply, Target
+from bot.core.registry import Act, Answer, Registry, Reply, ReplyHandler, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
 from bot.improvements.thread_view import ThreadView, thread_view
@@ -333,19 +333,8 @@ class ImproveService:
         the message; it is taken once, whichever of them a retry carries. `ref`: the message's own id; with
         `kind` "edited" or "deleted", the message `ref` was changed (`text`, its new text) or deleted. Raises
         Unavailable when it could not be looked at (the caller makes sure it is sent again, or says so)."""
-        ws = await self.workspace(external_id)
         reply = Reply(channel=channel, thread=thread, text=text, ids=tuple(i for i in ids if i), ref=ref, kind=kind)
-
-        def take(act: Act) -> bool:
-            return any(handler(act, reply) for handler in self.registry.replies)
-
-        try:
-            taken = await self._act(ws, Actor(user), take)
-        except IntegrityError:  # the same event processed concurrently by another worker
-            return False
-        if taken and deliver:
-            await self.deliver()
-        return taken
+        return await self._offer(external_id, user, reply, self.registry.replies, deliver=deliver, raced=False)
 
     async def private_message(
         self, external_id: str, *, channel: str, user: str, text: str, ids: tuple[str, ...], deliver: bool = True
@@ -353,19 +342,25 @@ class ImproveService:
         """A message `user` wrote to the bot in their direct chat (`channel`). True when a capability took it (an
         anonymous reporter's answer, passed on); False: the platform answers it (with help). Raises Unavailable
         when it could not be looked at."""
-        ws = await self.workspace(external_id)
         # only keyed digests of its ids are kept: which direct chat wrote when is not written down
         digest = self._sealer.digest if self._sealer else (lambda i: hashlib.sha256(i.encode()).hexdigest()[:48])
-        digests = tuple(digest(i) for i in ids if i)
-        message = Reply(channel=channel, thread="", text=text, ids=digests)
+        message = Reply(channel=channel, thread="", text=text, ids=tuple(digest(i) for i in ids if i))
+        return await self._offer(external_id, user, message, self.registry.privates, deliver=deliver, raced=True)
+
+    async def _offer(
+        self, external_id: str, user: str, message: Reply, handlers: list[ReplyHandler], *, deliver: bool, raced: bool
+    ) -> bool:
+        """Offer a message to the capabilities that take such messages; `raced`: what to answer when the same
+        message was taken concurrently by another worker."""
+        ws = await self.workspace(external_id)
 
         def take(act: Act) -> bool:
-            return any(handler(act, message) for handler in self.registry.privates)
+            return any(handler(act, message) for handler in handlers)
 
         try:
             taken = await self._act(ws, Actor(user), take)
-        except IntegrityError:  # the same message processed concurrently by another worker
-            return True
+        except IntegrityError:  # the same event processed concurrently by another worker
+            return raced
         if taken and deliver:
             await self.deliver()
         return taken

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.core.messages import Actions, Bold, Button, Context, Mention, Message, Paragraph, Quote, Text, clip
 from bot.core.messages import spans as text_spans
 from bot.improvements.card import button_value
-from bot.improvements.views import NOT_AN_ANSWER, ROOT_CAUSE
+from bot.improvements.views import why_buttons
 from storage.models import Improvement
 
 REVEAL = "reveal"  # asks to confirm
@@ -56,15 +56,7 @@ def why_in_private(improvement: Improvement, position: int, quoted: str, *, agai
         Context(spans=text_spans("Reply here with your answer; it goes into the thread as the reporter's.")),
     ]
     if position > 1:
-        value = button_value(improvement, position)
-        blocks.append(
-            Actions(
-                buttons=[
-                    Button(label="Root cause found", action=ROOT_CAUSE, value=value),
-                    Button(label="Not an answer", action=NOT_AN_ANSWER, value=value),
-                ]
-            )
-        )
+        blocks.append(why_buttons(improvement, position))
     return Message(summary=f"#{improvement.number} · Why #{position}: why does {that} happen?", blocks=blocks)
 
 

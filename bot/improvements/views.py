@@ -80,17 +80,16 @@ def why_question(
     ]
     if not live:
         blocks[-1] = Context(spans=spans(settled or f"Answered in {where}."))
-    elif position > 1:  # the button names its why: a click on an older one is refused, whatever it still shows
-        value = button_value(improvement, position)
-        blocks.append(
-            Actions(
-                buttons=[
-                    Button(label="Root cause found", action=ROOT_CAUSE, value=value),
-                    Button(label="Not an answer", action=NOT_AN_ANSWER, value=value),
-                ]
-            )
-        )
+    elif position > 1:
+        blocks.append(why_buttons(improvement, position))
     return Message(summary=f"Why #{position}: why does {that} happen?", blocks=blocks)
+
+
+def why_buttons(improvement: Improvement, position: int) -> Actions:
+    """The buttons name their why: a click on an older one is refused, whatever it still shows."""
+    value = button_value(improvement, position)
+    return Actions(buttons=[Button(label="Root cause found", action=ROOT_CAUSE, value=value),
+                            Button(label="Not an answer", action=NOT_AN_ANSWER, value=value)])  # fmt: skip
 
 
 def root_cause_chain(improvement: Improvement, whys: Sequence[Why]) -> Message:
