@@ -84,6 +84,23 @@ async def test_an_anonymous_reporter_is_a_teammate_in_the_export(slack: SlackWor
     assert f"actor,{ALEX}" not in audit.decode() and "," + ALEX + "," not in audit.decode()
 
 
+async def test_an_anonymous_report_made_through_the_form_names_nobody_in_either_export(slack: SlackWorld) -> None:
+    from tests.support.slack_requests import message_event
+
+    card = await slack.report(ALEX, anonymous=True)
+    await slack.send(message_event("The web form posts twice", ALEX, channel="D0ALEXBOT", thread_ts=None,
+                                   event_id="EvDM1", channel_type="im"))  # fmt: skip
+    await slack.click(slack.dms(ALEX)[-1], "root_cause", ALEX)
+    await slack.click(slack.thread(card)[-1], "propose", ALEX)  # the form opens: proposing is the reporter's too
+
+    await slack.send_command_text("export", MAYA)
+
+    (_, improvements), (_, audit) = uploads(slack)
+    assert ALEX not in improvements.decode() + audit.decode() and "anon:" not in improvements.decode() + audit.decode()
+    assert rows_of(improvements)[0]["reporter"] == "a teammate"
+    assert {row["actor"] for row in rows_of(audit)} == {"a teammate", MAYA}
+
+
 def test_formula_cells_are_neutralised_and_numbers_stay() -> None:
     assert [safe(v) for v in ("=1+1", "+44 20", "-5 leads", "@SUM(A1)", "\tx", "\rx", "fine", -5, 3.5)] == [
         "'=1+1", "'+44 20", "'-5 leads", "'@SUM(A1)", "'\tx", "'\rx", "fine", -5, 3.5]  # fmt: skip

@@ -6,7 +6,9 @@ click and a confirmation."""
 from __future__ import annotations
 
 import json
+import logging
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
@@ -50,7 +52,10 @@ async def _report(teams: TeamsWorld) -> str:
     return card.response["id"]
 
 
-async def test_an_anonymous_report_on_teams_names_nobody_and_its_whys_run_in_the_1_1_chat(teams: TeamsWorld) -> None:
+async def test_an_anonymous_report_on_teams_names_nobody_and_its_whys_run_in_the_1_1_chat(
+    teams: TeamsWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     root = await _report(teams)
     card = teams.connector.posts_to(INTAKE)[0]
     assert "a teammate" in card.text
@@ -74,6 +79,8 @@ async def test_an_anonymous_report_on_teams_names_nobody_and_its_whys_run_in_the
 
     assert _leaks(teams) == []
     assert _rows_naming(teams, ALEX.aad, ALEX.id) == []
+    marks = (ALEX.aad, ALEX.id, ALEX.personal)
+    assert [r.getMessage() for r in caplog.records if any(m in r.getMessage() for m in marks)] == []
 
 
 async def test_revealing_on_teams_takes_a_confirmation(teams: TeamsWorld) -> None:
