@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         settings = load_settings()
-        configure_logging(settings.improve_log_level)
+        configure_logging(settings.improve_log_level, fmt=settings.improve_log_format)
         serving = settings.slack_configured or settings.teams_configured
         command = args.command or ("serve" if serving else "console")
         if command == "serve":

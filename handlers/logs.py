@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MAX_MESSAGE = 2000
@@ -52,11 +55,25 @@ class OneLine(logging.Formatter):
         return "\n".join("    | " + escape(line) for line in text.splitlines())
 
 
-def configure_logging(level: str = "info", *, file: str | None = None) -> None:
+class OneJson(JsonFormatter):
+    """IMPROVE_LOG_FORMAT=json: one JSON object a line (time, level, logger, message, and the traceback as a
+    string), for log collectors; long messages cut as in text."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        message = str(log_data.get("message", ""))
+        if len(message) > MAX_MESSAGE:
+            log_data["message"] = f"{message[:MAX_MESSAGE]}… ({len(message) - MAX_MESSAGE:,} more characters)"
+        return log_data
+
+
+def configure_logging(level: str = "info", *, file: str | None = None, fmt: str = "text") -> None:
     """Our own loggers at `level` (debug, info, warning); the request-facing libraries at WARNING unless debug.
-    `file`: write there instead of to stderr (the console keeps its chat free of log lines)."""
+    `file`: write there instead of to stderr (the console keeps its chat free of log lines); `fmt`: text (one
+    escaped line a record) or json (one object a line)."""
     handler: logging.Handler = logging.FileHandler(file, encoding="utf-8") if file else logging.StreamHandler()
-    handler.setFormatter(OneLine(FORMAT))
+    json_names = {"levelname": "level", "name": "logger", "asctime": "time"}
+    json = OneJson("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields=json_names)
+    handler.setFormatter(json if fmt == "json" else OneLine(FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.core.clock import Clock, SystemClock
@@ -19,6 +20,7 @@ from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
+from handlers.metrics import Metrics
 from storage import chart_images, downloads
 from storage.db import Health, Unavailable
 
@@ -44,11 +46,13 @@ class TeamsEndpoint(Protocol):
 
 
 @contextlib.asynccontextmanager
-async def run_scheduled(*platforms: Platform, ticks: bool = True, poll: float | None = None) -> AsyncIterator[None]:
+async def run_scheduled(
+    *platforms: Platform, ticks: bool = True, poll: float | None = None, on_tick: Callable[[str], None] | None = None
+) -> AsyncIterator[None]:
     """While serving: catch up at once (work missed while the bot was down) in the background, so the server
     answers from its first second however long the backlog is, then tick every minute. `ticks=False`: the
     platforms only (an `improvebot worker` ticks); `poll`: also deliver what is due every `poll` seconds (a
-    worker, for what the serving processes queued)."""
+    worker, for what the serving processes queued); `on_tick`: told each tick's result (ok, skipped, failed)."""
     for platform in platforms:
         await platform.start()
         await asyncio.to_thread(platform.refresh_settings)
@@ -62,12 +66,17 @@ async def run_scheduled(*platforms: Platform, ticks: bool = True, poll: float | 
 
     async def tick_all() -> None:
         for platform in platforms:
+            result = "ok"
             try:
                 await platform.ticker.tick(wait=False)
             except Unavailable as exc:
                 log.warning("a tick was skipped: the database is unavailable (%s); the next one catches up", exc)
+                result = "skipped"
             except Exception:  # one platform's bad tick must not stop the other's
                 log.exception("a tick failed; the next one retries")
+                result = "failed"
+            if on_tick is not None:
+                on_tick(result)
 
     async def poll_all(every: float) -> None:
         while True:
@@ -119,11 +128,22 @@ def create_web_app(
         if not platforms or not scheduled:
             yield
             return
-        async with run_scheduled(*platforms, ticks=ticks):
+        async with run_scheduled(*platforms, ticks=ticks, on_tick=lambda result: metrics.ticks.labels(result).inc()):
             yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     web.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
+    now = (clock or SystemClock()).now
+    metrics = Metrics(engine, now)
+    web.middleware("http")(metrics.timed)
+
+    @web.get("/metrics")
+    async def prometheus() -> Response:
+        try:
+            return await metrics.page()
+        except SQLAlchemyError as exc:  # the database figures could not be read: the scrape fails, clearly
+            log.warning("metrics: the database could not be read (%s)", type(exc).__name__)
+            return Response("the database is unavailable\n", status_code=503, media_type="text/plain")
 
     health = Health(engine, timeout=db_timeout)
 
@@ -135,7 +155,16 @@ def create_web_app(
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    now = (clock or SystemClock()).now
+    @web.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Ready to take traffic: the database writes, and its schema is this version's (a load balancer sends
+        nothing here during a migration, or to an instance of another version)."""
+        problem = await health.ready()
+        if problem:
+            log.warning("readiness check: %s", problem)
+            what = "migrations pending" if problem == "migrations pending" else "unavailable"
+            return JSONResponse({"status": "error", "database": what}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
 
     @web.get("/downloads/{token}")
     async def download(token: str) -> Response:

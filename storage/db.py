@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -196,6 +198,13 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def pending_migrations(engine: Engine) -> bool:
+    """Whether the schema is behind (or ahead of) this code's migrations: an instance of another version."""
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads()) != heads
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to date (runs on every start; a no-op when it already is)."""
     command.upgrade(alembic_config(engine), revision)
@@ -219,6 +228,17 @@ class Health:
                 session.add(row)
         except IntegrityError:
             pass  # another instance wrote the first row at the same moment: the database writes
+
+    async def ready(self) -> str | None:
+        """`/readyz`: None when the database writes and its schema is this code's; otherwise what is wrong."""
+        problem = await self.problem()
+        if problem is not None:
+            return problem
+        try:
+            behind = await self._runner.run(lambda: pending_migrations(self._engine))
+        except (Unavailable, SQLAlchemyError) as exc:
+            return type(exc).__name__
+        return "migrations pending" if behind else None
 
     async def problem(self) -> str | None:
         """None when a write went through; otherwise what stopped it, in a few words (for the log only: it can

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     improve_max_connections: int = Field(default=200, ge=1, le=100_000)
     improve_keepalive_timeout: int = Field(default=5, ge=1, le=600)
     improve_log_level: Literal["debug", "info", "warning"] = "info"
+    improve_log_format: Literal["text", "json"] = "text"
     # anonymous reports (bot/core/identity.py): offered in the report form; the key seals the reporter's id
     improve_anonymous_reports: bool = True
     improve_secret_key: SecretStr = SecretStr("")
