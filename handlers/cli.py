@@ -50,6 +50,16 @@ def parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="the weekly win announcement")
     digest.add_argument("--preview", action="store_true", required=True, help="print what the next one would say")
     digest.add_argument("--now", help="preview as of this ISO-8601 time (default: now)")
+    for name, said in (
+        ("erase-user", 'replace a person\'s identity everywhere by "a former teammate"'),
+        ("export-user", "write everything held about a person as JSON"),
+    ):
+        rights = sub.add_parser(name, help=said)
+        rights.add_argument("--platform", choices=["slack", "teams", "console"], required=True)
+        rights.add_argument("--workspace", required=True, help="the Slack team id (T…), Teams tenant id, or console")
+        rights.add_argument("--user", required=True, help="their id there (U…, the AAD object id, @name)")
+        if name == "export-user":
+            rights.add_argument("--out", help="write the JSON here (default: standard output)")
     manifest = sub.add_parser("manifest", help="build a platform's app package")
     manifest.add_argument("platform", choices=["teams"])
     manifest.add_argument("--out", default="improvebot-teams.zip", help="where to write the zip")
@@ -97,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             return _digest_preview(settings, _clock(args.now))
         if command == "manifest":
             return _manifest(settings, args.out, args.version)
+        if command in ("erase-user", "export-user"):
+            from handlers.rights import erase_user, export_user
+
+            engine = _engine(settings)
+            if command == "erase-user":
+                return erase_user(settings, engine, args.platform, args.workspace, args.user)
+            return export_user(engine, args.platform, args.workspace, args.user, args.out)
     except ConfigError as exc:
         print(f"improvebot: {exc}", file=sys.stderr)
         return 2

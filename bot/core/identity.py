@@ -19,11 +19,21 @@ from bot.core.config import ConfigError, Settings
 
 PSEUDONYM = "anon:"  # how every pseudonym starts; no platform's user id does
 TEAMMATE = "a teammate"  # how a pseudonym is shown
+FORMER = "former:"  # how the id an erased person's was replaced with starts (bot.rights)
+FORMER_TEAMMATE = "a former teammate"
 MIN_SECRET = 16
 
 
 def is_pseudonym(user: str | None) -> bool:
     return bool(user) and str(user).startswith(PSEUDONYM)
+
+
+def stand_in(user: str) -> str | None:
+    """How an id that names nobody is shown (an anonymous reporter's pseudonym, an erased person); None for a
+    person's id, which is shown as a mention."""
+    if user.startswith(PSEUDONYM):
+        return TEAMMATE
+    return FORMER_TEAMMATE if user.startswith(FORMER) else None
 
 
 def new_pseudonym() -> str:

@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.core.identity import Sealer, is_pseudonym
+from bot.core.identity import Sealer, is_pseudonym, stand_in
 from bot.core.ports import ChatError
 from storage.models import Improvement, OutboxMessage
 
@@ -21,6 +21,8 @@ class Recipients:
         self._sealer = sealer
 
     async def of(self, row: OutboxMessage) -> str:
+        if stand_in(row.target or "") and not is_pseudonym(row.target):
+            raise ChatError("the person's data was erased: there is nobody to send to", retryable=False)
         if not is_pseudonym(row.target):
             return row.target or ""
         sealed = await asyncio.to_thread(self._sealed, row.improvement_id, row.target or "")

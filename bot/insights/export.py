@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.domain import Status
-from bot.core.identity import is_pseudonym
+from bot.core.identity import stand_in
 from bot.core.metrics import target_met
 from bot.core.workspace import WorkspaceSettings
 from bot.improvements.card import owner_of
@@ -111,8 +111,8 @@ def _improvement_row(imp: Improvement, settings: WorkspaceSettings, root: str, d
         _number(metric.target) if metric.target is not None else (metric.target_text or ""),
         _number(imp.metric_now_value) if imp.metric_now_value is not None else (imp.metric_now or ""),
         "" if met is None else "yes" if met else "no",
-        owner_of(imp) if not (imp.anonymous and owner_of(imp) == imp.reporter_id) else TEAMMATE,
-        TEAMMATE if imp.anonymous else imp.reporter_id, root, imp.countermeasure or "", imp.not_to_do or "",
+        TEAMMATE if imp.anonymous and owner_of(imp) == imp.reporter_id else _person(owner_of(imp)),
+        TEAMMATE if imp.anonymous else _person(imp.reporter_id), root, imp.countermeasure or "", imp.not_to_do or "",
         decisions,
     ]  # fmt: skip
 
@@ -134,7 +134,7 @@ def _decisions(session: Session, ids: list[int | None], anonymous: dict[int, str
         text = f": {d.text}" if d.text else ""
         said.setdefault(d.improvement_id, []).append(
             f"{d.created_at:%Y-%m-%d} {d.kind} by "
-            f"{TEAMMATE if _hidden(anonymous, d.improvement_id, d.actor_id) else d.actor_id} (round {d.round}){text}"
+            f"{_shown(anonymous, d.improvement_id, d.actor_id)} (round {d.round}){text}"
         )
     return {k: "; ".join(v) for k, v in said.items()}
 
@@ -164,14 +164,19 @@ def _audit_rows(session: Session, workspace: Workspace) -> Iterator[list[Any]]:
             return
         last_id = batch[-1][0].id or 0
         for entry, number in batch:
-            hidden = _hidden(anonymous, entry.improvement_id, entry.actor_id)
-            yield [_when(entry.at), "" if number is None else number, TEAMMATE if hidden else entry.actor_id,
+            shown = _shown(anonymous, entry.improvement_id, entry.actor_id)
+            yield [_when(entry.at), "" if number is None else number, shown,
                    entry.action, json.dumps(entry.detail, ensure_ascii=False, sort_keys=True)]  # fmt: skip
 
 
-def _hidden(anonymous: Mapping[Any, str], improvement_id: int | None, actor: str) -> bool:
-    """An anonymous reporter's own act (`anonymous`: improvement -> reporter), or any pseudonym's."""
-    return is_pseudonym(actor) or anonymous.get(improvement_id) == actor
+def _person(user: str) -> str:
+    return stand_in(user) or user
+
+
+def _shown(anonymous: Mapping[Any, str], improvement_id: int | None, actor: str) -> str:
+    """Who acted, as an export names them: an anonymous reporter's own act (`anonymous`: improvement ->
+    reporter), or any id that names nobody (a pseudonym, an erased person), by what stands for them."""
+    return TEAMMATE if anonymous.get(improvement_id) == actor else _person(actor)
 
 
 def render(session: Session, payload: dict[str, Any]) -> tuple[str, bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.core.identity import TEAMMATE, is_pseudonym
+from bot.core.identity import stand_in
 from bot.core.messages import (
     Actions,
     Block,
@@ -27,8 +27,8 @@ NumberButton = Callable[[str, str], int]  # (action, value) -> the number the us
 def inline(parts: list[Span]) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Mention) and is_pseudonym(part.user):  # an anonymous reporter
-            out.append(TEAMMATE)
+        if isinstance(part, Mention) and stand_in(part.user):  # an anonymous reporter, an erased person
+            out.append(stand_in(part.user) or "")
         elif isinstance(part, Mention):
             out.append(part.user if part.user.startswith("@") else f"@{part.user}")
         elif isinstance(part, Bold):

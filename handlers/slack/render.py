@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot.core.forms import NOT_A_PERSON
-from bot.core.identity import TEAMMATE, is_pseudonym
+from bot.core.identity import stand_in
 from bot.core.messages import (
     Actions,
     Block,
@@ -72,7 +72,7 @@ def mrkdwn(parts: list[Span]) -> str:
             trailing = part.text[len(stripped) :]
             out.append(f"*{escape(stripped)}*{trailing}" if stripped else trailing)
         elif isinstance(part, Mention):  # an anonymous reporter's pseudonym is nobody to mention
-            out.append(escape(TEAMMATE) if is_pseudonym(part.user) else mention(part.user))
+            out.append(escape(stand_in(part.user) or "") or mention(part.user))
         elif isinstance(part, Link):
             out.append(f"<{escape(part.url).replace('|', '%7C')}|{escape(part.text)}>")
         else:  # a ThreadLink delivery could not resolve

@@ -19,7 +19,7 @@ from microsoft_teams.apps import App, to_threaded_conversation_id
 from sqlalchemy import Engine
 
 from bot.core.clock import Clock
-from bot.core.identity import is_pseudonym
+from bot.core.identity import stand_in
 from bot.core.messages import Bold, Link, Mention, Message, Paragraph, Text, spans
 from bot.core.ports import ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
@@ -50,7 +50,7 @@ def _mentioned(message: Message) -> list[str]:
                 users.append(part.user)
         for item in getattr(block, "items", []) or []:
             users += [p.user for p in item.spans if isinstance(p, Mention)]
-    return [user for user in users if not is_pseudonym(user)]  # a pseudonym has no name to look up
+    return [user for user in users if not stand_in(user)]  # a pseudonym has no name to look up
 
 
 def make_pacer(per_bot: Rate, per_conversation: Rate) -> Pacer:

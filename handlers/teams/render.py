@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from bot.core.forms import NOT_A_PERSON
-from bot.core.identity import TEAMMATE, is_pseudonym
+from bot.core.identity import stand_in
 from bot.core.messages import (
     Actions,
     Block,
@@ -78,8 +78,8 @@ def neutralize(text: str) -> str:
 def _text(parts: list[Span], mentions: _Mentions, *, with_mentions: bool = True) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Mention) and is_pseudonym(part.user):  # an anonymous reporter: nobody to mention
-            out.append(TEAMMATE)
+        if isinstance(part, Mention) and stand_in(part.user):  # an anonymous reporter, an erased person
+            out.append(stand_in(part.user) or "")
         elif isinstance(part, Mention):
             out.append(mentions.tag(part.user) if with_mentions else mentions.name(part.user))
         elif isinstance(part, Bold):

@@ -1,0 +1,54 @@
+"""The CLI's data-rights commands (bot.rights): find the workspace, run it in one transaction, say what it did."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.core.clock import SystemClock
+from bot.core.config import ConfigError, Settings
+from bot.core.identity import sealer_of
+from bot.rights.erase import erase
+from bot.rights.export import export_person
+from storage.db import transaction
+from storage.models import Workspace
+
+
+def _workspace(engine: Engine, platform: str, external_id: str) -> Workspace:
+    with transaction(engine) as session:
+        row = session.exec(
+            select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+        ).first()
+    if row is None:
+        raise ConfigError(f"no {platform} workspace {external_id!r} in this database")
+    return row
+
+
+def erase_user(settings: Settings, engine: Engine, platform: str, external_id: str, user: str) -> int:
+    workspace = _workspace(engine, platform, external_id)
+    try:
+        sealer = sealer_of(settings)
+    except ConfigError:  # no key: their anonymous reports stay sealed, and nobody can open them anyway
+        sealer = None
+    with transaction(engine) as session:
+        done = erase(session, workspace, user, SystemClock().now(), sealer)
+    print(f"erased {user} from {platform} {external_id}: {done.values:,} mentions replaced by a former teammate "
+          f"({done.stand_in}), {done.texts:,} texts removed")  # fmt: skip
+    return 0
+
+
+def export_user(engine: Engine, platform: str, external_id: str, user: str, out: str | None) -> int:
+    workspace = _workspace(engine, platform, external_id)
+    with transaction(engine) as session:
+        held = export_person(session, workspace, user, SystemClock().now())
+    text = json.dumps(held, ensure_ascii=False, indent=2) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote what is held about {user} to {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
