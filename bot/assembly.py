@@ -18,13 +18,14 @@ from bot.delivery.sender import CONCURRENCY, Delivery
 from bot.improvements import interactions as improvements
 from bot.insights import interactions as insights
 from bot.insights.home import Homes
+from bot.rights import interactions as rights
 from bot.service import ImproveService
 from bot.sustain import interactions as sustain
 from bot.tick import Ticker
 from bot.wins import interactions as wins
 from storage.db import Runner
 
-CAPABILITIES = (improvements, sustain, wins, insights)
+CAPABILITIES = (improvements, sustain, wins, insights, rights)
 
 
 def registry() -> Registry:

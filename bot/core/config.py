@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     improve_log_format: Literal["text", "json"] = "text"
     # anonymous reports (bot/core/identity.py): offered in the report form; the key seals the reporter's id
     improve_anonymous_reports: bool = True
+    improve_retention_days: int = Field(default=30, ge=1, le=3650)
     improve_secret_key: SecretStr = SecretStr("")
     # where people reach this server (https://bot.example.com): Teams exports are downloaded from it
     improve_public_url: str = Field(

@@ -32,6 +32,7 @@ class WorkspaceSettings:
     nudge_whys_days: int = 3  # a why unanswered this long: one nudge to the reporter
     stall_whys_days: int = 10  # ... and this long after the nudge: the improvement is marked stalled
     anonymous_reports: bool = True  # the report form offers "Report anonymously" (bot/core/identity.py)
+    retention_days: int = 30  # handled events and delivered messages are kept this long (bot.rights.retention)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, intake_channel: str | None = None) -> WorkspaceSettings:
@@ -52,6 +53,7 @@ class WorkspaceSettings:
             nudge_whys_days=settings.improve_nudge_whys_days,
             stall_whys_days=settings.improve_stall_whys_days,
             anonymous_reports=settings.improve_anonymous_reports,
+            retention_days=settings.improve_retention_days,
         )
 
     @classmethod

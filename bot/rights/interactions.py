@@ -1,0 +1,10 @@
+"""What data rights register: the tick's retention job."""
+
+from __future__ import annotations
+
+from bot.core.registry import Registry, TickJob
+from bot.rights import retention
+
+
+def register(registry: Registry) -> None:
+    registry.tick(TickJob("old rows purged", retention.purge, repeat=True))
