@@ -16,7 +16,7 @@ RUN useradd --create-home --uid 10001 improvebot
 COPY --from=build /install /usr/local
 USER improvebot
 WORKDIR /home/improvebot
-ENV PYTHONUNBUFFERED=1 PORT=3000 IMPROVE_LOG_FORMAT=json
+ENV PYTHONUNBUFFERED=1 PORT=3000 IMPROVE_PROBE_PORT=3000 IMPROVE_LOG_FORMAT=json
 EXPOSE 3000
 # liveness: the process answers and its database writes (/readyz is for load balancers: see README, Deployment)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \

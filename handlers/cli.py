@@ -198,19 +198,15 @@ def _serve(settings: Settings, *, socket: bool, port: int | None, host: str) -> 
 
     async def run_socket() -> None:
         platforms = [p for p in (slack, teams) if p is not None]
-        async with run_scheduled(*platforms, ticks=ticks):
+        # HTTP all the same: /api/messages when Teams is served too, and the probes and /metrics in any case
+        web = create_web_app(engine, slack, teams=teams, scheduled=False, max_body=max_body, body_timeout=body_timeout,
+                             db_timeout=settings.improve_db_timeout, slack_door=False)  # fmt: skip
+        async with run_scheduled(*platforms, ticks=ticks, on_tick=web.state.metrics.ticked):
             work = [AsyncSocketModeHandler(slack.app, settings.slack_app_token).start_async()]
-            if teams is not None:  # Teams always needs HTTP: serve /api/messages beside Socket Mode
-                web = create_web_app(
-                    engine,
-                    None,
-                    teams=teams,
-                    scheduled=False,
-                    max_body=max_body,
-                    body_timeout=body_timeout,
-                    db_timeout=settings.improve_db_timeout,
-                )
+            if teams is not None:  # Teams always needs HTTP: /api/messages beside Socket Mode, with the probes
                 work.append(make_server(web, settings, host=host, port=port).serve())
+            elif settings.improve_probe_port:  # the probes and /metrics only where asked (a container)
+                work.append(make_server(web, settings, host=host, port=settings.improve_probe_port).serve())
             await asyncio.gather(*work)
 
     log.info("serving Slack in Socket Mode%s", f", Teams over HTTP on port {port}" if teams else "")
@@ -227,10 +223,15 @@ def _worker(settings: Settings) -> int:
     on SIGTERM or Ctrl-C, releasing what it holds."""
     import signal
 
-    from handlers.web import run_scheduled
+    from handlers.server import make_server
+    from handlers.web import create_web_app, run_scheduled
 
     engine = _engine(settings)
-    platforms = [p for p in _platforms(settings, engine) if p is not None]
+    slack, teams = _platforms(settings, engine)
+    platforms = [p for p in (slack, teams) if p is not None]
+    # no doors; the probes and /metrics on IMPROVE_PROBE_PORT, so a container's health check sees the worker too
+    web = create_web_app(engine, slack, teams=teams, scheduled=False, db_timeout=settings.improve_db_timeout,
+                         slack_door=False, teams_door=False)  # fmt: skip
     if settings.improve_delivery == "serve":
         log.info("IMPROVE_DELIVERY is not `worker`: the serving processes tick and deliver bulk messages too "
                  "(harmless, each message still goes once; set it on them to leave that to workers)")  # fmt: skip
@@ -240,9 +241,15 @@ def _worker(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        async with run_scheduled(*platforms, poll=WORKER_POLL):
+        async with run_scheduled(*platforms, poll=WORKER_POLL, on_tick=web.state.metrics.ticked):
             log.info("worker: delivering for %s", ", ".join(type(p).__name__.removesuffix("Bot") for p in platforms))
+            port = settings.improve_probe_port  # several workers on one host: only where asked (a container)
+            server = make_server(web, settings, host="0.0.0.0", port=port) if port else None
+            probes = asyncio.ensure_future(server.serve()) if server else None
             await stop.wait()
+            if server is not None and probes is not None:
+                server.should_exit = True  # uvicorn's own way out: its lifespan ends cleanly
+                await asyncio.gather(probes, return_exceptions=True)
         log.info("worker: stopped")
 
     asyncio.run(run())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.core.clock import SystemClock
 from bot.core.config import ConfigError, Settings
 from bot.core.identity import sealer_of
-from bot.rights.erase import erase
+from bot.rights.erase import check_id, erase
 from bot.rights.export import export_person
 from storage.db import transaction
 from storage.models import Workspace
@@ -28,26 +28,42 @@ def _workspace(engine: Engine, platform: str, external_id: str) -> Workspace:
     return row
 
 
+def _user(platform: str, user: str) -> str:
+    try:
+        return check_id(platform, user)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def erase_user(settings: Settings, engine: Engine, platform: str, external_id: str, user: str) -> int:
+    user = _user(platform, user)
     workspace = _workspace(engine, platform, external_id)
     try:
         sealer = sealer_of(settings)
-    except ConfigError:  # no key: their anonymous reports stay sealed, and nobody can open them anyway
+    except ConfigError:  # no key: fine unless the workspace has anonymous reports (erase says so)
         sealer = None
-    with transaction(engine) as session:
-        done = erase(session, workspace, user, SystemClock().now(), sealer)
+    try:
+        with transaction(engine) as session:
+            done = erase(session, workspace, user, SystemClock().now(), sealer)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if done is None:
+        print(f"nothing is held about {user} in {platform} {external_id}: nothing was changed", file=sys.stderr)
+        return 1
     print(f"erased {user} from {platform} {external_id}: {done.values:,} mentions replaced by a former teammate "
           f"({done.stand_in}), {done.texts:,} texts removed")  # fmt: skip
     return 0
 
 
 def export_user(engine: Engine, platform: str, external_id: str, user: str, out: str | None) -> int:
+    user = _user(platform, user)
     workspace = _workspace(engine, platform, external_id)
     with transaction(engine) as session:
         held = export_person(session, workspace, user, SystemClock().now())
     text = json.dumps(held, ensure_ascii=False, indent=2) + "\n"
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
+    if out:  # readable by this user only: it is one person's data
+        with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as file:
+            file.write(text)
         print(f"wrote what is held about {user} to {out}")
     else:
         sys.stdout.write(text)

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.core.clock import Clock, SystemClock
@@ -20,7 +19,7 @@ from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
-from handlers.metrics import Metrics
+from handlers.metrics import Metrics, Timed
 from storage import chart_images, downloads
 from storage.db import Health, Unavailable
 
@@ -112,11 +111,14 @@ def create_web_app(
     body_timeout: float = 10.0,
     db_timeout: float = 1.0,
     clock: Clock | None = None,
+    slack_door: bool = True,
+    teams_door: bool = True,
 ) -> FastAPI:
     """`slack`: a handlers.slack SlackBot; `teams`: a handlers.teams TeamsBot (either may be absent). Every request's
     body is read first, at most `max_body` bytes within `body_timeout` seconds (handlers.limits). `scheduled=False`:
     the platforms are started and stopped by the caller; `ticks=False`: an `improvebot worker` runs the scheduled
-    work and the bulk delivery. `clock`: when a download link expires (tests move it)."""
+    work and the bulk delivery. `clock`: when a download link expires (tests move it). `slack_door=False`,
+    `teams_door=False`: that platform's endpoint is not served (Slack over Socket Mode, a worker), its metrics are."""
     platforms = [p for p in (slack, teams) if p is not None]
 
     @contextlib.asynccontextmanager
@@ -128,22 +130,21 @@ def create_web_app(
         if not platforms or not scheduled:
             yield
             return
-        async with run_scheduled(*platforms, ticks=ticks, on_tick=lambda result: metrics.ticks.labels(result).inc()):
+        async with run_scheduled(*platforms, ticks=ticks, on_tick=metrics.ticked):
             yield
 
     web = FastAPI(title="improvebot", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     web.add_middleware(BodyLimit, max_body=max_body, body_timeout=body_timeout)
     now = (clock or SystemClock()).now
     metrics = Metrics(engine, now)
-    web.middleware("http")(metrics.timed)
+    web.add_middleware(Timed, metrics=metrics)  # outermost: refusals of BodyLimit are answers too
+    for platform in platforms:
+        platform.service.delivery.observers.append(metrics.delivered)
+    web.state.metrics = metrics  # a caller that ticks itself counts its ticks here (Socket Mode, a worker)
 
     @web.get("/metrics")
     async def prometheus() -> Response:
-        try:
-            return await metrics.page()
-        except SQLAlchemyError as exc:  # the database figures could not be read: the scrape fails, clearly
-            log.warning("metrics: the database could not be read (%s)", type(exc).__name__)
-            return Response("the database is unavailable\n", status_code=503, media_type="text/plain")
+        return await metrics.page()
 
     health = Health(engine, timeout=db_timeout)
 
@@ -205,7 +206,7 @@ def create_web_app(
         headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
         return Response(png, media_type="image/png", headers=headers)
 
-    if slack is not None:
+    if slack is not None and slack_door:
         from slack_bolt.adapter.starlette.async_handler import to_starlette_response
         from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -242,7 +243,7 @@ def create_web_app(
             bolt = AsyncBoltRequest(body=verdict.body, headers=dict(request.headers), mode="socket_mode")
             return to_starlette_response(await slack.app.async_dispatch(bolt))
 
-    if teams is not None:
+    if teams is not None and teams_door:
         endpoint: TeamsEndpoint = teams
 
         @web.post("/api/messages")

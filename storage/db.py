@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -198,9 +199,17 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def _heads() -> frozenset[str]:
+    """This code's migration heads (read from the migration files once)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
 def pending_migrations(engine: Engine) -> bool:
     """Whether the schema is behind (or ahead of) this code's migrations: an instance of another version."""
-    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    heads = _heads()
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads()) != heads
 

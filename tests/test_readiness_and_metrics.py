@@ -56,8 +56,19 @@ async def test_metrics_count_requests_by_kind_and_show_the_outbox(slack: SlackWo
     assert samples[("improvebot_request_seconds_count", (("kind", "healthz"),))] == 1
     assert samples[("improvebot_outbox_backlog", ())] >= 1
     assert samples[("improvebot_outbox_oldest_pending_seconds", ())] > 0
-    assert samples[("improvebot_outbox_messages", (("result", "pending"),))] >= 1
+    assert samples[("improvebot_database_up", ())] == 1
+    assert samples[("improvebot_deliveries_total", (("result", "failed"),))] >= 1  # the card Slack refused
     assert ("improvebot_due_rows", (("kind", "checkin"),)) in samples
+
+
+async def test_metrics_still_answer_when_the_database_cannot_be_read(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gone' / 'nowhere.db'}")  # a directory that does not exist
+    web = create_web_app(engine, scheduled=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://bot.test") as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    samples = _samples(response.text)
+    assert samples[("improvebot_database_up", ())] == 0 and ("improvebot_outbox_backlog", ()) not in samples
 
 
 async def test_ticks_are_counted_by_result(slack: SlackWorld) -> None:
@@ -90,3 +101,26 @@ def test_json_logs_are_one_object_a_line(tmp_path: Path) -> None:
     assert first["level"] == "WARNING" and first["logger"] == "improvebot.test" and "time" in first
     assert first["message"].startswith("line one\nforged line") and "more characters" in first["message"]
     assert second["message"] == "it failed" and "ValueError: boom" in second["exc_info"]
+
+
+async def test_a_client_that_leaves_mid_body_is_no_error_and_is_not_timed_as_an_answer(slack: SlackWorld) -> None:
+    app = slack.http._transport.app  # type: ignore[attr-defined]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/slack/events", "raw_path": b"/slack/events", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"bot.test"), (b"content-type", b"application/json"), (b"content-length", b"1000")],
+             "client": ("127.0.0.1", 5000), "server": ("bot.test", 80)}  # fmt: skip
+    arrivals = iter([{"type": "http.request", "body": b'{"a": ', "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return next(arrivals, {"type": "http.disconnect"})
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # raises nothing
+
+    assert not [m for m in sent if m["type"] == "http.response.start" and m["status"] >= 500]
+    page = _samples((await slack.http.get("/metrics")).text)
+    assert ("improvebot_request_seconds_count", (("kind", "slack"),)) not in page or page[
+        ("improvebot_request_seconds_count", (("kind", "slack"),))] == 0  # fmt: skip

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     improve_nudge_whys_days: int = Field(default=3, ge=0, le=60)
     improve_stall_whys_days: int = Field(default=10, ge=0, le=120)
     port: int = Field(default=3000, ge=1, le=65535)
+    improve_probe_port: int = Field(default=0, ge=0, le=65535)  # Socket Mode and workers: /healthz, /readyz, /metrics
     improve_max_body_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=50 * 1024 * 1024)
     improve_body_timeout: float = Field(default=10.0, gt=0, le=300)
     improve_max_connections: int = Field(default=200, ge=1, le=100_000)

@@ -114,6 +114,7 @@ class Delivery:
     ) -> None:
         self._engine = engine
         self._person = Recipients(engine, sealer).of
+        self.observers: list[Callable[[FlushReport], None]] = []  # told every flush's report
         self._clock = clock
         self._chat = chat
         self._platform = platform
@@ -156,6 +157,8 @@ class Delivery:
                 with contextlib.suppress(*DOWN):
                     sending = frozenset(state.sending)
                     await asyncio.shield(asyncio.to_thread(self._claims.release, state.token, sending))
+        for observe in self.observers:  # counted where the server counts (handlers/metrics.py)
+            observe(state.report)
         return state.report
 
     async def _heartbeat(self, state: _Flush) -> None:

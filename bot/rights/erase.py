@@ -4,6 +4,7 @@ what was on its way to them dropped, their scheduled check-ins cancelled. Audite
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,21 +12,31 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, select
 
 from bot.core.audit import audit
-from bot.core.identity import FORMER, Sealer
+from bot.core.identity import FORMER, FORMER_TEAMMATE, Sealer
+from bot.core.messages import Message, Paragraph, Text
 from bot.rights import scrub
 from storage.models import (
+    AuditEntry,
     Checkin,
     Decision,
     Download,
     HomeView,
     Improvement,
     OutboxMessage,
+    PostedMessage,
     TeamsReference,
     Why,
     Workspace,
 )
 
 REMOVED = "[removed]"
+GUID = r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+ID_SHAPES = {
+    "slack": re.compile(r"[UW][A-Z0-9]{2,20}"),
+    "teams": re.compile(GUID),
+    "console": re.compile(r"@[\w.-]{1,40}"),
+}
+ID_HINTS = {"slack": "U… or W…", "teams": "an Azure AD object id", "console": "@name"}
 ERASED = "the person's data was erased"
 
 
@@ -36,10 +47,11 @@ class Erased:
     texts: int  # texts removed
 
 
-def _their_text(session: Session, workspace_id: int, user: str) -> int:
-    """Their why answers (and the next question, which quotes it) and their notes become "[removed]"."""
+def _their_text(session: Session, workspace_id: int, user: str) -> tuple[int, set[int]]:
+    """Their why answers (and the next question, which quotes it) and their notes become "[removed]". Returns how
+    many, and the improvements they were in."""
     mine = select(Improvement.id).where(Improvement.workspace_id == workspace_id)
-    removed = 0
+    removed, touched = 0, set()
     for why in session.exec(select(Why).where(Why.answered_by == user, col(Why.improvement_id).in_(mine))).all():
         quoting = session.exec(
             select(Why).where(Why.improvement_id == why.improvement_id, Why.position == why.position + 1)
@@ -48,6 +60,7 @@ def _their_text(session: Session, workspace_id: int, user: str) -> int:
             quoting.question = REMOVED
             session.add(quoting)
         why.answer, removed = REMOVED, removed + 1
+        touched.add(why.improvement_id)
         session.add(why)
     for decision in session.exec(
         select(Decision).where(
@@ -55,6 +68,7 @@ def _their_text(session: Session, workspace_id: int, user: str) -> int:
         )
     ).all():
         decision.text, removed = REMOVED, removed + 1
+        touched.add(decision.improvement_id)
         session.add(decision)
     for checkin in session.exec(
         select(Checkin).where(
@@ -62,14 +76,40 @@ def _their_text(session: Session, workspace_id: int, user: str) -> int:
         )
     ).all():
         checkin.note, removed = REMOVED, removed + 1
+        touched.add(checkin.improvement_id)
         session.add(checkin)
+    marked = set(
+        session.exec(
+            select(AuditEntry.improvement_id).where(
+                AuditEntry.workspace_id == workspace_id, AuditEntry.actor_id == user, AuditEntry.action == "implemented"
+            )
+        ).all()
+    )
     for improvement in session.exec(select(Improvement).where(Improvement.workspace_id == workspace_id)).all():
-        if improvement.owner_id == user and improvement.implemented_note:
+        if improvement.id in marked and improvement.implemented_note:
             improvement.implemented_note, removed = REMOVED, removed + 1
+            touched.add(improvement.id or 0)
         if improvement.closed_by == user and improvement.closed_note:
             improvement.closed_note, removed = REMOVED, removed + 1
+            touched.add(improvement.id or 0)
         session.add(improvement)
-    return removed
+    _forget_said(session, touched)
+    return removed, touched
+
+
+SAID = Message(summary=REMOVED, blocks=[Paragraph(spans=[Text(text=REMOVED)])]).model_dump(mode="json")
+
+
+def _forget_said(session: Session, improvements: set[int]) -> None:
+    """What was sent in those improvements' threads quoted their words: the copies kept of it go too."""
+    kept = select(OutboxMessage).where(
+        col(OutboxMessage.improvement_id).in_(improvements),
+        col(OutboxMessage.status).in_(["sent", "dead"]),
+        col(OutboxMessage.payload).is_not(None),
+    )
+    for row in session.exec(kept).all():
+        row.payload = {"where": "", "message": SAID} if row.kind == "private" else SAID
+        session.add(row)
 
 
 def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime, sealer: Sealer | None) -> None:
@@ -91,6 +131,11 @@ def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime
         checkin.status = "cancelled"
         session.add(checkin)
     session.execute(delete(HomeView).where(col(HomeView.workspace_id) == workspace_id, col(HomeView.user_id) == user))
+    chats = [c for c in session.exec(select(TeamsReference.conversation_id).where(
+        TeamsReference.workspace_id == workspace_id, TeamsReference.kind == "user", TeamsReference.key == user)).all()
+        if c]  # fmt: skip
+    if chats:  # where messages in their 1:1 chat were posted: that chat leads back to them
+        session.execute(delete(PostedMessage).where(col(PostedMessage.channel).in_(chats)))
     session.execute(
         delete(TeamsReference).where(
             col(TeamsReference.workspace_id) == workspace_id,
@@ -111,13 +156,39 @@ def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime
             session.add(improvement)
 
 
-def erase(session: Session, workspace: Workspace, user: str, now: datetime, sealer: Sealer | None = None) -> Erased:
-    """Erase `user` from `workspace` (in the caller's transaction)."""
+def check_id(platform: str, user: str) -> str:
+    """The id as stored on `platform` (Teams ids are kept lower-cased); ValueError when it cannot be one."""
+    user = user.strip()
+    shape = ID_SHAPES.get(platform)
+    if shape is None or not shape.fullmatch(user if platform != "teams" else user.lower()):
+        raise ValueError(f"{user!r} is not a {platform} user id ({ID_HINTS.get(platform, 'unknown platform')})")
+    return user.lower() if platform == "teams" else user
+
+
+def erase(
+    session: Session, workspace: Workspace, user: str, now: datetime, sealer: Sealer | None = None
+) -> Erased | None:
+    """Erase `user` from `workspace` (in the caller's transaction); None when nothing is held about them.
+    Raises ValueError when their anonymous reports could not be checked (no key, or another key)."""
     workspace_id = workspace.id or 0
+    sealed = session.exec(
+        select(Improvement.reporter_sealed).where(Improvement.workspace_id == workspace_id,
+                                                  col(Improvement.reporter_sealed).is_not(None))
+    ).all()  # fmt: skip
+    if sealed and (sealer is None or any(sealer.unseal(token) is None for token in sealed)):
+        raise ValueError("anonymous reports here can only be checked with the server's IMPROVE_SECRET_KEY: set it")
+    find = scrub.as_id(user)
+    names = [r.name for r in session.exec(select(TeamsReference).where(
+        TeamsReference.workspace_id == workspace_id, TeamsReference.kind == "user", TeamsReference.key == user)).all()
+        if r.name]  # fmt: skip
+    if not any(scrub.places(session, workspace_id, user, find)):
+        return None
     stand_in = FORMER + secrets.token_hex(6)
-    texts = _their_text(session, workspace_id, user)
+    texts, _ = _their_text(session, workspace_id, user)
+    for name in names:  # a mention of them by name in Teams text (their display name goes with their reference)
+        scrub.replace(session, workspace_id, name, re.compile(re.escape(f"<at>{name}</at>")), FORMER_TEAMMATE)
     _stop_reaching(session, workspace_id, user, now, sealer)
     session.flush()
-    values = scrub.replace(session, workspace_id, user, stand_in)
+    values = scrub.replace(session, workspace_id, user, find, stand_in)
     audit(session, workspace_id, None, "improvebot", "erased_person", now, person=stand_in, ids=values, texts=texts)
     return Erased(stand_in, values, texts)

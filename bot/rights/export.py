@@ -1,5 +1,6 @@
-"""`improvebot export-user`: everything the product holds about one person in one workspace, as JSON. What they
-reported anonymously is not in it: it is recorded under a pseudonym, and showing it here would name them."""
+"""`improvebot export-user`: everything the product holds about one person in one workspace, as JSON: what they
+did and said by kind, the settings that name them, and where else their id is held (table.column: rows). What
+they reported anonymously is not in it: it is recorded under a pseudonym, and showing it here would name them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from bot.core.audit import audit
+from bot.core.workspace import WorkspaceSettings
+from bot.rights import scrub
 from storage.models import (
     AuditEntry,
     Checkin,
@@ -130,5 +133,12 @@ def export_person(session: Session, workspace: Workspace, user: str, now: dateti
             ).all()
         ],
     }
+    settings = WorkspaceSettings.from_json(workspace.settings)
+    held["settings"] = [name for name in ("approvers", "fallback_approvers") if user in getattr(settings, name)]
+    named: dict[str, int] = {}
+    for table, _key, values in scrub.places(session, ws, user, scrub.as_id(user)):
+        for column in values:
+            named[f"{table.name}.{column}"] = named.get(f"{table.name}.{column}", 0) + 1
+    held["named_in"] = named  # every row that holds their id (messages kept, who was asked, others' words …)
     audit(session, ws, None, "improvebot", "exported_person", now, person=user)
     return held

@@ -34,6 +34,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
         Index("ix_outbox_pending", "status", "next_attempt_at"),
+        Index("ix_outbox_workspace_done", "workspace_id", "status", "created_at"),  # retention (bot.rights)
         # the claim's "no older pending row of the same improvement" check (see bot/delivery.py)
         Index(
             "ix_outbox_pending_by_improvement",

@@ -137,8 +137,14 @@ def test_worker_without_a_platform_says_so(monkeypatch, tmp_path, capsys) -> Non
 
 
 def test_the_worker_process_delivers_and_stops_cleanly_on_sigterm(db, slack_api, tmp_path) -> None:
-    """The real command in its own process: it needs no signing secret, delivers what is pending, and on SIGTERM
-    releases what it holds and exits 0."""
+    """The real command in its own process: it needs no signing secret, delivers what is pending, answers its
+    health check on IMPROVE_PROBE_PORT (a container's), and on SIGTERM releases what it holds and exits 0."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        probe_port = free.getsockname()[1]
     now = datetime.now(UTC)  # the worker runs on the system clock
     with transaction(db) as session:
         ws = Workspace(platform="slack", external_id="T0001", created_at=now)
@@ -152,6 +158,7 @@ def test_the_worker_process_delivers_and_stops_cleanly_on_sigterm(db, slack_api,
         "DATABASE_URL": db.url.render_as_string(hide_password=False),
         "IMPROVE_INTAKE_CHANNEL": "C0INTAKE",
         "IMPROVE_SECRET_KEY": "worker-test-secret-key",
+        "IMPROVE_PROBE_PORT": str(probe_port),
     }
     worker = subprocess.Popen([sys.executable, "-m", "handlers.cli", "worker"], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
@@ -160,12 +167,21 @@ def test_the_worker_process_delivers_and_stops_cleanly_on_sigterm(db, slack_api,
             if slack_api.of("chat.postMessage"):
                 break
             time.sleep(0.05)
+        answered = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{probe_port}/readyz", timeout=2) as response:
+                    answered = response.status
+                break
+            except OSError:
+                time.sleep(0.05)
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=15)
     finally:
         if worker.poll() is None:
             worker.kill()
     assert worker.returncode == 0, output
+    assert answered == 200, output
     assert "worker: stopped" in output and "Traceback" not in output
     assert [c.params["channel"] for c in slack_api.of("chat.postMessage")] == [ALEX], output
     assert not pending(db)

@@ -82,6 +82,7 @@ async def test_exporting_a_person_writes_what_is_held_but_not_their_anonymous_re
     assert held["person"] == ALEX and [i["number"] for i in held["improvements"]] == [1]
     assert set(held["improvements"][0]["roles"]) == {"reporter", "owner"}
     assert held["why_answers"][0]["answer"] == "Two web forms" and held["checkins"]
+    assert held["named_in"]["improvement.reporter_id"] == 1 and held["settings"] == []
     assert "discounts" not in out.read_text()  # #2 was anonymous: nothing here names Alex as its reporter
     with Session(slack.engine) as session:
         assert session.exec(select(AuditEntry).where(AuditEntry.action == "exported_person")).one()
@@ -94,3 +95,44 @@ async def test_an_unknown_workspace_is_one_clear_line(
     monkeypatch.setenv("DATABASE_URL", slack.engine.url.render_as_string(hide_password=False))
     assert main(["erase-user", "--platform", "slack", "--workspace", "T9999", "--user", ALEX]) == 2
     assert "no slack workspace 'T9999' in this database" in capsys.readouterr().err
+
+
+def test_an_id_is_matched_whole() -> None:
+    from bot.rights.scrub import as_id
+
+    find = as_id("@alex")
+    assert find.search("ask <@alex> first") and find.search("@alex.")  # a sentence's full stop is not the id's
+    assert not find.search("@alex.b") and not find.search("x@alex") and not find.search("@alexandra")
+    assert not as_id("U0AL").search("U0ALEX")
+
+
+async def test_a_bad_id_or_a_person_nobody_knows_changes_nothing(
+    slack: SlackWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await slack.report(JO)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", slack.engine.url.render_as_string(hide_password=False))
+    args = ["--platform", "slack", "--workspace", TEAM]
+    assert main(["erase-user", *args, "--user", ""]) == 2
+    assert main(["erase-user", *args, "--user", "a"]) == 2
+    assert "is not a slack user id" in capsys.readouterr().err
+    assert main(["erase-user", *args, "--user", "U0NOBODY"]) == 1
+    assert "nothing is held about U0NOBODY" in capsys.readouterr().err
+    with Session(slack.engine) as session:
+        assert not session.exec(select(AuditEntry).where(AuditEntry.action == "erased_person")).first()
+
+
+async def test_erasing_where_there_are_anonymous_reports_needs_the_key(
+    slack: SlackWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await slack.report(ALEX, anonymous=True)
+    await slack.report(ALEX, "The pricing page shows last year's prices")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", slack.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("IMPROVE_SECRET_KEY", "another-key-than-the-servers")
+    assert main(["erase-user", "--platform", "slack", "--workspace", TEAM, "--user", ALEX]) == 2
+    assert "IMPROVE_SECRET_KEY" in capsys.readouterr().err
+
+    assert await _cli(slack, monkeypatch, tmp_path, "erase-user") == 0  # with the server's key
+    with Session(slack.engine) as session:
+        assert session.exec(select(Improvement.reporter_sealed).where(Improvement.number == 1)).one() is None
