@@ -20,12 +20,13 @@ from bot.insights import interactions as insights
 from bot.insights.home import Homes
 from bot.rights import interactions as rights
 from bot.service import ImproveService
+from bot.settings import interactions as settings
 from bot.sustain import interactions as sustain
 from bot.tick import Ticker
 from bot.wins import interactions as wins
 from storage.db import Runner
 
-CAPABILITIES = (improvements, sustain, wins, insights, rights)
+CAPABILITIES = (improvements, sustain, wins, insights, rights, settings)
 
 
 def registry() -> Registry:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
-from cachetools import LRUCache
+from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -52,6 +52,7 @@ from storage.db import Runner, Unavailable, transaction
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
 MAX_CACHED_WORKSPACES = 1000
+WORKSPACE_TTL = 30.0  # seconds a workspace's settings are reused before read again (saved in chat elsewhere)
 # after a click, what it queued goes at once (people-facing first) beside at most a few bulk messages; a backlog
 # of bulk messages is the tick's to drain
 REQUEST_FLUSH_BUDGET = 2.0
@@ -99,7 +100,7 @@ class ImproveService:
         self.command_word = command
         self._settings_for = settings_for
         self._directory = directory
-        self._workspaces: LRUCache[str, WorkspaceRef] = LRUCache(maxsize=MAX_CACHED_WORKSPACES)
+        self._workspaces: TTLCache[str, WorkspaceRef] = TTLCache(maxsize=MAX_CACHED_WORKSPACES, ttl=WORKSPACE_TTL)
         self._runner = runner
         self._bulk = bulk
         self._homes = homes
@@ -264,6 +265,8 @@ class ImproveService:
         handler = self.registry.forms[form_id]
         ws = await self.workspace(external_id)
         actor = await self._actor(ws, user)
+        if handler.admin:
+            actor = replace(actor, is_admin=await self._is_admin(ws, user))
         instance = context.get(INSTANCE)
 
         def once(act: Act, prepared: Any) -> Outcome:
@@ -271,8 +274,13 @@ class ImproveService:
 
         try:
             lookup = _Lookup(ws, user, self._directory, self._run)
+            problems = await handler.verify(lookup, values) if handler.verify else {}
+            if problems:
+                return FormErrors(problems)
             prepared = await handler.prepare(lookup, context) if handler.prepare else None
             outcome = await self._act(ws, actor, lambda act: once(act, prepared))
+            if handler.workspace_changed:
+                self._workspaces.pop(external_id, None)  # here at once; other instances within WORKSPACE_TTL
         except Refused as refusal:
             return Notice(str(refusal))
         except Invalid as invalid:

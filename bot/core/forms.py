@@ -12,9 +12,22 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
+from bot.core.messages import (
+    ChannelPicker,
+    Checkbox,
+    DatePicker,
+    Form,
+    FormValue,
+    NumberInput,
+    PeoplePicker,
+    Select,
+    TextInput,
+    UserPicker,
+)
 
 USER_ID = re.compile(r"[@\w.:-]{1,100}")  # a platform user id, as a person field and a form context carry it
+CHANNEL_ID = re.compile(r"#?[\w.:@;=-]{1,200}")  # a platform's channel or conversation id (the console: #name)
+MAX_PEOPLE = 50  # in one people field (approvers)
 NOT_A_PERSON = "!"  # what a platform's form reader gives for a person field no people picker could have filled
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -76,6 +89,15 @@ def _clean(spec: Any, value: FormValue) -> Any:
     if isinstance(spec, UserPicker):
         if not USER_ID.fullmatch(text):
             raise ValueError("Pick a person.")
+        return text
+    if isinstance(spec, PeoplePicker):
+        people = list(dict.fromkeys(p for p in re.split(r"[\s,]+", text) if p))
+        if len(people) > MAX_PEOPLE or not all(USER_ID.fullmatch(p) for p in people):
+            raise ValueError(f"Pick up to {MAX_PEOPLE} people.")
+        return people
+    if isinstance(spec, ChannelPicker):
+        if not CHANNEL_ID.fullmatch(text):
+            raise ValueError("Pick a channel.")
         return text
     if isinstance(spec, DatePicker):
         try:

@@ -205,6 +205,28 @@ class UserPicker(_Piece):
     initial: str | None = None
 
 
+class PeoplePicker(_Piece):
+    """Several people (approvers): a list of user ids."""
+
+    kind: Literal["people"] = "people"
+    id: str
+    label: str
+    required: bool = False
+    initial: list[str] = Field(default_factory=list)
+    hint: str | None = None
+
+
+class ChannelPicker(_Piece):
+    """A channel the bot posts in (Slack: a conversation picker; elsewhere its id)."""
+
+    kind: Literal["channel"] = "channel"
+    id: str
+    label: str
+    required: bool = True
+    initial: str | None = None
+    hint: str | None = None
+
+
 class DatePicker(_Piece):
     kind: Literal["date"] = "date"
     id: str
@@ -214,7 +236,8 @@ class DatePicker(_Piece):
 
 
 FormField = Annotated[
-    TextInput | NumberInput | Select | Checkbox | UserPicker | DatePicker, Field(discriminator="kind")
+    TextInput | NumberInput | Select | Checkbox | UserPicker | PeoplePicker | ChannelPicker | DatePicker,
+    Field(discriminator="kind"),
 ]
 
 

@@ -138,3 +138,8 @@ class Directory(Protocol):
         """The workspace's admins and owners (people, no bots), where the platform has them. Raises ChatError
         when the platform cannot be asked right now."""
         ...
+
+    async def can_post(self, channel: str) -> str | None:
+        """What stops the bot from posting in `channel`, in a sentence for the person choosing it; None when
+        nothing it can see does (or when the platform cannot tell right now)."""
+        ...

@@ -111,6 +111,10 @@ class FormHandler:
     prepare: Callable[[Lookup, dict[str, str]], Awaitable[Any]] | None = None  # platform lookups, before it
     # the shape for an answer whose context says a question was added on the way (bot.core.outcomes.AskFirst)
     reshape: Callable[[Form, dict[str, str]], Form] | None = None
+    # checks of the answers that ask the platform (can the bot post in that channel?), before the transaction
+    verify: Callable[[Lookup, dict[str, Any]], Awaitable[dict[str, str]]] | None = None
+    admin: bool = False  # the person's admin rights are looked up (Actor.is_admin) for `apply` to decide on
+    workspace_changed: bool = False  # it changes the workspace's settings: read them again after it
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.core.config import DEFAULT_AREAS, Settings
 from bot.core.identity import Sealer
@@ -87,10 +87,12 @@ class WorkspaceRef:
 
 
 def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
-    """Store the configured settings with every workspace of the platform (at start-up: the scheduler reads the
-    stored settings, and configuration wins). Returns how many changed."""
+    """Store the configured settings with every workspace of the platform that never saved its own in chat
+    (`/improve settings`): the environment gives the defaults; saved settings are the workspace's. Returns how
+    many changed."""
     changed = 0
-    for row in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+    rows = select(Workspace).where(Workspace.platform == platform, col(Workspace.settings_saved_at).is_(None))
+    for row in session.exec(rows).all():
         if row.settings != settings.to_json():
             row.settings = settings.to_json()
             session.add(row)
@@ -106,7 +108,8 @@ def ensure_workspace(
     now: datetime,
     sealer: Sealer | None = None,
 ) -> WorkspaceRef:
-    """Find or create the workspace; the configured settings are stored with it (configuration wins)."""
+    """Find or create the workspace. Until it saves settings of its own in chat, the configured ones are stored
+    with it; after, its saved ones are what it runs with."""
     row = session.exec(
         select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
     ).first()
@@ -114,6 +117,8 @@ def ensure_workspace(
         row = Workspace(platform=platform, external_id=external_id, settings=settings.to_json(), created_at=now)
         session.add(row)
         session.flush()
+    elif row.settings_saved_at is not None:
+        settings = WorkspaceSettings.from_json(row.settings)
     elif row.settings != settings.to_json():
         row.settings = settings.to_json()
         session.add(row)

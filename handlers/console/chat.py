@@ -119,5 +119,8 @@ class ConsoleDirectory:
     async def admins(self) -> list[str]:
         return list(ADMINS)
 
+    async def can_post(self, channel: str) -> str | None:
+        return None if channel.startswith("#") else "A console channel starts with #, like #improvements."
+
     async def timezone(self, user: str) -> str | None:
         return None  # the workspace's zone (IMPROVE_TIMEZONE)

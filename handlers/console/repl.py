@@ -23,7 +23,18 @@ from bot.core.clock import Clock, OffsetClock
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.config import Settings
 from bot.core.identity import sealer_of
-from bot.core.messages import Checkbox, DatePicker, Form, FormValue, NumberInput, Select, TextInput, UserPicker
+from bot.core.messages import (
+    ChannelPicker,
+    Checkbox,
+    DatePicker,
+    Form,
+    FormValue,
+    NumberInput,
+    PeoplePicker,
+    Select,
+    TextInput,
+    UserPicker,
+)
 from bot.core.outcomes import UNAVAILABLE, Done, FormErrors, Notice, OpenForm, Outcome, Show
 from bot.core.registry import number as number_of
 from bot.core.workspace import WorkspaceSettings
@@ -239,11 +250,13 @@ class Console:
                 self.write(f"  (type a number from 1 to {len(spec.options)})")
         if isinstance(spec, Checkbox):
             while True:
-                answer = (await self._line(f"{spec.option_label}? [y/N]: ")).lower()
+                answer = (await self._line(f"{spec.option_label}? [{'Y/n' if spec.initial else 'y/N'}]: ")).lower()
                 if answer in ("", "n", "no", "y", "yes"):
-                    return answer in ("y", "yes")
+                    return spec.initial if not answer else answer in ("y", "yes")
                 self.write("  (type y or n)")
-        default = spec.initial if isinstance(spec, TextInput | UserPicker | DatePicker) else None
+        default = spec.initial if isinstance(spec, TextInput | UserPicker | ChannelPicker | DatePicker) else None
+        if isinstance(spec, PeoplePicker):
+            default = ", ".join(spec.initial) or None
         if isinstance(spec, NumberInput) and spec.initial is not None:
             default = f"{spec.initial:g}"
         shown = ""

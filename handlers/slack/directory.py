@@ -49,6 +49,27 @@ class SlackDirectory:
         self._cache[key] = response.data
         return response.data
 
+    async def can_post(self, channel: str) -> str | None:
+        """Public channels take the bot's posts without it (chat:write.public); private ones need it invited."""
+        try:
+            response = await self._client.api_call("conversations.info", http_verb="GET", params={"channel": channel})
+        except SlackApiError as exc:
+            if exc.response.get("error") == "channel_not_found":
+                return "The bot cannot see that channel: invite it there first (/invite @Improve)."
+            log.warning("could not check a channel: %s", exc.response.get("error"))
+            return None  # cannot tell: not held against the choice
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            log.warning("could not check a channel: %s", type(exc).__name__)
+            return None
+        info = response.get("channel") or {}
+        if info.get("is_im") or info.get("is_mpim"):
+            return "Pick a channel, not a direct message."
+        if info.get("is_archived"):
+            return "That channel is archived."
+        if info.get("is_private") and not info.get("is_member"):
+            return "The bot is not in that private channel: invite it there first (/invite @Improve)."
+        return None
+
     async def timezone(self, user: str) -> str | None:
         try:
             info = await self._cached(f"user:{user}", "users.info", user=user)

@@ -15,6 +15,7 @@ from bot.core.messages import (
     Actions,
     Block,
     Bold,
+    ChannelPicker,
     Checkbox,
     Context,
     DatePicker,
@@ -28,6 +29,7 @@ from bot.core.messages import (
     Message,
     NumberInput,
     Paragraph,
+    PeoplePicker,
     Quote,
     Select,
     Span,
@@ -207,6 +209,17 @@ def _element(spec: Any) -> dict[str, Any]:
         if spec.initial:
             element["initial_user"] = spec.initial
         return element
+    if isinstance(spec, PeoplePicker):
+        element = {"type": "multi_users_select", "action_id": spec.id}
+        if spec.initial:
+            element["initial_users"] = spec.initial
+        return element
+    if isinstance(spec, ChannelPicker):  # channels the person can see; the bot checks it can post there
+        element = {"type": "conversations_select", "action_id": spec.id,
+                   "filter": {"include": ["public", "private"], "exclude_bot_users": True}}  # fmt: skip
+        if spec.initial:
+            element["initial_conversation"] = spec.initial
+        return element
     if isinstance(spec, DatePicker):
         element = {"type": "datepicker", "action_id": spec.id}
         if spec.initial:
@@ -274,6 +287,14 @@ def _value_of(element: dict[str, Any]) -> FormValue:
     if kind == "users_select":  # Slack's picker offers people only: a group id or anything else is forged
         user = element.get("selected_user")
         return None if not isinstance(user, str) else user if _PERSON.fullmatch(user) else NOT_A_PERSON
+    if kind == "multi_users_select":
+        users = element.get("selected_users")
+        if not isinstance(users, list):
+            return None
+        return ",".join(users) if all(isinstance(u, str) and _PERSON.fullmatch(u) for u in users) else NOT_A_PERSON
+    if kind == "conversations_select":
+        conversation = element.get("selected_conversation")
+        return conversation if isinstance(conversation, str) else None
     if kind == "datepicker":
         day = element.get("selected_date")
         return day if isinstance(day, str) else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -260,6 +261,9 @@ class TeamsChat:
         return str(created.id)
 
 
+_CHANNEL = re.compile(r"19:[\w.-]{1,200}@thread\.(tacv2|skype)")
+
+
 class TeamsDirectory:
     """Approvers are the Azure AD object ids in TEAMS_APPROVERS; time zones come from the Teams clients."""
 
@@ -275,6 +279,10 @@ class TeamsDirectory:
     async def admins(self) -> list[str]:
         """The connector does not say who owns a team (that is Microsoft Graph's): TEAMS_FALLBACK_APPROVERS."""
         return []
+
+    async def can_post(self, channel: str) -> str | None:
+        """The connector cannot read a channel's membership: only its id's shape is checked."""
+        return None if _CHANNEL.fullmatch(channel) else "A Teams channel id looks like 19:…@thread.tacv2."
 
     async def timezone(self, user: str) -> str | None:
         ref = await asyncio.to_thread(self._refs.find, "user", user)

@@ -20,6 +20,7 @@ from bot.core.messages import (
     Actions,
     Block,
     Bold,
+    ChannelPicker,
     Checkbox,
     Context,
     DatePicker,
@@ -33,6 +34,7 @@ from bot.core.messages import (
     Message,
     NumberInput,
     Paragraph,
+    PeoplePicker,
     Quote,
     Select,
     Span,
@@ -210,6 +212,22 @@ def _input(spec: Any, value: FormValue, names: Mapping[str, str]) -> dict[str, A
             element["value"] = chosen
             element["choices"] = [{"title": names.get(chosen) or UNKNOWN, "value": chosen}]
         return element
+    if isinstance(spec, PeoplePicker):  # the same people picker, several at once (comma-separated ids)
+        people = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+        element = {"type": "Input.ChoiceSet", **common, "isRequired": spec.required, "isMultiSelect": True,
+                   "choices": [], "choices.data": people}  # fmt: skip
+        several = value.split(",") if isinstance(value, str) and value else spec.initial
+        if several:
+            element["value"] = ",".join(several)
+            element["choices"] = [{"title": names.get(p) or UNKNOWN, "value": p} for p in several]
+        return element
+    if isinstance(spec, ChannelPicker):  # Teams cards have no channel picker: the channel's id
+        element = {"type": "Input.Text", **common, "isRequired": spec.required, "maxLength": 200,
+                   "placeholder": "19:…@thread.tacv2 (a channel's Get link to channel contains it)"}  # fmt: skip
+        chosen = value if isinstance(value, str) and value else spec.initial
+        if chosen:
+            element["value"] = chosen
+        return element
     if isinstance(spec, DatePicker):
         element = {"type": "Input.Date", **common, "isRequired": spec.required}
         chosen = value if isinstance(value, str) and value else spec.initial
@@ -259,6 +277,13 @@ def form_values(form: Form, data: Mapping[str, Any]) -> dict[str, FormValue]:
             values[spec.id] = raw in (True, "true", "True")
         elif isinstance(spec, UserPicker) and isinstance(raw, str) and raw and not _AAD.fullmatch(raw):
             values[spec.id] = NOT_A_PERSON  # Teams' people picker gives Azure AD object ids only
+        elif (
+            isinstance(spec, PeoplePicker)
+            and isinstance(raw, str)
+            and raw
+            and not all(_AAD.fullmatch(p.strip()) for p in raw.split(","))
+        ):
+            values[spec.id] = NOT_A_PERSON
         elif isinstance(raw, str):
             values[spec.id] = raw
         elif isinstance(raw, int | float) and not isinstance(raw, bool):

@@ -20,6 +20,7 @@ class Workspace(SQLModel, table=True):
     external_id: str = Field(max_length=100)  # Slack team id, Teams tenant id
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_number: int = 0  # per-workspace improvement numbering: #1, #2 …
+    settings_saved_at: datetime | None = when(nullable=True)  # saved in chat: the environment no longer applies
     created_at: datetime = when()
 
 

@@ -277,3 +277,13 @@ async def test_an_anonymous_report_in_the_console_is_answered_with_dm(db, clock:
     thread = screen[screen.index("@maya> :thread 1") : screen.index("@maya #1 thread> :leave")]
     assert "The reporter answered Why #1" in thread and "> Two web forms" in thread and "@alex" not in thread
     assert "#1 · Why #3" in screen  # whatever the reporter writes during the 5 Whys answers the open why
+
+
+async def test_the_admin_changes_a_setting_in_the_console(db, clock: FakeClock) -> None:
+    keep = [""] * 9  # intake, wins, approvers, groups, fallback approvers, rate, currency, areas, check-in days
+    rest = [""] * 8  # time zone, quiet weeks, four reminder delays, anonymity, retention
+    terminal = await run(db, clock, ["/improve settings", ":as @sam", "/improve settings", *keep, "mon 09:00", *rest])
+    screen = terminal.screen
+    assert "Only the workspace's admins" in screen  # @alex first
+    assert "Saved (announcement time). It applies now." in screen
+    assert "@sam changed the settings: announcement time." in screen

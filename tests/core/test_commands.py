@@ -60,7 +60,7 @@ def test_a_real_word_that_only_resembles_a_subcommand_is_a_report(grammar: Gramm
 def test_help_is_generated_fallback_first_and_help_last(grammar: Grammar) -> None:
     lines = [block.spans[0].text for block in grammar.help("/improve").blocks if block.kind == "paragraph"]
     assert lines == ["/improve", "/improve checkins", "/improve list", "/improve show", "/improve home",
-                     "/improve export", "/improve help"]  # fmt: skip
+                     "/improve export", "/improve settings", "/improve help"]  # fmt: skip
 
 
 def test_a_number_after_a_hash_is_the_improvement_it_names(grammar: Grammar) -> None:

@@ -22,6 +22,7 @@ SCOPES = {
     "files.upload_v2": "files:write",
     "files.delete": "files:write",  # the bot's own charts, once replaced
     "conversations.open": "im:write",  # the DM's id, to look in its history
+    "conversations.info": ("channels:read", "groups:read"),  # can the bot post in the channel chosen in settings
     # looking for a message whose answer was lost: in channels, private channels and DMs
     "conversations.history": ("channels:history", "groups:history", "im:history"),
     "conversations.replies": ("channels:history", "groups:history", "im:history"),

@@ -108,6 +108,7 @@ class _Bucket:
 class SlackApiStub:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" fields
     groups: dict[str, list[str]] = field(default_factory=dict)  # user-group id -> member ids
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)  # channel id -> conversations.info fields
     team_id: str = "T0001"
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
@@ -322,9 +323,18 @@ class SlackApiStub:
             "conversations.replies": self._replies,
             "users.list": self._users_list,
             "chat.getPermalink": self._permalink,
+            "conversations.info": self._conversation,
         }  # fmt: skip
         answer = answers.get(method)
         return answer(params) if answer else {"ok": True}
+
+    def _conversation(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel the stand-in knows (`conversations`); any other C0… is a public channel the bot is in."""
+        channel = str(params.get("channel", ""))
+        known = self.conversations.get(channel) or ({"is_member": True} if channel.startswith("C0") else None)
+        if known is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, "channel": {"id": channel, "is_private": False, "is_archived": False, **known}}
 
     def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = str(params.get("user"))

@@ -182,6 +182,8 @@ def initial_answers(view: dict[str, Any]) -> dict[str, Any]:
             answers[block["block_id"]] = bool(element["initial_options"])
         elif "initial_user" in element or "initial_date" in element:
             answers[block["block_id"]] = element.get("initial_user") or element.get("initial_date")
+        elif "initial_users" in element or "initial_conversation" in element:
+            answers[block["block_id"]] = element.get("initial_users") or element.get("initial_conversation")
     return answers
 
 
@@ -205,6 +207,10 @@ def state_for(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
             value = {"type": kind, "selected_options": element["options"] if answer else []}
         elif kind == "users_select":
             value = {"type": kind, "selected_user": answer}
+        elif kind == "multi_users_select":
+            value = {"type": kind, "selected_users": list(answer or [])}
+        elif kind == "conversations_select":
+            value = {"type": kind, "selected_conversation": answer}
         elif kind == "datepicker":
             value = {"type": kind, "selected_date": answer}
         else:

@@ -92,5 +92,5 @@ def test_the_manifest_suggests_the_grammars_commands() -> None:
     [command_list] = manifest("11111111-2222-3333-4444-555555555555")["bots"][0]["commandLists"]
     assert [c["title"] for c in command_list["commands"]] == [
         "improve", "improve checkins", "improve list", "improve show", "improve home", "improve export",
-        "improve help"]  # fmt: skip
+        "improve settings", "improve help"]  # fmt: skip
     assert all(len(c["description"]) <= 128 for c in command_list["commands"])
