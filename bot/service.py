@@ -8,6 +8,7 @@ delivers the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,7 @@ from bot.core.outcomes import (
     ShowHome,
 )
 from bot.core.ports import ChatError, Directory
-from bot.core.registry import Act, Answer, Registry, Reply, ReplyHandler, Target
+from bot.core.registry import Act, Answer, FormHandler, Registry, Reply, ReplyHandler, Target
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.sender import Delivery, FlushReport
 from bot.improvements.thread_view import ThreadView, thread_view
@@ -52,6 +53,7 @@ from storage.db import Runner, Unavailable, transaction
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
 MAX_CACHED_WORKSPACES = 1000
+VERIFY_WAIT = 1.0  # seconds a form's platform checks may take before the answer is taken as it is
 WORKSPACE_TTL = 30.0  # seconds a workspace's settings are reused before read again (saved in chat elsewhere)
 # after a click, what it queued goes at once (people-facing first) beside at most a few bulk messages; a backlog
 # of bulk messages is the tick's to drain
@@ -133,10 +135,12 @@ class ImproveService:
         return Actor(user=user, is_approver=await self._directory.is_approver(user, ws.settings.approvers))
 
     async def _is_admin(self, ws: WorkspaceRef, user: str) -> bool:
-        """One of the fallback approvers, or of the platform's admins and owners (False when it cannot tell)."""
-        if user in ws.settings.fallback_approvers:
-            return True
+        """One of the fallback approvers (or of their user groups), or of the platform's admins and owners (False
+        when it cannot tell)."""
+        fallback = ws.settings.fallback_approvers
         try:
+            if fallback and await self._directory.is_approver(user, fallback):
+                return True
             return user in await self._directory.admins()
         except ChatError:
             return False
@@ -274,7 +278,7 @@ class ImproveService:
 
         try:
             lookup = _Lookup(ws, user, self._directory, self._run)
-            problems = await handler.verify(lookup, values) if handler.verify else {}
+            problems = await self._verify(handler, lookup, values, actor)
             if problems:
                 return FormErrors(problems)
             prepared = await handler.prepare(lookup, context) if handler.prepare else None
@@ -298,6 +302,16 @@ class ImproveService:
         if deliver:
             await self.deliver()
         return outcome
+
+    async def _verify(self, handler: FormHandler, lookup: _Lookup, values: dict[str, Any], actor: Actor) -> dict:
+        """The platform's checks of the answers, for whoever may save them (the refusal comes from `apply`), in
+        a second at most: what could not be checked in time is not held against the answer."""
+        if handler.verify is None or (handler.admin and not actor.is_admin):
+            return {}
+        try:
+            return await asyncio.wait_for(handler.verify(lookup, values), VERIFY_WAIT)
+        except (TimeoutError, ChatError):
+            return {}
 
     # -- buttons -----------------------------------------------------------------------------------
 

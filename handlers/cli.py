@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
         rights.add_argument("--user", required=True, help="their id there (U…, the AAD object id, @name)")
         if name == "export-user":
             rights.add_argument("--out", help="write the JSON here (default: standard output)")
+    reset = sub.add_parser("settings-reset", help="a workspace's settings back to the environment's at next start")
+    reset.add_argument("--platform", choices=["slack", "teams", "console"], required=True)
+    reset.add_argument("--workspace", required=True, help="the Slack team id (T…), Teams tenant id, or console")
     manifest = sub.add_parser("manifest", help="build a platform's app package")
     manifest.add_argument("platform", choices=["teams"])
     manifest.add_argument("--out", default="improvebot-teams.zip", help="where to write the zip")
@@ -107,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
             return _digest_preview(settings, _clock(args.now))
         if command == "manifest":
             return _manifest(settings, args.out, args.version)
-        if command in ("erase-user", "export-user"):
-            from handlers.rights import erase_user, export_user
+        if command in ("erase-user", "export-user", "settings-reset"):
+            from handlers.rights import erase_user, export_user, reset_settings
 
             engine = _engine(settings)
+            if command == "settings-reset":
+                return reset_settings(engine, args.platform, args.workspace)
             if command == "erase-user":
                 return erase_user(settings, engine, args.platform, args.workspace, args.user)
             return export_user(engine, args.platform, args.workspace, args.user, args.out)

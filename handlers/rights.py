@@ -1,4 +1,5 @@
-"""The CLI's data-rights commands (bot.rights): find the workspace, run it in one transaction, say what it did."""
+"""The CLI's commands on one workspace's data (bot.rights; the settings' reset): find the workspace, run it in one
+transaction, say what it did."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from bot.core.audit import audit
 from bot.core.clock import SystemClock
 from bot.core.config import ConfigError, Settings
 from bot.core.identity import sealer_of
@@ -52,6 +54,20 @@ def erase_user(settings: Settings, engine: Engine, platform: str, external_id: s
         return 1
     print(f"erased {user} from {platform} {external_id}: {done.values:,} mentions replaced by a former teammate "
           f"({done.stand_in}), {done.texts:,} texts removed")  # fmt: skip
+    return 0
+
+
+def reset_settings(engine: Engine, platform: str, external_id: str) -> int:
+    """The way back when the settings saved in chat locked everyone out: the environment's apply again at the next
+    start (and to the scheduled work at once). Audited."""
+    workspace = _workspace(engine, platform, external_id)
+    with transaction(engine) as session:
+        row = session.get(Workspace, workspace.id)
+        assert row is not None
+        row.settings_saved_at = None
+        session.add(row)
+        audit(session, row.id or 0, None, "improvebot", "settings_reset", SystemClock().now())
+    print(f"{platform} {external_id}: the environment's settings apply again from the next start")
     return 0
 
 

@@ -139,7 +139,8 @@ class Directory(Protocol):
         when the platform cannot be asked right now."""
         ...
 
-    async def can_post(self, channel: str) -> str | None:
-        """What stops the bot from posting in `channel`, in a sentence for the person choosing it; None when
-        nothing it can see does (or when the platform cannot tell right now)."""
+    async def can_post(self, channel: str, *, member: bool = False) -> str | None:
+        """What stops the bot from posting in `channel` (with `member`: from reading it too, as in the intake
+        channel, where it reads the threads), in a sentence for the person choosing it; None when nothing it can
+        see does (or when the platform cannot tell right now)."""
         ...

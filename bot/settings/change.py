@@ -14,10 +14,14 @@ from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings
 from bot.delivery.outbox import Outbox
 from bot.settings import views
-from bot.settings.forms import areas_of, days_of, groups_of
+from bot.settings.forms import areas_of, days_of, groups_of, weekly
 from storage.models import Workspace
 
 ONLY_ADMINS = "Only the workspace's admins and owners (or its fallback approvers) can change the settings."
+LOCKED_OUT = (
+    "Keep yourself among the fallback approvers: you are not one of the platform's admins, so without it "
+    "you could not open these settings again."
+)
 NO_KEY = "Anonymous reports need IMPROVE_SECRET_KEY on the server: ask whoever runs the bot to set it first."
 LABELS = {  # what the announcement calls each setting, in the form's order
     "intake_channel": "intake channel", "wins_channel": "wins channel", "approvers": "approvers",
@@ -36,13 +40,18 @@ def new_settings(current: WorkspaceSettings, values: dict[str, Any]) -> Workspac
         current,
         intake_channel=values["intake_channel"],
         wins_channel=values.get("wins_channel") or "",
-        approvers=[*(values.get("approvers") or []), *groups_of(values.get("approver_groups"))],
-        fallback_approvers=list(values.get("fallback_approvers") or []),
+        approvers=_kept_order(
+            current.approvers, [*(values.get("approvers") or []), *groups_of(values.get("approver_groups"))]
+        ),
+        fallback_approvers=_kept_order(
+            current.fallback_approvers,
+            [*(values.get("fallback_approvers") or []), *groups_of(values.get("fallback_groups"))],
+        ),
         hourly_rate=float(values["hourly_rate"]),
         currency=str(values["currency"]).strip(),
         process_areas=areas_of(values["process_areas"]),
         checkin_days=days_of(values["checkin_days"]),
-        digest_at=" ".join(str(values["digest_at"]).lower().split()),
+        digest_at=weekly(str(values["digest_at"])),
         timezone=str(values["timezone"]).strip(),
         digest_when_empty=values["digest_when_empty"],
         nudge_whys_days=int(values["nudge_whys_days"]),
@@ -52,6 +61,11 @@ def new_settings(current: WorkspaceSettings, values: dict[str, Any]) -> Workspac
         anonymous_reports=bool(values.get("anonymous_reports")),
         retention_days=int(values["retention_days"]),
     )
+
+
+def _kept_order(current: list[str], chosen: list[str]) -> list[str]:
+    """The same people and groups as before stay as they were listed (a form read back is no change)."""
+    return list(current) if set(current) == set(chosen) else list(dict.fromkeys(chosen))
 
 
 def save(session: Session, ws: WorkspaceRef, actor: Actor, values: dict[str, Any], now: datetime) -> str:

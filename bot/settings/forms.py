@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from bot.core.calendar import parse_weekly
+from bot.core.calendar import WEEKDAYS, parse_weekly
 from bot.core.messages import ChannelPicker, Checkbox, Form, NumberInput, Option, PeoplePicker, Select, TextInput
 from bot.core.workspace import WorkspaceSettings
 
@@ -34,6 +34,12 @@ def groups_of(text: str | None) -> list[str]:
     return list(dict.fromkeys(item.upper() for item in _split(text)))
 
 
+def weekly(text: str) -> str:
+    """'Friday  16:00' -> 'fri 16:00': the one spelling stored (ValueError when it is none)."""
+    weekday, at = parse_weekly(text)
+    return f"{WEEKDAYS[weekday]} {at:%H:%M}"
+
+
 def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = None) -> Form:
     people = [a for a in settings.approvers if not GROUP.fullmatch(a)]
     groups = [a for a in settings.approvers if GROUP.fullmatch(a)]
@@ -44,7 +50,8 @@ def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = 
         form_id=SETTINGS,
         title="Settings",
         submit_label="Save",
-        intro="They apply at once, and the intake channel is told in one line what changed.",
+        intro="They apply at once to what happens from now (reminders and check-ins already planned keep their "
+        "dates), and the intake channel is told in one line what changed.",
         context=context or {},
         fields=[
             ChannelPicker(id="intake_channel", label="Intake channel (cards and threads)",
@@ -55,12 +62,16 @@ def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = 
                          hint="Nobody: the workspace's admins decide."),
             TextInput(id="approver_groups", label="Approver user groups (Slack: S… ids)", required=False,
                       max_length=500, initial=", ".join(groups) or None),
-            PeoplePicker(id="fallback_approvers", label="Fallback approvers", initial=settings.fallback_approvers,
+            PeoplePicker(id="fallback_approvers", label="Fallback approvers",
+                         initial=[a for a in settings.fallback_approvers if not GROUP.fullmatch(a)],
                          hint="Asked when approvers do not answer; they may also change these settings."),
+            TextInput(id="fallback_groups", label="Fallback approver user groups (Slack: S… ids)", required=False,
+                      max_length=500, initial=", ".join(a for a in settings.fallback_approvers if GROUP.fullmatch(a))
+                      or None),
             NumberInput(id="hourly_rate", label="Hourly rate (what an hour lost costs)", minimum=0.01,
                         maximum=100_000, initial=settings.hourly_rate, required=True),
             TextInput(id="currency", label="Currency", max_length=5, initial=settings.currency),
-            TextInput(id="process_areas", label="Process areas (one per line)", multiline=True, max_length=6000,
+            TextInput(id="process_areas", label="Process areas (one per line)", multiline=True, max_length=3000,
                       initial="\n".join(settings.process_areas)),
             TextInput(id="checkin_days", label="Check-ins, days after a fix went live", max_length=60,
                       initial=", ".join(str(d) for d in settings.checkin_days), placeholder="7, 30, 90"),
@@ -73,7 +84,7 @@ def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = 
             days("nudge_whys_days", "Nudge an unanswered why after (working days, 0: never)", 60),
             days("stall_whys_days", "... then mark it stalled after (working days, 0: never)", 120),
             days("remind_approval_days", "Remind approvers after (working days, 0: never)", 60),
-            days("escalate_approval_days", "... then ask the fallback approvers after (working days)", 60),
+            days("escalate_approval_days", "... then ask the fallback approvers after (working days, 0: never)", 60),
             Checkbox(id="anonymous_reports", label="Anonymous reports", option_label="Offer “Report anonymously”",
                      initial=settings.anonymous_reports),
             NumberInput(id="retention_days", label="Keep delivered messages (days)", decimal=False, minimum=1,
@@ -98,12 +109,15 @@ def check(values: dict[str, Any], _today: date) -> dict[str, str]:
         parse_weekly(values.get("digest_at") or "")
     except ValueError:
         errors["digest_at"] = "A weekday and a time, like fri 16:00."
-    try:
-        ZoneInfo(values.get("timezone") or "")
-    except (ZoneInfoNotFoundError, ValueError):
+    if (values.get("timezone") or "").strip() not in available_timezones():
         errors["timezone"] = "An IANA time zone, like Europe/Berlin or America/New_York."
-    if not all(GROUP.fullmatch(g) for g in groups_of(values.get("approver_groups"))):
-        errors["approver_groups"] = "Slack user group ids start with S, like S0123ABCD (comma separated)."
+    for field in ("approver_groups", "fallback_groups"):
+        if not all(GROUP.fullmatch(g) for g in groups_of(values.get(field))):
+            errors[field] = "Slack user group ids start with S, like S0123ABCD (comma separated)."
+    if values.get("stall_whys_days") and not values.get("nudge_whys_days"):
+        errors["stall_whys_days"] = "A why is marked stalled after its nudge: set the nudge too, or 0 here."
+    if values.get("escalate_approval_days") and not values.get("remind_approval_days"):
+        errors["escalate_approval_days"] = "The fallback approvers are asked after the reminder: set it too, or 0 here."
     if not (values.get("currency") or "").strip():
         errors["currency"] = "Give the currency's symbol or code, like $ or EUR."
     return errors

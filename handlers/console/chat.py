@@ -119,7 +119,7 @@ class ConsoleDirectory:
     async def admins(self) -> list[str]:
         return list(ADMINS)
 
-    async def can_post(self, channel: str) -> str | None:
+    async def can_post(self, channel: str, *, member: bool = False) -> str | None:
         return None if channel.startswith("#") else "A console channel starts with #, like #improvements."
 
     async def timezone(self, user: str) -> str | None:

@@ -49,13 +49,16 @@ class SlackDirectory:
         self._cache[key] = response.data
         return response.data
 
-    async def can_post(self, channel: str) -> str | None:
-        """Public channels take the bot's posts without it (chat:write.public); private ones need it invited."""
+    async def can_post(self, channel: str, *, member: bool = False) -> str | None:
+        """Public channels take the bot's posts without it (chat:write.public); private ones, and any channel
+        whose messages it must read (`member`), need it invited."""
         try:
             response = await self._client.api_call("conversations.info", http_verb="GET", params={"channel": channel})
         except SlackApiError as exc:
             if exc.response.get("error") == "channel_not_found":
                 return "The bot cannot see that channel: invite it there first (/invite @Improve)."
+            if exc.response.get("error") in ("missing_scope", "not_allowed_token_type"):
+                return "The bot cannot check channels yet: reinstall the app (it now asks to see channels)."
             log.warning("could not check a channel: %s", exc.response.get("error"))
             return None  # cannot tell: not held against the choice
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -66,8 +69,10 @@ class SlackDirectory:
             return "Pick a channel, not a direct message."
         if info.get("is_archived"):
             return "That channel is archived."
-        if info.get("is_private") and not info.get("is_member"):
-            return "The bot is not in that private channel: invite it there first (/invite @Improve)."
+        if (member or info.get("is_private")) and not info.get("is_member"):
+            return (
+                "The bot is not in that channel: invite it there first (/invite @Improve), so it can read the threads."
+            )
         return None
 
     async def timezone(self, user: str) -> str | None:

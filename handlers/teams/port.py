@@ -280,7 +280,7 @@ class TeamsDirectory:
         """The connector does not say who owns a team (that is Microsoft Graph's): TEAMS_FALLBACK_APPROVERS."""
         return []
 
-    async def can_post(self, channel: str) -> str | None:
+    async def can_post(self, channel: str, *, member: bool = False) -> str | None:
         """The connector cannot read a channel's membership: only its id's shape is checked."""
         return None if _CHANNEL.fullmatch(channel) else "A Teams channel id looks like 19:…@thread.tacv2."
 

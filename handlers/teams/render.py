@@ -277,13 +277,9 @@ def form_values(form: Form, data: Mapping[str, Any]) -> dict[str, FormValue]:
             values[spec.id] = raw in (True, "true", "True")
         elif isinstance(spec, UserPicker) and isinstance(raw, str) and raw and not _AAD.fullmatch(raw):
             values[spec.id] = NOT_A_PERSON  # Teams' people picker gives Azure AD object ids only
-        elif (
-            isinstance(spec, PeoplePicker)
-            and isinstance(raw, str)
-            and raw
-            and not all(_AAD.fullmatch(p.strip()) for p in raw.split(","))
-        ):
-            values[spec.id] = NOT_A_PERSON
+        elif isinstance(spec, PeoplePicker) and isinstance(raw, str) and raw:  # ids as they are stored: lower case
+            people = [p.strip().lower() for p in raw.split(",") if p.strip()]
+            values[spec.id] = ",".join(people) if all(_AAD.fullmatch(p) for p in people) else NOT_A_PERSON
         elif isinstance(raw, str):
             values[spec.id] = raw
         elif isinstance(raw, int | float) and not isinstance(raw, bool):

@@ -280,7 +280,7 @@ async def test_an_anonymous_report_in_the_console_is_answered_with_dm(db, clock:
 
 
 async def test_the_admin_changes_a_setting_in_the_console(db, clock: FakeClock) -> None:
-    keep = [""] * 9  # intake, wins, approvers, groups, fallback approvers, rate, currency, areas, check-in days
+    keep = [""] * 10  # intake, wins, approvers and groups, fallback approvers and groups, rate, currency, areas, days
     rest = [""] * 8  # time zone, quiet weeks, four reminder delays, anonymity, retention
     terminal = await run(db, clock, ["/improve settings", ":as @sam", "/improve settings", *keep, "mon 09:00", *rest])
     screen = terminal.screen

@@ -48,21 +48,25 @@ async def test_only_admins_open_the_settings(slack: SlackWorld) -> None:
 
 
 async def test_each_fields_bad_values_are_said_on_the_field(slack: SlackWorld) -> None:
-    slack.stub.conversations["C0SECRET"] = {"is_private": True, "is_member": False}
+    slack.stub.conversations["C0PUBLIC"] = {"is_member": False}  # public: posts go there, its threads do not
+    slack.stub.conversations["C0OLD"] = {"is_archived": True, "is_member": True}
     view = await _open(slack)
-    response = await _submit(slack, view, intake_channel="C0SECRET", wins_channel="C9GONE", process_areas=" \n ,",
-                             checkin_days="0, 800", digest_at="funday 25:00", timezone="Mars/Olympus",
-                             approver_groups="X1", hourly_rate="0", retention_days="0", currency=" ")  # fmt: skip
+    response = await _submit(slack, view, process_areas=" \n ,", checkin_days="0, 800", digest_at="funday 25:00",
+                             timezone="Mars/Olympus", approver_groups="X1", hourly_rate="0", retention_days="0",
+                             currency=" ")  # fmt: skip
     errors = response.json()["errors"]
     assert set(errors) >= {"hourly_rate", "retention_days", "currency"}  # the fields' own limits first
-    response = await _submit(slack, view, intake_channel="C0SECRET", wins_channel="C9GONE", process_areas=" \n ,",
-                             checkin_days="0, 800", digest_at="funday 25:00", timezone="Mars/Olympus",
-                             approver_groups="X1")  # fmt: skip
+    response = await _submit(slack, view, process_areas=" \n ,", checkin_days="0, 800", digest_at="funday 25:00",
+                             timezone="Europe", fallback_groups="leads", nudge_whys_days="0",
+                             escalate_approval_days="3", remind_approval_days="0")  # fmt: skip
     errors = response.json()["errors"]
-    assert set(errors) == {"process_areas", "checkin_days", "digest_at", "timezone", "approver_groups"}
-    response = await _submit(slack, view, intake_channel="C0SECRET", wins_channel="C9GONE")
+    assert set(errors) == {"process_areas", "checkin_days", "digest_at", "timezone", "fallback_groups",
+                           "stall_whys_days", "escalate_approval_days"}  # fmt: skip
+    response = await _submit(slack, view, intake_channel="C0PUBLIC", wins_channel="C9GONE")
     errors = response.json()["errors"]
     assert "invite it there first" in errors["intake_channel"] and "cannot see that channel" in errors["wins_channel"]
+    response = await _submit(slack, view, wins_channel="C0OLD")
+    assert "archived" in response.json()["errors"]["wins_channel"]
     assert _saved(slack)["saved_at"] is None
 
 
@@ -97,6 +101,15 @@ async def test_saved_settings_apply_at_once_are_announced_and_stay(slack: SlackW
     assert [d.week for d in posted] == ["2026-W49"] and card is not None
 
 
+async def test_an_untouched_form_changes_nothing(slack: SlackWorld) -> None:
+    view = await _open(slack)
+    response = await _submit(slack, view)
+    assert response.status_code == 200
+    assert _saved(slack)["saved_at"] is None  # the environment still applies
+    assert "Nothing changed." in slack.ephemerals(MAYA)[-1] or any(
+        "Nothing changed." in c.text_of_blocks for c in slack.dms(MAYA))  # fmt: skip
+
+
 async def test_new_approvers_are_asked_by_the_next_request(slack: SlackWorld) -> None:
     view = await _open(slack)
     await _submit(slack, view, approvers=[SAM], approver_groups="")
@@ -106,3 +119,17 @@ async def test_new_approvers_are_asked_by_the_next_request(slack: SlackWorld) ->
     await slack.click_and_submit(slack.thread(card)[-1], "propose", ALEX, PROPOSAL)
     request = slack.thread(card)[-1]
     assert f"<@{SAM}>" in request.text_of_blocks and f"<@{MAYA}>" not in request.text_of_blocks
+
+
+async def test_the_operator_can_give_the_settings_back_to_the_environment(
+    slack: SlackWorld, monkeypatch, tmp_path
+) -> None:
+    from handlers.cli import main
+    from tests.support.slack_requests import TEAM
+
+    await _submit(slack, await _open(slack), approvers=[JO], approver_groups="")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", slack.engine.url.render_as_string(hide_password=False))
+    assert main(["settings-reset", "--platform", "slack", "--workspace", TEAM]) == 0
+    slack.bot.refresh_settings()  # the next start
+    assert _saved(slack)["approvers"] == [MAYA, "S0LEADS"] and _saved(slack)["saved_at"] is None

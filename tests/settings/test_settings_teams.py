@@ -33,8 +33,15 @@ async def test_the_tenants_admin_changes_the_settings_in_the_1_1_chat(tenant: Te
 
     bad = await tenant.submit(MAYA, form, {**card_inputs(form.cards[-1]), "intake_channel": "general"},
                               tenant.personal(MAYA))  # fmt: skip
-    assert "19:…@thread.tacv2" in json.dumps(bad.json(), ensure_ascii=False)
-    answers = {**card_inputs(form.cards[-1]), "approvers": f"{MAYA.aad},{JO.aad}", "digest_at": "thu 15:30"}
+    assert "A Teams channel id looks like" in json.dumps(bad.json(), ensure_ascii=False)
+    mine = await tenant.submit(MAYA, form, {**card_inputs(form.cards[-1]), "fallback_approvers": JO.aad},
+                               tenant.personal(MAYA))  # fmt: skip
+    assert "Keep yourself among the fallback approvers" in json.dumps(mine.json(), ensure_ascii=False)
+    answers = {
+        **card_inputs(form.cards[-1]),
+        "approvers": f"{MAYA.aad},{JO.aad.upper()}",
+        "digest_at": "Thursday 15:30",
+    }
     response = await tenant.submit(MAYA, form, answers, tenant.personal(MAYA))
     assert response.status_code == 200
     with Session(tenant.engine) as session:

@@ -329,10 +329,11 @@ class SlackApiStub:
         return answer(params) if answer else {"ok": True}
 
     def _conversation(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A channel the stand-in knows (`conversations`); any other C0… is a public channel the bot is in."""
+        """A channel the stand-in knows (`conversations`); any other C0… is a public channel the bot is in. As in
+        Slack, a private channel the bot is not in is not found."""
         channel = str(params.get("channel", ""))
         known = self.conversations.get(channel) or ({"is_member": True} if channel.startswith("C0") else None)
-        if known is None:
+        if known is None or (known.get("is_private") and not known.get("is_member")):
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": {"id": channel, "is_private": False, "is_archived": False, **known}}
 
