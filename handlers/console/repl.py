@@ -22,7 +22,7 @@ from bot.assembly import assemble
 from bot.core.clock import Clock, OffsetClock
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.config import Settings
-from bot.core.identity import sealer_of
+from bot.core.identity import sealer_of, stand_in
 from bot.core.messages import (
     ChannelPicker,
     Checkbox,
@@ -193,7 +193,7 @@ class Console:
             if entry.message is not None:
                 self.chat.show("  bot:", f"history:{number}:{i}", entry.message)
             else:
-                self.write(f"  {entry.who}: {entry.text}")
+                self.write(f"  {stand_in(entry.who) or entry.who}: {entry.text}")
         self.write(f"In the thread of #{number}. Lines you type are replies; :leave to leave.")
 
     async def _click(self, arg: str) -> None:

@@ -276,6 +276,7 @@ async def test_an_anonymous_report_in_the_console_is_answered_with_dm(db, clock:
     assert "You reported #1 anonymously" in screen and "#1 · Why #2" in screen
     thread = screen[screen.index("@maya> :thread 1") : screen.index("@maya #1 thread> :leave")]
     assert "The reporter answered Why #1" in thread and "> Two web forms" in thread and "@alex" not in thread
+    assert "anon:" not in screen  # the answer is shown once, as passed on: nobody's id
     assert "#1 · Why #3" in screen  # whatever the reporter writes during the 5 Whys answers the open why
 
 
