@@ -53,7 +53,7 @@ from storage.db import Runner, Unavailable, transaction
 log = logging.getLogger("improvebot.service")
 T = TypeVar("T")
 MAX_CACHED_WORKSPACES = 1000
-VERIFY_WAIT = 1.0  # seconds a form's platform checks may take before the answer is taken as it is
+VERIFY_WAIT = 2.0  # seconds a form's platform checks may take before the answer is taken as it is
 WORKSPACE_TTL = 30.0  # seconds a workspace's settings are reused before read again (saved in chat elsewhere)
 # after a click, what it queued goes at once (people-facing first) beside at most a few bulk messages; a backlog
 # of bulk messages is the tick's to drain

@@ -57,6 +57,12 @@ def working_days_later(when: datetime, count: int, tz: ZoneInfo) -> datetime:
 _DIGEST_AT = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+(\d{1,2}):(\d{2})\s*$", re.IGNORECASE)
 
 
+def weekly(text: str) -> str:
+    """'Friday  16:00' -> 'fri 16:00': the one spelling a weekly slot is stored in (ValueError when it is none)."""
+    weekday, at = parse_weekly(text)
+    return f"{WEEKDAYS[weekday]} {at:%H:%M}"
+
+
 def parse_weekly(text: str) -> tuple[int, time]:
     """'fri 16:00' -> (4, 16:00). Raises ValueError with a readable message."""
     match = _DIGEST_AT.match(text)

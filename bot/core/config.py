@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.core.calendar import parse_weekly
+from bot.core.calendar import weekly
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_AREAS = ("Sales", "Marketing", "Sales ops", "Customer success")
@@ -32,6 +32,9 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+MAX_AREAS_TEXT = 3000  # all process areas, one per line: what one text field of a Slack form holds
 
 
 class Settings(BaseSettings):
@@ -142,8 +145,7 @@ class Settings(BaseSettings):
     @field_validator("improve_digest_at")
     @classmethod
     def _digest_at(cls, value: str) -> str:
-        parse_weekly(value)
-        return value.strip().lower()
+        return weekly(value)
 
     @field_validator("improve_timezone")
     @classmethod
@@ -168,6 +170,8 @@ class Settings(BaseSettings):
             raise ValueError("at most 90 process areas")
         if any(len(item) > 60 for item in value):
             raise ValueError("each process area is at most 60 characters")
+        if len("\n".join(value)) > MAX_AREAS_TEXT:
+            raise ValueError(f"the process areas take at most {MAX_AREAS_TEXT:,} characters in all")
         return value or list(DEFAULT_AREAS)
 
     @field_validator("improve_approvers", "improve_fallback_approvers")

@@ -26,6 +26,7 @@ from storage.models import AuditEntry, Decision, Improvement, MeToo, OutboxMessa
 # where the reporter still has something to say: the 5 Whys, and the fix until it is decided
 RELAYED = [s.value for s in (Status.INVESTIGATING, Status.ROOT_CAUSE_FOUND, Status.AWAITING_APPROVAL,
                              Status.QUESTION_ASKED)]  # fmt: skip
+PASSED_ON = "passed-on"  # an answer's ref when it was written in private and passed on (never a message's own id)
 NUMBERED = re.compile(r"#(\d{1,9})\b[\s:,.–-]*")  # "#5 because …": which report a message is about
 
 
@@ -71,7 +72,7 @@ def private_message(session: Session, ws: WorkspaceRef, message: Reply, user: st
     improvement = queries.improvement_in(session, ws.id, chosen[0].id or 0, for_update=True)
     if improvement is None or not improvement.anonymous or improvement.status not in RELAYED:
         return False  # revealed or moved on a moment ago
-    if report.record_answer(session, ws, improvement, improvement.reporter_id, text, now) is None:
+    if report.record_answer(session, ws, improvement, improvement.reporter_id, text, now, ref=PASSED_ON) is None:
         outbox.reply(improvement, anonymous_views.words_passed_on(improvement, text))
         audit(session, ws.id, improvement, improvement.reporter_id, "said_in_private", now)
         outbox.dm(improvement.reporter_id, anonymous_views.passed_on(improvement), improvement=improvement)

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from bot.core.identity import is_pseudonym
 from bot.core.messages import Message
 from bot.core.registry import CardView
 from bot.core.workspace import WorkspaceRef
+from bot.improvements.anonymous import PASSED_ON
 from storage import queries
 
 
@@ -51,7 +51,7 @@ def thread_view(session: Session, ws: WorkspaceRef, number: int, card_view: Card
             at=why.answered_at, who=why.answered_by or "", text=why.answer or ""
         )
         for why in queries.whys_of(session, improvement.id or 0)
-        if why.answer and why.answered_at and not is_pseudonym(why.answered_by)  # said in private: passed on above
+        if why.answer and why.answered_at and why.answer_ref != PASSED_ON  # said in private: passed on above
     }
     entries: list[ThreadEntry] = []
     for key, entry in latest.items():

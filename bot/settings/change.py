@@ -10,11 +10,12 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.core.audit import audit
+from bot.core.calendar import weekly
 from bot.core.outcomes import Actor, Invalid, Refused
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings
 from bot.delivery.outbox import Outbox
 from bot.settings import views
-from bot.settings.forms import areas_of, days_of, groups_of, weekly
+from bot.settings.forms import areas_of, days_of, groups_of
 from storage.models import Workspace
 
 ONLY_ADMINS = "Only the workspace's admins and owners (or its fallback approvers) can change the settings."

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from typing import Any
 from zoneinfo import available_timezones
 
-from bot.core.calendar import WEEKDAYS, parse_weekly
+from bot.core.calendar import parse_weekly
+from bot.core.config import MAX_AREAS_TEXT
 from bot.core.messages import ChannelPicker, Checkbox, Form, NumberInput, Option, PeoplePicker, Select, TextInput
 from bot.core.workspace import WorkspaceSettings
 
@@ -32,12 +34,6 @@ def days_of(text: str | None) -> list[int]:
 
 def groups_of(text: str | None) -> list[str]:
     return list(dict.fromkeys(item.upper() for item in _split(text)))
-
-
-def weekly(text: str) -> str:
-    """'Friday  16:00' -> 'fri 16:00': the one spelling stored (ValueError when it is none)."""
-    weekday, at = parse_weekly(text)
-    return f"{WEEKDAYS[weekday]} {at:%H:%M}"
 
 
 def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = None) -> Form:
@@ -71,8 +67,8 @@ def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = 
             NumberInput(id="hourly_rate", label="Hourly rate (what an hour lost costs)", minimum=0.01,
                         maximum=100_000, initial=settings.hourly_rate, required=True),
             TextInput(id="currency", label="Currency", max_length=5, initial=settings.currency),
-            TextInput(id="process_areas", label="Process areas (one per line)", multiline=True, max_length=3000,
-                      initial="\n".join(settings.process_areas)),
+            TextInput(id="process_areas", label="Process areas (one per line)", multiline=True,
+                      max_length=MAX_AREAS_TEXT, initial="\n".join(settings.process_areas)),
             TextInput(id="checkin_days", label="Check-ins, days after a fix went live", max_length=60,
                       initial=", ".join(str(d) for d in settings.checkin_days), placeholder="7, 30, 90"),
             TextInput(id="digest_at", label="Weekly announcement (weekday and time)", max_length=20,
@@ -93,6 +89,11 @@ def settings_form(settings: WorkspaceSettings, context: dict[str, str] | None = 
     )  # fmt: skip
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # read from the zone files once
+
+
 def check(values: dict[str, Any], _today: date) -> dict[str, str]:
     """The rules across a field's text: each problem on its field."""
     errors: dict[str, str] = {}
@@ -109,15 +110,11 @@ def check(values: dict[str, Any], _today: date) -> dict[str, str]:
         parse_weekly(values.get("digest_at") or "")
     except ValueError:
         errors["digest_at"] = "A weekday and a time, like fri 16:00."
-    if (values.get("timezone") or "").strip() not in available_timezones():
+    if (values.get("timezone") or "").strip() not in _zones():
         errors["timezone"] = "An IANA time zone, like Europe/Berlin or America/New_York."
     for field in ("approver_groups", "fallback_groups"):
         if not all(GROUP.fullmatch(g) for g in groups_of(values.get(field))):
             errors[field] = "Slack user group ids start with S, like S0123ABCD (comma separated)."
-    if values.get("stall_whys_days") and not values.get("nudge_whys_days"):
-        errors["stall_whys_days"] = "A why is marked stalled after its nudge: set the nudge too, or 0 here."
-    if values.get("escalate_approval_days") and not values.get("remind_approval_days"):
-        errors["escalate_approval_days"] = "The fallback approvers are asked after the reminder: set it too, or 0 here."
     if not (values.get("currency") or "").strip():
         errors["currency"] = "Give the currency's symbol or code, like $ or EUR."
     return errors

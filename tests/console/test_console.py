@@ -288,3 +288,14 @@ async def test_the_admin_changes_a_setting_in_the_console(db, clock: FakeClock) 
     assert "Only the workspace's admins" in screen  # @alex first
     assert "Saved (announcement time). It applies now." in screen
     assert "@sam changed the settings: announcement time." in screen
+
+
+async def test_a_revealed_reporters_answer_shows_once_in_the_console_thread(db, clock: FakeClock) -> None:
+    terminal = await run(db, clock, [
+        *REPORT, "y", ":dm Two web forms", click("Reveal myself"), click("Yes, show my name"), ":as @maya",
+        ":thread 1",
+    ], anonymity=True)  # fmt: skip
+    screen = terminal.screen
+    assert "names you as its reporter now" in screen
+    thread = screen[screen.index("@maya> :thread 1") :]
+    assert "The reporter answered Why #1" in thread and "@alex: Two web forms" not in thread  # passed on, once
