@@ -10,25 +10,16 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from handlers.cli import main
 from handlers.slack import render
 from storage.models import AuditEntry, Checkin, Improvement, Why
 from tests.conftest import ALEX, JO, MAYA, TEST_SECRET_KEY
+from tests.support.scan import columns_holding
 from tests.support.slack_flows import implemented
 from tests.support.slack_requests import TEAM
 from tests.support.world import SlackWorld
-
-
-def _naming(slack: SlackWorld, user: str) -> list[str]:
-    found = []
-    with slack.engine.connect() as connection:
-        for table in inspect(connection).get_table_names():
-            for row in connection.execute(text(f'SELECT * FROM "{table}"')).mappings():
-                found += [f"{table}.{c}" for c, v in row.items() if user in str(v)]
-    return sorted(set(found))
 
 
 async def _cli(slack: SlackWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *args: str) -> int:
@@ -53,11 +44,11 @@ async def test_erasing_a_person_leaves_no_trace_of_their_id_and_keeps_the_number
     await slack.open_home(ALEX)
     await slack.reply(card.ts, f"<@{ALEX}> knows the webhook best", MAYA)  # someone else names Alex
     before = _totals(slack)
-    assert _naming(slack, ALEX)
+    assert columns_holding(slack.engine, ALEX)
 
     assert await _cli(slack, monkeypatch, tmp_path, "erase-user") == 0
 
-    assert _naming(slack, ALEX) == []
+    assert columns_holding(slack.engine, ALEX) == []
     assert _totals(slack) == before  # hours, people, the approved case, the reading, the stage: all kept
     with Session(slack.engine) as session:
         answers = session.exec(select(Why.answer).where(Why.answer.is_not(None))).all()  # type: ignore[union-attr]

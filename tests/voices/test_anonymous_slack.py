@@ -9,7 +9,6 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from bot.core.config import ConfigError
@@ -17,6 +16,7 @@ from handlers.slack.app import build_slack
 from storage.models import AuditEntry, Improvement, Why
 from tests.conftest import ALEX, JO, MAYA, SAM, make_settings
 from tests.support import slack_requests as rq
+from tests.support.scan import columns_holding
 from tests.support.slack_api import Call
 from tests.support.slack_flows import PROPOSAL
 from tests.support.world import SlackWorld, find_button
@@ -42,16 +42,6 @@ def _to(call: Call, user: str) -> bool:
 def _leaks(slack: SlackWorld, user: str) -> list[str]:
     """Every Web API call that names `user` without being addressed to them."""
     return [call.method for call in slack.stub.calls if not _to(call, user) and user in json.dumps(call.params)]
-
-
-def _rows_naming(slack: SlackWorld, user: str) -> list[str]:
-    """Every table and column that holds `user`'s id anywhere in its text."""
-    found = []
-    with slack.engine.connect() as connection:
-        for table in inspect(connection).get_table_names():
-            for row in connection.execute(text(f'SELECT * FROM "{table}"')).mappings():
-                found += [f"{table}.{column}" for column, value in row.items() if user in str(value)]
-    return sorted(set(found))
 
 
 def _improvement(slack: SlackWorld, number: int = 1) -> Improvement:
@@ -111,7 +101,7 @@ async def test_an_anonymous_report_names_nobody_and_its_whys_run_in_private(
     assert "Passed on to #1" in slack.dms(ALEX)[-1].text_of_blocks
 
     assert _leaks(slack, ALEX) == []
-    assert _rows_naming(slack, ALEX) == []
+    assert columns_holding(slack.engine, ALEX) == []
     logged = [r.getMessage() for r in caplog.records if ALEX in r.getMessage()]
     assert logged == []
     with Session(slack.engine) as session:

@@ -9,10 +9,10 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from storage.models import Improvement
+from tests.support.scan import columns_holding
 from tests.support.teams_flows import REPORT
 from tests.support.teams_world import ALEX, INTAKE, JO, TeamsWorld, find_action
 
@@ -25,17 +25,6 @@ def _leaks(teams: TeamsWorld) -> list[str]:
         if call.conversation != ALEX.personal
         and any(mark in json.dumps(call.body) for mark in (ALEX.aad, ALEX.id, ALEX.name))
     ]
-
-
-def _rows_naming(teams: TeamsWorld, *marks: str) -> list[str]:
-    """Columns holding any of `marks`; teams_reference is left out: it knows Alex uses the bot (to reach them in
-    their 1:1 chat), not what they reported."""
-    found = []
-    with teams.engine.connect() as connection:
-        for table in set(inspect(connection).get_table_names()) - {"teams_reference"}:
-            for row in connection.execute(text(f'SELECT * FROM "{table}"')).mappings():
-                found += [f"{table}.{c}" for c, v in row.items() if any(m in str(v) for m in marks)]
-    return sorted(set(found))
 
 
 def _improvement(teams: TeamsWorld) -> Improvement:
@@ -78,7 +67,8 @@ async def test_an_anonymous_report_on_teams_names_nobody_and_its_whys_run_in_the
     assert "Passed on to #1" in teams.connector.posts_to(ALEX.personal)[-1].text
 
     assert _leaks(teams) == []
-    assert _rows_naming(teams, ALEX.aad, ALEX.id) == []
+    # teams_reference is left out: it knows Alex uses the bot (to reach them in their 1:1 chat), not what they reported
+    assert columns_holding(teams.engine, ALEX.aad, ALEX.id, leave_out=frozenset({"teams_reference"})) == []
     marks = (ALEX.aad, ALEX.id, ALEX.personal)
     assert [r.getMessage() for r in caplog.records if any(m in r.getMessage() for m in marks)] == []
 
