@@ -304,8 +304,8 @@ class ImproveService:
         return outcome
 
     async def _verify(self, handler: FormHandler, lookup: _Lookup, values: dict[str, Any], actor: Actor) -> dict:
-        """The platform's checks of the answers, for whoever may save them (the refusal comes from `apply`), in
-        a second at most: what could not be checked in time is not held against the answer."""
+        """The platform's checks of the answers, for whoever may save them (the refusal comes from `apply`), within
+        VERIFY_WAIT: what could not be checked in time is not held against the answer."""
         if handler.verify is None or (handler.admin and not actor.is_admin):
             return {}
         try:

@@ -21,7 +21,7 @@ from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
 from handlers.metrics import Metrics, Timed
 from storage import chart_images, downloads
-from storage.db import Health, Unavailable
+from storage.db import MIGRATIONS_PENDING, Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
 LAST_SLACK_RETRY = "3"  # X-Slack-Retry-Num: Slack sends an event three more times at most
@@ -163,7 +163,7 @@ def create_web_app(
         problem = await health.ready()
         if problem:
             log.warning("readiness check: %s", problem)
-            what = "migrations pending" if problem == "migrations pending" else "unavailable"
+            what = MIGRATIONS_PENDING if problem == MIGRATIONS_PENDING else "unavailable"
             return JSONResponse({"status": "error", "database": what}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
 

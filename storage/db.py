@@ -199,6 +199,9 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+MIGRATIONS_PENDING = "migrations pending"  # what /readyz says of a schema that is not this version's
+
+
 @functools.cache
 def _heads() -> frozenset[str]:
     """This code's migration heads (read from the migration files once)."""
@@ -247,7 +250,7 @@ class Health:
             behind = await self._runner.run(lambda: pending_migrations(self._engine))
         except (Unavailable, SQLAlchemyError) as exc:
             return type(exc).__name__
-        return "migrations pending" if behind else None
+        return MIGRATIONS_PENDING if behind else None
 
     async def problem(self) -> str | None:
         """None when a write went through; otherwise what stopped it, in a few words (for the log only: it can

@@ -100,12 +100,13 @@ def reveal(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
     the audit trail, messages on their way), the sealed id is dropped, and they own the fix unless someone does."""
     improvement = _own_anonymous(session, ws, actor, improvement_id)
     pseudonym, user = improvement.reporter_id, actor.user
+    outbox = Outbox(session, ws.id, now)
     for voice in session.exec(select(MeToo).where(MeToo.user_id == pseudonym)).all():
         other = queries.improvement_in(session, ws.id, voice.improvement_id, for_update=True)
         named = session.exec(select(MeToo).where(MeToo.improvement_id == voice.improvement_id, MeToo.user_id == user))
         if other is not None and (other.reporter_id == user or named.first() is not None):
             me_too.remove(session, other, pseudonym, voice.source)  # they count there already: once is enough
-            Outbox(session, ws.id, now).refresh_card(other)
+            outbox.refresh_card(other)
     replaced = (
         update(Why).where(col(Why.answered_by) == pseudonym, col(Why.improvement_id) == improvement.id)
         .values(answered_by=user),
@@ -127,7 +128,6 @@ def reveal(session: Session, ws: WorkspaceRef, actor: Actor, improvement_id: int
         improvement.closed_by = user
     improvement.updated_at = now
     session.add(improvement)
-    outbox = Outbox(session, ws.id, now)
     outbox.reply(improvement, anonymous_views.revealed(improvement))
     outbox.refresh_card(improvement)
     audit(session, ws.id, improvement, user, "revealed", now)

@@ -60,26 +60,25 @@ def why_in_private(improvement: Improvement, position: int, quoted: str, *, agai
     return Message(summary=f"#{improvement.number} · Why #{position}: why does {that} happen?", blocks=blocks)
 
 
-def answer_passed_on(improvement: Improvement, position: int, answer: str) -> Message:
-    """In the thread: the reporter's answer, as the bot passes it on."""
+def _passed_on(said: str, text: str) -> Message:
+    """In the thread: the reporter's words, as the bot passes them on."""
     return Message(
-        summary=f"The reporter answered Why #{position}",
+        summary=said,
         blocks=[
-            Paragraph(spans=[Bold(text=f"The reporter answered Why #{position}"), Text(text=" (passed on)")]),
-            Quote(spans=text_spans(clip(answer, QUOTE_LIMIT))),
-        ],
-    )
-
-
-def words_passed_on(improvement: Improvement, text: str) -> Message:
-    """In the thread: what the reporter wrote in private outside the 5 Whys (an answer to a question)."""
-    return Message(
-        summary="The reporter says",
-        blocks=[
-            Paragraph(spans=[Bold(text="The reporter says"), Text(text=" (passed on)")]),
+            Paragraph(spans=[Bold(text=said), Text(text=" (passed on)")]),
             Quote(spans=text_spans(clip(text, QUOTE_LIMIT))),
         ],
     )
+
+
+def answer_passed_on(improvement: Improvement, position: int, answer: str) -> Message:
+    """The reporter's answer to a why."""
+    return _passed_on(f"The reporter answered Why #{position}", answer)
+
+
+def words_passed_on(improvement: Improvement, text: str) -> Message:
+    """What the reporter wrote in private outside the 5 Whys (an answer to a question)."""
+    return _passed_on("The reporter says", text)
 
 
 def passed_on(improvement: Improvement) -> Message:

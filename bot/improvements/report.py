@@ -44,7 +44,7 @@ def submit_report(
     """Save the report (numbered per workspace), then queue its card and the first why in its thread. `context`:
     the form's (a report made from a message names its author and link there)."""
     raised_by, source_link = source_of(context or {})
-    anonymous = bool(values.get("anonymous")) and ws.anonymity and ws.sealer is not None
+    anonymous = bool(values.get("anonymous")) and ws.anonymity
     improvement = Improvement(
         workspace_id=ws.id,
         number=queries.next_number(session, ws.id),

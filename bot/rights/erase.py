@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, or_, select
 
 from bot.core.audit import audit
 from bot.core.identity import FORMER, FORMER_TEAMMATE, Sealer
@@ -85,7 +85,10 @@ def _their_text(session: Session, workspace_id: int, user: str) -> tuple[int, se
             )
         ).all()
     )
-    for improvement in session.exec(select(Improvement).where(Improvement.workspace_id == workspace_id)).all():
+    noted = select(Improvement).where(
+        Improvement.workspace_id == workspace_id, or_(col(Improvement.id).in_(marked), Improvement.closed_by == user)
+    )
+    for improvement in session.exec(noted).all():
         if improvement.id in marked and improvement.implemented_note:
             improvement.implemented_note, removed = REMOVED, removed + 1
             touched.add(improvement.id or 0)
@@ -112,8 +115,11 @@ def _forget_said(session: Session, improvements: set[int]) -> None:
         session.add(row)
 
 
-def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime, sealer: Sealer | None) -> None:
-    """Nothing more goes to them, and nothing is kept to reach them by."""
+def _stop_reaching(
+    session: Session, workspace_id: int, user: str, chats: list[str], anonymous: list[Improvement]
+) -> None:
+    """Nothing more goes to them, and nothing is kept to reach them by (`chats`: their 1:1 chats; `anonymous`:
+    what they reported anonymously)."""
     for row in session.exec(
         select(OutboxMessage).where(
             OutboxMessage.workspace_id == workspace_id, OutboxMessage.target == user, OutboxMessage.status == "pending"
@@ -131,9 +137,6 @@ def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime
         checkin.status = "cancelled"
         session.add(checkin)
     session.execute(delete(HomeView).where(col(HomeView.workspace_id) == workspace_id, col(HomeView.user_id) == user))
-    chats = [c for c in session.exec(select(TeamsReference.conversation_id).where(
-        TeamsReference.workspace_id == workspace_id, TeamsReference.kind == "user", TeamsReference.key == user)).all()
-        if c]  # fmt: skip
     if chats:  # where messages in their 1:1 chat were posted: that chat leads back to them
         session.execute(delete(PostedMessage).where(col(PostedMessage.channel).in_(chats)))
     session.execute(
@@ -144,16 +147,9 @@ def _stop_reaching(session: Session, workspace_id: int, user: str, now: datetime
         )
     )
     session.execute(delete(Download).where(col(Download.workspace_id) == workspace_id))  # exports may name them
-    if sealer is None:
-        return
-    for improvement in session.exec(
-        select(Improvement).where(
-            Improvement.workspace_id == workspace_id, col(Improvement.reporter_sealed).is_not(None)
-        )
-    ).all():
-        if sealer.unseal(improvement.reporter_sealed) == user:  # their anonymous reports: no way back to them
-            improvement.reporter_sealed = None
-            session.add(improvement)
+    for improvement in anonymous:  # their anonymous reports: no way back to them
+        improvement.reporter_sealed = None
+        session.add(improvement)
 
 
 def check_id(platform: str, user: str) -> str:
@@ -172,22 +168,26 @@ def erase(
     Raises ValueError when their anonymous reports could not be checked (no key, or another key)."""
     workspace_id = workspace.id or 0
     sealed = session.exec(
-        select(Improvement.reporter_sealed).where(Improvement.workspace_id == workspace_id,
-                                                  col(Improvement.reporter_sealed).is_not(None))
+        select(Improvement).where(Improvement.workspace_id == workspace_id,
+                                  col(Improvement.reporter_sealed).is_not(None))
     ).all()  # fmt: skip
-    if sealed and (sealer is None or any(sealer.unseal(token) is None for token in sealed)):
+    opened = [(improvement, sealer.unseal(improvement.reporter_sealed) if sealer else None) for improvement in sealed]
+    if any(reporter is None for _, reporter in opened):
         raise ValueError("anonymous reports here can only be checked with the server's IMPROVE_SECRET_KEY: set it")
     find = scrub.as_id(user)
-    names = [r.name for r in session.exec(select(TeamsReference).where(
-        TeamsReference.workspace_id == workspace_id, TeamsReference.kind == "user", TeamsReference.key == user)).all()
-        if r.name]  # fmt: skip
+    references = session.exec(
+        select(TeamsReference).where(
+            TeamsReference.workspace_id == workspace_id, TeamsReference.kind == "user", TeamsReference.key == user
+        )
+    ).all()
     if not any(scrub.places(session, workspace_id, user, find)):
         return None
     stand_in = FORMER + secrets.token_hex(6)
     texts, _ = _their_text(session, workspace_id, user)
-    for name in names:  # a mention of them by name in Teams text (their display name goes with their reference)
+    for name in {r.name for r in references if r.name}:  # a mention of them by name in Teams text
         scrub.replace(session, workspace_id, name, re.compile(re.escape(f"<at>{name}</at>")), FORMER_TEAMMATE)
-    _stop_reaching(session, workspace_id, user, now, sealer)
+    chats = [r.conversation_id for r in references if r.conversation_id]
+    _stop_reaching(session, workspace_id, user, chats, [i for i, reporter in opened if reporter == user])
     session.flush()
     values = scrub.replace(session, workspace_id, user, find, stand_in)
     audit(session, workspace_id, None, "improvebot", "erased_person", now, person=stand_in, ids=values, texts=texts)
