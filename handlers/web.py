@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.core.clock import Clock, SystemClock
+from bot.core.ports import WORKSPACE
 from bot.core.workspace import WorkspaceSettings
 from bot.scheduler import start_scheduler
 from bot.tick import Ticker
@@ -227,21 +228,36 @@ def create_web_app(
             if verdict.status or verdict.body is None:
                 log.warning("refused a Slack request (%s): %s", verdict.status or 400, verdict.reason)
                 return JSONResponse({"error": "invalid request"}, status_code=verdict.status or 400)
-            if verdict.team is not None:
-                ours = await slack.team_id()
-                if ours is None:  # Slack could not tell us which workspace our token is for: try again later
+            if verdict.revoked and not slack.installs:
+                return Response(status_code=200)  # one configured token: its operator decides, not the event
+            if verdict.team is not None and not verdict.revoked:
+                served = await slack.serves(verdict.team, verdict.enterprise)
+                if served is None:  # Slack or the database could not tell where we are installed: try again later
                     return JSONResponse({"error": "not ready"}, status_code=503)
-                if verdict.team != ours:  # one token serves one workspace: nothing of another is created
-                    log.warning("refused a Slack request from another workspace (%r)", verdict.team[:20])
+                if not served:  # another workspace, or one that removed the app: nothing of it is created
+                    log.warning("refused a Slack request from a workspace not served (%r)", verdict.team[:20])
                     if verdict.command:
-                        return JSONResponse({"response_type": "ephemeral", "text": slack_app.OTHER_WORKSPACE})
+                        return JSONResponse({"response_type": "ephemeral", "text": slack_app.refusal(slack)})
                     return Response(status_code=200)
+            WORKSPACE.set(verdict.team or "")  # the work this request starts is this workspace's (its token)
             if verdict.message:
                 return await _slack_message(slack, verdict.body, request.headers.get("x-slack-retry-num", ""))
             # Bolt gets the body exactly as the door read and checked it, not its own reading of the raw text (it
             # parses by other rules); the signature is checked already, which is all Bolt's HTTP mode adds.
             bolt = AsyncBoltRequest(body=verdict.body, headers=dict(request.headers), mode="socket_mode")
             return to_starlette_response(await slack.app.async_dispatch(bolt))
+
+        if slack.installs:
+
+            @web.get("/slack/install")
+            async def slack_install(request: Request) -> Response:
+                """The "Add to Slack" page: a link to Slack's consent screen carrying a state used once."""
+                return await _installing(slack.app.oauth_flow.handle_installation, request)
+
+            @web.get("/slack/oauth_redirect")
+            async def slack_oauth_redirect(request: Request) -> Response:
+                """Slack sends the browser back here: the state is checked, the code exchanged for the token."""
+                return await _installing(slack.app.oauth_flow.handle_callback, request)
 
     if teams is not None and teams_door:
         endpoint: TeamsEndpoint = teams
@@ -275,6 +291,22 @@ async def _slack_message(slack: Any, body: dict[str, Any], retry: str) -> Respon
     elif events.private(body):
         slack.background(events.answer_in_private(slack.client, body))
     return Response(status_code=200)
+
+
+async def _installing(step: Callable[[Any], Awaitable[Any]], request: Request) -> Response:
+    """One step of Slack's OAuth flow, answered as a page; the database or Slack failing is a page saying to try
+    again (503), never a traceback."""
+    from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    query = str(request.url.query)[:4096]
+    bolt = AsyncBoltRequest(body="", query=query, headers=dict(request.headers))
+    try:
+        return to_starlette_response(await step(bolt))
+    except Exception as exc:  # the state or installation store (the database), or Slack, failed midway
+        log.warning("a Slack install step failed: %s", type(exc).__name__)
+        page = "<html><body><h1>Slack could not be connected just now</h1><p>Please try again in a minute.</p>"
+        return Response(page, status_code=503, media_type="text/html; charset=utf-8")
 
 
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     slack_signing_secret: str = ""
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # installing to many workspaces (Slack's OAuth flow: /slack/install), instead of one SLACK_BOT_TOKEN
+    slack_client_id: str = Field(default="", max_length=40, pattern=r"^([0-9]+\.[0-9]+)?$")
+    slack_client_secret: SecretStr = SecretStr("")
     database_url: str = "sqlite:///improvebot.db"
     improve_intake_channel: str = ""
     improve_wins_channel: str = ""
@@ -194,7 +197,12 @@ class Settings(BaseSettings):
 
     @property
     def slack_configured(self) -> bool:
-        return bool(self.slack_bot_token)
+        return bool(self.slack_bot_token or self.slack_client_id)
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Installed through Slack's OAuth flow, each workspace with its own token (else: one SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id)
 
     @property
     def teams_configured(self) -> bool:
@@ -223,7 +231,9 @@ class Settings(BaseSettings):
     def require_slack(self, *, socket: bool, worker: bool = False) -> None:
         """Serving Slack needs these (a `worker`, which only sends, needs no way in); one clear line for the first
         one missing."""
-        needed = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.slack_oauth:
+            self._require_oauth(socket=socket)
+        needed = [] if self.slack_oauth else [("SLACK_BOT_TOKEN", self.slack_bot_token)]
         if socket and not worker:
             needed.append(("SLACK_APP_TOKEN", self.slack_app_token))
         elif not worker:
@@ -234,6 +244,19 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name} is not set; it is needed to serve Slack (see README, Configuration)")
         if socket and not worker and not self.slack_app_token.startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+    def _require_oauth(self, *, socket: bool) -> None:
+        if self.slack_bot_token:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use a bot token for one workspace, or the client "
+                "id and secret to install to many (see README, Installing to Slack)"
+            )
+        if not self.slack_client_secret.get_secret_value():
+            raise ConfigError("SLACK_CLIENT_SECRET is not set; it is needed to install to Slack workspaces (OAuth)")
+        if socket:
+            raise ConfigError(
+                "installing to many workspaces (SLACK_CLIENT_ID) needs the HTTP server: run without --socket"
+            )
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:

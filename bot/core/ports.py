@@ -22,6 +22,11 @@ BULK: ContextVar[bool] = ContextVar("improvebot_bulk", default=False)
 SENDABLE: ContextVar[Callable[[], bool]] = ContextVar("improvebot_sendable", default=lambda: True)
 
 
+# The platform's id of the workspace the work under way is for (a Slack team id): set where a request comes in and,
+# for each message, by delivery. A platform installed in many workspaces sends with that workspace's token.
+WORKSPACE: ContextVar[str] = ContextVar("improvebot_workspace", default="")
+
+
 @dataclass(frozen=True)
 class Posted:
     """Where a posted message lives: enough to edit it or reply under it later."""

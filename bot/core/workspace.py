@@ -125,3 +125,18 @@ def ensure_workspace(
         session.flush()
     assert row.id is not None
     return WorkspaceRef(id=row.id, platform=platform, external_id=external_id, settings=settings, sealer=sealer)
+
+
+def mark_installed(session: Session, platform: str, external_ids: list[str], *, installed: bool, now: datetime) -> int:
+    """The app was removed from these workspaces (`installed=False`: their data is erased `retention_days` later,
+    bot.rights.retention) or installed again (the clock stops). Returns how many workspaces changed."""
+    if not external_ids:
+        return 0
+    rows = select(Workspace).where(Workspace.platform == platform, col(Workspace.external_id).in_(external_ids))
+    changed = 0
+    for row in session.exec(rows).all():
+        if installed != (row.uninstalled_at is None):
+            row.uninstalled_at = None if installed else now
+            session.add(row)
+            changed += 1
+    return changed

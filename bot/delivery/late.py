@@ -11,10 +11,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.core.messages import Link, Message, Text, ThreadLink
-from bot.core.ports import ChatPort
+from bot.core.ports import ChatError, ChatPort
 from bot.core.registry import ChartImage, FileContent
 from storage import queries
-from storage.models import OutboxMessage, PostedMessage
+from storage.db import DOWN
+from storage.models import OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
@@ -30,6 +31,23 @@ class Late:
         self._chat = chat
         self._chart = chart
         self._file = file
+        self._teams: dict[int, str] = {}  # workspace id -> the platform's id of it (never changes)
+
+    async def workspace(self, workspace_id: int) -> str:
+        """The platform's id of the workspace (a Slack team): what a platform installed in many sends as."""
+        known = self._teams.get(workspace_id)
+        if known is None:
+
+            def read() -> str:
+                with Session(self._engine) as session:
+                    row = session.get(Workspace, workspace_id)
+                    return row.external_id if row is not None else ""
+
+            try:
+                known = self._teams[workspace_id] = await asyncio.to_thread(read)
+            except DOWN as exc:  # tried again by a later flush
+                raise ChatError(f"the workspace could not be read: {type(exc).__name__}") from exc
+        return known
 
     def posted(self, improvement_id: int | None, key: str) -> PostedMessage | None:
         if improvement_id is None:

@@ -28,7 +28,7 @@ from sqlmodel import Session
 from bot.core.clock import Clock, as_utc
 from bot.core.identity import Sealer
 from bot.core.messages import Message
-from bot.core.ports import BULK, SENDABLE, ChatError, ChatPort, Destination, Posted
+from bot.core.ports import BULK, SENDABLE, WORKSPACE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage, FileContent, HomePublisher
 from bot.core.workspace import WorkspaceSettings
 from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
@@ -294,6 +294,7 @@ class Delivery:
         return result
 
     async def _send(self, row: OutboxMessage) -> Posted | None:
+        WORKSPACE.set(await self._late.workspace(row.workspace_id))  # this task's own: sent as that workspace
         if row.unsure_since is not None and row.kind in FINDABLE:
             found = await self._find(row, row.unsure_since)
             if found is not None:

@@ -1,4 +1,4 @@
-"""What data rights register: the tick's retention job."""
+"""What data rights register: the tick's retention jobs."""
 
 from __future__ import annotations
 
@@ -8,3 +8,4 @@ from bot.rights import retention
 
 def register(registry: Registry) -> None:
     registry.tick(TickJob("old rows purged", retention.purge, repeat=True))
+    registry.tick(TickJob("removed workspaces erased", retention.erase_removed, repeat=True))

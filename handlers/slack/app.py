@@ -21,6 +21,7 @@ from bot.assembly import assemble
 from bot.core.clock import Clock
 from bot.core.config import Settings
 from bot.core.identity import sealer_of
+from bot.core.ports import WORKSPACE
 from bot.core.workspace import WorkspaceSettings, apply_settings
 from bot.service import ImproveService
 from bot.tick import Ticker
@@ -28,12 +29,14 @@ from handlers.logs import hold_bodies
 from handlers.pacing import Rate
 from handlers.slack import actions, commands, errors, events, home, render, shortcuts, views
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.install import Tokens, TokensUnavailable, oauth_settings, redirect_uri
 from handlers.slack.payload import team_of
 from handlers.slack.port import SlackChat, make_client, make_pacer, make_sender
-from storage.db import transaction
+from storage.db import DOWN, transaction
 
 log = logging.getLogger("improvebot.slack")
 OTHER_WORKSPACE = "Sorry, this Improve bot is set up for another Slack workspace."
+NOT_INSTALLED = "Improve is not installed in this workspace any more: ask an admin to add it again."
 
 
 @dataclass
@@ -47,6 +50,7 @@ class SlackBot:
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
     sender: AsyncWebClient | None = None  # delivery's own client (make_sender)
     directory: SlackDirectory | None = None
+    tokens: Tokens | None = None  # installed to many workspaces: each one's bot token (handlers.slack.install)
     _team: str | None = None
     _ask_after: float = 0.0
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -71,6 +75,25 @@ class SlackBot:
             self._team = team if isinstance(team, str) and team else None
         return self._team
 
+    @property
+    def installs(self) -> bool:
+        """Installed through Slack's OAuth flow in any number of workspaces (else: one token, one workspace)."""
+        return self.tokens is not None and not self.tokens.single
+
+    async def serves(self, team: str, enterprise: str) -> bool | None:
+        """Whether requests from `team` are served: the token's own workspace, or (installed to many) one where
+        the app is installed. None: cannot tell right now (Slack or the database did not answer)."""
+        if not self.installs:
+            ours = await self.team_id()
+            return None if ours is None else team == ours
+        assert self.tokens is not None
+        try:
+            await self.tokens.seen(team, enterprise)
+            return await self.tokens.bot(team) is not None
+        except (TokensUnavailable, *DOWN) as exc:
+            log.warning("could not read where the app is installed: %s", type(exc).__name__)
+            return None
+
     def refresh_settings(self) -> None:
         """Configuration wins: store the current settings with every Slack workspace before scheduled work runs."""
         with transaction(self.engine) as session:
@@ -82,6 +105,8 @@ class SlackBot:
         for client in (self.client, self.sender):
             if client is not None and client.session is None:
                 client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+        if self.installs:
+            return  # many workspaces: each is asked about when it writes
         self.background(self.team_id())  # in the background: serving starts at once even when Slack is slow
         if self.directory is not None:  # who the admins are, read before the first proposal waits for it
             self.background(self.directory.warm())
@@ -102,8 +127,11 @@ class SlackBot:
 
 def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode: bool = False) -> SlackBot:
     hold_bodies()
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    sender = make_sender(settings.slack_bot_token, settings.slack_api_url, settings.improve_send_timeout)
+    secret = settings.slack_client_secret.get_secret_value()
+    tokens = Tokens(engine, clock, token=settings.slack_bot_token, client_id=settings.slack_client_id,
+                    client_secret=secret, api_url=settings.slack_api_url)  # fmt: skip
+    client = make_client(tokens, settings.slack_api_url)
+    sender = make_sender(tokens, settings.slack_api_url, settings.improve_send_timeout)
     pacer = make_pacer(
         Rate(settings.improve_slack_posts_per_second, max(1.0, settings.improve_slack_posts_per_second)),
         Rate(settings.improve_slack_channel_posts_per_second, settings.improve_slack_channel_burst),
@@ -123,13 +151,22 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         sealer=sealer_of(settings),
         message_blocks=render.MAX_BLOCKS,
     )
+    oauth = (
+        oauth_settings(tokens, settings.slack_client_id, secret, redirect_uri(settings))
+        if settings.slack_oauth
+        else None
+    )
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret,
         request_verification_enabled=not socket_mode,
         logger=logging.getLogger("improvebot.bolt"),
         raise_error_for_unhandled_request=True,
+        oauth_settings=oauth,
+        installation_store_bot_only=True if oauth else None,
     )
+    if oauth is not None:  # app_uninstalled, tokens_revoked: the workspace's tokens are deleted at once
+        app.enable_token_revocation_listeners()
     for listeners in (commands, actions, views, home, shortcuts):
         listeners.register(app, core.service)
     events.register(app, core.service, workspace_settings.intake_channel)
@@ -137,7 +174,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
     bot = SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
                    workspace_settings=workspace_settings, engine=engine, verifier=verifier,
-                   sender=sender, directory=directory)  # fmt: skip
+                   sender=sender, directory=directory, tokens=tokens)  # fmt: skip
     if socket_mode:  # over HTTP the door in handlers/web.py does this before Bolt sees anything
         app.middleware(_one_workspace(bot))
     return bot
@@ -152,6 +189,7 @@ def _one_workspace(bot: SlackBot) -> Callable[..., Awaitable[BoltResponse | None
             return BoltResponse(status=503, body="")
         team = team_of(body)
         if team == ours:
+            WORKSPACE.set(team)
             await next()
             return None
         log.warning("refused a Slack request from another workspace (%r)", team[:20])
@@ -160,3 +198,8 @@ def _one_workspace(bot: SlackBot) -> Callable[..., Awaitable[BoltResponse | None
         return BoltResponse(status=200, body="")
 
     return one_workspace
+
+
+def refusal(bot: SlackBot) -> str:
+    """What a person whose workspace is not served is told."""
+    return NOT_INSTALLED if bot.installs else OTHER_WORKSPACE

@@ -13,7 +13,7 @@ from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.ports import ChatError
+from bot.core.ports import WORKSPACE, ChatError
 
 log = logging.getLogger("improvebot.slack")
 
@@ -26,7 +26,8 @@ def _retrieved(task: asyncio.Task[Any]) -> None:
 
 class SlackDirectory:
     """Approvers are user ids and user-group ids; with none configured, workspace admins and owners.
-    Answers are cached for a minute; any failure to ask Slack counts as 'no' (fail closed)."""
+    Answers are cached for a minute, per workspace (bot.core.ports.WORKSPACE: installed in many, each is asked
+    with its own token); any failure to ask Slack counts as 'no' (fail closed)."""
 
     TTL = 60.0
     MAX_CACHED = 10_000  # answers kept at most (people, groups): the least recently used go first
@@ -37,11 +38,13 @@ class SlackDirectory:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
         self._cache: TTLCache[str, Any] = TTLCache(maxsize=self.MAX_CACHED, ttl=self.TTL)
-        self._admins_list: list[str] | None = None
-        self._admins_at = 0.0
-        self._admins_task: asyncio.Task[list[str]] | None = None
+        self._admins_of: TTLCache[str, tuple[list[str], float]] = TTLCache(
+            maxsize=self.MAX_CACHED, ttl=self.ADMINS_TTL * 6
+        )
+        self._admins_tasks: dict[str, asyncio.Task[list[str]]] = {}
 
     async def _cached(self, key: str, method: str, **kwargs: Any) -> Any:
+        key = f"{WORKSPACE.get()}/{key}"
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -108,16 +111,19 @@ class SlackDirectory:
         the background while the last list still answers. A person submitting a form waits at most ADMINS_WAIT for
         the first read (Slack wants an answer within 3 s): past it, ChatError, and the read goes on for the next
         try."""
-        fresh = self._admins_list is not None and time.monotonic() - self._admins_at < self.ADMINS_TTL
-        if fresh and self._admins_list is not None:
-            return list(self._admins_list)
-        if self._admins_task is None or self._admins_task.done():
-            self._admins_task = asyncio.ensure_future(self._read_admins())
-            self._admins_task.add_done_callback(_retrieved)
-        if self._admins_list is not None:
-            return list(self._admins_list)  # stale while it is read again
+        team = WORKSPACE.get()
+        known, read_at = self._admins_of.get(team) or (None, 0.0)
+        if known is not None and time.monotonic() - read_at < self.ADMINS_TTL:
+            return list(known)
+        task = self._admins_tasks.get(team)
+        if task is None or task.done():
+            task = self._admins_tasks[team] = asyncio.ensure_future(self._read_admins(team))
+            task.add_done_callback(_retrieved)
+            task.add_done_callback(lambda done: self._admins_tasks.pop(team, None) if done is task else None)
+        if known is not None:
+            return list(known)  # stale while it is read again
         try:
-            return list(await asyncio.wait_for(asyncio.shield(self._admins_task), self.ADMINS_WAIT))
+            return list(await asyncio.wait_for(asyncio.shield(task), self.ADMINS_WAIT))
         except TimeoutError:
             raise ChatError("users.list: still reading the workspace's members") from None
 
@@ -126,7 +132,7 @@ class SlackDirectory:
         with contextlib.suppress(ChatError):
             await self.admins()
 
-    async def _read_admins(self) -> list[str]:
+    async def _read_admins(self, team: str) -> list[str]:
         admins: list[str] = []
         cursor = ""
         try:
@@ -145,7 +151,7 @@ class SlackDirectory:
         except (TimeoutError, SlackApiError, aiohttp.ClientError, OSError) as exc:
             log.warning("could not read the workspace's admins: %s", exc)
             raise ChatError(f"users.list: {exc}") from exc
-        self._admins_list, self._admins_at = admins, time.monotonic()
+        self._admins_of[team] = (admins, time.monotonic())
         return admins
 
     async def is_approver(self, user: str, approvers: list[str]) -> bool:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from slack_sdk.signature import SignatureVerifier
 
 from handlers.limits import strict_json
-from handlers.slack.payload import team_of
+from handlers.slack.payload import enterprise_of, team_of
 
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -184,6 +184,21 @@ class _HomeOpened(_Where):
     event_time: int | None = None
 
 
+class _RevokedEvent(_Shape):
+    type: Literal["app_uninstalled", "tokens_revoked"]
+    tokens: dict[str, list[Id]] | None = None
+    event_ts: Id | None = None
+
+
+class _Revoked(_Where):
+    """The app was removed from a workspace, or its tokens revoked (read by Bolt's built-in listeners)."""
+
+    type: Literal["event_callback"]
+    event: _RevokedEvent
+    event_id: Id | None = None
+    event_time: int | None = None
+
+
 class _Command(_Shape):
     """A slash command's form: strings by construction, so what matters is which keys it has (Bolt reads some
     of these names as structures) and that its ids are ids."""
@@ -226,6 +241,8 @@ class Verdict:
     team: str | None = None  # the workspace a payload handed on comes from ("" when it names none)
     command: bool = False  # a slash command: a refusal can be answered in words
     message: bool = False  # a message event: the route takes it itself (handlers.slack.events)
+    revoked: bool = False  # app_uninstalled, tokens_revoked: served although the workspace has no token any more
+    enterprise: str = ""  # the Enterprise Grid organisation the workspace belongs to, when it does
     challenge: str | None = None  # Slack's URL check: the answer is this, echoed
     body: dict[str, Any] | None = None  # what is handed on, as the door read it (Bolt does not read it again)
 
@@ -273,6 +290,9 @@ def inspect(raw: bytes, content_type: str) -> Verdict:
             return Verdict(200, f"an event envelope of type {_label(body['type'])}")
         if body["event"].get("type") == "app_home_opened":  # the App Home tab: its view is published (Bolt)
             return _shaped(_HomeOpened, body, "app_home_opened event", team=lambda: body.get("team_id"))
+        if body["event"].get("type") in ("app_uninstalled", "tokens_revoked"):
+            verdict = _shaped(_Revoked, body, "revocation event", team=lambda: body.get("team_id"))
+            return replace(verdict, revoked=True) if verdict.status == 0 else verdict
         if body["event"].get("type") != "message":
             return Verdict(200, f"an event of type {_label(body['event'].get('type'))}")
         verdict = _shaped(_MessageEvent, body, "message event", team=lambda: body.get("team_id"))
@@ -302,7 +322,7 @@ def _shaped(shape: type[_Shape], body: dict[str, Any], kind: str, *, team: Calla
         where = ".".join(str(part) for part in exc.errors()[0]["loc"])[:80]
         return Verdict(400, f"a malformed {kind} ({where})")
     found = team()
-    return Verdict(0, team=found if isinstance(found, str) else "", body=body)
+    return Verdict(0, team=found if isinstance(found, str) else "", body=body, enterprise=enterprise_of(body))
 
 
 def _label(value: object) -> str:

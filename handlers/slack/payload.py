@@ -20,3 +20,13 @@ def dig(body: Any, *path: str | int) -> str:
 
 def team_of(body: Any) -> str:
     return dig(body, "team", "id") or dig(body, "user", "team_id") or dig(body, "team_id")
+
+
+def enterprise_of(body: Any) -> str:
+    """The Enterprise Grid organisation a payload comes from ("" outside one)."""
+    return (
+        dig(body, "enterprise", "id")
+        or dig(body, "enterprise_id")
+        or dig(body, "team", "enterprise_id")
+        or dig(body, "authorizations", 0, "enterprise_id")
+    )

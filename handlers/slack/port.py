@@ -19,9 +19,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.messages import Message
-from bot.core.ports import ChatError, Destination, Posted
+from bot.core.ports import WORKSPACE, ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.slack import render
+from handlers.slack.install import NotInstalled, TeamClient, Tokens
 
 log = logging.getLogger("improvebot.slack")
 
@@ -67,10 +68,11 @@ CANNOT_LOOK = ("missing_scope", "not_in_channel", "channel_not_found", "thread_n
 
 
 def make_pacer(workspace: Rate, channel: Rate) -> Pacer:
-    """chat.postMessage: one bucket per channel and one for the workspace; other methods: their tier."""
+    """chat.postMessage: one bucket per channel and one per workspace; other methods: their tier, per workspace
+    (a key ends in "@" and the workspace's id)."""
 
     def rate_of(key: str) -> Rate | None:
-        kind, _, name = key.partition(":")
+        kind, _, name = key.rpartition("@")[0].partition(":")
         if kind == "workspace":
             return workspace
         if kind == "channel":
@@ -80,11 +82,18 @@ def make_pacer(workspace: Rate, channel: Rate) -> Pacer:
     return Pacer(rate_of)
 
 
-def make_client(token: str, base_url: str) -> AsyncWebClient:
+def _client(tokens: str | Tokens, **kwargs: Any) -> AsyncWebClient:
+    """One workspace's token, or (installed to many) the token of the workspace each call is for."""
+    if isinstance(tokens, Tokens) and not tokens.single:
+        return TeamClient(tokens, **kwargs)
+    return AsyncWebClient(token=tokens if isinstance(tokens, str) else tokens.single, **kwargs)
+
+
+def make_client(tokens: str | Tokens, base_url: str) -> AsyncWebClient:
     """The Web API client for answering people: retries 429s (honouring Retry-After), 5xx and dropped
     connections a couple of times. (Delivery uses make_sender: it must never resend blindly.)"""
-    return AsyncWebClient(
-        token=token,
+    return _client(
+        tokens,
         base_url=base_url,
         timeout=10,
         retry_handlers=[
@@ -95,10 +104,10 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
-def make_sender(token: str, base_url: str, timeout: float) -> AsyncWebClient:
+def make_sender(tokens: str | Tokens, base_url: str, timeout: float) -> AsyncWebClient:
     """The Web API client delivery sends with: no retries of its own (a post retried after its answer was lost
     can post twice; delivery looks first, see SlackChat.find), and a timeout long enough for a slow Slack."""
-    return AsyncWebClient(token=token, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=[])
+    return _client(tokens, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=[])
 
 
 def _retry_after(response: Any) -> float:
@@ -137,6 +146,8 @@ class SlackChat:
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # sent, and then the answer was lost
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}", unknown=True) from exc
+        except NotInstalled as exc:  # removed from the workspace: nothing for it can go any more
+            raise ChatError(f"{method}: {exc}", retryable=False) from exc
         except SlackClientError as exc:
             raise ChatError(f"{method}: {type(exc).__name__}: {exc}") from exc
 
@@ -144,7 +155,8 @@ class SlackChat:
         """`call()` once its buckets allow; a 429 holds `bucket` (the channel's, or the method's) for its
         Retry-After and the call goes again, a few times, before it counts as failed."""
         posting = method == "chat.postMessage"
-        keys = (bucket, "workspace") if posting else (bucket,)
+        team = WORKSPACE.get()
+        keys = (f"{bucket}@{team}", f"workspace:@{team}") if posting else (f"{bucket}@{team}",)
         # paced under the workspace limit, a 429 on a post is the channel's: the workspace gets the send back
         return await self._pacer.send(
             method, keys, lambda: self._guarded(method, call()), retries=RATE_LIMIT_RETRIES, refund=posting
@@ -249,13 +261,14 @@ class SlackChat:
 
     async def _dm_channel(self, user: str) -> str:
         """The id of the bot's direct-message conversation with `user` (D…), opened once and remembered."""
-        channel = self._dms.get(user) or ""
+        where = f"{WORKSPACE.get()}/{user}"  # one person of an organisation has a conversation in each workspace
+        channel = self._dms.get(where) or ""
         if not channel:
             opened = await self._call("conversations.open", users=user)
             channel = str((opened.get("channel") or {}).get("id") or "")
             if not channel:
                 raise ChatError("conversations.open: an answer without the conversation's id")
-            self._dms[user] = channel
+            self._dms[where] = channel
         return channel
 
     async def send_file(self, user: str, filename: str, title: str, content: bytes) -> None:

@@ -3,6 +3,7 @@ SQLModel.metadata when this package is imported, as Alembic and create_all need)
 
 from storage.models.base import UTCDateTime
 from storage.models.delivery import HealthCheck, OutboxMessage, PostedMessage, ProcessedEvent, TeamsReference
+from storage.models.installs import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, SlackTeam
 from storage.models.views import ChartImage, Download, HomeView
 from storage.models.work import (
     AuditEntry,
@@ -19,6 +20,9 @@ from storage.models.work import (
 )
 
 __all__ = [
+    "SLACK_BOTS",
+    "SLACK_INSTALLATIONS",
+    "SLACK_OAUTH_STATES",
     "AuditEntry",
     "ChartImage",
     "Checkin",
@@ -35,6 +39,7 @@ __all__ = [
     "ProcessedEvent",
     "Reading",
     "Reminder",
+    "SlackTeam",
     "TeamsReference",
     "UTCDateTime",
     "Why",

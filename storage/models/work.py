@@ -21,6 +21,7 @@ class Workspace(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_number: int = 0  # per-workspace improvement numbering: #1, #2 …
     settings_saved_at: datetime | None = when(nullable=True)  # saved in chat: the environment no longer applies
+    uninstalled_at: datetime | None = when(nullable=True)  # the app was removed: erased after retention_days
     created_at: datetime = when()
 
 

@@ -68,3 +68,12 @@ def test_the_message_shortcut_is_declared_under_the_callback_id_the_bot_listens_
         CALLBACK_ID,
         "Report a broken process",
     )
+
+
+def test_installing_asks_for_exactly_the_manifests_scopes_and_hears_the_app_removed() -> None:
+    from handlers.slack.install import BOT_SCOPES
+
+    app = manifest()
+    assert list(BOT_SCOPES) == app["oauth_config"]["scopes"]["bot"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(app["settings"]["event_subscriptions"]["bot_events"])
+    assert [url.rsplit("/", 2)[-2:] for url in app["oauth_config"]["redirect_urls"]] == [["slack", "oauth_redirect"]]

@@ -35,6 +35,7 @@ class Call:
     method: str
     params: dict[str, Any]
     response: dict[str, Any] = field(default_factory=dict)
+    team: str = ""  # the workspace whose token made the call
 
     @property
     def ts(self) -> str:
@@ -117,6 +118,9 @@ class SlackApiStub:
     rate_limit: RateLimit | None = None  # None: no rate limits (unless told to fail with `fail`)
     rate_limited: list[Call] = field(default_factory=list)  # calls answered 429 by `rate_limit`
     now: Callable[[], float] = time.time  # Slack's clock, for message ts (tests hand in their fake clock's)
+    tokens: dict[str, str] = field(default_factory=dict)  # bot token -> its workspace (BOT_TOKEN: `team_id`)
+    # methods answered elsewhere (tests/support/slack_oauth.py): (params, headers) -> answer, no bot token needed
+    extra: dict[str, Callable[[dict[str, Any], dict[str, str]], dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -282,17 +286,17 @@ class SlackApiStub:
             failure = next((f for f in queue if f.channel in (None, target)), None)
             if failure is not None:
                 queue.remove(failure)
-            token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-            if failure is None and auth != f"Bearer {token}":
+            team = self._team_of(method, auth.removeprefix("Bearer "))
+            if failure is None and team is None:
                 failure = Failure(error="invalid_auth")
             if failure is None and self.rate_limit is not None:
                 retry_after = self._throttle(method, params)
                 if retry_after is not None:
                     failure = Failure(status=429, retry_after=retry_after)
         if failure is None or failure.accepted:
-            answer = self._answer(method, params)
+            answer = self.extra[method](params, headers) if method in self.extra else self._answer(method, params, team)
             with self._lock:
-                self.calls.append(Call(method, params, answer))
+                self.calls.append(Call(method, params, answer, team or ""))
             if failure is not None:
                 return 200, answer, {"X-Stub-After": "drop" if failure.accepted == "drop" else str(failure.delay)}
             return 200, answer, {}
@@ -305,9 +309,19 @@ class SlackApiStub:
             return failure.status, {"ok": False, "error": failure.error or "internal_error"}, extra
         return failure.status, {"ok": False, "error": failure.error or "unknown_error"}, extra
 
-    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _team_of(self, method: str, token: str) -> str | None:
+        """The workspace a call is made for: its token's (None: a token Slack does not know, or revoked)."""
+        if method in self.extra:
+            return ""
+        if method == "apps.connections.open":
+            return self.team_id if token == APP_TOKEN else None
+        if token in self.tokens:
+            return self.tokens[token]
+        return self.team_id if token == BOT_TOKEN and not self.tokens else None
+
+    def _answer(self, method: str, params: dict[str, Any], team: str | None = None) -> dict[str, Any]:
         answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "auth.test": lambda p: {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": self.team_id,
+            "auth.test": lambda p: {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": team or self.team_id,
                                     "team": "Acme", "url": "https://acme.slack.com/"},
             "chat.postMessage": self._post,
             "apps.connections.open": lambda p: {"ok": True, "url": self.socket_url},

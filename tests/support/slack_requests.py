@@ -104,8 +104,10 @@ def home_action(action_id: str, value: str, user: str, *, view: dict[str, Any], 
     return form({"payload": json.dumps(payload)})
 
 
-def view_submission(view: dict[str, Any], state: dict[str, Any], user: str, *, team: str = TEAM) -> tuple[bytes, str]:
-    """Submit a modal the bot opened (`view` as sent to views.open) with `state.values`."""
+def view_submission(view: dict[str, Any], state: dict[str, Any], user: str, *, team: str = TEAM,
+                    enterprise: str = "") -> tuple[bytes, str]:  # fmt: skip
+    """Submit a modal the bot opened (`view` as sent to views.open) with `state.values` (in a workspace of the
+    Enterprise Grid organisation `enterprise`, where the app is installed org-wide, when given)."""
     payload = {
         "type": "view_submission",
         "team": {"id": team, "domain": "acme"},
@@ -120,6 +122,8 @@ def view_submission(view: dict[str, Any], state: dict[str, Any], user: str, *, t
         },
         "response_urls": [],
     }  # fmt: skip
+    if enterprise:
+        payload |= {"enterprise": {"id": enterprise}, "is_enterprise_install": True}
     return form({"payload": json.dumps(payload)})
 
 
@@ -147,7 +151,7 @@ def message_changed(text: str, user: str, *, channel: str, thread_ts: str, ts: s
              "event_ts": now, "message": message,
              "previous_message": {"type": "message", "user": user, "text": "(before)", "ts": ts,
                                   "thread_ts": thread_ts}}  # fmt: skip
-    return _event_body(event, event_id, team)
+    return event_body(event, event_id, team)
 
 
 def message_deleted(user: str, *, channel: str, thread_ts: str, ts: str, event_id: str,
@@ -157,10 +161,10 @@ def message_deleted(user: str, *, channel: str, thread_ts: str, ts: str, event_i
              "event_ts": now, "deleted_ts": ts,
              "previous_message": {"type": "message", "user": user, "text": "(gone)", "ts": ts,
                                   "thread_ts": thread_ts}}  # fmt: skip
-    return _event_body(event, event_id, team)
+    return event_body(event, event_id, team)
 
 
-def _event_body(event: dict[str, Any], event_id: str, team: str) -> tuple[bytes, str]:
+def event_body(event: dict[str, Any], event_id: str, team: str) -> tuple[bytes, str]:
     body = {"token": "legacy", "team_id": team, "api_app_id": "A0001", "event": event, "type": "event_callback",
             "event_id": event_id, "event_time": int(time.time()),
             "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}]}  # fmt: skip
