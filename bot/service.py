@@ -118,6 +118,10 @@ class ImproveService:
         self._workspaces[external_id] = ref
         return ref
 
+    def forget_workspace(self, external_id: str) -> None:
+        """Its settings changed outside a form (a new organisation's first admin): read again at its next use."""
+        self._workspaces.pop(external_id, None)
+
     def _ensure_workspace(self, external_id: str) -> WorkspaceRef:
         settings = self._settings_for(external_id)
         for attempt in range(2):

@@ -125,10 +125,17 @@ class Settings(BaseSettings):
     @field_validator("teams_client_id", "teams_tenant_id")
     @classmethod
     def _guid(cls, value: str) -> str:
-        value = value.strip()
-        if value and not _AAD_ID.match(value):
-            raise ValueError(f"{value!r} is not a GUID (copy it from the Azure Bot / Entra ID overview)")
-        return value.lower()
+        """A GUID (the tenant: one or more, comma-separated: the organisations served)."""
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            if not _AAD_ID.match(part):
+                raise ValueError(f"{part!r} is not a GUID (copy it from the Azure Bot / Entra ID overview)")
+        return ",".join(parts).lower()
+
+    @property
+    def teams_tenants(self) -> list[str]:
+        """The Microsoft 365 organisations served (an allow-list); empty: every one the app is installed in."""
+        return [part for part in self.teams_tenant_id.split(",") if part]
 
     @field_validator("teams_intake_channel", "teams_wins_channel")
     @classmethod
@@ -214,11 +221,11 @@ class Settings(BaseSettings):
         needed = [("TEAMS_CLIENT_ID", self.teams_client_id)]
         if not self.teams_dev_no_auth:
             needed.append(("TEAMS_CLIENT_SECRET", self.teams_client_secret))
-        needed += [
-            ("TEAMS_TENANT_ID", self.teams_tenant_id),
-            ("TEAMS_INTAKE_CHANNEL", self.teams_intake_channel),
-            ("TEAMS_APPROVERS", ",".join(self.teams_approvers)),  # Teams has no admin fallback
-        ]
+        if self.teams_tenant_id:  # the first organisation named is served as configured from its first day
+            needed += [
+                ("TEAMS_INTAKE_CHANNEL", self.teams_intake_channel),
+                ("TEAMS_APPROVERS", ",".join(self.teams_approvers)),  # Teams has no admin fallback
+            ]
         for name, value in needed:
             if not value:
                 raise ConfigError(f"{name} is not set; it is needed to serve Teams (see README, Microsoft Teams)")

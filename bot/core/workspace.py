@@ -86,12 +86,14 @@ class WorkspaceRef:
         return self.settings.anonymous_reports and self.sealer is not None
 
 
-def apply_settings(session: Session, platform: str, settings: WorkspaceSettings) -> int:
-    """Store the configured settings with every workspace of the platform that never saved its own in chat
-    (`/improve settings`): the environment gives the defaults; saved settings are the workspace's. Returns how
-    many changed."""
+def apply_settings(session: Session, platform: str, settings: WorkspaceSettings, *, only: str | None = None) -> int:
+    """Store the configured settings with every workspace of the platform (`only`: with that one) that never saved
+    its own in chat (`/improve settings`): the environment gives the defaults; saved settings are the workspace's.
+    Returns how many changed."""
     changed = 0
     rows = select(Workspace).where(Workspace.platform == platform, col(Workspace.settings_saved_at).is_(None))
+    if only is not None:
+        rows = rows.where(Workspace.external_id == only)
     for row in session.exec(rows).all():
         if row.settings != settings.to_json():
             row.settings = settings.to_json()
@@ -140,3 +142,20 @@ def mark_installed(session: Session, platform: str, external_ids: list[str], *, 
             session.add(row)
             changed += 1
     return changed
+
+
+def first_admin(session: Session, platform: str, external_id: str, user: str, now: datetime) -> bool:
+    """A workspace nobody may administer yet (no approvers, no fallback approvers, never saved: a new Teams
+    organisation) gets the person who installed the app as its admin, its settings then its own. True if so."""
+    row = session.exec(
+        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    ).first()
+    if row is None or row.settings_saved_at is not None or not user:
+        return False
+    settings = WorkspaceSettings.from_json(row.settings)
+    if settings.approvers or settings.fallback_approvers:
+        return False
+    row.settings = {**settings.to_json(), "fallback_approvers": [user]}
+    row.settings_saved_at = now
+    session.add(row)
+    return True

@@ -33,6 +33,11 @@ def source_of(context: dict[str, str]) -> tuple[str | None, str | None]:
     return (raised if USER_ID.fullmatch(raised) else None), (link if _LINK.fullmatch(link) else None)
 
 
+NO_INTAKE = (
+    "Reports have no channel here yet: an admin first picks the intake channel in the settings (improve settings)."
+)
+
+
 def submit_report(
     session: Session,
     ws: WorkspaceRef,
@@ -43,6 +48,8 @@ def submit_report(
 ) -> Improvement:
     """Save the report (numbered per workspace), then queue its card and the first why in its thread. `context`:
     the form's (a report made from a message names its author and link there)."""
+    if not ws.settings.intake_channel:  # a new organisation whose admin has not picked its channels yet
+        raise Refused(f"{NO_INTAKE}\nWhat you wrote, to send again then: {str(values.get('problem') or '')[:1000]}")
     raised_by, source_link = source_of(context or {})
     anonymous = bool(values.get("anonymous")) and ws.anonymity
     improvement = Improvement(

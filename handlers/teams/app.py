@@ -29,6 +29,7 @@ from handlers.pacing import Rate
 from handlers.teams import edge, listeners, render
 from handlers.teams.port import TeamsChat, TeamsDirectory, make_pacer
 from handlers.teams.references import References
+from handlers.teams.tenants import Tenants
 from storage.db import transaction
 
 log = logging.getLogger("improvebot.teams")
@@ -77,6 +78,7 @@ class TeamsBot:
     engine: Engine
     tokens: edge.Tokens | None  # None only with TEAMS_DEV_NO_AUTH
     _ready: bool = False
+    primary: str = ""  # the organisation the configuration's channels and approvers are for ("" for none)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -94,8 +96,10 @@ class TeamsBot:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def refresh_settings(self) -> None:
-        with transaction(self.engine) as session:
-            apply_settings(session, "teams", self.workspace_settings)
+        """The configuration is the first named organisation's (until it saves its own); no other's."""
+        if self.primary:
+            with transaction(self.engine) as session:
+                apply_settings(session, "teams", self.workspace_settings, only=self.primary)
 
     def background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Slow work after an invoke has been answered (Teams waits about 15 s for the answer)."""
@@ -133,7 +137,8 @@ def build_teams(
     cloud = with_overrides(PUBLIC, openid_metadata_url=settings.teams_openid_url or None)
     options: dict[str, Any] = {  # every option explicit: the SDK would otherwise read its own variables
         "client_id": client_id,
-        "tenant_id": settings.teams_tenant_id or "botframework.com",
+        # an app registered in one organisation gets its tokens there; a multi-tenant one from Bot Framework's
+        "tenant_id": settings.teams_tenants[0] if len(settings.teams_tenants) == 1 else "botframework.com",
         "http_server_adapter": ExternalRoutes(),
         "service_url": settings.teams_service_url,
         "cloud": cloud,
@@ -166,6 +171,7 @@ def build_teams(
                      pacer=pacer, timeout=settings.improve_send_timeout, engine=engine,
                      public_url=settings.improve_public_url)  # fmt: skip
     ws_settings = workspace_settings(settings)
+    tenants = Tenants(engine, settings.teams_tenants, ws_settings)
     core = assemble(
         engine=engine,
         clock=clock,
@@ -173,7 +179,7 @@ def build_teams(
         db_timeout=settings.improve_db_timeout,
         chat=chat,
         directory=TeamsDirectory(refs),
-        settings_for=lambda _tenant: ws_settings,
+        settings_for=tenants.settings_for,
         sealer=sealer_of(settings),
         command=render.COMMAND_WORD,
         concurrency=settings.improve_delivery_concurrency,
@@ -181,7 +187,7 @@ def build_teams(
     )
     tokens = None if no_auth else edge.Tokens(client_id, cloud)
     bot = TeamsBot(app=app, service=core.service, ticker=core.ticker, workspace_settings=ws_settings,
-                   engine=engine, tokens=tokens)  # fmt: skip
-    listeners.register(app, core.service, chat, refs, bot.background, tenant=settings.teams_tenant_id,
+                   engine=engine, tokens=tokens, primary=tenants.primary)  # fmt: skip
+    listeners.register(app, core.service, chat, refs, bot.background, tenants=tenants,
                        intake_channel=settings.teams_intake_channel)  # fmt: skip
     return bot

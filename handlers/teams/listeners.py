@@ -17,14 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from bot.core.commands import Misspelled, Typed, misspelled_text, recognize
 from bot.core.messages import Message, Paragraph, spans
 from bot.core.outcomes import NOT_RECORDED, NOT_SAVED, SORRY, UNAVAILABLE, FormErrors, Notice, OpenForm, Outcome, Show
-from bot.core.ports import ChatError
+from bot.core.ports import WORKSPACE, ChatError
 from bot.improvements.forms import SHARED
 from bot.improvements.report import RAISED_BY, SOURCE_LINK
 from bot.insights import home_views
 from bot.service import ImproveService
 from handlers.teams import render
 from handlers.teams.port import TeamsChat, card_activity
-from handlers.teams.references import References
+from handlers.teams.references import References, seen_in
+from handlers.teams.tenants import Tenants
 from storage.db import DOWN, Unavailable
 
 log = logging.getLogger("improvebot.teams")
@@ -32,30 +33,8 @@ GREETING = "Hi! I'm Improve. Whoever sees a broken process is the best person to
 FORM_SENT = "I've sent you the form in our 1:1 chat."
 FORM_BELOW = "The form is below, as a new message."
 HOME_SENT = "Your home is yours alone: I've sent it to our 1:1 chat."
-
-
-def seen_in(activity: dict[str, Any]) -> dict[str, Any]:
-    """What an activity tells us about where it came from (for proactive messages later)."""
-    channel_data = activity.get("channelData") or {}
-    conversation = activity.get("conversation") or {}
-    sender = activity.get("from") or {}
-    timezone = next((e.get("timezone") for e in activity.get("entities") or [] if e.get("type") == "clientInfo"), None)
-    personal = conversation.get("conversationType") == "personal"
-    channel = (channel_data.get("channel") or {}).get("id")
-    return {
-        "service_url": activity.get("serviceUrl", ""),
-        "tenant_id": conversation.get("tenantId") or (channel_data.get("tenant") or {}).get("id") or "",
-        "bot_id": (activity.get("recipient") or {}).get("id"),
-        "team_id": (channel_data.get("team") or {}).get("id"),
-        "channel": channel,
-        "user": {
-            "aad": (sender.get("aadObjectId") or "").lower(),
-            "user_id": sender.get("id"),
-            "name": (sender.get("name") or "")[:200] or None,  # what the database keeps
-            "timezone": timezone if isinstance(timezone, str) and len(timezone) <= 64 else None,
-            "personal_conversation": conversation.get("id") if personal else None,
-        },
-    }
+FIRST_ADMIN = (" You added me first here, so you are this organization's Improve admin: pick its channels and "
+               "approvers with **improve settings**.")  # fmt: skip
 
 
 def _dump(ctx: ActivityContext[Any]) -> dict[str, Any]:
@@ -113,17 +92,18 @@ def register(
     refs: References,
     background: Callable[[Any], None],
     *,
-    tenant: str,
+    tenants: Tenants,
     intake_channel: str,
 ) -> None:
-    """`tenant`: the one Azure AD tenant this bot serves; activities from any other are turned away unrecorded.
-    `intake_channel`: where the improvements' threads are."""
+    """`tenants`: the organisations this bot serves (activities from any other are turned away unrecorded), each
+    its own workspace. `intake_channel`: where the improvements' threads are."""
 
     async def remember(activity: dict[str, Any]) -> tuple[str, str]:
         seen = seen_in(activity)
-        user = seen["user"]["aad"]
-        if seen["tenant_id"].lower() != tenant.lower():
+        user, tenant = seen["user"]["aad"], seen["tenant_id"].lower()
+        if not tenants.serves(tenant):
             return "", user
+        WORKSPACE.set(tenant)  # the rest of this activity's work is this organisation's
         if seen["service_url"]:
             try:
                 ws = await service.workspace(tenant)
@@ -393,8 +373,17 @@ def register(
         if not tenant:
             await ctx.send(OTHER_TENANT)
             return
+        admin = await asyncio.to_thread(tenants.installed, tenant, user, service.clock.now())
+        service.forget_workspace(tenant)
         outcome = await service.command(tenant, user, "help", {})
         if isinstance(outcome, Show):
-            greeting = Paragraph(spans=spans(GREETING))
+            greeting = Paragraph(spans=spans(GREETING + (FIRST_ADMIN if admin else "")))
             outcome = Show(Message(summary=GREETING, blocks=[greeting, *outcome.message.blocks]))
         await _answer(ctx, outcome)
+
+    @app.on_install_remove
+    async def on_uninstall(ctx: ActivityContext[Any]) -> None:
+        activity = _dump(ctx)
+        tenant = seen_in(activity)["tenant_id"].lower()
+        if tenants.serves(tenant):
+            await asyncio.to_thread(tenants.removed, tenant, activity, service.clock.now())

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from bot.core.clock import Clock
 from bot.core.identity import stand_in
 from bot.core.messages import Bold, Link, Mention, Message, Paragraph, Text, spans
-from bot.core.ports import ChatError, Destination, Posted
+from bot.core.ports import WORKSPACE, ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
@@ -119,7 +119,7 @@ class TeamsChat:
         ref = await asyncio.to_thread(self._refs.find, "user", user)
         if ref is not None and ref.user_id and ref.name:
             return ref
-        tenant = await asyncio.to_thread(self._refs.any_tenant)
+        tenant = await asyncio.to_thread(self._refs.tenant, WORKSPACE.get())
         if tenant is None:
             return ref
         api = self._app.api.clone(service_url=tenant.service_url)
@@ -154,7 +154,7 @@ class TeamsChat:
     async def _service_url(self, conversation: str) -> str:
         channel = conversation.split(";")[0]
         ref = await asyncio.to_thread(self._refs.find, "channel", channel) or await asyncio.to_thread(
-            self._refs.any_tenant
+            self._refs.tenant, WORKSPACE.get()
         )
         return ref.service_url if ref else self._default_service_url
 
@@ -236,7 +236,7 @@ class TeamsChat:
 
     async def permalink(self, channel: str, ref: str) -> str | None:
         """A Teams deep link to the channel message (the card) its reply chain hangs under."""
-        tenant = await asyncio.to_thread(self._refs.any_tenant)
+        tenant = await asyncio.to_thread(self._refs.tenant, WORKSPACE.get())
         query = urlencode({"tenantId": tenant.key, "parentMessageId": ref} if tenant else {"parentMessageId": ref})
         return f"https://teams.microsoft.com/l/message/{quote(channel.split(';')[0], safe='')}/{quote(ref)}?{query}"
 
@@ -247,7 +247,7 @@ class TeamsChat:
             raise ChatError("dm: the person is not known in the team yet", retryable=True)  # nobody named
         if ref.conversation_id:
             return ref.conversation_id
-        tenant = await asyncio.to_thread(self._refs.any_tenant)
+        tenant = await asyncio.to_thread(self._refs.tenant, WORKSPACE.get())
         params = CreateConversationParams.model_validate({
             "isGroup": False,
             "bot": {"id": tenant.bot_id if tenant and tenant.bot_id else f"28:{self._app.id}"},

@@ -13,6 +13,30 @@ from storage.db import transaction
 from storage.models import TeamsReference
 
 
+def seen_in(activity: dict[str, Any]) -> dict[str, Any]:
+    """What an activity tells us about where it came from (for proactive messages later)."""
+    channel_data = activity.get("channelData") or {}
+    conversation = activity.get("conversation") or {}
+    sender = activity.get("from") or {}
+    timezone = next((e.get("timezone") for e in activity.get("entities") or [] if e.get("type") == "clientInfo"), None)
+    personal = conversation.get("conversationType") == "personal"
+    channel = (channel_data.get("channel") or {}).get("id")
+    return {
+        "service_url": activity.get("serviceUrl", ""),
+        "tenant_id": conversation.get("tenantId") or (channel_data.get("tenant") or {}).get("id") or "",
+        "bot_id": (activity.get("recipient") or {}).get("id"),
+        "team_id": (channel_data.get("team") or {}).get("id"),
+        "channel": channel,
+        "user": {
+            "aad": (sender.get("aadObjectId") or "").lower(),
+            "user_id": sender.get("id"),
+            "name": (sender.get("name") or "")[:200] or None,  # what the database keeps
+            "timezone": timezone if isinstance(timezone, str) and len(timezone) <= 64 else None,
+            "personal_conversation": conversation.get("id") if personal else None,
+        },
+    }
+
+
 def _upsert(session: Session, workspace_id: int, kind: str, key: str, now: datetime, **fields: Any) -> None:
     row = session.exec(
         select(TeamsReference).where(
@@ -56,6 +80,10 @@ class References:
                 .where(TeamsReference.kind == kind, TeamsReference.key == key)
                 .order_by(col(TeamsReference.updated_at).desc())
             ).first()
+
+    def tenant(self, key: str) -> TeamsReference | None:
+        """Where the organisation `key` is reached (any organisation's when `key` is "": one served alone)."""
+        return self.find("tenant", key) if key else self.any_tenant()
 
     def any_tenant(self) -> TeamsReference | None:
         with Session(self._engine) as session:

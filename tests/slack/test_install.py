@@ -30,8 +30,9 @@ from tests.support.slack_oauth import CLIENT_ID, CLIENT_SECRET, SlackOAuth
 from tests.support.world import REPORT_DEFAULTS, SlackWorld
 
 TEAM_A, TEAM_B = "T0ACME", "T0BETA"
-PROBLEMS = iter(["Leads arrive twice in the CRM", "Campaign briefs wait a week for legal", "Quotes need three signatures",
-                 "Webinar lists are copied by hand", "Renewals are noticed too late"] * 5)  # fmt: skip
+PROBLEMS = iter(["Leads arrive twice in the CRM", "Campaign briefs wait a week for legal",
+                 "Quotes need three signatures", "Webinar lists are copied by hand",
+                 "Renewals are noticed too late"] * 5)  # fmt: skip
 
 
 @pytest.fixture
@@ -117,7 +118,8 @@ async def test_a_forged_reused_or_missing_state_or_code_installs_nothing(install
     cookie = {"Cookie": f"slack-app-oauth-state={state}"}
 
     no_cookie = await installs.http.get("/slack/oauth_redirect", params={"code": oauth.consent(TEAM_A), "state": state})
-    forged = await installs.http.get("/slack/oauth_redirect", params={"code": oauth.consent(TEAM_A), "state": "made-up"},
+    forged = await installs.http.get("/slack/oauth_redirect",
+                                     params={"code": oauth.consent(TEAM_A), "state": "made-up"},
                                      headers={"Cookie": "slack-app-oauth-state=made-up"})  # fmt: skip
     bad_code = await installs.http.get("/slack/oauth_redirect", params={"code": "code-never-given", "state": state},
                                        headers=cookie)  # fmt: skip
@@ -208,7 +210,7 @@ async def test_removing_the_app_deletes_its_tokens_and_erases_its_data_after_ret
     assert columns_holding(db, f"({TEAM_A})") == []  # its report's text is nowhere
 
 
-async def test_a_revoked_bot_token_counts_as_removed_and_installing_again_stops_the_clock(installs, slack_api, db) -> None:
+async def test_a_revoked_bot_token_is_the_app_removed_and_installing_again_stops_the_clock(installs, slack_api, db):
     oauth = SlackOAuth(slack_api)
     await _install(installs, oauth, TEAM_A)
     await _report(installs, TEAM_A)

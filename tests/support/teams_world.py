@@ -170,10 +170,10 @@ class TeamsWorld:
         return await self.execute(person, verb, find_action(call, verb)["data"], conversation, **kw)
 
     async def submit(self, person: Person, form_call: ConnectorCall | dict[str, Any], answers: dict[str, Any],
-                     conversation: dict[str, Any]) -> httpx.Response:  # fmt: skip
+                     conversation: dict[str, Any], **kw: Any) -> httpx.Response:  # fmt: skip
         card = form_call.cards[-1] if isinstance(form_call, ConnectorCall) else form_call
         submit = card["actions"][0]
-        return await self.execute(person, submit["verb"], {**submit["data"], **answers}, conversation)
+        return await self.execute(person, submit["verb"], {**submit["data"], **answers}, conversation, **kw)
 
     async def install(self, person: Person) -> httpx.Response:
         conversation = {"id": TEAM, "conversationType": "channel", "isGroup": True}
