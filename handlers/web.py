@@ -22,7 +22,7 @@ from bot.tick import Ticker
 from handlers.limits import BodyLimit, strict_json
 from handlers.metrics import Metrics, Timed
 from storage import chart_images, downloads
-from storage.db import MIGRATIONS_PENDING, Health, Unavailable
+from storage.db import DOWN, MIGRATIONS_PENDING, Health, Unavailable
 
 log = logging.getLogger("improvebot.web")
 LAST_SLACK_RETRY = "3"  # X-Slack-Retry-Num: Slack sends an event three more times at most
@@ -228,8 +228,8 @@ def create_web_app(
             if verdict.status or verdict.body is None:
                 log.warning("refused a Slack request (%s): %s", verdict.status or 400, verdict.reason)
                 return JSONResponse({"error": "invalid request"}, status_code=verdict.status or 400)
-            if verdict.revoked and not slack.installs:
-                return Response(status_code=200)  # one configured token: its operator decides, not the event
+            if verdict.revoked:  # the app was removed: with one configured token, its operator decides
+                return await _slack_revoked(slack, verdict.body) if slack.installs else Response(status_code=200)
             if verdict.team is not None and not verdict.revoked:
                 served = await slack.serves(verdict.team, verdict.enterprise)
                 if served is None:  # Slack or the database could not tell where we are installed: try again later
@@ -293,11 +293,24 @@ async def _slack_message(slack: Any, body: dict[str, Any], retry: str) -> Respon
     return Response(status_code=200)
 
 
+async def _slack_revoked(slack: Any, body: dict[str, Any]) -> Response:
+    """Removed from a workspace: its tokens are deleted before Slack is answered (503 when the database cannot
+    take it, and Slack sends the event again)."""
+    try:
+        await slack.oauth.revoked(body)
+    except DOWN as exc:
+        log.warning("an uninstall could not be recorded yet (%s): Slack will send it again", type(exc).__name__)
+        return JSONResponse({"error": "try again"}, status_code=503)
+    return Response(status_code=200)
+
+
 async def _installing(step: Callable[[Any], Awaitable[Any]], request: Request) -> Response:
     """One step of Slack's OAuth flow, answered as a page; the database or Slack failing is a page saying to try
     again (503), never a traceback."""
     from slack_bolt.adapter.starlette.async_handler import to_starlette_response
     from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from handlers.slack.install import AGAIN, page
 
     query = str(request.url.query)[:4096]
     bolt = AsyncBoltRequest(body="", query=query, headers=dict(request.headers))
@@ -305,8 +318,7 @@ async def _installing(step: Callable[[Any], Awaitable[Any]], request: Request) -
         return to_starlette_response(await step(bolt))
     except Exception as exc:  # the state or installation store (the database), or Slack, failed midway
         log.warning("a Slack install step failed: %s", type(exc).__name__)
-        page = "<html><body><h1>Slack could not be connected just now</h1><p>Please try again in a minute.</p>"
-        return Response(page, status_code=503, media_type="text/html; charset=utf-8")
+        return to_starlette_response(page(AGAIN, 503))
 
 
 async def _teams(handle: Callable[[Any, dict[str, str]], Awaitable[tuple[int, Any]]], request: Request) -> Response:

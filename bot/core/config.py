@@ -245,7 +245,8 @@ class Settings(BaseSettings):
             needed.append(("SLACK_APP_TOKEN", self.slack_app_token))
         elif not worker:
             needed.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
-        needed.append(("IMPROVE_INTAKE_CHANNEL", self.improve_intake_channel))
+        if not self.slack_oauth:  # installed to many, each workspace's admin picks its channel
+            needed.append(("IMPROVE_INTAKE_CHANNEL", self.improve_intake_channel))
         for name, value in needed:
             if not value:
                 raise ConfigError(f"{name} is not set; it is needed to serve Slack (see README, Configuration)")

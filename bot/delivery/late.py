@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -31,7 +32,8 @@ class Late:
         self._chat = chat
         self._chart = chart
         self._file = file
-        self._teams: dict[int, str] = {}  # workspace id -> the platform's id of it (never changes)
+        # workspace id -> the platform's id of it; for a minute (an erased workspace's id may be given again)
+        self._teams: TTLCache[int, str] = TTLCache(maxsize=10_000, ttl=60)
 
     async def workspace(self, workspace_id: int) -> str:
         """The platform's id of the workspace (a Slack team): what a platform installed in many sends as."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -29,9 +29,10 @@ from handlers.logs import hold_bodies
 from handlers.pacing import Rate
 from handlers.slack import actions, commands, errors, events, home, render, shortcuts, views
 from handlers.slack.directory import SlackDirectory
-from handlers.slack.install import Tokens, TokensUnavailable, oauth_settings, redirect_uri
+from handlers.slack.install import Installs, oauth_settings, redirect_uri
 from handlers.slack.payload import team_of
 from handlers.slack.port import SlackChat, make_client, make_pacer, make_sender
+from handlers.slack.tokens import Tokens, TokensUnavailable
 from storage.db import DOWN, transaction
 
 log = logging.getLogger("improvebot.slack")
@@ -50,7 +51,8 @@ class SlackBot:
     verifier: SignatureVerifier | None  # None in Socket Mode (no HTTP requests from Slack)
     sender: AsyncWebClient | None = None  # delivery's own client (make_sender)
     directory: SlackDirectory | None = None
-    tokens: Tokens | None = None  # installed to many workspaces: each one's bot token (handlers.slack.install)
+    tokens: Tokens | None = None  # each workspace's bot token (handlers.slack.tokens)
+    oauth: Installs | None = None  # installed to many workspaces: the install flow's stores, removals
     _team: str | None = None
     _ask_after: float = 0.0
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -107,9 +109,14 @@ class SlackBot:
                 client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
         if self.installs:
             return  # many workspaces: each is asked about when it writes
-        self.background(self.team_id())  # in the background: serving starts at once even when Slack is slow
-        if self.directory is not None:  # who the admins are, read before the first proposal waits for it
-            self.background(self.directory.warm())
+        self.background(self._learn())  # in the background: serving starts at once even when Slack is slow
+
+    async def _learn(self) -> None:
+        """Which workspace the token serves; then who its admins are, read before the first proposal waits."""
+        team = await self.team_id()
+        if team is not None and self.directory is not None:
+            WORKSPACE.set(team)  # this task's own: the admins are kept as that workspace's
+            await self.directory.warm()
 
     async def stop(self) -> None:
         """Stop delivering (what is held is released) before the HTTP sessions close."""
@@ -137,6 +144,9 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         Rate(settings.improve_slack_channel_posts_per_second, settings.improve_slack_channel_burst),
     )
     workspace_settings = WorkspaceSettings.from_settings(settings)
+    if settings.slack_oauth:  # the configured channels and approvers are nobody's: each workspace's admin picks its
+        workspace_settings = replace(workspace_settings, intake_channel="", wins_channel="", approvers=[],
+                                     fallback_approvers=[])  # fmt: skip
     directory = SlackDirectory(client)
     core = assemble(
         engine=engine,
@@ -151,9 +161,10 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         sealer=sealer_of(settings),
         message_blocks=render.MAX_BLOCKS,
     )
+    installs = Installs(tokens, engine) if settings.slack_oauth else None
     oauth = (
-        oauth_settings(tokens, settings.slack_client_id, secret, redirect_uri(settings))
-        if settings.slack_oauth
+        oauth_settings(installs, settings.slack_client_id, secret, redirect_uri(settings))
+        if installs is not None
         else None
     )
     app = AsyncApp(
@@ -165,8 +176,6 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth else None,
     )
-    if oauth is not None:  # app_uninstalled, tokens_revoked: the workspace's tokens are deleted at once
-        app.enable_token_revocation_listeners()
     for listeners in (commands, actions, views, home, shortcuts):
         listeners.register(app, core.service)
     events.register(app, core.service, workspace_settings.intake_channel)
@@ -174,7 +183,7 @@ def build_slack(settings: Settings, *, engine: Engine, clock: Clock, socket_mode
     verifier = SignatureVerifier(settings.slack_signing_secret) if settings.slack_signing_secret else None
     bot = SlackBot(app=app, service=core.service, client=client, ticker=core.ticker,
                    workspace_settings=workspace_settings, engine=engine, verifier=verifier,
-                   sender=sender, directory=directory, tokens=tokens)  # fmt: skip
+                   sender=sender, directory=directory, tokens=tokens, oauth=installs)  # fmt: skip
     if socket_mode:  # over HTTP the door in handlers/web.py does this before Bolt sees anything
         app.middleware(_one_workspace(bot))
     return bot

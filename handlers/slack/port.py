@@ -22,7 +22,7 @@ from bot.core.messages import Message
 from bot.core.ports import WORKSPACE, ChatError, Destination, Posted
 from handlers.pacing import Pacer, Rate
 from handlers.slack import render
-from handlers.slack.install import NotInstalled, TeamClient, Tokens
+from handlers.slack.tokens import NotInstalled, TeamClient, Tokens
 
 log = logging.getLogger("improvebot.slack")
 

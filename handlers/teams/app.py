@@ -162,7 +162,7 @@ def build_teams(
     app = App(**options)
     if "client_secret" not in options and not isinstance(app.credentials, TokenCredentials):
         raise ConfigError("the Teams SDK picked up client credentials from its own environment variables")
-    refs = References(engine)
+    refs = References(engine, one_tenant=len(settings.teams_tenants) == 1)
     pacer = make_pacer(
         Rate(settings.improve_teams_messages_per_second, max(1.0, settings.improve_teams_messages_per_second)),
         Rate(settings.improve_teams_conversation_messages_per_second, 7),  # Teams: 7 a second in bursts

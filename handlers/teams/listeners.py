@@ -103,14 +103,15 @@ def register(
         user, tenant = seen["user"]["aad"], seen["tenant_id"].lower()
         if not tenants.serves(tenant):
             return "", user
+        in_use = activity.get("type") in ("message", "invoke")  # not a member list changing
         WORKSPACE.set(tenant)  # the rest of this activity's work is this organisation's
         if seen["service_url"]:
             try:
                 ws = await service.workspace(tenant)
                 try:
-                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now(), in_use=in_use)
                 except IntegrityError:  # the install's two activities raced; the other one stored it
-                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now())
+                    await asyncio.to_thread(refs.remember, ws.id, seen, service.clock.now(), in_use=in_use)
             except (Unavailable, *DOWN) as exc:  # learnt again from the next activity
                 log.warning("could not remember where a Teams activity came from: the database is unavailable (%s)",
                             type(exc).__name__)  # fmt: skip

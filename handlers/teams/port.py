@@ -13,11 +13,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
+from cachetools import TTLCache
 from microsoft_teams.api.activities.message import MessageActivityInput
 from microsoft_teams.api.clients.conversation import CreateConversationParams
 from microsoft_teams.api.models import Attachment
 from microsoft_teams.apps import App, to_threaded_conversation_id
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.core.clock import Clock
 from bot.core.identity import stand_in
@@ -27,7 +29,7 @@ from handlers.pacing import Pacer, Rate
 from handlers.teams import render
 from handlers.teams.references import References
 from storage import downloads
-from storage.models import TeamsReference
+from storage.models import TeamsReference, Workspace
 
 NO_DOWNLOADS = (
     "I can't hand you the file: Teams takes files from a bot only through a download link, and this deployment has "
@@ -111,6 +113,7 @@ class TeamsChat:
         self._clock = clock
         self._default_service_url = default_service_url
         self._roster = roster  # a team conversation whose members the bot may look up (the intake channel)
+        self._rosters: TTLCache[int, str] = TTLCache(maxsize=10_000, ttl=60)  # each organisation's
         self._pacer = pacer or Pacer(lambda _key: None)  # unpaced unless told
         self._timeout = timeout
 
@@ -122,9 +125,12 @@ class TeamsChat:
         tenant = await asyncio.to_thread(self._refs.tenant, WORKSPACE.get())
         if tenant is None:
             return ref
+        roster = await self._roster_of(tenant.workspace_id)
+        if not roster:
+            return ref
         api = self._app.api.clone(service_url=tenant.service_url)
         try:
-            member = await api.conversations.members_client.get_by_id(self._roster, user)
+            member = await api.conversations.members_client.get_by_id(roster, user)
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("could not look up a person in the team: %s", exc)
             return ref
@@ -132,6 +138,20 @@ class TeamsChat:
                 "user": {"aad": user, "user_id": member.id, "name": member.name}}  # fmt: skip
         await asyncio.to_thread(self._refs.remember, tenant.workspace_id, seen, self._clock.now())
         return await asyncio.to_thread(self._refs.find, "user", user)
+
+    async def _roster_of(self, workspace_id: int) -> str:
+        """The organisation's intake channel, whose team's members the bot may look up (read once a minute)."""
+        known = self._rosters.get(workspace_id)
+        if known is None and self._engine is not None:
+            engine = self._engine
+
+            def read() -> str:
+                with Session(engine) as session:
+                    row = session.get(Workspace, workspace_id)
+                    return str((row.settings if row is not None else {}).get("intake_channel") or "")
+
+            known = self._rosters[workspace_id] = await asyncio.to_thread(read)
+        return self._roster if known is None else known
 
     async def names(self, users: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.core.workspace import mark_installed
 from storage.db import transaction
 from storage.models import TeamsReference
 
@@ -54,14 +55,18 @@ def _upsert(session: Session, workspace_id: int, kind: str, key: str, now: datet
 
 
 class References:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, one_tenant: bool = True) -> None:
         self._engine = engine
+        self._one_tenant = one_tenant  # serving one organisation: its reference is the one there is
 
-    def remember(self, workspace_id: int, seen: dict[str, Any], now: datetime) -> None:
-        """`seen`: service_url, bot_id, tenant_id, team_id, user (aad, user_id, name, timezone), channel."""
+    def remember(self, workspace_id: int, seen: dict[str, Any], now: datetime, *, in_use: bool = False) -> None:
+        """`seen`: service_url, bot_id, tenant_id, team_id, user (aad, user_id, name, timezone), channel. `in_use`:
+        someone used the app (a message, a click): an organisation on its retention clock is not removed after all."""
         with transaction(self._engine) as session:
             service_url = seen["service_url"]
-            _upsert(session, workspace_id, "tenant", seen["tenant_id"], now, service_url=service_url,
+            if in_use:
+                mark_installed(session, "teams", [seen["tenant_id"].lower()], installed=True, now=now)
+            _upsert(session, workspace_id, "tenant", seen["tenant_id"].lower(), now, service_url=service_url,
                     bot_id=seen.get("bot_id"), team_id=seen.get("team_id"))  # fmt: skip
             user = seen.get("user")
             if user and user.get("aad"):  # a person: their 29: id, name, zone and 1:1 chat
@@ -82,8 +87,10 @@ class References:
             ).first()
 
     def tenant(self, key: str) -> TeamsReference | None:
-        """Where the organisation `key` is reached (any organisation's when `key` is "": one served alone)."""
-        return self.find("tenant", key) if key else self.any_tenant()
+        """Where the organisation `key` is reached ("": the one served alone; none when several are)."""
+        if key:
+            return self.find("tenant", key.lower())
+        return self.any_tenant() if self._one_tenant else None
 
     def any_tenant(self) -> TeamsReference | None:
         with Session(self._engine) as session:

@@ -46,31 +46,33 @@ class Tenants:
             return first_admin(session, "teams", tenant, user, now)
 
     def removed(self, tenant: str, activity: dict[str, Any], now: datetime) -> bool:
-        """The app was removed from a team (its channels are forgotten) or a person's chat (that chat is); once no
-        team of the organisation has it, everything about where to reach the organisation is forgotten and its
-        retention clock starts (True)."""
+        """The app was removed from a team (its channels are forgotten) or from a person's chat (that chat is);
+        from a group chat, nothing is kept to forget. Removed from the organisation's last team, where to reach
+        the organisation is forgotten and its retention clock starts (True): any activity from it later stops
+        the clock (a person still using the app in their chat keeps the organisation's data)."""
         conversation = activity.get("conversation") or {}
+        kind = conversation.get("conversationType")
         team = str(((activity.get("channelData") or {}).get("team") or {}).get("id") or "")
         user = str((activity.get("from") or {}).get("aadObjectId") or "").lower()
         with transaction(self._engine) as session:
             workspace = session.exec(
                 select(Workspace).where(Workspace.platform == "teams", Workspace.external_id == tenant)
             ).first()
-            if workspace is None:
+            if workspace is None or kind not in ("personal", "channel"):
                 return False
             refs = select(TeamsReference).where(TeamsReference.workspace_id == workspace.id)
-            if conversation.get("conversationType") == "personal":
+            if kind == "personal":
                 for row in session.exec(refs.where(TeamsReference.kind == "user", TeamsReference.key == user)).all():
                     row.conversation_id = None
                     session.add(row)
                 return False
-            if team:
-                session.execute(delete(TeamsReference).where(col(TeamsReference.workspace_id) == workspace.id,
-                                                             col(TeamsReference.kind) == "channel",
-                                                             col(TeamsReference.team_id) == team))  # fmt: skip
+            gone = delete(TeamsReference).where(col(TeamsReference.workspace_id) == workspace.id,
+                                                col(TeamsReference.kind) == "channel")  # fmt: skip
+            session.execute(gone.where(col(TeamsReference.team_id) == team) if team else gone)
             if session.exec(refs.where(TeamsReference.kind == "channel")).first() is not None:
                 return False  # another team of the organisation still has it
-            session.execute(delete(TeamsReference).where(col(TeamsReference.workspace_id) == workspace.id))
+            session.execute(delete(TeamsReference).where(col(TeamsReference.workspace_id) == workspace.id,
+                                                         col(TeamsReference.kind) == "tenant"))  # fmt: skip
             mark_installed(session, "teams", [tenant], installed=False, now=now)
-        log.info("the app was removed from a Teams organisation: its conversation references are deleted")
+        log.info("the app was removed from a Teams organisation's last team: its retention clock started")
         return True

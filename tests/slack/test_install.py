@@ -14,12 +14,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import MetaData, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import MetaData, create_engine, select, text
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
 from bot.core.config import ConfigError
+from bot.improvements.report import NO_INTAKE
 from handlers.slack.app import NOT_INSTALLED
 from handlers.slack.install import BOT_SCOPES
 from storage.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES, Improvement, Workspace
@@ -64,7 +64,29 @@ def _state_of(page: Any) -> str:
     return query["state"][0]
 
 
-async def _report(world: SlackWorld, team: str, user: str = ALEX, *, enterprise: str = "") -> None:
+def intake_of(team: str) -> str:
+    return f"C0IN{team[1:]}"
+
+
+def _ready(world: SlackWorld, team: str, **settings: Any) -> None:
+    """The workspace's admin picked its intake channel in /improve settings (tests/settings covers the form)."""
+    with Session(world.engine) as session:
+        row = session.exec(select_rows(Workspace).where(Workspace.external_id == team)).first() or Workspace(
+            platform="slack", external_id=team, created_at=world.clock.now(), settings={}
+        )
+        row.settings = {**world.bot.workspace_settings.to_json(), "intake_channel": intake_of(team), **settings}
+        row.settings_saved_at = world.clock.now()
+        session.add(row)
+        session.commit()
+    world.bot.service.forget_workspace(team)
+
+
+async def _report(world: SlackWorld, team: str, user: str = ALEX, *, enterprise: str = "", ready: bool = True) -> Any:
+    if ready:
+        with Session(world.engine) as session:
+            found = session.exec(select_rows(Workspace).where(Workspace.external_id == team)).first()
+        if found is None or found.settings_saved_at is None:
+            _ready(world, team)
     before = len(world.stub.of("views.open"))
     body, kind = rq.slash_command("", user, team=team, response_url=world.stub.response_url)
     if enterprise:
@@ -76,7 +98,9 @@ async def _report(world: SlackWorld, team: str, user: str = ALEX, *, enterprise:
     answers = {**REPORT_DEFAULTS, "problem": f"{next(PROBLEMS)} ({team})"}
     response = await world.send(rq.view_submission(view, rq.state_for(view, answers), user, team=team,
                                                    enterprise=enterprise))  # fmt: skip
-    assert response.status_code == 200 and not response.content, response.text
+    if ready:
+        assert response.status_code == 200 and not response.content, response.text
+    return response
 
 
 def _numbers(world: SlackWorld) -> dict[str, list[int]]:
@@ -90,8 +114,13 @@ def _bots(world: SlackWorld) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(select(SLACK_BOTS)).mappings()]
 
 
+def _cards(world: SlackWorld) -> list[Any]:
+    return [c for c in world.posts() if str(c["channel"]).startswith("C0IN") and not c.get("thread_ts")]
+
+
 def _cards_by_team(world: SlackWorld) -> list[tuple[str, str]]:
-    return [(c.team, c["text"]) for c in world.cards()]
+    """(the workspace whose token posted it, the intake channel it went to) of every card."""
+    return [(c.team, c["channel"]) for c in _cards(world)]
 
 
 async def test_the_install_page_links_to_slack_with_every_scope_and_a_state_used_once(installs, slack_api) -> None:
@@ -104,11 +133,12 @@ async def test_the_install_page_links_to_slack_with_every_scope_and_a_state_used
 
     done = await _install(installs, oauth, TEAM_A)
 
-    assert done.status_code == 200 and "Thank you" in done.text
+    assert done.status_code == 200 and "Improve is installed in Team T0ACME" in done.text
+    assert "/improve settings" in done.text  # what to do next
     [bot] = _bots(installs)
     assert (bot["team_id"], bot["bot_token"], bot["bot_refresh_token"]) == (TEAM_A, oauth.token_of(TEAM_A), None)
     await _report(installs, TEAM_A)
-    assert _cards_by_team(installs) == [(TEAM_A, installs.cards()[0]["text"])]  # posted with the workspace's token
+    assert _cards_by_team(installs) == [(TEAM_A, intake_of(TEAM_A))]  # posted with the workspace's token
 
 
 async def test_a_forged_reused_or_missing_state_or_code_installs_nothing(installs, slack_api) -> None:
@@ -128,7 +158,8 @@ async def test_a_forged_reused_or_missing_state_or_code_installs_nothing(install
     cancelled = await installs.http.get("/slack/oauth_redirect", params={"error": "access_denied", "state": state})
 
     assert [no_cookie.status_code, forged.status_code, bad_code.status_code, reused.status_code] == [400, 401, 401, 401]
-    assert cancelled.status_code == 200 and "Thank you" not in cancelled.text
+    assert cancelled.status_code == 200 and "was cancelled" in cancelled.text
+    assert "could not be finished" in reused.text and 'href="/slack/install"' in reused.text
     assert oauth.exchanged == ["code-never-given"]  # the state is checked before any code is exchanged
     assert _bots(installs) == []
 
@@ -137,21 +168,25 @@ async def test_two_workspaces_side_by_side_keep_their_numbering_settings_and_tok
     oauth = SlackOAuth(slack_api)
     assert (await _install(installs, oauth, TEAM_A)).status_code == 200
     assert (await _install(installs, oauth, TEAM_B)).status_code == 200
-
-    with Session(db) as session:  # workspace B saved its own rate (as /improve settings does) before it reports
-        session.add(Workspace(platform="slack", external_id=TEAM_B, created_at=installs.clock.now(),
-                              settings={**installs.bot.workspace_settings.to_json(), "hourly_rate": 90.0},
-                              settings_saved_at=installs.clock.now()))  # fmt: skip
-        session.commit()
+    refused = await _report(installs, TEAM_A, ready=False)  # nobody picked its intake channel yet
+    told = refused.text + " ".join(str(c.params.get("text")) for c in slack_api.calls)
+    assert NO_INTAKE in told and _numbers(installs) == {}
+    _ready(installs, TEAM_A)
+    _ready(installs, TEAM_B, hourly_rate=90.0)  # B's admin also set its own rate
 
     await _report(installs, TEAM_A)
     await _report(installs, TEAM_B)
     await _report(installs, TEAM_A, MAYA)
 
     assert _numbers(installs) == {TEAM_A: [1, 2], TEAM_B: [1]}
-    assert [team for team, text in _cards_by_team(installs)] == [TEAM_A, TEAM_B, TEAM_A]  # each with its own token
-    money = [re.findall(r"\$[\d,]+", card.text_of_blocks) for card in installs.cards()]
+    assert _cards_by_team(installs) == [(TEAM_A, intake_of(TEAM_A)), (TEAM_B, intake_of(TEAM_B)),
+                                        (TEAM_A, intake_of(TEAM_A))]  # fmt: skip
+    money = [re.findall(r"\$[\d,]+", card.text_of_blocks) for card in _cards(installs)]
     assert money[0] == money[2] != money[1]  # the same report costs more at B's rate
+    installs.bot.refresh_settings()  # a restart: the configuration overwrites no workspace's own
+    with Session(db) as session:
+        kept = {w.external_id: w.settings["intake_channel"] for w in session.exec(select_rows(Workspace)).all()}
+    assert kept == {TEAM_A: intake_of(TEAM_A), TEAM_B: intake_of(TEAM_B)}
 
 
 async def test_a_rotating_token_is_refreshed_before_it_expires(installs, slack_api) -> None:
@@ -164,7 +199,8 @@ async def test_a_rotating_token_is_refreshed_before_it_expires(installs, slack_a
 
     refreshed = [c for c in slack_api.of("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"]
     assert refreshed, "the expiring token was not refreshed"
-    assert installs.cards()[0].team == TEAM_A
+    assert _cards(installs)[0].team == TEAM_A
+    assert len(refreshed) == 1  # once, whoever needed it (Bolt's authorize and delivery share it)
     newest = max(_bots(installs), key=lambda row: row["id"])
     assert newest["bot_token"] == oauth.token_of(TEAM_A) != installed["bot_token"]
 
@@ -240,13 +276,40 @@ async def test_an_org_wide_install_serves_each_workspace_of_the_org_on_its_own(i
     assert {team for team, _ in _cards_by_team(installs)} == {"E0ORG"}  # each sent with the org's token
 
 
-async def test_a_database_failing_midway_is_a_page_saying_to_try_again(installs, slack_api, monkeypatch) -> None:
-    def down(_state: str) -> bool:
-        raise OperationalError("SELECT", {}, Exception("database is locked"))
+@pytest.fixture
+def broken(tmp_path) -> Any:
+    """A database that cannot be reached (its file's folder does not exist)."""
+    engine = create_engine(f"sqlite:///{tmp_path}/missing/db.sqlite")
+    yield engine
+    engine.dispose()
 
-    monkeypatch.setattr(installs.bot.tokens.states, "consume", down)
-    response = await _install(installs, SlackOAuth(slack_api), TEAM_A)
-    assert response.status_code == 503 and "try again" in response.text
+
+async def test_a_database_failing_midway_is_a_page_saying_to_try_again(installs, slack_api, broken) -> None:
+    oauth = SlackOAuth(slack_api)
+    page = await installs.http.get("/slack/install")
+    state = _state_of(page)
+    working, installs.bot.oauth.states.engine = installs.bot.oauth.states.engine, broken
+    try:
+        back = await installs.http.get("/slack/oauth_redirect", params={"code": oauth.consent(TEAM_A), "state": state},
+                                       headers={"Cookie": f"slack-app-oauth-state={state}"})  # fmt: skip
+        again = await installs.http.get("/slack/install")
+    finally:
+        installs.bot.oauth.states.engine = working
+    assert back.status_code == 503 and "try again" in back.text and 'href="/slack/install"' in back.text
+    assert again.status_code == 503 and oauth.exchanged == [] and _bots(installs) == []
+
+
+async def test_an_uninstall_the_database_cannot_take_yet_is_asked_again(installs, slack_api, broken) -> None:
+    oauth = SlackOAuth(slack_api)
+    await _install(installs, oauth, TEAM_A)
+    event = rq.event_body({"type": "app_uninstalled"}, "Ev0UNINSTALL", TEAM_A)
+    working, installs.bot.tokens._engine = installs.bot.tokens._engine, broken
+    try:
+        first = await installs.send(event)
+    finally:
+        installs.bot.tokens._engine = working
+    assert first.status_code == 503 and [row["team_id"] for row in _bots(installs)] == [TEAM_A]
+    assert (await installs.send(event)).status_code == 200  # Slack's retry
     assert _bots(installs) == []
 
 

@@ -79,7 +79,7 @@ class Failure:
 
 @dataclass
 class RateLimit:
-    """Token buckets for `methods`: `rate` calls per second workspace-wide (bursts up to `burst`), and
+    """Token buckets for `methods`: `rate` calls per second per workspace (bursts up to `burst`), and
     `channel_rate` per second per channel (bursts up to `channel_burst`). A call either bucket cannot pay for
     is answered 429 `ratelimited` with `Retry-After` (whole seconds, at least 1) and consumes nothing."""
 
@@ -126,7 +126,7 @@ class SlackApiStub:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
-        self._buckets: dict[str, _Bucket] = {}  # "" is the workspace's; the others are channels
+        self._buckets: dict[str, _Bucket] = {}  # "@T…": a workspace's; "#C…": a channel's
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> what chat.postMessage posted there
         self._random = random.Random(self.rate_limit.seed if self.rate_limit else 7)
 
@@ -229,7 +229,7 @@ class SlackApiStub:
             self._buckets.clear()
             self.messages.clear()
 
-    def _throttle(self, method: str, params: dict[str, Any]) -> int | None:
+    def _throttle(self, method: str, params: dict[str, Any], team: str = "") -> int | None:
         """With `rate_limit` on: None if the call may go (its tokens are taken), else the Retry-After seconds.
         Called with the lock held."""
         limit = self.rate_limit
@@ -241,7 +241,7 @@ class SlackApiStub:
         now = time.monotonic()
         channel = str(params.get("channel", ""))
         buckets = [
-            self._buckets.setdefault("", _Bucket(limit.rate, limit.burst, now)),
+            self._buckets.setdefault("@" + team, _Bucket(limit.rate, limit.burst, now)),  # each workspace's own
             self._buckets.setdefault("#" + channel, _Bucket(limit.channel_rate, limit.channel_burst, now)),
         ]
         for bucket in buckets:
@@ -290,7 +290,7 @@ class SlackApiStub:
             if failure is None and team is None:
                 failure = Failure(error="invalid_auth")
             if failure is None and self.rate_limit is not None:
-                retry_after = self._throttle(method, params)
+                retry_after = self._throttle(method, params, team or "")
                 if retry_after is not None:
                     failure = Failure(status=429, retry_after=retry_after)
         if failure is None or failure.accepted:

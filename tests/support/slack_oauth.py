@@ -21,7 +21,8 @@ APP_ID = "A0IMPROVE"
 class SlackOAuth:
     stub: SlackApiStub
     rotation: bool = False  # the app has token rotation on
-    expires_in: int = 43_200  # a rotating token's life, in seconds (Slack's: 12 hours)
+    expires_in: int = 43_200  # an installed rotating token's life, in seconds (Slack's: 12 hours)
+    refreshed_expires_in: int = 43_200  # ... a refreshed one's
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> who installed it where
     refreshes: dict[str, str] = field(default_factory=dict)  # refresh token -> workspace
     exchanged: list[str] = field(default_factory=list)  # codes asked for, in order (used or not)
@@ -56,7 +57,7 @@ class SlackOAuth:
                 return {"ok": False, "error": "invalid_refresh_token"}
             token, refresh = self._issue(team)
             return {"ok": True, "token_type": "bot", "access_token": token, "refresh_token": refresh,
-                    "expires_in": self.expires_in, "team": {"id": team}}  # fmt: skip
+                    "expires_in": self.refreshed_expires_in, "team": {"id": team}}  # fmt: skip
         code = str(params.get("code"))
         self.exchanged.append(code)
         grant = self.codes.pop(code, None)  # a code works once

@@ -1,8 +1,8 @@
 """Teams, many organisations (issue 13, #3): each tenant the app is installed in is its own workspace with its own
 numbering and settings; TEAMS_TENANT_ID is an allow-list; a new organisation's installer becomes its admin, who
 picks its channels in `improve settings` (until then a report is refused, its text handed back); removing the
-app from the organisation's last team forgets where to reach it and starts the retention clock, after which its
-data is erased and the other organisation's is untouched."""
+app from the organisation's last team forgets its teams and channels and starts the retention clock, after which
+its data is erased and the other organisation's is untouched; anyone still using the app there stops the clock."""
 
 from __future__ import annotations
 
@@ -125,11 +125,27 @@ async def test_removing_the_app_from_the_last_team_starts_the_retention_clock(tw
     assert other.uninstalled_at is not None
     with Session(two.engine) as session:
         left = session.exec(select(TeamsReference).where(TeamsReference.workspace_id == other.id)).all()
-    assert left == []
+    assert {ref.kind for ref in left} == {"user"}  # its teams and channels are forgotten; people keep their chat
 
     two.clock.advance(days=31)
     await two.bot.ticker.tick()
     assert _numbers(two) == {TENANT: [1]} and set(_workspaces(two)) == {TENANT}
+
+
+async def test_a_person_still_using_the_app_stops_the_clock_and_a_group_chat_removal_starts_none(two) -> None:
+    await _olga_sets_up_her_organisation(two)
+    group = {"id": "19:groupchat@unq.gbl.spaces", "conversationType": "groupChat", "isGroup": True}
+    left_group = two.activity(OLGA, group, tenant=OTHER_TENANT, type="installationUpdate", action="remove")
+    assert (await two.send(left_group)).status_code == 200
+    assert _workspaces(two)[OTHER_TENANT].uninstalled_at is None
+
+    await two.send(_team_activity(two, OLGA, "installationUpdate", action="remove"))
+    assert _workspaces(two)[OTHER_TENANT].uninstalled_at is not None
+    await two.say(OLGA, "improve help", two.personal(OLGA), tenant=OTHER_TENANT)  # her 1:1 chat still has it
+    assert _workspaces(two)[OTHER_TENANT].uninstalled_at is None
+    two.clock.advance(days=40)
+    await two.bot.ticker.tick()
+    assert OTHER_TENANT in _workspaces(two)
 
 
 async def test_without_an_allow_list_any_organisation_is_served_from_blank_settings(db, clock, connector, teams_keys):
