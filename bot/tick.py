@@ -19,7 +19,7 @@ from sqlmodel import col
 from bot.core.clock import Clock
 from bot.core.registry import Registry
 from bot.delivery.sender import Delivery, FlushReport
-from storage.db import Runner, transaction
+from storage.db import Runner, Unavailable, transaction
 from storage.models import ProcessedEvent
 
 log = logging.getLogger("improvebot.tick")
@@ -62,7 +62,11 @@ class Ticker:
         up the next minute's tick (nor another platform's)."""
         async with self._lock:
             now = self._clock.now()
-            report = await self._runner.run(lambda: self._queue(now))  # Unavailable: this tick could not run
+            try:
+                report = await self._runner.run(lambda: self._queue(now))
+            except Unavailable:  # the database is busy (another instance queues the same work) or down: what is
+                self.nudge()  # queued already still goes out meanwhile; the next tick queues what this one could not
+                raise
         if not wait:
             if any(report.queued.values()):
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])

@@ -3,7 +3,8 @@
 A Pacer holds named buckets (aiolimiter's leaky buckets: a rate with a burst), for example a workspace's, a
 channel's or a Web API method's. A send waits for every bucket it names, then goes. A 429 holds only the
 bucket it came from for its Retry-After: other channels and methods go on. Messages people are waiting for
-(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for the shared buckets one at a time.
+(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
+workspace's backlog never holds up another's).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Pacer:
         self._rate_of = rate_of
         self._buckets: LRUCache[str, AsyncLimiter | None] = LRUCache(maxsize=MAX_BUCKETS)
         self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
-        self._bulk = asyncio.Lock()
+        self._bulk: dict[str, asyncio.Lock] = {}  # per shared bucket (a workspace's): bulk sends queue there
         self._credit: dict[str, int] = {}  # sends a shared bucket paid for that the platform refused
         self._spent: dict[str, AsyncLimiter] = {}  # how fast credit may be spent: a bound if the refunds are wrong
 
@@ -67,8 +68,8 @@ class Pacer:
         so a send waiting for its channel takes nothing from the workspace meanwhile."""
         for index, key in enumerate(keys):
             shared = index > 0
-            if shared and BULK.get():
-                async with self._bulk:  # one bulk send queues here at a time: a reply never waits behind many
+            if shared and BULK.get():  # one bulk send queues at a time for this bucket: a reply never waits
+                async with self._bulk.setdefault(key, asyncio.Lock()):  # behind many; other buckets' go on
                     await self._take(key)
             else:
                 await self._take(key)

@@ -61,3 +61,22 @@ async def test_a_reply_waits_behind_at_most_one_bulk_send() -> None:
         task.cancel()
     await asyncio.gather(*bulk, return_exceptions=True)
     assert order.index("reply") <= 2  # the bulk send at the bucket when it came, maybe one more: not all five
+
+
+async def test_one_workspaces_bulk_backlog_never_holds_up_anothers() -> None:
+    pacer = Pacer(lambda key: Rate(2, 1) if key.startswith("workspace") else None)  # each workspace: 2 a second
+    done: dict[str, float] = {}
+    started = asyncio.get_running_loop().time()
+
+    async def send(name: str, workspace: str) -> None:
+        BULK.set(True)
+        await pacer.wait(f"channel:{name}", f"workspace@{workspace}")
+        done[name] = asyncio.get_running_loop().time() - started
+
+    backlog = [asyncio.ensure_future(send(f"a{n}", "A")) for n in range(6)]  # A's bulk: 3 s at its pace
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(send("b0", "B"), 1)  # B's first bulk send goes at once, not after A's six
+    for task in backlog:
+        task.cancel()
+    await asyncio.gather(*backlog, return_exceptions=True)
+    assert done["b0"] < 0.3 and len([name for name in done if name.startswith("a")]) <= 2

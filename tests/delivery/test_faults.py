@@ -21,11 +21,12 @@ from handlers.pacing import Rate
 from handlers.slack.port import SlackChat, make_pacer, make_sender
 from handlers.teams.port import _guard
 from storage import queries
-from storage.db import transaction
+from storage.db import Unavailable, transaction
 from storage.models import OutboxMessage
 from tests.conftest import INTAKE
 from tests.delivery.test_delivery import delivery, report, statuses, workspace
 from tests.support.slack_api import BOT_TOKEN, RateLimit
+from tests.support.world import settle
 
 
 def dms(db, clock, count: int) -> None:
@@ -314,3 +315,40 @@ async def test_a_teams_429_is_waited_out_by_its_conversation_only(teams) -> None
     assert len(teams.connector.posts_to(TEAMS_INTAKE)) == 1  # after its Retry-After, within the same send
     with Session(teams.engine) as session:
         assert all(row.attempts == 0 for row in session.exec(select(OutboxMessage)))  # no failed attempt counted
+
+
+async def test_a_tick_that_cannot_queue_still_delivers_what_is_queued(slack, slack_api, monkeypatch) -> None:
+    """Another instance holds the due work's locks (or the database is busy): this one's tick is skipped, and
+    the messages already in the outbox go out meanwhile instead of waiting for the next minute."""
+    dms(slack.engine, slack.clock, 3)
+    ticker = slack.bot.ticker
+
+    def busy(_now):
+        raise Unavailable("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(ticker, "_queue", busy)
+    with pytest.raises(Unavailable):
+        await ticker.tick(wait=False)
+    await settle()
+    assert sorted(c["channel"] for c in slack_api.of("chat.postMessage")) == ["U00000", "U00001", "U00002"]
+
+
+async def test_claims_take_turns_across_workspaces(db, clock) -> None:
+    """A workspace with a long backlog (paced at its own limit) does not fill every slot: each workspace's first
+    due message is claimed before any workspace's second."""
+    from bot.core.workspace import WorkspaceSettings, ensure_workspace
+    from bot.delivery.claims import Claims
+
+    with transaction(db) as session:
+        busy = ensure_workspace(session, "slack", "T0BUSY", WorkspaceSettings(intake_channel=INTAKE), clock.now())
+        quiet = ensure_workspace(session, "slack", "T0QUIET", WorkspaceSettings(intake_channel=INTAKE), clock.now())
+    with transaction(db) as session:
+        outbox = Outbox(session, busy.id, clock.now())
+        for n in range(20):
+            outbox.dm(f"U0BUSY{n:02d}", Message(summary=f"check-in {n}", blocks=[]))
+    with transaction(db) as session:
+        Outbox(session, quiet.id, clock.now()).dm("U0QUIET", Message(summary="check-in", blocks=[]))
+
+    claimed = Claims(db, clock, "slack").claim("token", 2)
+
+    assert sorted(row.workspace_id for row in claimed) == sorted([busy.id, quiet.id])
