@@ -81,10 +81,10 @@ def _serve_stub(conn: Connection, limit: RateLimit, workspaces: int) -> None:
 
     def timed(params: dict[str, Any]) -> dict[str, Any]:
         answer = post(params)
-        if answer.get("ok"):
+        if answer.get("ok") and params.get("thread_ts") == CARD_TS:
+            replied.append(time.time())  # the injected reply's answer: timed on its own
+        elif answer.get("ok"):
             last[0] = time.time()
-        if params.get("thread_ts") == CARD_TS and answer.get("ok"):
-            replied.append(time.time())
         return answer
 
     stub._post = timed  # type: ignore[method-assign]
@@ -221,9 +221,8 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
                     try:
                         report = await bot.ticker.tick(wait=False)
                         if any(report.queued.values()):
-                            log(
-                                f"  instance {index} at {time.monotonic() - started:.1f} s: {report.line().split(';')[0]}"
-                            )
+                            queued = report.line().split(";")[0]
+                            log(f"  instance {index} at {time.monotonic() - started:.1f} s: {queued}")
                     except Unavailable as exc:  # another instance holds the due work's locks: delivery goes on
                         log(f"  instance {index} at {time.monotonic() - started:.1f} s: a tick was skipped ({exc})")
                     ticks += 1
@@ -305,12 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkins", type=int, default=10)
     parser.add_argument("--instances", type=int, default=3)
     parser.add_argument("--rate", type=float, default=0.2, help="stand-in: posts a second per workspace")
-    parser.add_argument("--burst", type=float, default=3)
+    parser.add_argument("--burst", type=float, default=1)
     parser.add_argument("--channel-rate", type=float, default=1.0)
     parser.add_argument("--channel-burst", type=float, default=3)
     parser.add_argument("--pace", type=float, default=0.95, help="the bot paces at this share of --rate")
     parser.add_argument("--share", action="store_true", help="each instance paces at its share of --rate")
-    parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--concurrency", type=int, default=512, help="IMPROVE_DELIVERY_CONCURRENCY per instance")
     parser.add_argument("--reply-after", type=float, default=15.0)
     parser.add_argument("--max-seconds", type=float, default=900.0)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)

@@ -59,14 +59,24 @@ class Claims:
     ) -> list[OutboxMessage]:
         """Claim due rows, people-facing first, then in turns across workspaces, oldest first, at most one per
         improvement: a row waits while an older row of the same improvement is pending, so one improvement's
-        messages always go out in order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure.
-        `bulk=False`: people-facing rows only (the bulk ones are a worker's). `urgent` gets the ids of the claimed
-        rows that go as people-facing (bulk rows that hold one up included)."""
+        messages always go out in order. A workspace's bulk rows go from one flush at a time (the one holding some
+        already), so every instance may pace a workspace at its whole limit. A row taken over from a holder whose
+        lease ran out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk ones
+        are a worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that hold
+        one up included)."""
         now = self._clock.now()
         earlier = aliased(OutboxMessage)
         lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
         # taken in turns across workspaces (each one's first due row, then each one's second…): one workspace's
         # backlog, paced at its own limit, never fills every slot while the others wait
+        holder = aliased(OutboxMessage)
+        held_elsewhere = exists().where(
+            col(holder.workspace_id) == col(OutboxMessage.workspace_id),
+            col(holder.status) == "pending",
+            col(holder.claimed_by).is_not(None),
+            col(holder.claimed_by) != token,
+            col(holder.claimed_until) >= now,
+        )
         turn = func.row_number().over(partition_by=col(OutboxMessage.workspace_id), order_by=col(OutboxMessage.id))
         with transaction(self._engine) as session:
             ranked = (
@@ -78,6 +88,7 @@ class Claims:
                     col(OutboxMessage.next_attempt_at) <= now,
                     lease_free,
                     URGENT if not bulk else true(),
+                    URGENT | ~held_elsewhere,  # a workspace's bulk goes from one flush at a time, paced at its limit
                     ~exists().where(
                         col(earlier.status) == "pending",
                         or_(

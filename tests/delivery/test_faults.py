@@ -352,3 +352,22 @@ async def test_claims_take_turns_across_workspaces(db, clock) -> None:
     claimed = Claims(db, clock, "slack").claim("token", 2)
 
     assert sorted(row.workspace_id for row in claimed) == sorted([busy.id, quiet.id])
+
+
+async def test_a_workspaces_bulk_goes_from_one_flush_at_a_time(db, clock) -> None:
+    """Instances pace each workspace at its whole limit, so only the flush that holds some of a workspace's bulk
+    messages claims more of them; what people wait for goes from any flush."""
+    from bot.delivery.claims import Claims
+
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        outbox = Outbox(session, ws.id, clock.now())
+        for n in range(4):
+            outbox.dm(f"U0OWNER{n}", Message(summary=f"check-in {n}", blocks=[]))
+    claims = Claims(db, clock, "slack")
+
+    first = claims.claim("instance-a", 2)
+    second = claims.claim("instance-b", 2)
+    more = claims.claim("instance-a", 2)
+
+    assert len(first) == 2 and second == [] and len(more) == 2
