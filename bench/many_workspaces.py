@@ -190,7 +190,10 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
     clock = FakeClock(DUE + timedelta(seconds=30))
     bot = build_slack(settings, engine=engine, clock=clock)
     conn.send("ready")
-    conn.recv()  # go
+    began = conn.recv()  # go, and when: every instance's clock runs from that one moment
+
+    def now() -> datetime:
+        return DUE + timedelta(seconds=30 + time.time() - began)
 
     async def inject(started: float) -> float:
         await asyncio.sleep(max(0.0, started + args["reply_after"] - time.monotonic()))
@@ -228,11 +231,10 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
                     ticks += 1
                 bot.ticker.nudge()  # as a worker polls: deliver what another instance queued
                 await asyncio.sleep(1.0)
-                left, latest = await asyncio.to_thread(pending, engine)
+                left, _latest = await asyncio.to_thread(pending, engine)
                 if not left and (injected is None or injected.done()):
                     break
-                if latest is not None and latest > clock.now():
-                    clock.set(latest)  # past the backoff of what waits
+                clock.set(now())  # one time base: a retry waits its backoff, and leases mean the same everywhere
             done = time.monotonic() - started
             at = await injected if injected is not None else None
         finally:
@@ -270,7 +272,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 raise StartError("an instance did not start")
         began = time.time()
         for _, pipe in workers:
-            pipe.send("go")
+            pipe.send(began)
         results = []
         for proc, pipe in workers:
             results.append(pipe.recv() if pipe.poll(args.max_seconds + 120) else {"seconds": float("inf")})
@@ -279,6 +281,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             statuses = dict(
                 connection.execute(text("SELECT status, count(*) FROM outbox_message GROUP BY status")).all()
             )
+            retried = connection.execute(
+                text("SELECT count(*) FROM outbox_message WHERE attempts > 0 OR unsure_since IS NOT NULL")
+            ).scalar()
+        statuses["retried or unsure"] = int(retried or 0)
     posts, limited, replies, last = stub.ask("stats")
     stub.stop()
     injected = next((r["injected_at"] for r in results if r.get("injected_at")), None)

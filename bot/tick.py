@@ -64,9 +64,16 @@ class Ticker:
             now = self._clock.now()
             try:
                 report = await self._runner.run(lambda: self._queue(now))
-            except Unavailable:  # the database is busy (another instance queues the same work) or down: what is
-                self.nudge()  # queued already still goes out meanwhile; the next tick queues what this one could not
-                raise
+            except Unavailable as exc:  # the database is busy (another instance queues the same work) or down:
+                skipped: Unavailable | None = exc  # what is queued already still goes out meanwhile; the next tick
+            else:  # queues what this one could not
+                skipped = None
+        if skipped is not None:
+            if wait:
+                await self._delivery.flush()
+            else:
+                self.nudge()
+            raise skipped
         if not wait:
             if any(report.queued.values()):
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])

@@ -57,30 +57,17 @@ class Claims:
     def claim(
         self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None
     ) -> list[OutboxMessage]:
-        """Claim due rows, people-facing first, then in turns across workspaces, oldest first, at most one per
-        improvement: a row waits while an older row of the same improvement is pending, so one improvement's
-        messages always go out in order. A workspace's bulk rows go from one flush at a time (the one holding some
-        already), so every instance may pace a workspace at its whole limit. A row taken over from a holder whose
-        lease ran out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk ones
-        are a worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that hold
-        one up included)."""
+        """Claim due rows, people-facing first, then oldest first, at most one per improvement: a row waits
+        while an older row of the same improvement is pending, so one improvement's messages always go out in
+        order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure.
+        `bulk=False`: people-facing rows only (the bulk ones are a worker's). `urgent` gets the ids of the claimed
+        rows that go as people-facing (bulk rows that hold one up included)."""
         now = self._clock.now()
         earlier = aliased(OutboxMessage)
         lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
-        # taken in turns across workspaces (each one's first due row, then each one's second…): one workspace's
-        # backlog, paced at its own limit, never fills every slot while the others wait
-        holder = aliased(OutboxMessage)
-        held_elsewhere = exists().where(
-            col(holder.workspace_id) == col(OutboxMessage.workspace_id),
-            col(holder.status) == "pending",
-            col(holder.claimed_by).is_not(None),
-            col(holder.claimed_by) != token,
-            col(holder.claimed_until) >= now,
-        )
-        turn = func.row_number().over(partition_by=col(OutboxMessage.workspace_id), order_by=col(OutboxMessage.id))
         with transaction(self._engine) as session:
-            ranked = (
-                select(col(OutboxMessage.id).label("id"), BULK_LAST.label("last"), turn.label("turn"))
+            candidates = (
+                select(col(OutboxMessage.id))
                 .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
                 .where(
                     Workspace.platform == self._platform,
@@ -88,7 +75,6 @@ class Claims:
                     col(OutboxMessage.next_attempt_at) <= now,
                     lease_free,
                     URGENT if not bulk else true(),
-                    URGENT | ~held_elsewhere,  # a workspace's bulk goes from one flush at a time, paced at its limit
                     ~exists().where(
                         col(earlier.status) == "pending",
                         or_(
@@ -98,17 +84,11 @@ class Claims:
                         ),
                     ),
                 )
-                .order_by(BULK_LAST, turn, col(OutboxMessage.id))
+                .order_by(BULK_LAST, col(OutboxMessage.id))
                 .limit(limit)
-                .subquery()
-            )
-            candidates = (
-                select(col(OutboxMessage.id), ranked.c.last)
-                .join(ranked, ranked.c.id == col(OutboxMessage.id))
-                .order_by(ranked.c.last, ranked.c.turn, ranked.c.id)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
             )
-            found = session.execute(candidates).all()
+            found = session.execute(candidates.add_columns(BULK_LAST)).all()
             if not found:
                 return []
             ids = [row_id for row_id, _ in found]

@@ -328,46 +328,10 @@ async def test_a_tick_that_cannot_queue_still_delivers_what_is_queued(slack, sla
 
     monkeypatch.setattr(ticker, "_queue", busy)
     with pytest.raises(Unavailable):
-        await ticker.tick(wait=False)
+        await ticker.tick(wait=False)  # a serving instance: in the background
     await settle()
     assert sorted(c["channel"] for c in slack_api.of("chat.postMessage")) == ["U00000", "U00001", "U00002"]
-
-
-async def test_claims_take_turns_across_workspaces(db, clock) -> None:
-    """A workspace with a long backlog (paced at its own limit) does not fill every slot: each workspace's first
-    due message is claimed before any workspace's second."""
-    from bot.core.workspace import WorkspaceSettings, ensure_workspace
-    from bot.delivery.claims import Claims
-
-    with transaction(db) as session:
-        busy = ensure_workspace(session, "slack", "T0BUSY", WorkspaceSettings(intake_channel=INTAKE), clock.now())
-        quiet = ensure_workspace(session, "slack", "T0QUIET", WorkspaceSettings(intake_channel=INTAKE), clock.now())
-    with transaction(db) as session:
-        outbox = Outbox(session, busy.id, clock.now())
-        for n in range(20):
-            outbox.dm(f"U0BUSY{n:02d}", Message(summary=f"check-in {n}", blocks=[]))
-    with transaction(db) as session:
-        Outbox(session, quiet.id, clock.now()).dm("U0QUIET", Message(summary="check-in", blocks=[]))
-
-    claimed = Claims(db, clock, "slack").claim("token", 2)
-
-    assert sorted(row.workspace_id for row in claimed) == sorted([busy.id, quiet.id])
-
-
-async def test_a_workspaces_bulk_goes_from_one_flush_at_a_time(db, clock) -> None:
-    """Instances pace each workspace at its whole limit, so only the flush that holds some of a workspace's bulk
-    messages claims more of them; what people wait for goes from any flush."""
-    from bot.delivery.claims import Claims
-
-    ws = workspace(db, clock)
-    with transaction(db) as session:
-        outbox = Outbox(session, ws.id, clock.now())
-        for n in range(4):
-            outbox.dm(f"U0OWNER{n}", Message(summary=f"check-in {n}", blocks=[]))
-    claims = Claims(db, clock, "slack")
-
-    first = claims.claim("instance-a", 2)
-    second = claims.claim("instance-b", 2)
-    more = claims.claim("instance-a", 2)
-
-    assert len(first) == 2 and second == [] and len(more) == 2
+    dms(slack.engine, slack.clock, 1)  # `improvebot tick`: before it says the tick was skipped
+    with pytest.raises(Unavailable):
+        await ticker.tick()
+    assert len(slack_api.of("chat.postMessage")) == 4
