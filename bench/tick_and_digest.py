@@ -523,7 +523,7 @@ def time_gather(engine: Engine, workspace: Workspace, since: datetime | None, un
             content = digest.gather(session, workspace, settings, since, until)
             timing.runs.append(time.perf_counter() - started)
             session.rollback()
-    timing.note = (f"{len(content.wins):,} wins, year to date {content.year_totals.wins:,}, "
+    timing.note = (f"{len(content.wins):,} wins, year to date {content.year_implemented.wins:,}, "
                    f"{sum(w.total for w in content.waiting):,} waiting at some stage")  # fmt: skip
     return timing
 
