@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.postgres import postgres_problem  # noqa: E402
-from bench.standin import StandInProcess, StartError, start_process  # noqa: E402
+from bench.standin import StandInProcess, StartError, serve, start_process  # noqa: E402
 from bench.tick_and_digest import analyze, bulk_insert, fix_sequence, log, postgres_database  # noqa: E402
 from bot.core.clock import FakeClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
@@ -88,23 +88,12 @@ def _serve_stub(conn: Connection, limit: RateLimit, workspaces: int) -> None:
         return answer
 
     stub._post = timed  # type: ignore[method-assign]
-    stub.start()
-    conn.send(stub.url)
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            break
-        if message == "stats":
-            posts = Counter(str(call.get("channel", "")) for call in stub.of("chat.postMessage"))
-            conn.send((posts, len(stub.rate_limited), replied, last[0]))
-        else:
-            break
-    stub.stop()
 
+    def stats() -> tuple[Counter[str], int, list[float], float]:
+        posts = Counter(str(call.get("channel", "")) for call in stub.of("chat.postMessage"))
+        return posts, len(stub.rate_limited), replied, last[0]
 
-class Stub(StandInProcess):
-    url: str = ""
+    serve(conn, stub, {"stats": stats})
 
 
 # -- seeding -------------------------------------------------------------------------------------------------
@@ -163,12 +152,11 @@ def seed(engine: Engine, workspaces: int, checkins: int) -> None:
     analyze(engine)
 
 
-def pending(engine: Engine) -> tuple[int, datetime | None]:
+def pending(engine: Engine) -> int:
     with engine.connect() as connection:
-        count, latest = connection.execute(
-            text("SELECT count(*), max(next_attempt_at) FROM outbox_message WHERE status = 'pending'")
-        ).one()
-    return int(count), latest
+        return int(
+            connection.execute(text("SELECT count(*) FROM outbox_message WHERE status = 'pending'")).scalar() or 0
+        )
 
 
 # -- one instance --------------------------------------------------------------------------------------------
@@ -231,7 +219,7 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
                     ticks += 1
                 bot.ticker.nudge()  # as a worker polls: deliver what another instance queued
                 await asyncio.sleep(1.0)
-                left, _latest = await asyncio.to_thread(pending, engine)
+                left = await asyncio.to_thread(pending, engine)
                 if not left and (injected is None or injected.done()):
                     break
                 clock.set(now())  # one time base: a retry waits its backoff, and leases mean the same everywhere

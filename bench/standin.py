@@ -57,3 +57,19 @@ class StandInProcess:
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
+
+
+def serve(conn: Connection, stub: Any, answers: dict[str, Callable[[], Any]]) -> None:
+    """Serve `stub` (a tests.support.slack_api.SlackApiStub) in this process: send its URL, then answer each
+    message named in `answers` with what its function returns, until "stop" (or the other end closes)."""
+    stub.start()
+    conn.send(stub.url)
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            break
+        if message not in answers:
+            break
+        conn.send(answers[message]())
+    stub.stop()

@@ -78,7 +78,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.postgres import postgres_admin, postgres_problem  # noqa: E402
-from bench.standin import StandInProcess, StartError, start_process  # noqa: E402
+from bench.standin import StandInProcess, StartError, serve, start_process  # noqa: E402
 from bot.core.calendar import iso_week, zone  # noqa: E402
 from bot.core.clock import FakeClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
@@ -115,22 +115,15 @@ def log(message: str) -> None:
 
 def _serve_stub(conn: Connection, limit: RateLimit | None) -> None:
     stub = SlackApiStub(rate_limit=limit)
-    stub.start()
-    conn.send(stub.url)
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            break
-        if message == "stats":
-            posts = Counter(str(call.get("channel", "")) for call in stub.of("chat.postMessage"))
-            conn.send((posts, len(stub.rate_limited)))
-        elif message == "reset":
-            stub.reset()
-            conn.send(True)
-        else:
-            break
-    stub.stop()
+
+    def stats() -> tuple[Counter[str], int]:
+        return Counter(str(call.get("channel", "")) for call in stub.of("chat.postMessage")), len(stub.rate_limited)
+
+    def reset() -> bool:
+        stub.reset()
+        return True
+
+    serve(conn, stub, {"stats": stats, "reset": reset})
 
 
 @dataclass

@@ -230,7 +230,7 @@ def create_web_app(
                 return JSONResponse({"error": "invalid request"}, status_code=verdict.status or 400)
             if verdict.revoked:  # the app was removed: with one configured token, its operator decides
                 return await _slack_revoked(slack, verdict.body) if slack.installs else Response(status_code=200)
-            if verdict.team is not None and not verdict.revoked:
+            if verdict.team is not None:
                 served = await slack.serves(verdict.team, verdict.enterprise)
                 if served is None:  # Slack or the database could not tell where we are installed: try again later
                     return JSONResponse({"error": "not ready"}, status_code=503)

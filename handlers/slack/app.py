@@ -80,7 +80,7 @@ class SlackBot:
     @property
     def installs(self) -> bool:
         """Installed through Slack's OAuth flow in any number of workspaces (else: one token, one workspace)."""
-        return self.tokens is not None and not self.tokens.single
+        return self.oauth is not None
 
     async def serves(self, team: str, enterprise: str) -> bool | None:
         """Whether requests from `team` are served: the token's own workspace, or (installed to many) one where
