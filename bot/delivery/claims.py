@@ -4,11 +4,13 @@ releasing it, and recording what became of each send."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import zlib
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, case, exists, func, or_, true, update
+from sqlalchemy import ColumnElement, Engine, Subquery, case, exists, func, or_, union, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.core.clock import Clock, as_utc
 from bot.core.ports import ChatError, Posted
@@ -39,6 +41,70 @@ URGENT = col(OutboxMessage.kind).not_in(BULK_KINDS) | col(OutboxMessage.improvem
     )
 )
 BULK_LAST = case((URGENT, 0), else_=1)
+CLAIMING = 0x1A9_0C1A  # the PostgreSQL advisory lock claims take turns on
+# a workspace's bulk stays with the flush that sent its last bulk message this long (unless it lets go, at its
+# end): that flush's buckets know how much of the workspace's limit it spent, another's would send at once and
+# bounce (long enough for one message at a pace as slow as one in 30 s)
+KEEPS_PACING = timedelta(seconds=30)
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
+
+
+def _take_turn(session: Session, platform: str) -> None:
+    """On PostgreSQL, claims take turns: one that ran beside another would not see the rows that one claims, and
+    would take bulk rows of the same workspaces (two flushes pacing one workspace each spend its whole limit). A
+    holder that froze mid-claim holds the turn up only for the lock timeout: then this claim goes on without it
+    (SKIP LOCKED still keeps any row from being claimed twice). One turn per platform."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: one writer at a time already
+    try:
+        with session.begin_nested():
+            session.execute(select(func.pg_advisory_xact_lock(CLAIMING, zlib.crc32(platform.encode()) >> 1)))
+    except OperationalError:
+        log.info("claiming without waiting for its turn: another claim held it past the lock timeout")
+
+
+def _ranked(platform: str, token: str, now: datetime, bulk: bool) -> Subquery:
+    """The claimable rows (and the ones `token` holds, so that its turns go on where its last claim stopped):
+    each with `last` (1: bulk) and `turn` (its place among its workspace's). No LIMIT here: on PostgreSQL the
+    outer query's SKIP LOCKED then still finds enough rows. Every subquery is uncorrelated or indexed: one claim
+    stays quick with tens of thousands of rows pending in one workspace."""
+    earlier = aliased(OutboxMessage)
+    held = aliased(OutboxMessage)
+    turn = func.row_number().over(  # people-facing rows (first anyway) take no bulk row's turn
+        partition_by=(col(OutboxMessage.workspace_id), BULK_LAST), order_by=col(OutboxMessage.id)
+    )
+    others = (col(held.claimed_by) != token) & col(held.kind).in_(BULK_KINDS)
+    held_elsewhere = union(  # a workspace whose bulk another live flush is pacing, or sent lately (still pacing)
+        select(col(held.workspace_id)).where(col(held.status) == "pending", col(held.claimed_until) >= now, others),
+        select(col(held.workspace_id)).where(
+            col(held.status) == "sent",
+            col(held.claimed_by).is_not(None),
+            col(held.sent_at) >= now - KEEPS_PACING,
+            others,
+        ),
+    )
+    return (
+        select(col(OutboxMessage.id).label("id"), BULK_LAST.label("last"), turn.label("turn"))
+        .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
+        .where(
+            Workspace.platform == platform,
+            col(OutboxMessage.status) == "pending",
+            col(OutboxMessage.next_attempt_at) <= now,
+            _lease_free(now) | (col(OutboxMessage.claimed_by) == token),
+            URGENT if not bulk else URGENT | col(OutboxMessage.workspace_id).not_in(held_elsewhere),
+            ~exists().where(
+                col(earlier.status) == "pending",
+                or_(
+                    (col(earlier.improvement_id) == col(OutboxMessage.improvement_id))
+                    & (col(earlier.id) < col(OutboxMessage.id)),
+                    col(earlier.id) == col(OutboxMessage.after_id),
+                ),
+            ),
+        )
+    ).subquery()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -57,46 +123,34 @@ class Claims:
     def claim(
         self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None
     ) -> list[OutboxMessage]:
-        """Claim due rows, people-facing first, then oldest first, at most one per improvement: a row waits
-        while an older row of the same improvement is pending, so one improvement's messages always go out in
-        order. A row taken over from a holder whose lease ran out may have been sent: it becomes unsure.
-        `bulk=False`: people-facing rows only (the bulk ones are a worker's). `urgent` gets the ids of the claimed
-        rows that go as people-facing (bulk rows that hold one up included)."""
+        """Claim due rows: people-facing first, then in turns across workspaces (each workspace's first row, then
+        each one's second…, counting the rows this flush already holds, so that a workspace paced at its own
+        limit never fills every slot while the others wait), oldest first within a turn. At most one row per
+        improvement: a row waits while an older row of the same improvement is pending, so one improvement's
+        messages always go out in order. A workspace's bulk rows go to one flush at a time (it paces them at the
+        workspace's whole limit; two flushes would each spend it). A row taken over from a holder whose lease ran
+        out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk ones are a
+        worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that hold one up
+        included)."""
         now = self._clock.now()
-        earlier = aliased(OutboxMessage)
-        lease_free = or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
         with transaction(self._engine) as session:
+            if bulk:  # people-facing rows are claimable by any flush: nothing to take turns on
+                _take_turn(session, self._platform)
+            ranked = _ranked(self._platform, token, now, bulk)
             candidates = (
-                select(col(OutboxMessage.id))
-                .join(Workspace, col(Workspace.id) == col(OutboxMessage.workspace_id))
-                .where(
-                    Workspace.platform == self._platform,
-                    col(OutboxMessage.status) == "pending",
-                    col(OutboxMessage.next_attempt_at) <= now,
-                    lease_free,
-                    URGENT if not bulk else true(),
-                    ~exists().where(
-                        col(earlier.status) == "pending",
-                        or_(
-                            (col(earlier.improvement_id) == col(OutboxMessage.improvement_id))
-                            & (col(earlier.id) < col(OutboxMessage.id)),
-                            col(earlier.id) == col(OutboxMessage.after_id),
-                        ),
-                    ),
-                )
-                .order_by(BULK_LAST, col(OutboxMessage.id))
+                select(col(OutboxMessage.id), ranked.c.last)
+                .join(ranked, ranked.c.id == col(OutboxMessage.id))
+                .where(col(OutboxMessage.status) == "pending", _lease_free(now))
+                .order_by(ranked.c.last, ranked.c.turn, ranked.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxMessage)
             )
-            found = session.execute(candidates.add_columns(BULK_LAST)).all()
+            found: dict[int, int] = {row_id: last for row_id, last in session.execute(candidates)}
             if not found:
                 return []
-            ids = [row_id for row_id, _ in found]
-            if urgent is not None:
-                urgent.update(row_id for row_id, last in found if not last)
             claimed = session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending", lease_free)
+                .where(col(OutboxMessage.id).in_(list(found)), col(OutboxMessage.status) == "pending", _lease_free(now))
                 .values(
                     claimed_by=token,
                     claimed_until=now + LEASE,
@@ -113,17 +167,28 @@ class Claims:
                 .execution_options(synchronize_session=False)
             )
             mine = set(claimed.scalars().all())
+            people = {row_id for row_id in mine if not found[row_id]}
+            if urgent is not None:
+                urgent.update(people)
             rows = session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(mine))).all()
-            people = {row_id for row_id, last in found if not last}
             return sorted(rows, key=lambda row: (row.id not in people, row.id or 0))
 
     def renew(self, token: str) -> None:
+        """Renew the lease on what this flush holds, and let go of the workspaces it sent to over KEEPS_PACING ago
+        (a flush can run for hours: its sent rows are not kept marked as its)."""
         now = self._clock.now()
+        mine = col(OutboxMessage.claimed_by) == token
         with transaction(self._engine) as session:
             session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == "pending")
+                .where(mine, col(OutboxMessage.status) == "pending")
                 .values(claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(OutboxMessage)
+                .where(mine, col(OutboxMessage.status) == "sent", col(OutboxMessage.sent_at) < now - KEEPS_PACING)
+                .values(claimed_by=None)
                 .execution_options(synchronize_session=False)
             )
 
@@ -138,22 +203,24 @@ class Claims:
                     .values(unsure_since=col(OutboxMessage.claimed_at))
                     .execution_options(synchronize_session=False)
                 )
-            session.execute(
-                update(OutboxMessage)
-                .where(mine)
-                .values(claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
+            for status in ("pending", "sent"):  # the sent ones too: their workspaces' bulk is free now
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == status)
+                    .values(claimed_by=None, claimed_until=None)
+                    .execution_options(synchronize_session=False)
+                )
 
     def mark_sent(self, sent: list[tuple[OutboxMessage, Posted | None]]) -> None:
         """Sent rows, in one transaction (one write instead of one per message: SQLite has one writer), and
-        where the messages that are edited or replied under later landed."""
+        where the messages that are edited or replied under later landed. A sent row keeps its holder (`claimed_by`)
+        until the flush lets go (release): its workspace's bulk stays with it (KEEPS_PACING)."""
         now = self._clock.now()
         with transaction(self._engine) as session:
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_([row.id for row, _ in sent]))
-                .values(status="sent", sent_at=now, claimed_by=None, claimed_until=None, unsure_since=None)
+                .values(status="sent", sent_at=now, claimed_until=None, unsure_since=None)
                 .execution_options(synchronize_session=False)
             )
             for row, where in sent:

@@ -43,6 +43,15 @@ class OutboxMessage(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # the workspaces whose bulk another flush sent lately (bot/delivery/claims.py: a sent row keeps its holder
+        # until the flush lets go)
+        Index(
+            "ix_outbox_sent_by_flush",
+            "status",
+            "sent_at",
+            postgresql_where=text("claimed_by IS NOT NULL"),
+            sqlite_where=text("claimed_by IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,7 +67,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime = when()
     claimed_until: datetime | None = when(nullable=True)  # the lease: renewed while its holder is alive
-    claimed_by: str | None = Field(default=None, max_length=36)  # the flush that holds the lease
+    claimed_by: str | None = Field(default=None, max_length=36)  # holding the lease (sent: that sent it, a while)
     claimed_at: datetime | None = when(nullable=True)  # when it was claimed: a send made by the holder is after it
     # the row may have gone out already (a send whose answer was lost, or a holder that died): it is looked for
     # on the platform, among the messages since this time, before it is ever sent again

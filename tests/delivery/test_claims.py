@@ -1,0 +1,198 @@
+"""Claims across many workspaces: in turns, a workspace's bulk to one flush at a time, concurrent claimers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from sqlalchemy import event, func
+from sqlmodel import Session, select
+
+from bot.core.messages import Message
+from bot.core.workspace import WorkspaceSettings, ensure_workspace
+from bot.delivery.claims import KEEPS_PACING, Claims
+from bot.delivery.outbox import Outbox
+from storage.db import transaction
+from storage.models import OutboxMessage, Workspace
+from tests.conftest import INTAKE
+
+CHECK_IN = Message(summary="check-in", blocks=[])
+
+
+def backlog(db, clock, workspaces: int, each: int) -> dict[int, str]:
+    """`each` DMs due in each of `workspaces` workspaces, queued one workspace after another (as the tick
+    queues them). Returns workspace id -> team."""
+    teams = {}
+    with transaction(db) as session:
+        for n in range(workspaces):
+            ws = ensure_workspace(session, "slack", f"T{n:04d}", WorkspaceSettings(intake_channel=INTAKE), clock.now())
+            teams[ws.id] = ws.external_id
+            outbox = Outbox(session, ws.id, clock.now())
+            for person in range(each):
+                outbox.dm(f"U{n:04d}{person:03d}", CHECK_IN)
+    return teams
+
+
+def teams_of(db, rows: list[OutboxMessage]) -> list[str]:
+    with Session(db) as session:
+        return [session.get_one(Workspace, row.workspace_id).external_id for row in rows]
+
+
+def test_a_claim_takes_the_workspaces_in_turns_and_the_next_claim_goes_on_from_there(db, clock) -> None:
+    backlog(db, clock, workspaces=4, each=5)
+    claims = Claims(db, clock, "slack")
+
+    first = claims.claim("flush-a", 2)
+    second = claims.claim("flush-a", 2)  # the same flush, its first two rows still on their way
+    third = claims.claim("flush-a", 4)
+
+    assert teams_of(db, first) == ["T0000", "T0001"]  # not the first workspace's two oldest
+    assert teams_of(db, second) == ["T0002", "T0003"]  # its turns go on: not the first two workspaces again
+    assert teams_of(db, third) == ["T0000", "T0001", "T0002", "T0003"]  # everyone's second
+
+
+def test_a_workspaces_bulk_goes_to_one_flush_at_a_time_but_a_reply_is_never_held_back(db, clock) -> None:
+    teams = backlog(db, clock, workspaces=3, each=4)
+    claims = Claims(db, clock, "slack")
+    [held] = claims.claim("flush-a", 1)  # T0000's bulk is flush-a's now
+    with transaction(db) as session:  # a people-facing message in that same workspace
+        Outbox(session, held.workspace_id, clock.now()).private("U0000000", CHECK_IN, where=INTAKE)
+
+    other = claims.claim("flush-b", 100)
+
+    assert other[0].kind == "private"  # people-facing first, whoever holds the workspace's bulk
+    assert Counter(teams[row.workspace_id] for row in other[1:]) == {"T0001": 4, "T0002": 4}
+    assert teams_of(db, claims.claim("flush-a", 100)) == ["T0000"] * 3  # its holder goes on with it
+    claims.release("flush-a", frozenset())
+    assert claims.claim("flush-b", 100) != []  # released: another flush may take it
+
+
+def claim_together(claims: Claims, tokens: list[str], limit: int) -> list[list[OutboxMessage]]:
+    """Each token claims in a thread of its own, all starting at the same moment."""
+    start = threading.Barrier(len(tokens))
+    got: dict[str, list[OutboxMessage]] = {}
+
+    def claim(token: str) -> None:
+        start.wait()
+        got[token] = claims.claim(token, limit)
+
+    threads = [threading.Thread(target=claim, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [got[token] for token in tokens]
+
+
+def test_concurrent_claims_come_back_full_with_distinct_rows_and_workspaces(db, clock) -> None:
+    backlog(db, clock, workspaces=40, each=3)
+    claims = Claims(db, clock, "slack")
+    for attempt in range(5):
+        tokens = [f"flush-{attempt}-a", f"flush-{attempt}-b"]
+        a, b = claim_together(claims, tokens, 8)
+
+        assert (len(a), len(b)) == (8, 8), attempt  # neither comes back short for the other's locks
+        assert not {row.id for row in a} & {row.id for row in b}
+        assert not {row.workspace_id for row in a} & {row.workspace_id for row in b}  # one flush per workspace
+        for token in tokens:
+            claims.release(token, frozenset())
+
+
+def test_a_claim_with_a_long_backlog_in_one_workspace_takes_its_oldest(db, clock) -> None:
+    backlog(db, clock, workspaces=1, each=3000)
+    claims = Claims(db, clock, "slack")
+
+    rows = claims.claim("flush-a", 128)
+
+    with Session(db) as session:
+        oldest = session.exec(select(OutboxMessage.id).order_by(OutboxMessage.id).limit(128)).all()
+    assert [row.id for row in rows] == list(oldest)
+    assert claims.claim("flush-b", 128) == []  # the workspace's bulk is flush-a's
+
+
+def test_a_claim_made_while_another_is_under_way_waits_for_its_turn(db, clock) -> None:
+    """Flush A has selected (PostgreSQL: locked) the rows it is claiming, not yet written; flush B claims
+    meanwhile. B must not take the next rows of A's workspaces: it waits for A's claim, then sees their bulk as
+    A's."""
+    backlog(db, clock, workspaces=2, each=5)
+    claims = Claims(db, clock, "slack")
+    locked = threading.Event()
+
+    def slow_after_locking(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread().name == "a" and "row_number" in statement.lower():  # the claim's select
+            locked.set()
+            time.sleep(0.5)
+
+    event.listen(db, "after_cursor_execute", slow_after_locking)
+    got: dict[str, list[OutboxMessage]] = {}
+    try:
+        a = threading.Thread(target=lambda: got.setdefault("a", claims.claim("flush-a", 2)), name="a")
+        a.start()
+        assert locked.wait(5)
+        got["b"] = claims.claim("flush-b", 2)
+        a.join()
+    finally:
+        event.remove(db, "after_cursor_execute", slow_after_locking)
+
+    assert teams_of(db, got["a"]) == ["T0000", "T0001"]
+    assert got["b"] == []  # both workspaces' bulk is A's
+
+
+def test_a_workspace_stays_with_the_flush_that_sent_its_last_bulk_message_until_it_lets_go(db, clock) -> None:
+    """Its buckets know how much of the workspace's limit it spent: another flush's would send at once, and bounce."""
+    backlog(db, clock, workspaces=1, each=3)
+    claims = Claims(db, clock, "slack")
+    [sent] = claims.claim("flush-a", 1)
+    claims.mark_sent([(sent, None)])  # flush-a now holds nothing pending in the workspace
+
+    assert claims.claim("flush-b", 10) == []  # it sent there a moment ago: the workspace is still its
+    assert len(claims.claim("flush-a", 10)) == 2  # … and it goes on
+
+    claims.release("flush-a", frozenset())  # it stopped: the workspace is free at once
+    assert len(claims.claim("flush-b", 10)) == 2
+
+
+def test_a_flush_that_died_after_sending_holds_the_workspace_only_a_little_while(db, clock) -> None:
+    backlog(db, clock, workspaces=1, each=2)
+    claims = Claims(db, clock, "slack")
+    [sent] = claims.claim("flush-a", 1)
+    claims.mark_sent([(sent, None)])  # and then the process was killed: nothing released
+
+    assert claims.claim("flush-b", 10) == []
+    clock.advance(seconds=KEEPS_PACING.total_seconds() + 1)
+    assert len(claims.claim("flush-b", 10)) == 1
+
+
+def test_people_facing_rows_take_no_bulk_rows_turn(db, clock) -> None:
+    teams = backlog(db, clock, workspaces=2, each=4)
+    first = next(ws for ws, team in teams.items() if team == "T0000")
+    with transaction(db) as session:
+        for person in range(3):
+            Outbox(session, first, clock.now()).private(f"U{person}", CHECK_IN, where=INTAKE)
+
+    rows = Claims(db, clock, "slack").claim("flush-a", 6)
+
+    assert [row.kind for row in rows[:3]] == ["private"] * 3
+    assert sorted(teams_of(db, rows[3:])) == ["T0000", "T0000", "T0001"]  # not T0001's first three DMs
+
+
+def test_a_claim_whose_turn_is_held_up_goes_on_without_it(db, clock) -> None:
+    """PostgreSQL: another claim froze holding the turn (a process stopped mid-claim): this one waits for the
+    lock timeout, then claims without it (SKIP LOCKED still keeps every row single)."""
+    import zlib
+
+    import pytest
+
+    from bot.delivery.claims import CLAIMING
+
+    if db.dialect.name == "sqlite":
+        pytest.skip("SQLite has no advisory locks: its one writer is the turn")
+    backlog(db, clock, workspaces=2, each=1)
+    with db.connect() as frozen:
+        frozen.execute(select(func.pg_advisory_lock(CLAIMING, zlib.crc32(b"slack") >> 1)))
+        try:
+            rows = Claims(db, clock, "slack").claim("flush-a", 10)
+        finally:
+            frozen.execute(select(func.pg_advisory_unlock(CLAIMING, zlib.crc32(b"slack") >> 1)))
+    assert len(rows) == 2
