@@ -2,9 +2,11 @@
 
 A Pacer holds named buckets (aiolimiter's leaky buckets: a rate with a burst), for example a workspace's, a
 channel's or a Web API method's. A send waits for every bucket it names, then goes. A 429 holds only the
-bucket it came from for its Retry-After: other channels and methods go on. Messages people are waiting for
-(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
-workspace's backlog never holds up another's).
+bucket it came from for its Retry-After: other channels and methods go on. With `refund` (chat.postMessage: the
+429 is taken as the channel's) the send goes again once its bucket opens, without paying the shared buckets a
+second time (the platform counted nothing for it), at most at half their pace (in case the guess was wrong).
+Messages people are waiting for (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared
+bucket one at a time (one workspace's backlog never holds up another's).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from bot.core.ports import BULK, SENDABLE, ChatError
 log = logging.getLogger("improvebot.pacing")
 T = TypeVar("T")
 
-MAX_CREDIT = 100  # refunds kept at most per bucket
-REFUND_SHARE = 0.5  # refunded sends go at most at this share of a bucket's rate on top of it
+RETRY_SHARE = 0.5  # sends retried without paying again go at most at this share of a shared bucket's pace
 MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
 
 
@@ -49,8 +50,7 @@ class Pacer:
         self._buckets: LRUCache[str, AsyncLimiter | None] = LRUCache(maxsize=MAX_BUCKETS)
         self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
         self._bulk: dict[str, asyncio.Lock] = {}  # per shared bucket (a workspace's): bulk sends queue there
-        self._credit: dict[str, int] = {}  # sends a shared bucket paid for that the platform refused
-        self._spent: dict[str, AsyncLimiter] = {}  # how fast credit may be spent: a bound if the refunds are wrong
+        self._retries: dict[str, AsyncLimiter | None] = {}  # how fast retries that do not pay again may go
 
     def _bucket(self, key: str) -> AsyncLimiter | None:
         if key not in self._buckets:
@@ -76,39 +76,28 @@ class Pacer:
 
     async def _take(self, key: str) -> None:
         await self._open(key)
-        if self._credit.get(key, 0) > 0 and await self._spend(key):
-            return
         bucket = self._bucket(key)
         if bucket is not None:
             await bucket.acquire()
-
-    async def _spend(self, key: str) -> bool:
-        rate = self._rate_of(key)
-        if rate is None:
-            return False
-        spender = self._spent.setdefault(key, Rate(rate.per_second * REFUND_SHARE, rate.burst * REFUND_SHARE).limiter())
-        if not spender.has_capacity():
-            return False
-        await spender.acquire()  # there is room: it does not wait
-        self._credit[key] -= 1
-        return True
-
-    def refund(self, *keys: str) -> None:
-        """A send these buckets paid for was refused by another bucket's limit (a channel's): it took nothing
-        from them, so a later send goes free. Right while the pacing stays under the shared limit; if it is
-        wrong (the limit was the shared one), refunded sends add at most REFUND_SHARE of the rate."""
-        for key in keys:
-            self._credit[key] = min(MAX_CREDIT, self._credit.get(key, 0) + 1)
 
     async def send(
         self, what: str, keys: tuple[str, ...], call: Callable[[], Awaitable[T]], *, retries: int, refund: bool = False
     ) -> T:
         """`call()` once every bucket in `keys` allows it and the sender may still send (bot.core.ports.SENDABLE).
-        A 429 (a ChatError with `retry_after`) holds the first, most specific bucket for its Retry-After (with
-        `refund`, the shared buckets get that send back) and the call goes again, `retries` times at most, before
-        the ChatError is raised."""
+        A 429 (a ChatError with `retry_after`) holds the first, most specific bucket for its Retry-After and the
+        call goes again, `retries` times at most, before the ChatError is raised. With `refund` (the 429 is taken as
+        the first bucket's), the shared buckets' payment stands for the calls after it: they wait for the first
+        bucket and for any hold on the shared ones, not for their pace again (bounded at RETRY_SHARE of it). (A
+        pool of credit any later send could spend put this process's next send where the platform had no room
+        yet: a 429 per message.)"""
+        paid = False
         for attempt in range(retries + 1):
-            await self.wait(*keys)
+            if paid:
+                await self.wait(keys[0])
+                for key in keys[1:]:
+                    await self._retry(key)
+            else:
+                await self.wait(*keys)
             if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
                 raise ChatError(f"{what}: not sent, the claim on it may have passed on")
             try:
@@ -118,9 +107,21 @@ class Pacer:
                     raise
                 log.info("%s: rate limited, %s waits %.0f s", what, keys[0].partition(":")[0], exc.retry_after)
                 self.hold(keys[0], exc.retry_after)
-                if refund:
-                    self.refund(*keys[1:])
+                paid = refund  # the platform counted nothing for it
         raise AssertionError("unreachable")
+
+    async def _retry(self, key: str) -> None:
+        """A shared bucket's part in a send it paid for already: its hold, and the bound on such sends (if the
+        429s were its own, not the channels', bounced sends coming back at once must not flood it)."""
+        await self._open(key)
+        if key not in self._retries:
+            rate = self._rate_of(key)
+            self._retries[key] = (
+                Rate(rate.per_second * RETRY_SHARE, max(1.0, rate.burst * RETRY_SHARE)).limiter() if rate else None
+            )
+        limiter = self._retries[key]
+        if limiter is not None:
+            await limiter.acquire()
 
     def hold(self, key: str, seconds: float) -> None:
         """The platform answered 429 for this bucket: nothing naming it goes for `seconds`."""
