@@ -9,9 +9,12 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 
+from sqlalchemy import func
+from sqlmodel import select
+
 from bot.core.workspace import WorkspaceSettings, ensure_workspace
 from storage.db import transaction
-from storage.models import Checkin, Improvement
+from storage.models import Checkin, Digest, Improvement, Workspace
 from tests.conftest import INTAKE, WINS
 from tests.support import slack_requests as rq
 from tests.support.slack_api import BOT_TOKEN
@@ -61,6 +64,7 @@ async def test_concurrent_tick_processes_send_each_checkin_and_the_digest_once(d
         "IMPROVE_SECRET_KEY": "tick-test-secret-key",
         "PYTHONPATH": os.getcwd(),
         "IMPROVE_SLACK_POSTS_PER_SECOND": "1000",  # each process paces itself: not what this test is about
+        "IMPROVE_DB_TIMEOUT": "5",  # nor SQLite's one writer on a busy machine (three processes take turns)
     }
     results = await asyncio.gather(*(tick_process(env) for _ in range(3)))
 
@@ -150,4 +154,75 @@ def test_the_reminder_tick_skips_an_improvement_a_person_is_changing(db) -> None
     for thread in threads:
         thread.join(timeout=30)
     assert result["handled"] == OWNERS - 1  # all but the one being changed, which the next tick takes
+    assert isinstance(result["seconds"], float) and result["seconds"] < 1.0  # not after a lock timeout
+
+
+def digest_workspaces(db, count: int) -> None:
+    """`count` workspaces, each with a wins channel and this Friday's announcement due."""
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with transaction(db) as session:
+        for n in range(count):
+            settings = WorkspaceSettings(intake_channel=INTAKE, wins_channel=f"{WINS}{n}", digest_at="fri 16:00")
+            ensure_workspace(session, "slack", f"T{n:04d}", settings, monday)
+
+
+def test_the_digest_tick_settles_every_workspace_a_batch_at_a_time(db, monkeypatch) -> None:
+    """One transaction per batch (one tick never holds every workspace's lock for the whole run), and one tick
+    still settles them all."""
+    from bot.assembly import registry
+    from bot.core.clock import FakeClock
+    from bot.tick import Ticker
+    from bot.wins import digest
+
+    monkeypatch.setattr(digest, "BATCH", 2)
+    digest_workspaces(db, 5)
+    batches: list[int] = []
+    settle = digest.queue_due
+    monkeypatch.setattr(digest, "queue_due", lambda *args: batches.append(settle(*args)) or batches[-1])
+    ticker = Ticker(db, FakeClock(FRIDAY_4PM), "slack", None, registry(), None)  # type: ignore[arg-type]
+
+    report = ticker._queue(FRIDAY_4PM)
+
+    assert batches == [2, 2, 1, 0] and report.queued["digests"] == 5
+    with transaction(db) as session:
+        assert len(session.exec(select(Digest)).all()) == 5
+
+
+def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None:
+    """PostgreSQL: another tick is writing one workspace's announcement (its row is locked); this one settles the
+    others at once instead of waiting for it (a wait past the lock timeout skipped the whole tick)."""
+    import threading
+    import time
+
+    import pytest
+
+    from bot.wins import digest
+
+    if db.dialect.name == "sqlite":
+        pytest.skip("SQLite runs one writer at a time: a second tick waits for the first as a whole")
+    digest_workspaces(db, 3)
+    held, done = threading.Event(), threading.Event()
+    result: dict[str, object] = {}
+
+    def other_tick() -> None:
+        with transaction(db) as session:
+            first = session.exec(select(Workspace).where(Workspace.external_id == "T0000")).one()
+            session.exec(select(func.pg_advisory_xact_lock(digest.SETTLING, first.id)))  # settling it
+            held.set()
+            done.wait(timeout=10)
+
+    def tick() -> None:
+        held.wait(timeout=10)
+        started = time.monotonic()
+        with transaction(db) as session:
+            result["settled"] = digest.queue_due(session, "slack", FRIDAY_4PM)
+        result["seconds"] = time.monotonic() - started
+        done.set()
+
+    threads = [threading.Thread(target=other_tick), threading.Thread(target=tick)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert result["settled"] == 2  # the locked one is the other tick's (or the next run's)
     assert isinstance(result["seconds"], float) and result["seconds"] < 1.0  # not after a lock timeout

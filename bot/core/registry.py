@@ -136,7 +136,7 @@ ReplyHandler = Callable[[Act, Reply], bool]  # True when it was taken (and somet
 @dataclass(frozen=True)
 class TickJob:
     label: str  # as counted in the tick's report line
-    run: Callable[[Session, str, datetime], int]  # (session, platform, now) -> how many it queued
+    run: Callable[[Session, str, datetime], int]  # (session, platform, now) -> how many it queued (or settled)
     repeat: bool = False  # work in batches: run again, each time in a new transaction, until a run queues nothing
 
 

@@ -84,6 +84,7 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
     rows = _due(session, platform, Checkin.status == "scheduled", col(Checkin.due_at) <= now)
     ids = {checkin.improvement_id for checkin in rows}
     improvements = {i.id: i for i in session.exec(select(Improvement).where(col(Improvement.id).in_(ids))).all()}
+    owners: dict[int, list[str]] = {}
     for checkin in rows:
         improvement = improvements[checkin.improvement_id]
         checkin.status = "sent"
@@ -94,7 +95,9 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
         outbox = Outbox(session, checkin.workspace_id, now)
         outbox.dm(checkin.owner_id, checkin_views.checkin_request(checkin, improvement), improvement=improvement,
                   key=checkin_key(checkin))  # fmt: skip
-        outbox.refresh_homes([checkin.owner_id])  # it waits on them now
+        owners.setdefault(checkin.workspace_id, []).append(checkin.owner_id)
+    for workspace_id, people in owners.items():  # it waits on them now (one lookup a workspace, not a check-in)
+        Outbox(session, workspace_id, now).refresh_homes(people)
     return len(rows)
 
 

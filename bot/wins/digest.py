@@ -26,6 +26,8 @@ log = logging.getLogger("improvebot.digest")
 
 LATE_LIMIT = timedelta(days=1)  # a digest missed by more than this is skipped, not posted into the wrong week
 CHART_WEEKS = 12
+BATCH = 50  # workspaces whose announcement one run settles (a transaction each)
+SETTLING = 0x1A9_D1C5  # the advisory locks of the workspaces a tick is settling (with the workspace's id)
 WAITING_LISTED = 5  # per stage in the weekly note, then "and N more"
 LIVE = (Status.IMPLEMENTED.value, Status.SUSTAINED.value)
 SUSTAINED = (Status.SUSTAINED.value,)
@@ -178,8 +180,11 @@ def _window_start(session: Session, workspace_id: int, slot: datetime) -> dateti
 
 
 def queue_due(session: Session, platform: str, now: datetime) -> int:
-    """Queue this week's announcement for every workspace whose slot has passed and that has none yet."""
-    queued = 0
+    """Settle this week's announcement of up to BATCH workspaces whose slot has passed and that have none yet
+    (queued, or recorded as empty or late); the tick runs it again, a transaction each, until a run settles none.
+    A workspace another tick is settling right now (its row is locked) is skipped, never waited for: with many
+    workspaces one tick holds a batch's locks for moments, not all of them for the whole run."""
+    due: list[tuple[Workspace, WorkspaceSettings, datetime, str]] = []
     for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
         settings = WorkspaceSettings.from_json(workspace.settings)
         if not settings.wins_channel:
@@ -187,18 +192,34 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
         weekday, at = parse_weekly(settings.digest_at)
         tz = zone(settings.timezone)
         slot = last_weekly_slot(now, weekday, at, tz)
-        if slot < workspace.created_at:
-            continue  # the workspace did not exist yet at that slot
-        week = iso_week(slot, tz)
-        if session.exec(select(Digest.id).where(Digest.workspace_id == workspace.id, Digest.week == week)).first():
+        if slot >= workspace.created_at:  # else the workspace did not exist yet at that slot
+            due.append((workspace, settings, slot, iso_week(slot, tz)))
+    weeks = {week for *_, week in due}
+    written = session.exec(select(Digest.workspace_id, Digest.week).where(col(Digest.week).in_(weeks)))
+    done = {(workspace_id, week) for workspace_id, week in written}
+    settled = 0
+    for workspace, settings, slot, week in due:
+        if settled == BATCH:
+            break
+        if (workspace.id, week) in done or not _lock(session, workspace.id or 0):
             continue
-        queued += _queue_one(session, workspace, settings, slot, week, now)
-    return queued
+        settled += _queue_one(session, workspace, settings, slot, week, now)
+    return settled
+
+
+def _lock(session: Session, workspace_id: int) -> bool:
+    """This tick's to settle, unless another tick is settling it (PostgreSQL; SQLite runs one tick at a time). An
+    advisory lock, not the workspace's row: a row lock would hold up every insert that refers to the workspace
+    (events, outbox rows) until the batch commits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.exec(select(func.pg_try_advisory_xact_lock(SETTLING, workspace_id))).one())
 
 
 def _queue_one(
     session: Session, workspace: Workspace, settings: WorkspaceSettings, slot: datetime, week: str, now: datetime
-) -> int:
+) -> bool:
+    """Its Digest row and, when there is something to say, the announcement. False: another tick wrote it first."""
     since = _window_start(session, workspace.id or 0, slot)
     late = now - slot > LATE_LIMIT
     content = None if late else gather(session, workspace, settings, since, slot)
@@ -210,14 +231,14 @@ def _queue_one(
         with session.begin_nested():  # the unique (workspace, week) row: only one tick gets to post it
             session.add(row)
     except IntegrityError:
-        return 0
+        return False
     if late:
         log.warning("skipped the %s digest of workspace %s: it was due %s and is more than a day late",
                     week, workspace.external_id, slot.isoformat())  # fmt: skip
-        return 0
+        return True
     assert content is not None
     if not content.wins and settings.digest_when_empty == "skip":
-        return 0
+        return True
     outbox = Outbox(session, workspace.id or 0, now)
     announcement = outbox.post(settings.wins_channel, compose(content, settings))
     if content.wins:
@@ -225,7 +246,7 @@ def _queue_one(
     session.flush()  # the announcement's id
     row.outbox_id = announcement.id
     session.add(row)
-    return 1
+    return True
 
 
 def preview_digests(engine: Engine, now: datetime) -> list[tuple[str, str, str, Message]]:

@@ -8,4 +8,4 @@ from bot.wins import charts, digest
 
 def register(registry: Registry) -> None:
     registry.chart("weekly", charts.weekly)
-    registry.tick(TickJob("digests", digest.queue_due))
+    registry.tick(TickJob("digests", digest.queue_due, repeat=True))
