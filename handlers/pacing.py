@@ -111,9 +111,12 @@ class Pacer:
         raise AssertionError("unreachable")
 
     async def _retry(self, key: str) -> None:
-        """A shared bucket's part in a send it paid for already: its hold, and the bound on such sends (if the
-        429s were its own, not the channels', bounced sends coming back at once must not flood it)."""
+        """A shared bucket's part in a send it paid for already: its hold, and for bulk sends the bound on such
+        sends (if the 429s were its own, not the channels', bounced sends coming back at once must not flood it; a
+        reply goes at once, never behind them)."""
         await self._open(key)
+        if not BULK.get():
+            return
         if key not in self._retries:
             rate = self._rate_of(key)
             self._retries[key] = (

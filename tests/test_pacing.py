@@ -113,6 +113,7 @@ async def test_bounced_sends_coming_back_at_once_go_at_most_at_half_the_workspac
                 raise ChatError("chat.postMessage: ratelimited", retry_after=0.1)
             return "ok"
 
+        BULK.set(True)
         await pacer.send("post", (f"channel:{channel}", "workspace"), post, retries=1, refund=True)
 
     started = asyncio.get_running_loop().time()

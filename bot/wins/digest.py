@@ -203,8 +203,19 @@ def queue_due(session: Session, platform: str, now: datetime) -> int:
             break
         if (workspace.id, week) in done or not _lock(session, workspace.id or 0):
             continue
+        if _written(session, workspace.id or 0, week):  # by a tick that let go of it since `done` was read
+            continue
         settled += _queue_one(session, workspace, settings, slot, week, now)
     return settled
+
+
+def _written(session: Session, workspace_id: int, week: str) -> bool:
+    """Checked again under the lock: a workspace another tick settled and let go of meanwhile is skipped, not
+    answered by a failed insert (the unique row still guards what this cannot see)."""
+    return (
+        session.exec(select(Digest.id).where(Digest.workspace_id == workspace_id, Digest.week == week)).first()
+        is not None
+    )
 
 
 def _lock(session: Session, workspace_id: int) -> bool:
