@@ -4,11 +4,12 @@ Seeds `--workspaces` (1,000) Slack workspaces installed through OAuth (each its 
 with `--checkins` (10) implemented improvements whose check-ins fall due at the same moment as its weekly
 announcement (a wins channel, the slot just passed): one announcement and ten DMs per workspace. The Slack Web API
 stand-in runs in a process of its own and enforces Slack-like limits on chat.postMessage for each workspace
-(`--rate` posts a second, bursts up to `--burst`) and each channel (`--channel-rate`, `--channel-burst`), answering
+(`--rate` posts a second, 0.05 by default: low enough that the limits, not this machine's CPU, set the pace of
+11,000 messages; bursts up to `--burst`) and each channel (`--channel-rate`, `--channel-burst`), answering
 429 with Retry-After past them. `--instances` (3) processes each build the real bot (`build_slack`, installed-to-many
 mode, a fake clock at the due time) on the same database and tick until nothing is left to send; they start
-together. `--share` paces each instance at its share of a workspace's limit (the README's advice for several
-instances); without it each paces at the whole limit and the stand-in's 429s settle who goes.
+together. Each paces at the whole limit (a workspace's bulk goes from one instance at a time); `--share` paces
+each at its share instead, for comparison.
 
 While the storm runs, instance 0 takes a thread reply (a signed message event answering Why #1 of an improvement of
 the first workspace, `--reply-after` seconds in) and its delay is measured: from the request to the stand-in
@@ -19,7 +20,7 @@ a second (the workspaces go side by side). At the end every owner must have exac
 one announcement; anything else is reported. Prints one markdown table and notes; progress goes to stderr.
 
     .venv/bin/python bench/many_workspaces.py
-    .venv/bin/python bench/many_workspaces.py --workspaces 100 --share     # a quick look
+    .venv/bin/python bench/many_workspaces.py --workspaces 100 --rate 0.2    # a quick look
 """
 
 from __future__ import annotations
@@ -163,8 +164,12 @@ def pending(engine: Engine) -> int:
 
 
 def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float, args: dict[str, Any]) -> None:
+    import faulthandler
+
     from handlers.slack.app import build_slack
     from handlers.web import create_web_app
+
+    faulthandler.enable()  # a crash of the interpreter says where it was
 
     engine = make_engine(url)
     settings = load_settings({
@@ -297,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspaces", type=int, default=1000)
     parser.add_argument("--checkins", type=int, default=10)
     parser.add_argument("--instances", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=0.2, help="stand-in: posts a second per workspace")
+    parser.add_argument("--rate", type=float, default=0.05, help="stand-in: posts a second per workspace")
     parser.add_argument("--burst", type=float, default=1)
     parser.add_argument("--channel-rate", type=float, default=1.0)
     parser.add_argument("--channel-burst", type=float, default=3)

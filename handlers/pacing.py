@@ -4,7 +4,7 @@ A Pacer holds named buckets (aiolimiter's leaky buckets: a rate with a burst), f
 channel's or a Web API method's. A send waits for every bucket it names, then goes. A 429 holds only the
 bucket it came from for its Retry-After: other channels and methods go on. With `refund` (chat.postMessage: the
 429 is taken as the channel's) the send goes again once its bucket opens, without paying the shared buckets a
-second time (the platform counted nothing for it), at most at half their pace (in case the guess was wrong).
+second time (the platform counted nothing for it), bulk ones at most at their pace again (if the guess was wrong).
 Messages people are waiting for (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared
 bucket one at a time (one workspace's backlog never holds up another's).
 """
@@ -26,7 +26,7 @@ from bot.core.ports import BULK, SENDABLE, ChatError
 log = logging.getLogger("improvebot.pacing")
 T = TypeVar("T")
 
-RETRY_SHARE = 0.5  # sends retried without paying again go at most at this share of a shared bucket's pace
+RETRY_SHARE = 1.0  # bulk sends retried without paying again go at most at this share of a shared bucket's pace
 MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
 
 
@@ -87,9 +87,9 @@ class Pacer:
         A 429 (a ChatError with `retry_after`) holds the first, most specific bucket for its Retry-After and the
         call goes again, `retries` times at most, before the ChatError is raised. With `refund` (the 429 is taken as
         the first bucket's), the shared buckets' payment stands for the calls after it: they wait for the first
-        bucket and for any hold on the shared ones, not for their pace again (bounded at RETRY_SHARE of it). (A
-        pool of credit any later send could spend put this process's next send where the platform had no room
-        yet: a 429 per message.)"""
+        bucket and for any hold on the shared ones, not for their pace again (bulk sends: bounded at RETRY_SHARE
+        of it). (A pool of credit any later send could spend put this process's next send where the platform had no
+        room yet: a 429 per message.)"""
         paid = False
         for attempt in range(retries + 1):
             if paid:
