@@ -189,8 +189,9 @@ def test_the_digest_tick_settles_every_workspace_a_batch_at_a_time(db, monkeypat
 
 
 def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None:
-    """PostgreSQL: another tick is writing one workspace's announcement (its row is locked); this one settles the
-    others at once instead of waiting for it (a wait past the lock timeout skipped the whole tick)."""
+    """PostgreSQL: another tick is writing one workspace's announcement (it holds that workspace's advisory lock);
+    this one settles the others at once instead of waiting for it (a wait past the lock timeout skipped the whole
+    tick)."""
     import threading
     import time
 
@@ -199,7 +200,7 @@ def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None
     from bot.wins import digest
 
     if db.dialect.name == "sqlite":
-        pytest.skip("SQLite runs one writer at a time: a second tick waits for the first as a whole")
+        pytest.skip("SQLite runs one writer at a time: a second tick's batch waits for the first's")
     digest_workspaces(db, 3)
     held, done = threading.Event(), threading.Event()
     result: dict[str, object] = {}
@@ -225,4 +226,4 @@ def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None
     for thread in threads:
         thread.join(timeout=30)
     assert result["settled"] == 2  # the locked one is the other tick's (or the next run's)
-    assert isinstance(result["seconds"], float) and result["seconds"] < 1.0  # not after a lock timeout
+    assert isinstance(result["seconds"], float) and result["seconds"] < 5  # it never waited (a wait would time out)

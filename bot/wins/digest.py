@@ -182,8 +182,8 @@ def _window_start(session: Session, workspace_id: int, slot: datetime) -> dateti
 def queue_due(session: Session, platform: str, now: datetime) -> int:
     """Settle this week's announcement of up to BATCH workspaces whose slot has passed and that have none yet
     (queued, or recorded as empty or late); the tick runs it again, a transaction each, until a run settles none.
-    A workspace another tick is settling right now (its row is locked) is skipped, never waited for: with many
-    workspaces one tick holds a batch's locks for moments, not all of them for the whole run."""
+    A workspace another tick is settling right now (it holds the workspace's advisory lock) is skipped, never waited
+    for: with many workspaces one tick holds a batch's locks for moments, not all of them for the whole run."""
     due: list[tuple[Workspace, WorkspaceSettings, datetime, str]] = []
     for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
         settings = WorkspaceSettings.from_json(workspace.settings)
@@ -219,7 +219,8 @@ def _written(session: Session, workspace_id: int, week: str) -> bool:
 
 
 def _lock(session: Session, workspace_id: int) -> bool:
-    """This tick's to settle, unless another tick is settling it (PostgreSQL; SQLite runs one tick at a time). An
+    """This tick's to settle, unless another tick is settling it (PostgreSQL; on SQLite one transaction writes at a
+    time, and `done` is read inside it). An
     advisory lock, not the workspace's row: a row lock would hold up every insert that refers to the workspace
     (events, outbox rows) until the batch commits."""
     if session.get_bind().dialect.name != "postgresql":

@@ -122,7 +122,7 @@ def test_a_claim_made_while_another_is_under_way_waits_for_its_turn(db, clock) -
     def slow_after_locking(conn, cursor, statement, parameters, context, executemany) -> None:
         if threading.current_thread().name == "a" and "row_number" in statement.lower():  # the claim's select
             locked.set()
-            time.sleep(0.5)
+            time.sleep(0.2)
 
     event.listen(db, "after_cursor_execute", slow_after_locking)
     got: dict[str, list[OutboxMessage]] = {}

@@ -146,9 +146,9 @@ async def test_a_backlog_of_bulk_dms_does_not_hold_up_a_thread(db, clock, slack_
 
     channels = [c["channel"] for c in slack_api.of("chat.postMessage")]
     assert channels.index(INTAKE) < 4  # the card went with the first messages
-    # its first why is claimed first once the card is marked sent; the few DMs in flight until then (and while the
-    # batch mark is written) may go before it, but not the backlog of 120
-    assert channels.index(INTAKE, channels.index(INTAKE) + 1) < 12
+    # its first why is claimed first once the card is marked sent; the DMs in flight until then (a few claim rounds
+    # of 2-4, while the marks take turns with the claims for SQLite's one writer) may go before it, not the 120
+    assert channels.index(INTAKE, channels.index(INTAKE) + 1) < 24
     assert len(channels) == 122
 
 
