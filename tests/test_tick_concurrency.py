@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.core.workspace import WorkspaceSettings, ensure_workspace
 from storage.db import transaction
@@ -80,8 +83,6 @@ async def test_concurrent_tick_processes_send_each_checkin_and_the_digest_once(d
 
 def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
     """Deterministic: tick A holds its claim open while tick B runs; B must not take A's rows."""
-    import threading
-
     from bot.sustain import checkins
 
     seed(db)
@@ -109,14 +110,39 @@ def test_a_tick_never_claims_checkins_another_tick_is_claiming(db) -> None:
     assert counts == {"a": OWNERS, "b": 0}
 
 
+def while_held(db, hold: Callable[[Session], object], job: Callable[[Session], int]) -> tuple[int, float]:
+    """`hold(session)` takes its locks in a transaction kept open while `job(session)` runs in another one (each in
+    a thread of its own, the job once the locks are held). Returns what the job returned and how long it took."""
+    held, done = threading.Event(), threading.Event()
+    result: dict[str, tuple[int, float]] = {}
+
+    def holder() -> None:
+        with transaction(db) as session:
+            hold(session)
+            held.set()
+            done.wait(timeout=10)
+
+    def worker() -> None:
+        held.wait(timeout=10)
+        started = time.monotonic()
+        with transaction(db) as session:
+            answer = job(session)
+        result["job"] = (answer, time.monotonic() - started)
+        done.set()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=worker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return result["job"]
+
+
 def test_the_reminder_tick_skips_an_improvement_a_person_is_changing(db) -> None:
     """PostgreSQL: a person's action locks the improvement, then re-plans its reminders; the reminder tick must
     skip that improvement, not wait for it (waiting in the other order would deadlock or time out)."""
-    import threading
-    import time
 
     import pytest
-    from sqlmodel import select
 
     from bot.sustain import reminders
     from storage import queries
@@ -130,31 +156,15 @@ def test_the_reminder_tick_skips_an_improvement_a_person_is_changing(db) -> None
             improvement.status, improvement.due_date = "approved", datetime(2026, 11, 25, tzinfo=UTC).date()
             session.add(Reminder(workspace_id=improvement.workspace_id, improvement_id=improvement.id or 0,
                                  kind="overdue", subject="due:2026-11-25", due_at=FRIDAY_4PM))  # fmt: skip
-    held, done = threading.Event(), threading.Event()
-    result: dict[str, object] = {}
 
-    def person() -> None:
-        with transaction(db) as session:
-            first = session.exec(select(Improvement).where(Improvement.number == 1)).one()
-            queries.improvement_in(session, first.workspace_id, first.id or 0, for_update=True)  # as a click would
-            held.set()
-            done.wait(timeout=10)
+    def person(session: Session) -> None:
+        first = session.exec(select(Improvement).where(Improvement.number == 1)).one()
+        queries.improvement_in(session, first.workspace_id, first.id or 0, for_update=True)  # as a click would
 
-    def tick() -> None:
-        held.wait(timeout=10)
-        started = time.monotonic()
-        with transaction(db) as session:
-            result["handled"] = reminders.queue_due(session, "slack", FRIDAY_4PM)
-        result["seconds"] = time.monotonic() - started
-        done.set()
+    handled, seconds = while_held(db, person, lambda session: reminders.queue_due(session, "slack", FRIDAY_4PM))
 
-    threads = [threading.Thread(target=person), threading.Thread(target=tick)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert result["handled"] == OWNERS - 1  # all but the one being changed, which the next tick takes
-    assert isinstance(result["seconds"], float) and result["seconds"] < 1.0  # not after a lock timeout
+    assert handled == OWNERS - 1  # all but the one being changed, which the next tick takes
+    assert seconds < 1.0  # not after a lock timeout
 
 
 def digest_workspaces(db, count: int) -> None:
@@ -192,8 +202,6 @@ def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None
     """PostgreSQL: another tick is writing one workspace's announcement (it holds that workspace's advisory lock);
     this one settles the others at once instead of waiting for it (a wait past the lock timeout skipped the whole
     tick)."""
-    import threading
-    import time
 
     import pytest
 
@@ -202,28 +210,12 @@ def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None
     if db.dialect.name == "sqlite":
         pytest.skip("SQLite runs one writer at a time: a second tick's batch waits for the first's")
     digest_workspaces(db, 3)
-    held, done = threading.Event(), threading.Event()
-    result: dict[str, object] = {}
 
-    def other_tick() -> None:
-        with transaction(db) as session:
-            first = session.exec(select(Workspace).where(Workspace.external_id == "T0000")).one()
-            session.exec(select(func.pg_advisory_xact_lock(digest.SETTLING, first.id)))  # settling it
-            held.set()
-            done.wait(timeout=10)
+    def other_tick(session: Session) -> None:
+        first = session.exec(select(Workspace).where(Workspace.external_id == "T0000")).one()
+        session.exec(select(func.pg_advisory_xact_lock(digest.SETTLING, first.id)))  # settling it
 
-    def tick() -> None:
-        held.wait(timeout=10)
-        started = time.monotonic()
-        with transaction(db) as session:
-            result["settled"] = digest.queue_due(session, "slack", FRIDAY_4PM)
-        result["seconds"] = time.monotonic() - started
-        done.set()
+    settled, seconds = while_held(db, other_tick, lambda session: digest.queue_due(session, "slack", FRIDAY_4PM))
 
-    threads = [threading.Thread(target=other_tick), threading.Thread(target=tick)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert result["settled"] == 2  # the locked one is the other tick's (or the next run's)
-    assert isinstance(result["seconds"], float) and result["seconds"] < 5  # it never waited (a wait would time out)
+    assert settled == 2  # the locked one is the other tick's (or the next run's)
+    assert seconds < 5  # it never waited (a wait would time out)

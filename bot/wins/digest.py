@@ -220,9 +220,8 @@ def _written(session: Session, workspace_id: int, week: str) -> bool:
 
 def _lock(session: Session, workspace_id: int) -> bool:
     """This tick's to settle, unless another tick is settling it (PostgreSQL; on SQLite one transaction writes at a
-    time, and `done` is read inside it). An
-    advisory lock, not the workspace's row: a row lock would hold up every insert that refers to the workspace
-    (events, outbox rows) until the batch commits."""
+    time, and `done` is read inside it). An advisory lock, not the workspace's row: a row lock would hold up every
+    insert that refers to the workspace (events, outbox rows) until the batch commits."""
     if session.get_bind().dialect.name != "postgresql":
         return True
     return bool(session.exec(select(func.pg_try_advisory_xact_lock(SETTLING, workspace_id))).one())
