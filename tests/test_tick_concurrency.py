@@ -219,3 +219,76 @@ def test_a_digest_tick_skips_the_workspaces_another_tick_is_settling(db) -> None
 
     assert settled == 2  # the locked one is the other tick's (or the next run's)
     assert seconds < 5  # it never waited (a wait would time out)
+
+
+def test_a_tick_queues_each_workspaces_first_checkin_before_any_second(db, monkeypatch) -> None:
+    """Three workspaces with three check-ins due each, three queued a batch: the first batch has one of each
+    workspace (each workspace's messages go out at its own pace, so one whose check-ins all came in the last batch
+    would finish last), then the second of each."""
+    from bot.sustain import checkins
+
+    monkeypatch.setattr(checkins, "BATCH", 3)
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with transaction(db) as session:
+        for w in range(3):
+            ws = ensure_workspace(session, "slack", f"T{w:04d}", WorkspaceSettings(intake_channel=INTAKE), monday)
+            for n in range(3):
+                improvement = Improvement(workspace_id=ws.id, number=n + 1, status="implemented", problem="p",
+                                          area="Sales", frequency="weekly", hours_per_week=1, people=2,
+                                          reporter_id="U1", owner_id=f"U{w}{n}", channel_id=INTAKE,
+                                          countermeasure="fix", measure="count", created_at=monday, updated_at=monday,
+                                          implemented_at=monday)  # fmt: skip
+                session.add(improvement)
+                session.flush()
+                session.add(Checkin(workspace_id=ws.id, improvement_id=improvement.id or 0, owner_id=f"U{w}{n}",
+                                    position=1, of=1, after_days=4, tz="UTC", status="scheduled",
+                                    due_at=FRIDAY_4PM))  # fmt: skip
+
+    def sent() -> set[str]:
+        with Session(db) as session:
+            return {c.owner_id for c in session.exec(select(Checkin).where(Checkin.status == "sent"))}
+
+    batches: list[list[str]] = []
+    for _ in range(2):
+        before = sent()
+        with transaction(db) as session:
+            assert checkins.queue_due(session, "slack", FRIDAY_4PM) == 3
+        batches.append(sorted(sent() - before))
+
+    assert batches == [["U00", "U10", "U20"], ["U01", "U11", "U21"]]  # not the first workspace's three
+
+
+def test_reminders_are_planned_a_workspace_a_transaction(db) -> None:
+    """Improvements from before reminders existed are planned one workspace's a run, each run its own
+    transaction: the rows it locks are not held while every other workspace is looked at (with 1,000 workspaces a
+    reply to one of them waited past the lock timeout and was refused). A workspace whose waiting improvements need
+    no reminder (its settings remind about none, or no why is open) is passed over, and the runs end."""
+    from bot.sustain import reminders
+    from storage.models import Reminder, Why
+
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with transaction(db) as session:
+        for n, (nudges, asked) in enumerate(((2, True), (0, True), (2, False), (2, True))):
+            settings = WorkspaceSettings(intake_channel=INTAKE, nudge_whys_days=nudges)
+            ws = ensure_workspace(session, "slack", f"T{n:04d}", settings, monday)
+            improvement = Improvement(workspace_id=ws.id, number=1, status="investigating", problem="p", area="Sales",
+                                      frequency="weekly", hours_per_week=1, people=2, reporter_id="U1", owner_id="U1",
+                                      channel_id=INTAKE, created_at=monday, updated_at=monday)  # fmt: skip
+            session.add(improvement)
+            session.flush()
+            if asked:
+                session.add(Why(improvement_id=improvement.id or 0, position=1, question="Why?"))
+
+    def planned() -> list[str]:
+        with Session(db) as session:
+            rows = session.exec(select(Workspace.external_id).join(Reminder, Reminder.workspace_id == Workspace.id))
+            return sorted(set(rows.all()))
+
+    runs, seen = [], []
+    for _ in range(4):
+        with transaction(db) as session:
+            runs.append(reminders.plan_missing(session, "slack", FRIDAY_4PM))
+        seen.append(planned())
+
+    assert runs == [1, 1, 0, 0]
+    assert seen[:3] == [["T0000"], ["T0000", "T0003"], ["T0000", "T0003"]]  # never T0001 nor T0002

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, literal
+from sqlalchemy import String, cast, exists, func, literal
 from sqlmodel import Session, col, select
 
 from bot.core.audit import audit
@@ -68,11 +68,24 @@ def schedule(session: Session, ws: WorkspaceRef, improvement: Improvement, owner
 
 
 def _due(session: Session, platform: str, *conditions: Any) -> list[Checkin]:
-    statement = (
-        select(Checkin)
+    """A batch of the check-ins `conditions` pick, locked (SKIP LOCKED). Each workspace's first come before any
+    workspace's second, and so on: with many workspaces due at once, each has one queued in the first batches and
+    starts sending at once (a workspace's messages go out at its own pace, so one queued last would finish last)."""
+    order = (col(Checkin.due_at), col(Checkin.id))
+    ranked = (
+        select(
+            col(Checkin.id).label("id"),
+            func.row_number().over(partition_by=col(Checkin.workspace_id), order_by=order).label("turn"),
+        )
         .join(Workspace, col(Workspace.id) == col(Checkin.workspace_id))
         .where(Workspace.platform == platform, *conditions)
-        .order_by(col(Checkin.due_at), col(Checkin.id))
+        .subquery()
+    )
+    statement = (  # the conditions again: a row another tick settled meanwhile is seen as it is now, once locked
+        select(Checkin)
+        .join(ranked, ranked.c.id == col(Checkin.id))
+        .where(*conditions)
+        .order_by(ranked.c.turn, *order)
         .limit(BATCH)
         .with_for_update(skip_locked=True, of=Checkin)
     )

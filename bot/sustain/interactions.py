@@ -37,7 +37,7 @@ def register(registry: Registry) -> None:
     registry.tick(TickJob("check-ins", checkins.queue_due, repeat=True))
     registry.tick(TickJob("nudges", checkins.queue_nudges))
     registry.tick(TickJob("missed", checkins.mark_missed))
-    registry.tick(TickJob("reminders planned", reminders.plan_missing))
+    registry.tick(TickJob("reminders planned", reminders.plan_missing, repeat=True))
     registry.tick(TickJob("reminders", reminders.queue_due, repeat=True))
 
 

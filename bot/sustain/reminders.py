@@ -38,6 +38,7 @@ WHYS_NUDGE = "whys_nudge"
 WHYS_STALLED = "whys_stalled"
 OVERDUE = "overdue"
 BATCH = 500
+STAGES_REMINDED = (Status.INVESTIGATING.value, Status.AWAITING_APPROVAL.value, Status.APPROVED.value)  # some, maybe
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ def _plan(session: Session, improvement: Improvement, settings: WorkspaceSetting
 
 def plan(
     session: Session, ws: WorkspaceRef, improvement: Improvement, now: datetime, *, since: datetime | None = None
-) -> None:
+) -> bool:
     """Bring the improvement's reminders in line with what it is now (called at every change of stage or round;
     `since`: when it entered its stage, when that was before now). What was sent stays sent; what was cancelled
-    and applies again (a fix back in progress with the same due date) is planned again."""
+    and applies again (a fix back in progress with the same due date) is planned again. Whether any applies."""
     wanted = _plan(session, improvement, ws.settings)
     rows = session.exec(select(Reminder).where(Reminder.improvement_id == improvement.id)).all()
     for row in rows:
@@ -100,14 +101,27 @@ def plan(
         elif found.status == "cancelled":
             found.status, found.done_at, found.due_at = "pending", None, planned.due(since or now)
             session.add(found)
+    return bool(wanted)
 
 
 def plan_missing(session: Session, platform: str, now: datetime) -> int:
     """Improvements waiting at a stage that calls for a reminder but never had one planned (they were there
     before reminders existed): planned from when they entered their stage. Only stages the workspace's settings
-    remind about are looked at, so an improvement planned once is never looked at again. Returns 0: it queues
-    no message itself."""
-    for workspace in session.exec(select(Workspace).where(Workspace.platform == platform)).all():
+    remind about are looked at, so an improvement planned once is never looked at again. One workspace's a run
+    (the tick runs it again until it plans none): the improvements it locks are held for that workspace's work
+    only, never while a thousand other workspaces are looked at (a reply to one of them waited past the lock
+    timeout). Returns how many it planned."""
+    waiting = (
+        select(col(Improvement.workspace_id))
+        .where(
+            col(Improvement.status).in_(STAGES_REMINDED),
+            ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
+            col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
+        )
+        .distinct()
+    )
+    workspaces = select(Workspace).where(Workspace.platform == platform, col(Workspace.id).in_(waiting))
+    for workspace in session.exec(workspaces.order_by(col(Workspace.id))).all():
         ws = WorkspaceRef.of(workspace)
         settings = ws.settings
         stages = []
@@ -122,13 +136,14 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
                 Improvement.workspace_id == workspace.id,
                 or_(*stages),
                 ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
-                col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
+                col(Improvement.created_at) < now - timedelta(minutes=1),
             )
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
-        for improvement in session.exec(statement).all():
-            plan(session, ws, improvement, now, since=improvement.updated_at)
+        planned = [plan(session, ws, i, now, since=i.updated_at) for i in session.exec(statement).all()]
+        if any(planned):  # (one that needs none is looked at again: the tick stops at a run that plans none)
+            return planned.count(True)
     return 0
 
 
