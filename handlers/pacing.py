@@ -1,24 +1,30 @@
 """Client-side rate limits: pace sends under a platform's limits instead of bouncing off them.
 
-A Pacer holds named buckets (aiolimiter's leaky buckets: a rate with a burst), for example a workspace's, a
-channel's or a Web API method's. A send waits for every bucket it names, then goes. A 429 holds only the
-bucket it came from for its Retry-After: other channels and methods go on. With `refund` (chat.postMessage: the
-429 is taken as the channel's) the send goes again once its bucket opens, without paying the shared buckets a
-second time (the platform counted nothing for it), bulk ones at most at their pace again (if the guess was wrong).
-Messages people are waiting for (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared
-bucket one at a time (one workspace's backlog never holds up another's).
+A Pacer holds named buckets (leaky buckets: a rate with a burst), for example a workspace's, a channel's or a Web
+API method's. A send takes room in every bucket it names, then goes. A bucket counts a send as the platform does,
+from when it arrived there: from its answer (a send slow on its way, or retried, never lets the next one go early:
+under load that put posts where Slack had no room yet, a 429 each), and a send the platform refused (429) is
+not counted at all. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go
+on. With `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps its room in the shared
+buckets (the workspace) and goes again once its own bucket opens: it does not wait another turn, and if the 429
+was the workspace's after all, nothing else takes that room meanwhile. Messages people are waiting for
+(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
+workspace's backlog never holds up another's).
+
+(aiolimiter, used before, counts a send when it starts, and nothing in it can count it later; no bucket library
+we know of can.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiolimiter import AsyncLimiter
 from cachetools import LRUCache
 
 from bot.core.ports import BULK, SENDABLE, ChatError
@@ -26,7 +32,6 @@ from bot.core.ports import BULK, SENDABLE, ChatError
 log = logging.getLogger("improvebot.pacing")
 T = TypeVar("T")
 
-RETRY_SHARE = 1.0  # bulk sends retried without paying again go at most at this share of a shared bucket's pace
 MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
 
 
@@ -37,9 +42,65 @@ class Rate:
     per_second: float
     burst: float = 1.0
 
-    def limiter(self) -> AsyncLimiter:
-        burst = max(1.0, self.burst)
-        return AsyncLimiter(burst, burst / self.per_second)
+
+class Bucket:
+    """A leaky bucket of `rate`: `take` makes room for one send before it goes (a send on its way fills its room
+    until answered); then it `landed` (counted from now, its answer: never before the platform saw it) or was
+    `refused` (the platform counted nothing: its room is free again). Sends people wait for take room first: a
+    bulk send waits while one of them does."""
+
+    def __init__(self, rate: Rate) -> None:
+        self._per_second = rate.per_second
+        self._burst = max(1.0, rate.burst)
+        self._level = 0.0  # sends counted, draining at the rate
+        self._at = time.monotonic()
+        self._going = 0  # sends on their way
+        self._first = 0  # sends people wait for, waiting for room
+        self._changed = asyncio.Event()  # set (and replaced) when a send is answered or one of those takes room
+
+    def _drained(self) -> float:
+        now = time.monotonic()
+        self._level = max(0.0, self._level - (now - self._at) * self._per_second)
+        self._at = now
+        return self._level
+
+    async def take(self, *, bulk: bool = False) -> None:
+        self._first += not bulk
+        try:
+            while (over := self._drained() + self._going + 1 - self._burst) > 0 or (bulk and self._first):
+                changed = self._changed
+                # until enough has drained, or something changed (full of sends on their way: only that)
+                wait = over / self._per_second if over > 0 and self._going + 1 <= self._burst else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), wait)
+        finally:
+            if not bulk:
+                self._first -= 1
+                self._change()  # a bulk send held back for it looks again
+        self._going += 1
+
+    def landed(self) -> None:
+        self._drained()
+        self._level += 1
+        self._going -= 1
+        self._change()
+
+    def refused(self) -> None:
+        self._going -= 1
+        self._change()
+
+    def _change(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
+Room = list[Bucket | None]  # what a send took, one per key (None: that key does not limit)
+
+
+def _settle(room: Sequence[Bucket | None], *, landed: bool) -> None:
+    for bucket in room:
+        if bucket is not None:
+            bucket.landed() if landed else bucket.refused()
 
 
 class Pacer:
@@ -47,15 +108,14 @@ class Pacer:
 
     def __init__(self, rate_of: Callable[[str], Rate | None]) -> None:
         self._rate_of = rate_of
-        self._buckets: LRUCache[str, AsyncLimiter | None] = LRUCache(maxsize=MAX_BUCKETS)
+        self._buckets: LRUCache[str, Bucket | None] = LRUCache(maxsize=MAX_BUCKETS)
         self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
         self._bulk: dict[str, asyncio.Lock] = {}  # per shared bucket (a workspace's): bulk sends queue there
-        self._retries: dict[str, AsyncLimiter | None] = {}  # how fast retries that do not pay again may go
 
-    def _bucket(self, key: str) -> AsyncLimiter | None:
+    def _bucket(self, key: str) -> Bucket | None:
         if key not in self._buckets:
             rate = self._rate_of(key)
-            self._buckets[key] = rate.limiter() if rate else None
+            self._buckets[key] = Bucket(rate) if rate else None
         return self._buckets[key]
 
     async def _open(self, key: str) -> None:
@@ -63,68 +123,76 @@ class Pacer:
         while (wait := self._held.get(key, 0.0) - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
 
-    async def wait(self, *keys: str) -> None:
-        """Until a send naming `keys` may go: the most specific bucket first (the channel, then the workspace),
-        so a send waiting for its channel takes nothing from the workspace meanwhile."""
-        for index, key in enumerate(keys):
-            shared = index > 0
-            if shared and BULK.get():  # one bulk send queues at a time for this bucket: a reply never waits
-                async with self._bulk.setdefault(key, asyncio.Lock()):  # behind many; other buckets' go on
-                    await self._take(key)
-            else:
-                await self._take(key)
+    async def _room(self, keys: Sequence[str]) -> Room:
+        """Room for one send in every bucket of `keys`: the most specific first (the channel, then the
+        workspace), so a send waiting for its channel takes nothing from the workspace meanwhile."""
+        room: Room = []
+        try:
+            for index, key in enumerate(keys):
+                if index > 0 and BULK.get():  # one bulk send queues at a time for this bucket: a reply never waits
+                    async with self._bulk.setdefault(key, asyncio.Lock()):  # behind many; other buckets' go on
+                        room.append(await self._take(key))
+                else:
+                    room.append(await self._take(key))
+        except BaseException:  # stopped while waiting: what it took is free again
+            _settle(room, landed=False)
+            raise
+        return room
 
-    async def _take(self, key: str) -> None:
+    async def _take(self, key: str) -> Bucket | None:
         await self._open(key)
         bucket = self._bucket(key)
         if bucket is not None:
-            await bucket.acquire()
+            await bucket.take(bulk=BULK.get())
+        return bucket
 
     async def send(
         self, what: str, keys: tuple[str, ...], call: Callable[[], Awaitable[T]], *, retries: int, refund: bool = False
     ) -> T:
-        """`call()` once every bucket in `keys` allows it and the sender may still send (bot.core.ports.SENDABLE).
-        A 429 (a ChatError with `retry_after`) holds the first, most specific bucket for its Retry-After and the
-        call goes again, `retries` times at most, before the ChatError is raised. With `refund` (the 429 is taken as
-        the first bucket's), the shared buckets' payment stands for the calls after it: they wait for the first
-        bucket and for any hold on the shared ones, not for their pace again (bulk sends: bounded at RETRY_SHARE
-        of it). (A pool of credit any later send could spend put this process's next send where the platform had no
-        room yet: a 429 per message.)"""
-        paid = False
-        for attempt in range(retries + 1):
-            if paid:
-                await self.wait(keys[0])
-                for key in keys[1:]:
-                    await self._retry(key)
-            else:
-                await self.wait(*keys)
-            if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
-                raise ChatError(f"{what}: not sent, the claim on it may have passed on")
-            try:
-                return await call()
-            except ChatError as exc:
-                if exc.retry_after is None or attempt == retries:
+        """`call()` once every bucket in `keys` has room and the sender may still send (bot.core.ports.SENDABLE),
+        counted in each from its answer. A 429 (a ChatError with `retry_after`) holds the first, most specific
+        bucket for its Retry-After and the call goes again, `retries` times at most, before the ChatError is
+        raised. With `refund` (the 429 is taken as the first bucket's), the send keeps its room in the shared
+        buckets meanwhile. Any other outcome counts as a send: it may have reached the platform."""
+        kept: Room | None = None  # the shared buckets' room a bounced send keeps
+        try:
+            for attempt in range(retries + 1):
+                if kept is None:
+                    room = await self._room(keys)
+                else:
+                    for key in keys[1:]:
+                        await self._open(key)
+                    room = await self._room(keys[:1]) + kept
+                kept = None
+                if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
+                    _settle(room, landed=False)
+                    raise ChatError(f"{what}: not sent, the claim on it may have passed on")
+                try:
+                    answer = await call()
+                except ChatError as exc:
+                    if exc.retry_after is None:
+                        _settle(room, landed=True)
+                        raise
+                    _settle(room[:1], landed=False)  # the platform counted nothing for it
+                    if refund and attempt < retries:
+                        kept = room[1:]
+                    else:
+                        _settle(room[1:], landed=False)
+                    if attempt == retries:
+                        raise
+                    log.info("%s: rate limited, %s waits %.0f s", what, keys[0].partition(":")[0], exc.retry_after)
+                    self.hold(keys[0], exc.retry_after)
+                    continue
+                except BaseException:
+                    _settle(room, landed=True)
                     raise
-                log.info("%s: rate limited, %s waits %.0f s", what, keys[0].partition(":")[0], exc.retry_after)
-                self.hold(keys[0], exc.retry_after)
-                paid = refund  # the platform counted nothing for it
+                _settle(room, landed=True)
+                return answer
+        except BaseException:
+            if kept is not None:
+                _settle(kept, landed=False)
+            raise
         raise AssertionError("unreachable")
-
-    async def _retry(self, key: str) -> None:
-        """A shared bucket's part in a send it paid for already: its hold, and for bulk sends the bound on such
-        sends (if the 429s were its own, not the channels', bounced sends coming back at once must not flood it; a
-        reply goes at once, never behind them)."""
-        await self._open(key)
-        if not BULK.get():
-            return
-        if key not in self._retries:
-            rate = self._rate_of(key)
-            self._retries[key] = (
-                Rate(rate.per_second * RETRY_SHARE, max(1.0, rate.burst * RETRY_SHARE)).limiter() if rate else None
-            )
-        limiter = self._retries[key]
-        if limiter is not None:
-            await limiter.acquire()
 
     def hold(self, key: str, seconds: float) -> None:
         """The platform answered 429 for this bucket: nothing naming it goes for `seconds`."""

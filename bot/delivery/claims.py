@@ -4,6 +4,7 @@ releasing it, and recording what became of each send."""
 from __future__ import annotations
 
 import logging
+import uuid
 import zlib
 from datetime import datetime, timedelta
 
@@ -42,9 +43,10 @@ URGENT = col(OutboxMessage.kind).not_in(BULK_KINDS) | col(OutboxMessage.improvem
 )
 BULK_LAST = case((URGENT, 0), else_=1)
 CLAIMING = 0x1A9_0C1A  # the PostgreSQL advisory lock claims take turns on
-# a workspace's bulk stays with the flush that sent its last bulk message this long (unless it lets go, at its
-# end): that flush's buckets know how much of the workspace's limit it spent, another's would send at once and
-# bounce (long enough for one message at a pace as slow as one in 30 s)
+# a workspace's bulk stays with the instance (the holder of the flushes) that sent its last bulk message this long:
+# its buckets know how much of the workspace's limit it spent, another's would send at once and bounce (long enough
+# for one message at a pace as slow as one in 30 s); its next flush goes on with it (a flush ends whenever nothing
+# more is due: between a tick's batches)
 KEEPS_PACING = timedelta(seconds=30)
 
 
@@ -66,7 +68,7 @@ def _take_turn(session: Session, platform: str) -> None:
         log.info("claiming without waiting for its turn: another claim held it past the lock timeout")
 
 
-def _ranked(platform: str, token: str, now: datetime, bulk: bool) -> Subquery:
+def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool) -> Subquery:
     """The claimable rows (and the ones `token` holds, so that its turns go on where its last claim stopped):
     each with `last` (1: bulk) and `turn` (its place among its workspace's). No LIMIT here: on PostgreSQL the
     outer query's SKIP LOCKED then still finds enough rows. Every subquery is uncorrelated or indexed: one claim
@@ -76,8 +78,12 @@ def _ranked(platform: str, token: str, now: datetime, bulk: bool) -> Subquery:
     turn = func.row_number().over(  # people-facing rows (first anyway) take no bulk row's turn
         partition_by=(col(OutboxMessage.workspace_id), BULK_LAST), order_by=col(OutboxMessage.id)
     )
-    others = (col(held.claimed_by) != token) & col(held.kind).in_(BULK_KINDS)
-    held_elsewhere = union(  # a workspace whose bulk another live flush is pacing, or sent lately (still pacing)
+    others = (
+        (col(held.claimed_by) != token)
+        & ~col(held.claimed_by).startswith(f"{holder}/", autoescape=True)
+        & col(held.kind).in_(BULK_KINDS)
+    )
+    held_elsewhere = union(  # a workspace whose bulk another instance is pacing, or sent to lately (still pacing)
         select(col(held.workspace_id)).where(col(held.status) == "pending", col(held.claimed_until) >= now, others),
         select(col(held.workspace_id)).where(
             col(held.status) == "sent",
@@ -107,6 +113,17 @@ def _ranked(platform: str, token: str, now: datetime, bulk: bool) -> Subquery:
     ).subquery()
 
 
+def _let_go_of_sends(session: Session, sent_by: ColumnElement[bool], before: datetime | None) -> None:
+    """The rows `sent_by` picks, sent before `before` (None: whenever), stop holding their workspaces."""
+    since = [col(OutboxMessage.sent_at) < before] if before is not None else []
+    session.execute(
+        update(OutboxMessage)
+        .where(sent_by, col(OutboxMessage.status) == "sent", *since)
+        .values(claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … capped at one hour."""
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
@@ -115,10 +132,15 @@ def backoff(attempts: int) -> timedelta:
 class Claims:
     """One platform's outbox rows, as delivery claims and settles them."""
 
-    def __init__(self, engine: Engine, clock: Clock, platform: str) -> None:
+    def __init__(self, engine: Engine, clock: Clock, platform: str, holder: str | None = None) -> None:
         self._engine = engine
         self._clock = clock
         self._platform = platform
+        self.holder = holder or uuid.uuid4().hex[:12]  # this instance's (its buckets'): its flushes' tokens start so
+
+    def token(self) -> str:
+        """A new flush's token (36 characters, as the column holds): its own rows, its holder's workspaces."""
+        return f"{self.holder}/{uuid.uuid4().hex}"[:36]
 
     def claim(
         self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None
@@ -127,16 +149,16 @@ class Claims:
         each one's second…, counting the rows this flush already holds, so that a workspace paced at its own
         limit never fills every slot while the others wait), oldest first within a turn. At most one row per
         improvement: a row waits while an older row of the same improvement is pending, so one improvement's
-        messages always go out in order. A workspace's bulk rows go to one flush at a time (it paces them at the
-        workspace's whole limit; two flushes would each spend it). A row taken over from a holder whose lease ran
-        out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk ones are a
-        worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that hold one up
-        included)."""
+        messages always go out in order. A workspace's bulk rows go to one instance at a time (its buckets pace
+        them at the workspace's whole limit; two instances would each spend it). A row taken over from a holder
+        whose lease ran out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk
+        ones are a worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that
+        hold one up included)."""
         now = self._clock.now()
         with transaction(self._engine) as session:
             if bulk:  # people-facing rows are claimable by any flush: nothing to take turns on
                 _take_turn(session, self._platform)
-            ranked = _ranked(self._platform, token, now, bulk)
+            ranked = _ranked(self._platform, token, self.holder, now, bulk)
             candidates = (
                 select(col(OutboxMessage.id), ranked.c.last)
                 .join(ranked, ranked.c.id == col(OutboxMessage.id))
@@ -185,15 +207,17 @@ class Claims:
                 .values(claimed_until=now + LEASE)
                 .execution_options(synchronize_session=False)
             )
-            session.execute(
-                update(OutboxMessage)
-                .where(mine, col(OutboxMessage.status) == "sent", col(OutboxMessage.sent_at) < now - KEEPS_PACING)
-                .values(claimed_by=None)
-                .execution_options(synchronize_session=False)
-            )
+            _let_go_of_sends(session, col(OutboxMessage.claimed_by) == token, now - KEEPS_PACING)
 
-    def release(self, token: str, sending: frozenset[int]) -> None:
-        """Give back what this flush still holds; a row it stopped in the middle of sending becomes unsure."""
+    def _ours(self, token: str) -> ColumnElement[bool]:
+        """The rows this flush, or another of its holder's that ended, holds or held (let go of when one of them
+        ends: a long-lived instance's sends are not kept marked, they would fill the index of recent sends)."""
+        return (col(OutboxMessage.claimed_by) == token) | col(OutboxMessage.claimed_by).startswith(f"{self.holder}/")
+
+    def release(self, token: str, sending: frozenset[int], *, paced: bool = True) -> None:
+        """Give back what this flush still holds; a row it stopped in the middle of sending becomes unsure. What
+        it sent lately stays marked as its holder's (KEEPS_PACING): another instance would send there at once
+        (`paced=False`, a flush that sends no bulk: nothing stays marked, a worker paces the workspace's bulk)."""
         mine = (col(OutboxMessage.claimed_by) == token) & (col(OutboxMessage.status) == "pending")
         with transaction(self._engine) as session:
             if sending:
@@ -203,13 +227,16 @@ class Claims:
                     .values(unsure_since=col(OutboxMessage.claimed_at))
                     .execution_options(synchronize_session=False)
                 )
-            for status in ("pending", "sent"):  # the sent ones too: their workspaces' bulk is free now
-                session.execute(
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == status)
-                    .values(claimed_by=None, claimed_until=None)
-                    .execution_options(synchronize_session=False)
-                )
+            session.execute(
+                update(OutboxMessage)
+                .where(mine)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            if paced:
+                _let_go_of_sends(session, self._ours(token), self._clock.now() - KEEPS_PACING)
+            else:
+                _let_go_of_sends(session, col(OutboxMessage.claimed_by) == token, None)
 
     def mark_sent(self, sent: list[tuple[OutboxMessage, Posted | None]]) -> None:
         """Sent rows, in one transaction (one write instead of one per message: SQLite has one writer), and

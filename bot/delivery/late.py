@@ -57,6 +57,11 @@ class Late:
         with Session(self._engine) as session:
             return queries.posted(session, improvement_id, key)
 
+    def _status_of(self, outbox_id: int) -> str | None:
+        with Session(self._engine) as session:
+            row = session.get(OutboxMessage, outbox_id)
+            return row.status if row else None
+
     async def linked(self, message: Message, improvement_id: int | None) -> Message:
         """The message with its ThreadLinks made links to their improvement's card (the message's own, unless a
         link names another), plain text where the card is not posted yet or the platform has no link."""
@@ -89,6 +94,8 @@ class Late:
 
     async def chart(self, row: OutboxMessage) -> None:
         """Drawn now from its payload; into a channel, or (no target) into the improvement's thread."""
+        if row.after_id is not None and await asyncio.to_thread(self._status_of, row.after_id) == "dead":
+            raise Missing("the announcement it belongs to was never posted")
         payload = row.payload or {}
         channel, thread = row.target or "", ""
         if not channel:

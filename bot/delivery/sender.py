@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +61,11 @@ class FlushReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _one_at_a_time(lock: threading.Lock, write: Callable[[], None]) -> None:
+    with lock:  # held in the worker thread: a write whose waiter was stopped still holds it until it ends
+        write()
+
+
 def _key(row: OutboxMessage) -> str:
     """What a new message carries to be found again: its row, and when the row was written (so another
     deployment's row with the same number never matches)."""
@@ -83,6 +89,7 @@ class _Flush:
     to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # the marker: mark what is in `to_mark`
     wake_later: asyncio.TimerHandle | None = None  # … MARK_EVERY after the first bulk row waiting
+    writes: threading.Lock = field(default_factory=threading.Lock)  # its writes to its own rows: one at a time
 
     def people_facing(self, row: OutboxMessage) -> bool:
         return row.kind not in BULK_KINDS or row.id in self.urgent
@@ -131,7 +138,7 @@ class Delivery:
         processes at once: claims are leased, and a row is claimable only when no older row of its improvement is
         pending."""
         window = min(window or self._concurrency, self._concurrency)
-        state = _Flush(uuid.uuid4().hex, FlushReport(), window=window, bulk=bulk)
+        state = _Flush(self._claims.token(), FlushReport(), window=window, bulk=bulk)
         state.until = time.monotonic() + budget if budget is not None else float("inf")
         heartbeat = asyncio.ensure_future(self._heartbeat(state))
         marker = asyncio.ensure_future(self._marker(state))
@@ -150,16 +157,21 @@ class Delivery:
                 sent = [(row, where) for row, where, _ in state.to_mark]
                 state.to_mark = []
                 try:
-                    await asyncio.shield(asyncio.to_thread(self._claims.mark_sent, sent))
+                    await asyncio.shield(self._write(state, self._claims.mark_sent, sent))
                 except Exception:  # released below as unsure: whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(sent))
             if state.claimed:
                 with contextlib.suppress(*DOWN):
-                    sending = frozenset(state.sending)
-                    await asyncio.shield(asyncio.to_thread(self._claims.release, state.token, sending))
+                    release = functools.partial(self._claims.release, paced=state.bulk)
+                    await asyncio.shield(self._write(state, release, state.token, frozenset(state.sending)))
         for observe in self.observers:  # counted where the server counts (handlers/metrics.py)
             observe(state.report)
         return state.report
+
+    @staticmethod
+    async def _write(state: _Flush, write: Callable[..., None], *args: object) -> None:
+        """A write to the flush's own rows, one at a time (a renewal beside a marking deadlocked on their rows)."""
+        await asyncio.to_thread(_one_at_a_time, state.writes, functools.partial(write, *args))
 
     async def _heartbeat(self, state: _Flush) -> None:
         """Renew the lease on every row this flush holds, often enough that nobody takes them over."""
@@ -167,7 +179,7 @@ class Delivery:
             await asyncio.sleep(HEARTBEAT.total_seconds())
             asked = time.monotonic()  # the lease runs from before the renewal, not from its answer
             try:
-                await asyncio.to_thread(self._claims.renew, state.token)
+                await self._write(state, self._claims.renew, state.token)
                 state.renewed = asked
             except Exception as exc:  # without renewals the flush soon stops sending (see _Flush.alive)
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
@@ -184,7 +196,7 @@ class Delivery:
             while state.to_mark:
                 batch, state.to_mark = state.to_mark, []
                 try:
-                    await asyncio.to_thread(self._claims.mark_sent, [(row, where) for row, where, _ in batch])
+                    await self._write(state, self._claims.mark_sent, [(row, where) for row, where, _ in batch])
                     marked = True
                 except Exception:  # they went out: released as unsure, whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(batch))
@@ -303,8 +315,6 @@ class Delivery:
         if row.kind == "card":
             return await self._send_card(row)
         if row.kind == "chart":
-            if row.after_id is not None and await asyncio.to_thread(self._status_of, row.after_id) == "dead":
-                raise Missing("the announcement it belongs to was never posted")
             await self._late.chart(row)
             return None
         if row.kind == "file":
@@ -331,13 +341,13 @@ class Delivery:
             return await self._chat.dm(await self._person(row), message, key=key)
         if row.kind == "channel":
             return await self._chat.post(row.target or "", message, key=key)
-        card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
+        card = await asyncio.to_thread(self._late.posted, row.improvement_id, "card")
         if card is None:
             raise Missing("the improvement's card was never posted")
         if row.kind == "thread":
             return await self._chat.reply(card.channel, card.ref, message, key=key)
         if row.kind == "update":
-            target = await asyncio.to_thread(self._posted, row.improvement_id, row.key or "")
+            target = await asyncio.to_thread(self._late.posted, row.improvement_id, row.key or "")
             if target is None:
                 raise Missing(f"the message {row.key!r} to edit was never posted")
             await self._chat.update(target.channel, target.ref, message)
@@ -359,7 +369,7 @@ class Delivery:
                 return None  # posted already: this row is an edit
             where = Destination("post", improvement.channel_id)
         elif row.kind == "thread":
-            card = await asyncio.to_thread(self._posted, row.improvement_id, "card")
+            card = await asyncio.to_thread(self._late.posted, row.improvement_id, "card")
             if card is None:
                 return None
             where = Destination("reply", card.channel, card.ref)
@@ -384,11 +394,3 @@ class Delivery:
             settings = WorkspaceSettings.from_json(workspace.settings)
             posted = queries.posted(session, improvement.id or 0, "card")
             return improvement, self._card(session, improvement, settings), posted
-
-    def _status_of(self, outbox_id: int) -> str | None:
-        with Session(self._engine) as session:
-            row = session.get(OutboxMessage, outbox_id)
-            return row.status if row else None
-
-    def _posted(self, improvement_id: int | None, key: str) -> PostedMessage | None:
-        return self._late.posted(improvement_id, key)

@@ -64,8 +64,6 @@ def test_a_workspaces_bulk_goes_to_one_flush_at_a_time_but_a_reply_is_never_held
     assert other[0].kind == "private"  # people-facing first, whoever holds the workspace's bulk
     assert Counter(teams[row.workspace_id] for row in other[1:]) == {"T0001": 4, "T0002": 4}
     assert teams_of(db, claims.claim("flush-a", 100)) == ["T0000"] * 3  # its holder goes on with it
-    claims.release("flush-a", frozenset())
-    assert claims.claim("flush-b", 100) != []  # released: another flush may take it
 
 
 def claim_together(claims: Claims, tokens: list[str], limit: int) -> list[list[OutboxMessage]]:
@@ -139,18 +137,28 @@ def test_a_claim_made_while_another_is_under_way_waits_for_its_turn(db, clock) -
     assert got["b"] == []  # both workspaces' bulk is A's
 
 
-def test_a_workspace_stays_with_the_flush_that_sent_its_last_bulk_message_until_it_lets_go(db, clock) -> None:
-    """Its buckets know how much of the workspace's limit it spent: another flush's would send at once, and bounce."""
-    backlog(db, clock, workspaces=1, each=3)
-    claims = Claims(db, clock, "slack")
-    [sent] = claims.claim("flush-a", 1)
-    claims.mark_sent([(sent, None)])  # flush-a now holds nothing pending in the workspace
+def test_a_workspace_stays_with_the_instance_that_sent_its_last_bulk_message(db, clock) -> None:
+    """Its buckets know how much of the workspace's limit it spent: another instance's would send at once, and
+    bounce. Its own next flush goes on with it (a flush ends whenever nothing more is due, as between a tick's
+    batches), and what it released is free at once."""
+    backlog(db, clock, workspaces=2, each=3)
+    one, other = Claims(db, clock, "slack"), Claims(db, clock, "slack")  # two instances
+    first = one.token()
+    sent, unsent = one.claim(first, 2)  # one row of each workspace
+    one.mark_sent([(sent, None)])
+    one.release(first, frozenset())  # the flush ended; nothing of the first workspace is pending in it
 
-    assert claims.claim("flush-b", 10) == []  # it sent there a moment ago: the workspace is still its
-    assert len(claims.claim("flush-a", 10)) == 2  # … and it goes on
+    taken = other.claim(other.token(), 10)
+    assert {row.workspace_id for row in taken} == {unsent.workspace_id}  # released: the other instance's now
+    assert other.claim(other.token(), 10) == []  # the first workspace: its holder sent there a moment ago
+    later = one.token()
+    assert [row.workspace_id for row in one.claim(later, 10)] == [sent.workspace_id] * 2  # its next flush
 
-    claims.release("flush-a", frozenset())  # it stopped: the workspace is free at once
-    assert len(claims.claim("flush-b", 10)) == 2
+    clock.advance(seconds=KEEPS_PACING.total_seconds() + 1)
+    one.release(later, frozenset())  # stopped before sending them, a while after the last send there: let go
+    assert len(other.claim(other.token(), 10)) == 2
+    with Session(db) as session:  # that send no longer marked as its holder's (its later flush unmarked it)
+        assert session.get_one(OutboxMessage, sent.id).claimed_by is None
 
 
 def test_a_flush_that_died_after_sending_holds_the_workspace_only_a_little_while(db, clock) -> None:

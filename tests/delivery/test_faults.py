@@ -323,7 +323,7 @@ async def test_a_tick_that_cannot_queue_still_delivers_what_is_queued(slack, sla
     dms(slack.engine, slack.clock, 3)
     ticker = slack.bot.ticker
 
-    def busy(_now):
+    def busy(_now, _queued_some=None):
         raise Unavailable("canceling statement due to lock timeout")
 
     monkeypatch.setattr(ticker, "_queue", busy)
@@ -335,3 +335,61 @@ async def test_a_tick_that_cannot_queue_still_delivers_what_is_queued(slack, sla
     with pytest.raises(Unavailable):
         await ticker.tick()
     assert len(slack_api.of("chat.postMessage")) == 4
+
+
+async def test_a_serving_tick_delivers_its_first_batch_while_it_queues_the_next(slack, slack_api, monkeypatch) -> None:
+    """A tick's due work goes into the outbox a batch a transaction (10,000 check-ins: 20 batches, seconds of
+    queueing): delivery takes each batch as it is committed, not after the last one."""
+    import time
+
+    from bot.core.registry import TickJob
+
+    ws = workspace(slack.engine, slack.clock)
+    runs: list[bool] = []
+
+    def batches(session, _platform, now) -> int:
+        if not runs:  # the first batch: one DM
+            Outbox(session, ws.id, now).dm("U00001", Message(summary="check-in", blocks=[]))
+            runs.append(True)
+            return 1
+        deadline = time.monotonic() + 5  # the second batch is still being queued until the first DM is out
+        while not slack_api.of("chat.postMessage") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        runs.append(bool(slack_api.of("chat.postMessage")))
+        return 0
+
+    monkeypatch.setattr(slack.bot.ticker._registry, "tick_jobs", [TickJob("batches", batches, repeat=True)])
+    report = await slack.bot.ticker.tick(wait=False)  # a serving instance
+    await settle()
+
+    assert report.queued == {"batches": 1}
+    assert runs == [True, True]  # posted while the tick was still queueing
+    assert [c["channel"] for c in slack_api.of("chat.postMessage")] == ["U00001"]
+
+
+async def test_a_flushs_writes_to_its_own_rows_go_one_at_a_time() -> None:
+    """A renewal of the lease beside a marking of the same rows deadlocked on PostgreSQL (each holding rows the
+    other wanted: both failed, and two delivered messages became unsure). One waits for the other, even when the
+    first one's waiter was stopped (its write goes on in its worker thread)."""
+    import threading
+
+    from bot.delivery.sender import FlushReport, _Flush
+
+    state = _Flush("flush-a", FlushReport())
+    order: list[str] = []
+    go_on = threading.Event()
+
+    def marking() -> None:
+        order.append("marking")
+        go_on.wait(5)
+        order.append("marked")
+
+    first = asyncio.ensure_future(Delivery._write(state, marking))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(Delivery._write(state, lambda: order.append("renewed")))
+    first.cancel()
+    await asyncio.sleep(0.1)
+    assert order == ["marking"]
+    go_on.set()
+    await second
+    assert order == ["marking", "marked", "renewed"]
