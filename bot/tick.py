@@ -39,6 +39,16 @@ class TickReport:
         return f"{jobs}; delivered {d.sent}, failed {d.failed}, given up {d.dead}"
 
 
+def _merged(reports: list[FlushReport]) -> FlushReport:
+    """One tick's deliveries together (a waiting tick's early flushes and its last)."""
+    return FlushReport(
+        sent=sum(r.sent for r in reports),
+        failed=sum(r.failed for r in reports),
+        dead=sum(r.dead for r in reports),
+        errors=[error for r in reports for error in r.errors],
+    )
+
+
 def _log_failure(task: asyncio.Task[FlushReport]) -> None:
     if not task.cancelled() and task.exception() is not None:  # a bug: the next nudge or tick tries again
         log.error("background delivery failed", exc_info=task.exception())
@@ -58,22 +68,32 @@ class Ticker:
         self._flushing: asyncio.Task[FlushReport] | None = None
 
     async def tick(self, *, wait: bool = True) -> TickReport:
-        """Queue the due work, then deliver. `wait=False` (the serving process): delivery goes on in the
-        background, one flush at a time that keeps claiming what comes due, so a long, paced backlog never holds
-        up the next minute's tick (nor another platform's); it starts with the first batch the tick queues, not
-        after the last (10,000 due check-ins are 20 batches: seconds of queueing)."""
+        """Queue the due work, then deliver. Delivery starts with the first batch the tick queues, not after the
+        last (10,000 due check-ins are 20 batches: seconds of queueing). `wait=False` (the serving process):
+        delivery goes on in the background, one flush at a time that keeps claiming what comes due, so a long,
+        paced backlog never holds up the next minute's tick (nor another platform's); else the tick returns when
+        what it queued has been delivered (or failed)."""
         loop = asyncio.get_running_loop()
-        early = None if wait else (lambda: loop.call_soon_threadsafe(self.nudge))
+        early: list[asyncio.Task[FlushReport]] = []  # the flushes a waiting tick started while it queued
+
+        def deliver_early() -> None:  # on the loop: a batch was committed
+            self.nudge()
+            if wait and self._flushing is not None and self._flushing not in early:
+                early.append(self._flushing)
+
         async with self._lock:
             now = self._clock.now()
             try:
-                report = await self._runner.run(lambda: self._queue(now, early))
+                report = await self._runner.run(
+                    lambda: self._queue(now, lambda: loop.call_soon_threadsafe(deliver_early))
+                )
             except Unavailable as exc:  # the database is busy (another instance queues the same work) or down:
                 skipped: Unavailable | None = exc  # what is queued already still goes out meanwhile; the next tick
             else:  # queues what this one could not
                 skipped = None
         if skipped is not None:
             if wait:
+                await asyncio.gather(*early, return_exceptions=True)
                 await self._delivery.flush()
             else:
                 self.nudge()
@@ -83,7 +103,8 @@ class Ticker:
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])
             self.nudge()
             return report
-        report.delivery = await self._delivery.flush()  # each failure is logged where it happens
+        flushed = [r for r in await asyncio.gather(*early, return_exceptions=True) if isinstance(r, FlushReport)]
+        report.delivery = _merged([*flushed, await self._delivery.flush()])  # each failure is logged where it is
         if any(report.queued.values()) or report.delivery.sent:
             log.info("tick %s: %s", now.isoformat(), report.line())
         return report
@@ -110,7 +131,7 @@ class Ticker:
             with contextlib.suppress(asyncio.CancelledError):
                 await flushing
 
-    def _queue(self, now: datetime, queued_some: Callable[[], None] | None = None) -> TickReport:
+    def _queue(self, now: datetime, queued_some: Callable[[], object] | None = None) -> TickReport:
         """Every tick job's due work into the outbox; `queued_some()` after each run that queued something (it is
         committed: delivery may take it)."""
         report = TickReport()

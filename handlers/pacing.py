@@ -5,9 +5,10 @@ API method's. A send takes room in every bucket it names, then goes. A bucket co
 from when it arrived there: from its answer (a send slow on its way, or retried, never lets the next one go early:
 under load that put posts where Slack had no room yet, a 429 each), and a send the platform refused (429) is
 not counted at all. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go
-on. With `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps its room in the shared
-buckets (the workspace) and goes again once its own bucket opens: it does not wait another turn, and if the 429
-was the workspace's after all, nothing else takes that room meanwhile. Messages people are waiting for
+on. With `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps its room in every bucket
+and goes again once the hold ends: it does not wait another turn, and if the 429 was the workspace's after all,
+nothing else takes that room meanwhile. A send's room is taken when it goes and given back at its answer, so a
+bucket lets at most its burst go at once: at most burst ÷ answer time a second. Messages people are waiting for
 (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
 workspace's backlog never holds up another's).
 
@@ -32,7 +33,7 @@ from bot.core.ports import BULK, SENDABLE, ChatError
 log = logging.getLogger("improvebot.pacing")
 T = TypeVar("T")
 
-MAX_BUCKETS = 10_000  # per-channel buckets kept at most: the least recently used go (they are full again by then)
+MAX_BUCKETS = 10_000  # buckets kept before the idle ones go (a drained bucket nobody uses is a new one again)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Bucket:
         self._at = time.monotonic()
         self._going = 0  # sends on their way
         self._first = 0  # sends people wait for, waiting for room
+        self._waiting = 0  # sends waiting for room
         self._changed = asyncio.Event()  # set (and replaced) when a send is answered or one of those takes room
 
     def _drained(self) -> float:
@@ -64,8 +66,13 @@ class Bucket:
         self._at = now
         return self._level
 
+    def idle(self) -> bool:
+        """Nothing on its way, nobody waiting, all drained: the same as a new bucket."""
+        return not self._going and not self._waiting and not self._drained()
+
     async def take(self, *, bulk: bool = False) -> None:
         self._first += not bulk
+        self._waiting += 1
         try:
             while (over := self._drained() + self._going + 1 - self._burst) > 0 or (bulk and self._first):
                 changed = self._changed
@@ -74,6 +81,7 @@ class Bucket:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), wait)
         finally:
+            self._waiting -= 1
             if not bulk:
                 self._first -= 1
                 self._change()  # a bulk send held back for it looks again
@@ -108,12 +116,16 @@ class Pacer:
 
     def __init__(self, rate_of: Callable[[str], Rate | None]) -> None:
         self._rate_of = rate_of
-        self._buckets: LRUCache[str, Bucket | None] = LRUCache(maxsize=MAX_BUCKETS)
+        self._buckets: dict[str, Bucket | None] = {}
+        self._prune_at = MAX_BUCKETS
         self._held: LRUCache[str, float] = LRUCache(maxsize=MAX_BUCKETS)  # key -> monotonic time it opens
         self._bulk: dict[str, asyncio.Lock] = {}  # per shared bucket (a workspace's): bulk sends queue there
 
     def _bucket(self, key: str) -> Bucket | None:
         if key not in self._buckets:
+            if len(self._buckets) >= self._prune_at:  # never one in use: a second one for its key would pace apart
+                self._buckets = {k: b for k, b in self._buckets.items() if b is not None and not b.idle()}
+                self._prune_at = max(MAX_BUCKETS, 2 * len(self._buckets))
             rate = self._rate_of(key)
             self._buckets[key] = Bucket(rate) if rate else None
         return self._buckets[key]
@@ -152,17 +164,18 @@ class Pacer:
         """`call()` once every bucket in `keys` has room and the sender may still send (bot.core.ports.SENDABLE),
         counted in each from its answer. A 429 (a ChatError with `retry_after`) holds the first, most specific
         bucket for its Retry-After and the call goes again, `retries` times at most, before the ChatError is
-        raised. With `refund` (the 429 is taken as the first bucket's), the send keeps its room in the shared
-        buckets meanwhile. Any other outcome counts as a send: it may have reached the platform."""
-        kept: Room | None = None  # the shared buckets' room a bounced send keeps
+        raised. With `refund` (the 429 is taken as the first bucket's), the send keeps its room in every bucket
+        meanwhile: it goes again when the hold ends, without waiting for room again. Any other outcome counts as a
+        send: it may have reached the platform."""
+        kept: Room | None = None  # the room a bounced send keeps (it waits for no bucket while it holds another)
         try:
             for attempt in range(retries + 1):
                 if kept is None:
                     room = await self._room(keys)
                 else:
-                    for key in keys[1:]:
+                    for key in keys:
                         await self._open(key)
-                    room = await self._room(keys[:1]) + kept
+                    room = kept
                 kept = None
                 if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
                     _settle(room, landed=False)
@@ -173,11 +186,10 @@ class Pacer:
                     if exc.retry_after is None:
                         _settle(room, landed=True)
                         raise
-                    _settle(room[:1], landed=False)  # the platform counted nothing for it
                     if refund and attempt < retries:
-                        kept = room[1:]
+                        kept = room
                     else:
-                        _settle(room[1:], landed=False)
+                        _settle(room, landed=False)  # the platform counted nothing for it
                     if attempt == retries:
                         raise
                     log.info("%s: rate limited, %s waits %.0f s", what, keys[0].partition(":")[0], exc.retry_after)

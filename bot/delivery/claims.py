@@ -78,18 +78,17 @@ def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool) -
     turn = func.row_number().over(  # people-facing rows (first anyway) take no bulk row's turn
         partition_by=(col(OutboxMessage.workspace_id), BULK_LAST), order_by=col(OutboxMessage.id)
     )
-    others = (
-        (col(held.claimed_by) != token)
-        & ~col(held.claimed_by).startswith(f"{holder}/", autoescape=True)
-        & col(held.kind).in_(BULK_KINDS)
-    )
-    held_elsewhere = union(  # a workspace whose bulk another instance is pacing, or sent to lately (still pacing)
-        select(col(held.workspace_id)).where(col(held.status) == "pending", col(held.claimed_until) >= now, others),
+    bulk_elsewhere = (col(held.claimed_by) != token) & col(held.kind).in_(BULK_KINDS)
+    held_elsewhere = union(  # a workspace whose bulk another flush is sending, or another instance sent lately
+        select(col(held.workspace_id)).where(
+            col(held.status) == "pending", col(held.claimed_until) >= now, bulk_elsewhere
+        ),
         select(col(held.workspace_id)).where(
             col(held.status) == "sent",
             col(held.claimed_by).is_not(None),
             col(held.sent_at) >= now - KEEPS_PACING,
-            others,
+            bulk_elsewhere,
+            ~col(held.claimed_by).startswith(f"{holder}/", autoescape=True),  # its own next flush goes on with it
         ),
     )
     return (
@@ -113,12 +112,22 @@ def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool) -
     ).subquery()
 
 
-def _let_go_of_sends(session: Session, sent_by: ColumnElement[bool], before: datetime | None) -> None:
-    """The rows `sent_by` picks, sent before `before` (None: whenever), stop holding their workspaces."""
-    since = [col(OutboxMessage.sent_at) < before] if before is not None else []
+def _let_go_of_old_sends(session: Session, now: datetime) -> None:
+    """Rows sent over KEEPS_PACING ago, by anyone, stop holding their workspaces (kept marked, they would fill the
+    index of recent sends: a crashed instance's or an `improvebot tick`'s too). Rows another transaction is on are
+    left for the next time (SKIP LOCKED: several instances at it never wait for each other)."""
+    aged = (
+        select(col(OutboxMessage.id))
+        .where(
+            col(OutboxMessage.status) == "sent",
+            col(OutboxMessage.claimed_by).is_not(None),
+            col(OutboxMessage.sent_at) < now - KEEPS_PACING,
+        )
+        .with_for_update(skip_locked=True)
+    )
     session.execute(
         update(OutboxMessage)
-        .where(sent_by, col(OutboxMessage.status) == "sent", *since)
+        .where(col(OutboxMessage.id).in_(aged))
         .values(claimed_by=None)
         .execution_options(synchronize_session=False)
     )
@@ -137,6 +146,8 @@ class Claims:
         self._clock = clock
         self._platform = platform
         self.holder = holder or uuid.uuid4().hex[:12]  # this instance's (its buckets'): its flushes' tokens start so
+        if not 0 < len(self.holder) <= 24:
+            raise ValueError("a holder is 1 to 24 characters: a token is the holder, '/' and at least 11 more")
 
     def token(self) -> str:
         """A new flush's token (36 characters, as the column holds): its own rows, its holder's workspaces."""
@@ -207,12 +218,7 @@ class Claims:
                 .values(claimed_until=now + LEASE)
                 .execution_options(synchronize_session=False)
             )
-            _let_go_of_sends(session, col(OutboxMessage.claimed_by) == token, now - KEEPS_PACING)
-
-    def _ours(self, token: str) -> ColumnElement[bool]:
-        """The rows this flush, or another of its holder's that ended, holds or held (let go of when one of them
-        ends: a long-lived instance's sends are not kept marked, they would fill the index of recent sends)."""
-        return (col(OutboxMessage.claimed_by) == token) | col(OutboxMessage.claimed_by).startswith(f"{self.holder}/")
+            _let_go_of_old_sends(session, now)
 
     def release(self, token: str, sending: frozenset[int], *, paced: bool = True) -> None:
         """Give back what this flush still holds; a row it stopped in the middle of sending becomes unsure. What
@@ -233,15 +239,19 @@ class Claims:
                 .values(claimed_by=None, claimed_until=None)
                 .execution_options(synchronize_session=False)
             )
-            if paced:
-                _let_go_of_sends(session, self._ours(token), self._clock.now() - KEEPS_PACING)
-            else:
-                _let_go_of_sends(session, col(OutboxMessage.claimed_by) == token, None)
+            if not paced:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.claimed_by) == token, col(OutboxMessage.status) == "sent")
+                    .values(claimed_by=None)
+                    .execution_options(synchronize_session=False)
+                )
+            _let_go_of_old_sends(session, self._clock.now())
 
     def mark_sent(self, sent: list[tuple[OutboxMessage, Posted | None]]) -> None:
         """Sent rows, in one transaction (one write instead of one per message: SQLite has one writer), and
         where the messages that are edited or replied under later landed. A sent row keeps its holder (`claimed_by`)
-        until the flush lets go (release): its workspace's bulk stays with it (KEEPS_PACING)."""
+        KEEPS_PACING: its workspace's bulk stays with that flush's instance a while."""
         now = self._clock.now()
         with transaction(self._engine) as session:
             session.execute(

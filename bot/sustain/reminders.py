@@ -30,7 +30,7 @@ from bot.improvements.card import owner_of
 from bot.improvements.records import last_decision
 from bot.sustain import reminder_views as views
 from storage import queries
-from storage.models import Improvement, Reminder, Workspace
+from storage.models import Improvement, Reminder, Why, Workspace
 
 APPROVAL = "approval_reminder"
 ESCALATION = "approval_escalation"
@@ -125,8 +125,9 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
         ws = WorkspaceRef.of(workspace)
         settings = ws.settings
         stages = []
-        if settings.nudge_whys_days:
-            stages.append(col(Improvement.status) == Status.INVESTIGATING.value)
+        if settings.nudge_whys_days:  # … with a why to answer: every row locked here plans (none is held on to)
+            asked = exists().where(col(Why.improvement_id) == col(Improvement.id), col(Why.answer).is_(None))
+            stages.append(and_(col(Improvement.status) == Status.INVESTIGATING.value, asked))
         if settings.remind_approval_days:
             stages.append(col(Improvement.status) == Status.AWAITING_APPROVAL.value)
         stages.append(and_(col(Improvement.status) == Status.APPROVED.value, col(Improvement.due_date).is_not(None)))

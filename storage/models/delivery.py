@@ -43,8 +43,8 @@ class OutboxMessage(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
-        # the workspaces whose bulk another flush sent lately (bot/delivery/claims.py: a sent row keeps its holder
-        # until the flush lets go)
+        # the workspaces whose bulk another instance sent lately (bot/delivery/claims.py: a sent row keeps its
+        # holder KEEPS_PACING)
         Index(
             "ix_outbox_sent_by_flush",
             "status",

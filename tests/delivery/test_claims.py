@@ -1,4 +1,5 @@
-"""Claims across many workspaces: in turns, a workspace's bulk to one flush at a time, concurrent claimers."""
+"""Claims across many workspaces: in turns, a workspace's bulk to one flush at a time (and after sending, to its
+instance a while), concurrent claimers."""
 
 from __future__ import annotations
 
