@@ -68,28 +68,30 @@ def schedule(session: Session, ws: WorkspaceRef, improvement: Improvement, owner
 
 
 def _due(session: Session, platform: str, *conditions: Any) -> list[Checkin]:
-    """A batch of the check-ins `conditions` pick, locked (SKIP LOCKED). Each workspace's first come before any
-    workspace's second, and so on: with many workspaces due at once, each has one queued in the first batches and
-    starts sending at once (a workspace's messages go out at its own pace, so one queued last would finish last)."""
+    """A batch of the check-ins `conditions` pick, locked (SKIP LOCKED). With several workspaces' due, each
+    workspace's first come before any workspace's second, and so on: each has one queued in the first batches and
+    starts sending at once (a workspace's messages go out at its own pace, so one queued last would finish last).
+    With one workspace's, oldest first (ranking 10,000 rows every batch cost its tick 1.5 s for nothing)."""
     order = (col(Checkin.due_at), col(Checkin.id))
-    ranked = (
-        select(
-            col(Checkin.id).label("id"),
-            func.row_number().over(partition_by=col(Checkin.workspace_id), order_by=order).label("turn"),
-        )
+    due = (
+        select(Checkin)
         .join(Workspace, col(Workspace.id) == col(Checkin.workspace_id))
         .where(Workspace.platform == platform, *conditions)
-        .subquery()
     )
-    statement = (  # the conditions again: a row another tick settled meanwhile is seen as it is now, once locked
-        select(Checkin)
-        .join(ranked, ranked.c.id == col(Checkin.id))
-        .where(*conditions)
-        .order_by(ranked.c.turn, *order)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True, of=Checkin)
-    )
-    return list(session.exec(statement).all())
+    first = session.exec(due.order_by(*order).limit(1)).first()
+    if first is None:
+        return []
+    statement = due.order_by(*order)
+    if session.exec(select(due.where(col(Checkin.workspace_id) != first.workspace_id).exists())).one():
+        turn = func.row_number().over(partition_by=col(Checkin.workspace_id), order_by=order).label("turn")
+        ranked = due.with_only_columns(col(Checkin.id).label("id"), turn).subquery()
+        statement = (  # the conditions again: a row another tick settled meanwhile is seen as it is now, once locked
+            select(Checkin)
+            .join(ranked, ranked.c.id == col(Checkin.id))
+            .where(*conditions)
+            .order_by(ranked.c.turn, *order)
+        )
+    return list(session.exec(statement.limit(BATCH).with_for_update(skip_locked=True, of=Checkin)).all())
 
 
 def queue_due(session: Session, platform: str, now: datetime) -> int:
