@@ -158,14 +158,15 @@ class Delivery:
                 state.to_mark = []
                 try:
                     await asyncio.shield(self._write(state, self._claims.mark_sent, sent))
+                    state.report.sent += len(sent)
                 except Exception:  # released below as unsure: whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(sent))
             if state.claimed:
                 with contextlib.suppress(*DOWN):
                     release = functools.partial(self._claims.release, paced=state.bulk)
                     await asyncio.shield(self._write(state, release, state.token, frozenset(state.sending)))
-        for observe in self.observers:  # counted where the server counts (handlers/metrics.py)
-            observe(state.report)
+            for observe in self.observers:  # counted where the server counts (handlers/metrics.py), stopped or not
+                observe(state.report)
         return state.report
 
     @staticmethod

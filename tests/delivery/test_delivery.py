@@ -207,7 +207,10 @@ async def test_bulk_rows_are_marked_together_and_a_stopped_flush_marks_what_it_s
     with transaction(db) as session:
         for n in range(3):
             Outbox(session, ws.id, clock.now()).dm(f"U{n:05d}", Message(summary="check-in", blocks=[]))
-    flushing = asyncio.ensure_future(delivery(db, clock, slack_api).flush())
+    flusher = delivery(db, clock, slack_api)
+    observed: list[int] = []
+    flusher.observers.append(lambda flushed: observed.append(flushed.sent))
+    flushing = asyncio.ensure_future(flusher.flush())
     for _ in range(250):
         if len(slack_api.of("chat.postMessage")) == 3:
             break
@@ -221,6 +224,7 @@ async def test_bulk_rows_are_marked_together_and_a_stopped_flush_marks_what_it_s
     with Session(db) as session:
         rows = session.exec(select(OutboxMessage)).all()
     assert [(m.status, m.unsure_since) for m in rows] == [("sent", None)] * 3  # not unsure
+    assert observed == [3]  # and counted where the server counts what went out
 
 
 async def test_a_flush_with_nothing_to_send_writes_nothing(db, clock, slack_api, monkeypatch) -> None:
