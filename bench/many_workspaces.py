@@ -7,17 +7,21 @@ stand-in runs in a process of its own and enforces Slack-like limits on chat.pos
 (`--rate` posts a second, 0.05 by default: low enough that the limits, not this machine's CPU, set the pace of
 11,000 messages; bursts up to `--burst`) and each channel (`--channel-rate`, `--channel-burst`), answering
 429 with Retry-After past them. `--instances` (3) processes each build the real bot (`build_slack`, installed-to-many
-mode, a fake clock at the due time) on the same database and tick until nothing is left to send; they start
-together. Each paces at the whole limit (a workspace's bulk goes from one instance at a time); `--share` paces
-each at its share instead, for comparison.
+mode, its clock running from the due time) on the same database and tick until nothing is left to send; they start
+together. Each paces at `--pace` (95 %) of the whole limit (a workspace's bulk goes from one instance at a time;
+the 5 % left is where a reply another instance sends into that workspace finds room); `--share` paces each at its
+share instead, for comparison.
 
 While the storm runs, instance 0 takes a thread reply (a signed message event answering Why #1 of an improvement of
 the first workspace, `--reply-after` seconds in) and its delay is measured: from the request to the stand-in
 posting the bot's next question in that thread.
 
-The floor is what the stand-in's limits allow: every workspace's announcement and DMs, after its burst, at `--rate`
-a second (the workspaces go side by side). At the end every owner must have exactly one DM and every wins channel
-one announcement; anything else is reported. Prints one markdown table and notes; progress goes to stderr.
+The floor is what the stand-in's limits allow: the busiest workspace's posts after its burst at `--rate` a second
+(the workspaces go side by side): the first one's, with the reply's answer, are one more than the others' 11; the
+others' time against their own floor is printed beneath, with when the workspaces' first posts came, how long
+each took from its first post to its last, and the 429s by Retry-After. At the end every owner must have exactly
+one DM and every wins channel one announcement; anything else is reported. Prints one markdown table and notes;
+progress goes to stderr.
 
     .venv/bin/python bench/many_workspaces.py
     .venv/bin/python bench/many_workspaces.py --workspaces 100 --rate 0.2    # a quick look
@@ -47,7 +51,7 @@ if str(ROOT) not in sys.path:
 from bench.postgres import postgres_problem  # noqa: E402
 from bench.standin import StandInProcess, StartError, serve, start_process  # noqa: E402
 from bench.tick_and_digest import analyze, bulk_insert, fix_sequence, log, postgres_database  # noqa: E402
-from bot.core.clock import FakeClock  # noqa: E402
+from bot.core.clock import OffsetClock, SystemClock  # noqa: E402
 from bot.core.config import load_settings  # noqa: E402
 from bot.core.workspace import WorkspaceSettings  # noqa: E402
 from storage.db import Unavailable, make_engine, transaction  # noqa: E402
@@ -79,20 +83,33 @@ def _serve_stub(conn: Connection, limit: RateLimit, workspaces: int) -> None:
     post = stub._post
 
     last = [0.0]  # when the last message was posted
+    spans: dict[str, list[float]] = {}  # workspace -> [first post, last post] (its channels and DMs carry its number)
 
     def timed(params: dict[str, Any]) -> dict[str, Any]:
         answer = post(params)
         if answer.get("ok") and params.get("thread_ts") == CARD_TS:
             replied.append(time.time())  # the injected reply's answer: timed on its own
         elif answer.get("ok"):
-            last[0] = time.time()
+            last[0] = at = time.time()
+            span = spans.setdefault(str(params.get("channel", ""))[1:6], [at, at])
+            span[1] = at
         return answer
 
     stub._post = timed  # type: ignore[method-assign]
+    throttle = stub._throttle
+    waits: Counter[int] = Counter()  # Retry-After seconds of the 429s: 1 is a post a moment early
 
-    def stats() -> tuple[Counter[str], int, list[float], float]:
+    def counted(method: str, params: dict[str, Any], team: str = "") -> int | None:
+        wait = throttle(method, params, team)
+        if wait is not None:
+            waits[wait] += 1
+        return wait
+
+    stub._throttle = counted  # type: ignore[method-assign]
+
+    def stats() -> tuple[Counter[str], int, list[float], float, dict[str, list[float]], Counter[int]]:
         posts = Counter(str(call.get("channel", "")) for call in stub.of("chat.postMessage"))
-        return posts, len(stub.rate_limited), replied, last[0]
+        return posts, len(stub.rate_limited), replied, last[0], spans, waits
 
     serve(conn, stub, {"stats": stats})
 
@@ -180,13 +197,12 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
         "IMPROVE_SLACK_CHANNEL_BURST": str(int(args["channel_burst"])),
         "IMPROVE_DELIVERY_CONCURRENCY": str(args["concurrency"]),
     })  # fmt: skip
-    clock = FakeClock(DUE + timedelta(seconds=30))
+    clock = OffsetClock(SystemClock())  # running, as a real one (a clock set only between ticks stood still
+    clock.offset = DUE + timedelta(seconds=30) - clock.now()  # through the first, 30 s of sending)
     bot = build_slack(settings, engine=engine, clock=clock)
     conn.send("ready")
     began = conn.recv()  # go, and when: every instance's clock runs from that one moment
-
-    def now() -> datetime:
-        return DUE + timedelta(seconds=30 + time.time() - began)
+    clock.offset = DUE + timedelta(seconds=30) - datetime.fromtimestamp(began, UTC)
 
     async def inject(started: float) -> float:
         await asyncio.sleep(max(0.0, started + args["reply_after"] - time.monotonic()))
@@ -227,7 +243,6 @@ def _instance(conn: Connection, index: int, url: str, stub_url: str, pace: float
                 left = await asyncio.to_thread(pending, engine)
                 if not left and (injected is None or injected.done()):
                     break
-                clock.set(now())  # one time base: a retry waits its backoff, and leases mean the same everywhere
             done = time.monotonic() - started
             at = await injected if injected is not None else None
         finally:
@@ -278,11 +293,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 text("SELECT count(*) FROM outbox_message WHERE attempts > 0 OR unsure_since IS NOT NULL")
             ).scalar()
         statuses["retried or unsure"] = int(retried or 0)
-    posts, limited, replies, last = stub.ask("stats")
+    posts, limited, replies, last, spans, waits = stub.ask("stats")
     stub.stop()
     injected = next((r["injected_at"] for r in results if r.get("injected_at")), None)
     return {"results": results, "posts": posts, "limited": limited, "replies": replies, "injected": injected,
-            "began": began, "statuses": statuses, "last": last}  # fmt: skip
+            "began": began, "statuses": statuses, "last": last, "spans": spans, "waits": waits}  # fmt: skip
+
+
+def where_the_time_went(spans: dict[str, list[float]], began: float) -> str:
+    """When the workspaces' first posts came and how long each took from its first post to its last: the wall
+    time is the latest first post plus the longest span, at most."""
+    if not spans:
+        return "no posts"
+    firsts = sorted(first - began for first, _ in spans.values())
+    lengths = sorted(last - first for first, last in spans.values())
+
+    def spread(values: list[float]) -> str:
+        return f"median {values[len(values) // 2]:.1f} s, 99th {values[int(len(values) * 0.99)]:.1f} s, " \
+               f"max {values[-1]:.1f} s"  # fmt: skip
+
+    return f"first post of a workspace after the start: {spread(firsts)}; first → last post: {spread(lengths)}"
 
 
 def problems(args: argparse.Namespace, posts: Counter[str]) -> list[str]:
@@ -306,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=float, default=1)
     parser.add_argument("--channel-rate", type=float, default=1.0)
     parser.add_argument("--channel-burst", type=float, default=3)
-    parser.add_argument("--pace", type=float, default=0.95, help="the bot paces at this share of --rate")
+    parser.add_argument("--pace", type=float, default=0.95, help="the bot paces at this share of --rate (the rest: "
+                        "room for a reply another instance sends into a workspace whose bulk one paces)")  # fmt: skip
     parser.add_argument("--share", action="store_true", help="each instance paces at its share of --rate")
     parser.add_argument("--concurrency", type=int, default=512, help="IMPROVE_DELIVERY_CONCURRENCY per instance")
     parser.add_argument("--reply-after", type=float, default=15.0)
@@ -320,10 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     measured = measure(args)
     wall = measured["last"] - measured["began"]  # from the start to the last message posted
     per_workspace = args.checkins + 1
-    floor = max(0.0, per_workspace - args.burst) / args.rate
     reply = (
         min((ts - measured["injected"] for ts in measured["replies"]), default=None) if measured["injected"] else None
     )
+    # the busiest workspace's posts after its burst, at the limit: the first one's, with the reply's answer, has one
+    # more than the others (its whole limit is spent on its bulk: the answer takes a bulk post's place)
+    floor = max(0.0, per_workspace + (reply is not None) - args.burst) / args.rate
     found = problems(args, measured["posts"])
     sent = sum(r.get("sent", 0) for r in measured["results"])
     mode = "each its share of the limit" if args.share else "each at the whole limit"
@@ -342,6 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| {args.workspaces * per_workspace:,} | {args.instances} | {wall:.1f} s | {floor:.0f} s | "
           f"{wall / floor:.2f}x {met} | {shares} ({sent:,}) | {measured['limited']:,} | {reply_s} | "
           f"{verdict} | {statuses} |")  # fmt: skip
+    others = [last for name, (_, last) in measured["spans"].items() if name != team(0)[1:]]
+    if reply is not None and others:
+        alone = max(0.0, per_workspace - args.burst) / args.rate
+        print(f"\nThe {len(others):,} workspaces without the reply: last post {max(others) - measured['began']:.1f} s, "
+              f"{(max(others) - measured['began']) / alone:.2f}x their floor of {alone:.0f} s.")  # fmt: skip
+    print(f"\n{where_the_time_went(measured['spans'], measured['began'])}")
+    waits = ", ".join(f"{seconds} s: {count}" for seconds, count in sorted(measured["waits"].items()))
+    print(f"429s by their Retry-After: {waits or 'none'}")
     return 0
 
 

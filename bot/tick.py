@@ -66,6 +66,7 @@ class Ticker:
         self._runner = runner
         self._lock = asyncio.Lock()
         self._flushing: asyncio.Task[FlushReport] | None = None
+        self._stopped = False  # shutting down: nothing more is delivered
 
     async def tick(self, *, wait: bool = True) -> TickReport:
         """Queue the due work, then deliver. Delivery starts with the first batch the tick queues, not after the
@@ -103,8 +104,14 @@ class Ticker:
                 log.info("tick %s: %s", now.isoformat(), report.line().split(";")[0])
             self.nudge()
             return report
-        flushed = [r for r in await asyncio.gather(*early, return_exceptions=True) if isinstance(r, FlushReport)]
-        report.delivery = _merged([*flushed, await self._delivery.flush()])  # each failure is logged where it is
+        done = await asyncio.gather(*early, return_exceptions=True)
+        if self._stopped:  # stopped meanwhile: what went early is what went
+            report.delivery = _merged([r for r in done if isinstance(r, FlushReport)])
+            return report
+        report.delivery = _merged([*(r for r in done if isinstance(r, FlushReport)), await self._delivery.flush()])
+        failed = [r for r in done if isinstance(r, Exception)]
+        if failed:  # a bug in an early flush: `improvebot tick` fails as it did when its one flush failed
+            raise failed[0]
         if any(report.queued.values()) or report.delivery.sent:
             log.info("tick %s: %s", now.isoformat(), report.line())
         return report
@@ -112,7 +119,7 @@ class Ticker:
     def nudge(self) -> None:
         """Deliver what is due in the background, unless a background flush is under way already (it keeps
         claiming what comes due). A worker calls this every second for what the serving processes queued."""
-        if self._flushing is None or self._flushing.done():
+        if not self._stopped and (self._flushing is None or self._flushing.done()):
             self._flushing = asyncio.ensure_future(self._deliver_behind())
             self._flushing.add_done_callback(_log_failure)
 
@@ -125,6 +132,7 @@ class Ticker:
 
     async def stop(self) -> None:
         """Stop a background delivery: what it holds is released (a send under way as unsure)."""
+        self._stopped = True
         flushing, self._flushing = self._flushing, None
         if flushing is not None and not flushing.done():
             flushing.cancel()

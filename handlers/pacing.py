@@ -7,7 +7,8 @@ under load that put posts where Slack had no room yet, a 429 each), and a send t
 not counted at all. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go
 on. With `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps its room in every bucket
 and goes again once the hold ends: it does not wait another turn, and if the 429 was the workspace's after all,
-nothing else takes that room meanwhile. A send's room is taken when it goes and given back at its answer, so a
+nothing else takes that room meanwhile (so as many bounced posts as a workspace's burst hold up its other posts,
+replies too, for their Retry-After). A send's room is taken when it goes and given back at its answer, so a
 bucket lets at most its burst go at once: at most burst ÷ answer time a second. Messages people are waiting for
 (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
 workspace's backlog never holds up another's).

@@ -123,6 +123,7 @@ def _let_go_of_old_sends(session: Session, now: datetime) -> None:
             col(OutboxMessage.claimed_by).is_not(None),
             col(OutboxMessage.sent_at) < now - KEEPS_PACING,
         )
+        .limit(1000)  # a crashed instance's many: over a few renewals, never one long write
         .with_for_update(skip_locked=True)
     )
     session.execute(
@@ -160,9 +161,10 @@ class Claims:
         each one's second…, counting the rows this flush already holds, so that a workspace paced at its own
         limit never fills every slot while the others wait), oldest first within a turn. At most one row per
         improvement: a row waits while an older row of the same improvement is pending, so one improvement's
-        messages always go out in order. A workspace's bulk rows go to one instance at a time (its buckets pace
-        them at the workspace's whole limit; two instances would each spend it). A row taken over from a holder
-        whose lease ran out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk
+        messages always go out in order. A workspace's bulk rows go to one flush at a time, and stay with its
+        instance KEEPS_PACING after its last send there (its buckets pace them at the workspace's whole limit; two
+        instances would each spend it). A row taken over from a holder whose lease ran out may have been sent: it
+        becomes unsure. `bulk=False`: people-facing rows only (the bulk
         ones are a worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that
         hold one up included)."""
         now = self._clock.now()
@@ -207,8 +209,8 @@ class Claims:
             return sorted(rows, key=lambda row: (row.id not in people, row.id or 0))
 
     def renew(self, token: str) -> None:
-        """Renew the lease on what this flush holds, and let go of the workspaces it sent to over KEEPS_PACING ago
-        (a flush can run for hours: its sent rows are not kept marked as its)."""
+        """Renew the lease on what this flush holds, and let go of the workspaces anyone sent to over KEEPS_PACING
+        ago."""
         now = self._clock.now()
         mine = col(OutboxMessage.claimed_by) == token
         with transaction(self._engine) as session:

@@ -166,7 +166,10 @@ class Delivery:
                     release = functools.partial(self._claims.release, paced=state.bulk)
                     await asyncio.shield(self._write(state, release, state.token, frozenset(state.sending)))
             for observe in self.observers:  # counted where the server counts (handlers/metrics.py), stopped or not
-                observe(state.report)
+                try:
+                    observe(state.report)
+                except Exception:  # a count is never worth the flush's own outcome
+                    log.exception("a delivery observer failed")
         return state.report
 
     @staticmethod

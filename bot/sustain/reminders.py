@@ -111,10 +111,13 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
     (the tick runs it again until it plans none): the improvements it locks are held for that workspace's work
     only, never while a thousand other workspaces are looked at (a reply to one of them waited past the lock
     timeout). Returns how many it planned."""
+    asked = exists().where(col(Why.improvement_id) == col(Improvement.id), col(Why.answer).is_(None))
+    investigating = col(Improvement.status) == Status.INVESTIGATING.value
     waiting = (
         select(col(Improvement.workspace_id))
         .where(
             col(Improvement.status).in_(STAGES_REMINDED),
+            ~investigating | asked,
             ~exists().where(col(Reminder.improvement_id) == col(Improvement.id)),
             col(Improvement.created_at) < now - timedelta(minutes=1),  # one being reported now plans its own
         )
@@ -126,8 +129,7 @@ def plan_missing(session: Session, platform: str, now: datetime) -> int:
         settings = ws.settings
         stages = []
         if settings.nudge_whys_days:  # … with a why to answer: every row locked here plans (none is held on to)
-            asked = exists().where(col(Why.improvement_id) == col(Improvement.id), col(Why.answer).is_(None))
-            stages.append(and_(col(Improvement.status) == Status.INVESTIGATING.value, asked))
+            stages.append(and_(investigating, asked))
         if settings.remind_approval_days:
             stages.append(col(Improvement.status) == Status.AWAITING_APPROVAL.value)
         stages.append(and_(col(Improvement.status) == Status.APPROVED.value, col(Improvement.due_date).is_not(None)))

@@ -118,7 +118,7 @@ def _retry_after(response: Any) -> float:
 
 
 class SlackChat:
-    """Delivery's side of Slack: every call paced (make_pacer), a 429 waited out by its own bucket only, and
+    """Delivery's side of Slack: every call paced (make_pacer), a 429 held by its own bucket only, and
     every new message carrying its outbox key in its metadata, so a post whose answer was lost can be found."""
 
     def __init__(self, client: AsyncWebClient, pacer: Pacer | None = None) -> None:
@@ -157,7 +157,7 @@ class SlackChat:
         posting = method == "chat.postMessage"
         team = WORKSPACE.get()
         keys = (f"{bucket}@{team}", f"workspace:@{team}") if posting else (f"{bucket}@{team}",)
-        # paced under the workspace limit, a 429 on a post is the channel's: the workspace gets the send back
+        # paced under the workspace limit, a 429 on a post is the channel's: the post keeps its room and goes again
         return await self._pacer.send(
             method, keys, lambda: self._guarded(method, call()), retries=RATE_LIMIT_RETRIES, refund=posting
         )

@@ -205,3 +205,29 @@ def test_a_claim_whose_turn_is_held_up_goes_on_without_it(db, clock) -> None:
         finally:
             frozen.execute(select(func.pg_advisory_unlock(CLAIMING, zlib.crc32(b"slack") >> 1)))
     assert len(rows) == 2
+
+
+def test_a_flushs_pending_bulk_holds_its_workspace_against_the_instances_other_flushes(db, clock) -> None:
+    """Within one instance too: a click's short flush does not take bulk rows from the workspace whose backlog the
+    background flush is pacing (they would wait behind it, and the click's flush with them)."""
+    backlog(db, clock, workspaces=1, each=3)
+    claims = Claims(db, clock, "slack")
+    background, click = claims.token(), claims.token()
+
+    assert len(claims.claim(background, 1)) == 1
+    assert claims.claim(click, 10) == []
+
+
+def test_another_instance_lets_go_of_a_dead_ones_sends(db, clock) -> None:
+    """A crashed instance never renews nor releases: its last sends stay marked only until someone else's renewal
+    or release finds them older than KEEPS_PACING."""
+    backlog(db, clock, workspaces=1, each=2)
+    dead, alive = Claims(db, clock, "slack"), Claims(db, clock, "slack")
+    [sent] = dead.claim(dead.token(), 1)
+    dead.mark_sent([(sent, None)])
+    clock.advance(seconds=KEEPS_PACING.total_seconds() + 1)
+
+    alive.renew(alive.token())
+
+    with Session(db) as session:
+        assert session.get_one(OutboxMessage, sent.id).claimed_by is None

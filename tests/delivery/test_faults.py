@@ -399,3 +399,11 @@ async def test_a_flushs_writes_to_its_own_rows_go_one_at_a_time() -> None:
     go_on.set()
     await second
     assert order == ["marking", "marked", "renewed"]
+
+
+async def test_a_stopped_ticker_starts_no_more_deliveries(slack) -> None:
+    """Shutting down: a nudge (a worker's poll, a batch a tick still queues) starts nothing any more."""
+    ticker = slack.bot.ticker
+    await ticker.stop()
+    ticker.nudge()
+    assert ticker._flushing is None
