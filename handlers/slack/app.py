@@ -125,6 +125,8 @@ class SlackBot:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.directory is not None:
+            await self.directory.stop()
         for client in (self.client, self.sender):
             session = client.session if client is not None else None
             if client is not None and session is not None:

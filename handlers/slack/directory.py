@@ -127,6 +127,14 @@ class SlackDirectory:
         except TimeoutError:
             raise ChatError("users.list: still reading the workspace's members") from None
 
+    async def stop(self) -> None:
+        """Stop the reads under way (before the HTTP session they use closes: a read left on a closed session
+        waited for its whole timeout)."""
+        reading = [task for task in self._admins_tasks.values() if not task.done()]
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
     async def warm(self) -> None:
         """Read the admins in the background at start-up (a failure is logged; the next use reads again)."""
         with contextlib.suppress(ChatError):
