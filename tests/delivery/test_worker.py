@@ -184,4 +184,4 @@ def test_the_worker_process_delivers_and_stops_cleanly_on_sigterm(db, slack_api,
     assert answered == 200, output
     assert "worker: stopped" in output and "Traceback" not in output
     assert [c.params["channel"] for c in slack_api.of("chat.postMessage")] == [ALEX], output
-    assert not pending(db)
+    assert not pending(db), output
