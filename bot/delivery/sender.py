@@ -189,8 +189,7 @@ class Delivery:
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
     async def _marker(self, state: _Flush) -> None:
-        """Mark sent what went out, many rows a write: whatever was sent while the last write ran, or (bulk rows)
-        in the MARK_EVERY seconds after the first of them."""
+        """Mark sent what went out, many rows a write (bulk rows: MARK_EVERY seconds after the first of them)."""
         while True:
             await state.wake.wait()
             state.wake.clear()
@@ -198,13 +197,15 @@ class Delivery:
                 state.wake_later.cancel()
                 state.wake_later = None
             while state.to_mark:
-                batch, state.to_mark = state.to_mark, []
+                batch, state.to_mark, marked = state.to_mark, [], False
                 try:
                     await self._write(state, self._claims.mark_sent, [(row, where) for row, where, _ in batch])
                     marked = True
+                except asyncio.CancelledError:  # stopped meanwhile (its write maybe not started): marked on the way
+                    state.to_mark = batch + state.to_mark  # out, by the flush (again if it was: that changes nothing)
+                    raise
                 except Exception:  # they went out: released as unsure, whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(batch))
-                    marked = False
                 for _row, _where, done in batch:
                     if not done.done():
                         done.set_result(marked)
@@ -382,8 +383,6 @@ class Delivery:
         else:
             where = Destination("post", row.target or "")
         return await self._chat.find(where, _key(row), since)
-
-    # -- database side (run in a worker thread) ----------------------------------------------------
 
     async def linked(self, message: Message) -> Message:
         """`message` with its thread links made links (a view rendered outside the outbox: a home view)."""

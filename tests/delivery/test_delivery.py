@@ -286,3 +286,29 @@ async def test_a_home_queued_while_another_is_on_its_way_goes_after_it(db, clock
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "home").order_by(OutboxMessage.id)).all()
     assert [(r.id, r.after_id) for r in rows] == [(first.id, None), (rows[1].id, first.id)]
     assert claims.claim("process-b", 10) == []  # not while the first is still on its way
+
+
+async def test_a_flush_stopped_while_its_marking_waits_marks_on_its_way_out(db, clock, slack_api, monkeypatch) -> None:
+    """The marking's write had not started (every worker thread busy) when the flush was stopped: the rows go back
+    to be marked on the way out, not released as unsure (seen once in CI: a worker's DM left pending at SIGTERM)."""
+    from bot.delivery import sender
+
+    monkeypatch.setattr(sender, "MARK_EVERY", 0.01)
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        Outbox(session, ws.id, clock.now()).dm("U00001", Message(summary="check-in", blocks=[]))
+    write, stuck = sender.Delivery._write, asyncio.Event()
+
+    async def first_marking_never_starts(state, fn, *args) -> None:
+        if getattr(fn, "__name__", "") == "mark_sent" and not stuck.is_set():
+            stuck.set()
+            await asyncio.Event().wait()
+        await write(state, fn, *args)
+
+    monkeypatch.setattr(sender.Delivery, "_write", staticmethod(first_marking_never_starts))
+    flushing = asyncio.ensure_future(delivery(db, clock, slack_api).flush())
+    await asyncio.wait_for(stuck.wait(), 5)
+    flushing.cancel()
+    await asyncio.gather(flushing, return_exceptions=True)
+
+    assert statuses(db) == [("dm", "sent")] and len(slack_api.posted()) == 1
