@@ -14,14 +14,11 @@ before it is sent again, so a slow platform or a crash never posts a message twi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -32,7 +29,8 @@ from bot.core.messages import Message
 from bot.core.ports import BULK, SENDABLE, WORKSPACE, ChatError, ChatPort, Destination, Posted
 from bot.core.registry import CardView, ChartImage, FileContent, HomePublisher
 from bot.core.workspace import WorkspaceSettings
-from bot.delivery.claims import BULK_KINDS, HEARTBEAT, LEASE, Claims
+from bot.delivery.claims import HEARTBEAT, Claims
+from bot.delivery.flushing import BUSY_PAUSES, CONCURRENCY, Flush, FlushReport, one_at_a_time
 from bot.delivery.late import Late, Missing
 from bot.delivery.recipients import Recipients
 from storage import queries
@@ -41,10 +39,6 @@ from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
 
-# a send may start while the last renewal is younger than this: with the longest send (IMPROVE_SEND_TIMEOUT, at
-# most 30 s) it still ends inside the lease
-SAFE_TO_SEND = LEASE - timedelta(seconds=35)
-CONCURRENCY = 128  # messages in progress at once per flush (most of them wait for the platform's pacing)
 # bulk messages sent are marked together, at most this long after they went (one write for many: at a paced 100 a
 # second, one each would be a transaction per message); one that people wait for (and the next message of its
 # improvement, which waits for it) is marked at once
@@ -53,51 +47,10 @@ MARK_AT_ONCE = 64  # … or as soon as this many are waiting
 FINDABLE = ("card", "thread", "dm", "channel")  # new messages: what ChatPort.find can look for
 
 
-@dataclass
-class FlushReport:
-    sent: int = 0
-    failed: int = 0
-    dead: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-def _one_at_a_time(lock: threading.Lock, write: Callable[[], None]) -> None:
-    with lock:  # held in the worker thread: a write whose waiter was stopped still holds it until it ends
-        write()
-
-
 def _key(row: OutboxMessage) -> str:
     """What a new message carries to be found again: its row, and when the row was written (so another
     deployment's row with the same number never matches)."""
     return f"{row.id}-{int(as_utc(row.created_at).timestamp() * 1000)}"
-
-
-@dataclass
-class _Flush:
-    """One flush's claim on its rows: its token, its last successful lease renewal, and the rows whose send is
-    under way (released as unsure if the flush is stopped in the middle)."""
-
-    token: str
-    report: FlushReport
-    renewed: float = field(default_factory=time.monotonic)
-    until: float = float("inf")  # claim nothing more after this (monotonic)
-    window: int = CONCURRENCY  # messages in progress at once
-    bulk: bool = True  # claim bulk rows too (False: people-facing ones only)
-    claimed: bool = False  # anything at all (else there is nothing to release)
-    urgent: set[int] = field(default_factory=set)  # claimed rows that go as people-facing
-    sending: set[int] = field(default_factory=set)
-    to_mark: list[tuple[OutboxMessage, Posted | None, asyncio.Future[bool]]] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)  # the marker: mark what is in `to_mark`
-    wake_later: asyncio.TimerHandle | None = None  # … MARK_EVERY after the first bulk row waiting
-    writes: threading.Lock = field(default_factory=threading.Lock)  # its writes to its own rows: one at a time
-
-    def people_facing(self, row: OutboxMessage) -> bool:
-        return row.kind not in BULK_KINDS or row.id in self.urgent
-
-    def alive(self) -> bool:
-        """Still safely the holder: a send started now ends (answer or timeout) before the lease could run out
-        (others wait for all of it)."""
-        return time.monotonic() - self.renewed < SAFE_TO_SEND.total_seconds()
 
 
 class Delivery:
@@ -138,7 +91,7 @@ class Delivery:
         processes at once: claims are leased, and a row is claimable only when no older row of its improvement is
         pending."""
         window = min(window or self._concurrency, self._concurrency)
-        state = _Flush(self._claims.token(), FlushReport(), window=window, bulk=bulk)
+        state = Flush(self._claims.token(), FlushReport(), window=window, bulk=bulk)
         state.until = time.monotonic() + budget if budget is not None else float("inf")
         heartbeat = asyncio.ensure_future(self._heartbeat(state))
         marker = asyncio.ensure_future(self._marker(state))
@@ -162,9 +115,7 @@ class Delivery:
                 except Exception:  # released below as unsure: whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(sent))
             if state.claimed:
-                with contextlib.suppress(*DOWN):
-                    release = functools.partial(self._claims.release, paced=state.bulk)
-                    await asyncio.shield(self._write(state, release, state.token, frozenset(state.sending)))
+                await asyncio.shield(self._release(state))
             for observe in self.observers:  # counted where the server counts (handlers/metrics.py), stopped or not
                 try:
                     observe(state.report)
@@ -173,11 +124,25 @@ class Delivery:
         return state.report
 
     @staticmethod
-    async def _write(state: _Flush, write: Callable[..., None], *args: object) -> None:
+    async def _write(state: Flush, write: Callable[..., None], *args: object) -> None:
         """A write to the flush's own rows, one at a time (a renewal beside a marking deadlocked on their rows)."""
-        await asyncio.to_thread(_one_at_a_time, state.writes, functools.partial(write, *args))
+        await asyncio.to_thread(one_at_a_time, state.writes, functools.partial(write, *args))
 
-    async def _heartbeat(self, state: _Flush) -> None:
+    async def _release(self, state: Flush) -> None:
+        """Give back what the flush holds, trying again while the database is busy: rows left claimed would hold
+        their workspace's bulk from every other flush until their lease ran out."""
+        release = functools.partial(self._claims.release, paced=state.bulk)
+        for pause in (*BUSY_PAUSES, None):
+            try:
+                await self._write(state, release, state.token, frozenset(state.sending))
+                return
+            except DOWN as exc:
+                if pause is None:
+                    log.warning("delivery could not give back its rows (%s): they wait for their lease", exc)
+                    return
+                await asyncio.sleep(pause)
+
+    async def _heartbeat(self, state: Flush) -> None:
         """Renew the lease on every row this flush holds, often enough that nobody takes them over."""
         while True:
             await asyncio.sleep(HEARTBEAT.total_seconds())
@@ -185,10 +150,10 @@ class Delivery:
             try:
                 await self._write(state, self._claims.renew, state.token)
                 state.renewed = asked
-            except Exception as exc:  # without renewals the flush soon stops sending (see _Flush.alive)
+            except Exception as exc:  # without renewals the flush soon stops sending (see Flush.alive)
                 log.warning("delivery could not renew its lease (%s)", type(exc).__name__)
 
-    async def _marker(self, state: _Flush) -> None:
+    async def _marker(self, state: Flush) -> None:
         """Mark sent what went out, many rows a write (bulk rows: MARK_EVERY seconds after the first of them)."""
         while True:
             await state.wake.wait()
@@ -210,7 +175,7 @@ class Delivery:
                     if not done.done():
                         done.set_result(marked)
 
-    async def _flush(self, state: _Flush) -> None:
+    async def _flush(self, state: Flush) -> None:
         """Keep up to `concurrency` messages in progress, claiming more whenever half of them are done."""
         running: set[asyncio.Task[None]] = set()
         finished = asyncio.Event()
@@ -222,6 +187,7 @@ class Delivery:
                 log.error("a delivery task failed", exc_info=task.exception())
 
         claiming = True
+        busy = iter(BUSY_PAUSES)  # the pauses left before a busy database stops the claims
         try:
             while True:
                 finished.clear()  # set again by any send that ends from here on, the claim below included
@@ -230,14 +196,19 @@ class Delivery:
                 if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
                     try:
                         rows = await self._claim(state, room)
-                        for row in rows:
-                            task = asyncio.ensure_future(self._deliver(row, state))
-                            running.add(task)
-                            task.add_done_callback(done)
-                    except DOWN as exc:  # claim no more, but let the sends under way finish
+                        busy = iter(BUSY_PAUSES)
+                    except DOWN as exc:  # busy a moment (another writer, no free connection): try again shortly
+                        if (pause := next(busy, None)) is not None:
+                            await asyncio.sleep(pause)  # the sends under way go on meanwhile
+                            continue
                         log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
                         state.report.errors.append("the database is unavailable")
-                        claiming = False
+                        claiming = False  # claim no more, but let the sends under way finish
+                        rows = []
+                    for row in rows:
+                        task = asyncio.ensure_future(self._deliver(row, state))
+                        running.add(task)
+                        task.add_done_callback(done)
                 if not running:
                     if finished.is_set() and claiming:
                         continue  # a send ended while claiming: what it makes claimable (its next message) goes too
@@ -250,7 +221,7 @@ class Delivery:
             if left:
                 await asyncio.gather(*left, return_exceptions=True)
 
-    async def _claim(self, state: _Flush, room: int) -> list[OutboxMessage]:
+    async def _claim(self, state: Flush, room: int) -> list[OutboxMessage]:
         try:
             rows = await asyncio.to_thread(self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent)
         except BaseException:  # the claim may have been written although its answer was lost: release it
@@ -261,7 +232,7 @@ class Delivery:
 
     # -- sending -----------------------------------------------------------------------------------
 
-    async def _deliver(self, row: OutboxMessage, state: _Flush) -> None:
+    async def _deliver(self, row: OutboxMessage, state: Flush) -> None:
         """One claimed row: sent (or found sent) and marked, or failed with backoff, or given up. Never raises:
         one message that cannot go never stops the others."""
         BULK.set(not state.people_facing(row))  # this task's own context: the platform lets replies go first
@@ -299,7 +270,7 @@ class Delivery:
         state.sending.discard(row.id or 0)
         report.sent += 1
 
-    async def _settle(self, row: OutboxMessage, state: _Flush, record: Callable[[], bool | None]) -> bool | None:
+    async def _settle(self, row: OutboxMessage, state: Flush, record: Callable[[], bool | None]) -> bool | None:
         """Record what became of a send; only once that is saved is the row no longer in progress (a send that
         may have arrived stays unsure if the record cannot be written)."""
         try:

@@ -12,8 +12,9 @@ from bot.core.messages import Message
 from bot.core.outcomes import Actor
 from bot.core.workspace import WorkspaceRef, WorkspaceSettings, ensure_workspace
 from bot.delivery.claims import LEASE, Claims
+from bot.delivery.flushing import Flush, FlushReport
 from bot.delivery.outbox import Outbox
-from bot.delivery.sender import Delivery, FlushReport, _Flush
+from bot.delivery.sender import Delivery
 from bot.improvements import report as reporting
 from bot.improvements import views
 from handlers.slack.port import SlackChat, make_sender
@@ -86,7 +87,7 @@ async def test_rows_whose_lease_passed_to_another_process_are_not_sent_again(db,
 
     await delivery(db, clock, slack_api).flush()  # another process takes over and sends everything
     calls_before = len(slack_api.calls)
-    stuck = _Flush("slow-process", FlushReport(), renewed=time.monotonic() - LEASE.total_seconds())
+    stuck = Flush("slow-process", FlushReport(), renewed=time.monotonic() - LEASE.total_seconds())
     for row in claimed:
         await slow._deliver(row, stuck)
 
@@ -312,3 +313,73 @@ async def test_a_flush_stopped_while_its_marking_waits_marks_on_its_way_out(db, 
     await asyncio.gather(flushing, return_exceptions=True)
 
     assert statuses(db) == [("dm", "sent")] and len(slack_api.posted()) == 1
+
+
+def _busy_for(calls: int, real):
+    """`real`, except that its first `calls` calls find the database locked (another writer held it too long)."""
+    from sqlalchemy.exc import OperationalError
+
+    count = {"calls": 0}
+
+    def call(*args, **kwargs):
+        count["calls"] += 1
+        if count["calls"] <= calls:
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    return call, count
+
+
+async def test_a_claim_that_finds_the_database_busy_is_tried_again_and_the_flush_goes_on(db, clock, slack_api,
+                                                                                        monkeypatch) -> None:  # fmt: skip
+    """Under load (many requests writing), a claim can wait past the lock timeout. The flush used to stop claiming
+    at once: in the serving process a backlog then waited for the next minute's tick (40-60 s with nothing sent)."""
+    from bot.delivery import sender
+    from bot.delivery.claims import Claims
+
+    monkeypatch.setattr(sender, "BUSY_PAUSES", (0.01, 0.01))
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        for n in range(3):
+            Outbox(session, ws.id, clock.now()).dm(f"U{n:05d}", Message(summary="check-in", blocks=[]))
+    claim, busy = _busy_for(2, Claims.claim)
+    monkeypatch.setattr(Claims, "claim", claim)
+
+    report_ = await delivery(db, clock, slack_api).flush()
+
+    assert report_.sent == 3 and report_.errors == []
+    assert busy["calls"] >= 3  # two busy, then claimed
+
+    claim, busy = _busy_for(10, Claims.claim)  # busy past every pause: the flush pauses, as before
+    monkeypatch.setattr(Claims, "claim", claim)
+    with transaction(db) as session:
+        Outbox(session, ws.id, clock.now()).dm("U09999", Message(summary="check-in", blocks=[]))
+    report_ = await delivery(db, clock, slack_api).flush()
+    assert report_.sent == 0 and report_.errors == ["the database is unavailable"] and busy["calls"] == 3
+
+
+async def test_a_release_that_finds_the_database_busy_is_tried_again(db, clock, slack_api, monkeypatch) -> None:
+    """Rows a stopped flush could not give back hold their workspace's bulk from every other flush for the lease."""
+    from bot.delivery import sender
+    from bot.delivery.claims import Claims
+
+    monkeypatch.setattr(sender, "BUSY_PAUSES", (0.01, 0.01))
+    ws = workspace(db, clock)
+    with transaction(db) as session:
+        Outbox(session, ws.id, clock.now()).dm("U00001", Message(summary="check-in", blocks=[]))
+    release, busy = _busy_for(2, Claims.release)
+    monkeypatch.setattr(Claims, "release", release)
+    slack_api.slow("chat.postMessage", 2.0)
+    flushing = asyncio.ensure_future(delivery(db, clock, slack_api).flush())
+    for _ in range(250):
+        if slack_api.of("chat.postMessage"):
+            break
+        await asyncio.sleep(0.02)
+
+    flushing.cancel()  # stopped while its send is on the way
+    await asyncio.gather(flushing, return_exceptions=True)
+
+    with Session(db) as session:
+        row = session.exec(select(OutboxMessage)).one()
+    assert busy["calls"] == 3 and row.status == "pending"
+    assert row.claimed_by is None and row.unsure_since is not None  # given back, to be looked for before a resend

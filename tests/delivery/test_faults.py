@@ -376,9 +376,9 @@ async def test_a_flushs_writes_to_its_own_rows_go_one_at_a_time() -> None:
     first one's waiter was stopped (its write goes on in its worker thread)."""
     import threading
 
-    from bot.delivery.sender import FlushReport, _Flush
+    from bot.delivery.flushing import Flush, FlushReport
 
-    state = _Flush("flush-a", FlushReport())
+    state = Flush("flush-a", FlushReport())
     order: list[str] = []
     go_on = threading.Event()
 
