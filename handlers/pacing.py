@@ -1,15 +1,16 @@
 """Client-side rate limits: pace sends under a platform's limits instead of bouncing off them.
 
 A Pacer holds named buckets (leaky buckets: a rate with a burst), for example a workspace's, a channel's or a Web
-API method's. A send takes room in every bucket it names, then goes. A bucket counts a send as the platform does,
-from when it arrived there: from its answer (a send slow on its way, or retried, never lets the next one go early:
-under load that put posts where Slack had no room yet, a 429 each), and a send the platform refused (429) is
-not counted at all. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go
-on. With `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps its room in every bucket
-and goes again once the hold ends: it does not wait another turn, and if the 429 was the workspace's after all,
-nothing else takes that room meanwhile (so as many bounced posts as a workspace's burst hold up its other posts,
-replies too, for their Retry-After). A send's room is taken when it goes and given back at its answer, so a
-bucket lets at most its burst go at once: at most burst ÷ answer time a second. Messages people are waiting for
+API method's. A send takes room in every bucket it names, then goes. A bucket counts a send when it goes and
+again from its answer, as the platform counts it from when it arrived: a send on its way fills at least one room
+until answered, and an answer leaves the bucket at least one send full (a slow or retried send never lets the
+next one go early; in a bucket of burst 1, the next one goes an interval after the answer: under load, counted
+only from their start, posts reached Slack where it had no room yet, a 429 each). Many sends can be on their way
+at once (a bucket never caps them at its burst: a busy process's answers come back late). A send the platform
+refused (429) is not counted: what is left of its count is freed. A 429 holds only the bucket it came from for
+its Retry-After: other channels and methods go on. With `refund` (chat.postMessage: the 429 is taken as the
+channel's) the send keeps its room in every bucket and goes again once the hold ends: it does not wait another
+turn (and in a bucket of burst 1, nothing else goes meanwhile). Messages people are waiting for
 (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
 workspace's backlog never holds up another's).
 
@@ -46,10 +47,10 @@ class Rate:
 
 
 class Bucket:
-    """A leaky bucket of `rate`: `take` makes room for one send before it goes (a send on its way fills its room
-    until answered); then it `landed` (counted from now, its answer: never before the platform saw it) or was
-    `refused` (the platform counted nothing: its room is free again). Sends people wait for take room first: a
-    bulk send waits while one of them does."""
+    """A leaky bucket of `rate`: `take` makes room for one send before it goes and counts it; then it `landed`
+    (its answer: counted again from now, at least one send full) or was `refused` (the platform counted nothing:
+    what is left of its count is free again). Sends people wait for take room first: a bulk send waits while one
+    of them does."""
 
     def __init__(self, rate: Rate) -> None:
         self._per_second = rate.per_second
@@ -71,14 +72,21 @@ class Bucket:
         """Nothing on its way, nobody waiting, all drained: the same as a new bucket."""
         return not self._going and not self._waiting and not self._drained()
 
-    async def take(self, *, bulk: bool = False) -> None:
+    def _load(self, level: float) -> float:
+        """How full the bucket is for the next send: a send on its way may arrive at any moment, so it fills at
+        least one room until answered (a bucket of burst 1 lets the next one go only after the answer)."""
+        return max(level, 1.0) if self._going else level
+
+    async def take(self, *, bulk: bool = False) -> float:
+        """Room for one send, counted now; returns when that count drains (for `refused`)."""
         self._first += not bulk
         self._waiting += 1
         try:
-            while (over := self._drained() + self._going + 1 - self._burst) > 0 or (bulk and self._first):
+            while (over := self._load(level := self._drained()) + 1 - self._burst) > 0 or (bulk and self._first):
                 changed = self._changed
-                # until enough has drained, or something changed (full of sends on their way: only that)
-                wait = over / self._per_second if over > 0 and self._going + 1 <= self._burst else None
+                # until enough has drained, or something changed (held by a send on its way: only that)
+                draining = level + 1 - self._burst
+                wait = draining / self._per_second if over > 0 and draining > 0 else None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), wait)
         finally:
@@ -87,14 +95,19 @@ class Bucket:
                 self._first -= 1
                 self._change()  # a bulk send held back for it looks again
         self._going += 1
+        self._level += 1
+        return self._at + self._level / self._per_second
 
     def landed(self) -> None:
-        self._drained()
-        self._level += 1
+        """Answered: it reached the platform by now, so it is counted again from now (at least one room full)."""
+        self._level = max(self._drained(), 1.0)
         self._going -= 1
         self._change()
 
-    def refused(self) -> None:
+    def refused(self, drains_at: float) -> None:
+        """The platform counted nothing (or it never went): what is left of its count is free again."""
+        left = min(1.0, max(0.0, (drains_at - time.monotonic()) * self._per_second))
+        self._level = max(0.0, self._drained() - left)
         self._going -= 1
         self._change()
 
@@ -103,13 +116,15 @@ class Bucket:
         self._changed = asyncio.Event()
 
 
-Room = list[Bucket | None]  # what a send took, one per key (None: that key does not limit)
+Taken = tuple[Bucket, float] | None  # a bucket and when the send's count there drains (None: the key does not limit)
+Room = list[Taken]  # what a send took, one per key
 
 
-def _settle(room: Sequence[Bucket | None], *, landed: bool) -> None:
-    for bucket in room:
-        if bucket is not None:
-            bucket.landed() if landed else bucket.refused()
+def _settle(room: Sequence[Taken], *, landed: bool) -> None:
+    for taken in room:
+        if taken is not None:
+            bucket, drains_at = taken
+            bucket.landed() if landed else bucket.refused(drains_at)
 
 
 class Pacer:
@@ -152,12 +167,10 @@ class Pacer:
             raise
         return room
 
-    async def _take(self, key: str) -> Bucket | None:
+    async def _take(self, key: str) -> Taken:
         await self._open(key)
         bucket = self._bucket(key)
-        if bucket is not None:
-            await bucket.take(bulk=BULK.get())
-        return bucket
+        return None if bucket is None else (bucket, await bucket.take(bulk=BULK.get()))
 
     async def send(
         self, what: str, keys: tuple[str, ...], call: Callable[[], Awaitable[T]], *, retries: int, refund: bool = False

@@ -131,6 +131,29 @@ async def test_a_send_counts_from_its_answer_not_from_when_it_started() -> None:
     assert went["slow"] < 0.1 and 0.78 < went["next"] < 1.2  # half a second after the answer, not after the start
 
 
+async def test_slow_answers_do_not_cap_the_pace_at_the_burst() -> None:
+    """A loaded process reads its answers late: had a bucket held each send's room until its answer, at most
+    `burst` would be on their way, and the pace would fall to burst ÷ answer time (a 10,000-DM drain ran at 71 a
+    second against 95 while the process answered requests)."""
+    pacer = Pacer(lambda key: None if key.startswith("channel") else Rate(20, 2))  # the workspace: 20 a second
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    went: list[float] = []
+
+    async def send(n: int) -> None:
+        async def post() -> str:
+            went.append(loop.time() - started)
+            await asyncio.sleep(0.5)  # each answer read half a second later
+            return "ok"
+
+        await pacer.send("post", (f"channel:C{n}", "workspace"), post, retries=0)
+
+    await asyncio.gather(*(send(n) for n in range(10)))
+
+    assert max(went) < 0.75  # at the workspace's pace: the last of ten 0.4 s in (held rooms: 2 a half second, 2 s)
+    assert max(went) > 0.38  # and not faster: the eight after the burst at 20 a second
+
+
 async def test_a_send_that_failed_or_was_stopped_still_counts_and_frees_nothing_twice() -> None:
     """An error or a timeout may have reached the platform: it counts. A send stopped while it waited took
     nothing: the next one goes at once."""
