@@ -1,16 +1,18 @@
 """Client-side rate limits: pace sends under a platform's limits instead of bouncing off them.
 
 A Pacer holds named buckets (leaky buckets: a rate with a burst), for example a workspace's, a channel's or a Web
-API method's. A send takes room in every bucket it names, then goes. A bucket counts a send when it goes and
-again from its answer, as the platform counts it from when it arrived: a send on its way fills at least one room
-until answered, and an answer leaves the bucket at least one send full (a slow or retried send never lets the
-next one go early; in a bucket of burst 1, the next one goes an interval after the answer: under load, counted
-only from their start, posts reached Slack where it had no room yet, a 429 each). Many sends can be on their way
-at once (a bucket never caps them at its burst: a busy process's answers come back late). A send the platform
-refused (429) is not counted: what is left of its count is freed. A 429 holds only the bucket it came from for
-its Retry-After: other channels and methods go on. With `refund` (chat.postMessage: the 429 is taken as the
-channel's) the send keeps its room in every bucket and goes again once the hold ends: it does not wait another
-turn (and in a bucket of burst 1, nothing else goes meanwhile). Messages people are waiting for
+API method's. A send takes room in every bucket it names, then goes. A bucket counts a send when it goes, and
+while it is on its way and at its answer the bucket holds at least one send: the platform counts a send when it
+arrives, and in a bucket of burst 1 the next one goes an interval after the answer (under load, counted only
+from their start, posts reached Slack before it had room again, a 429 each). In larger buckets a send counts from
+when it goes, and the headroom under the platform's limit absorbs the spread of arrival times. Many sends can be
+on their way at once (held until answered, a bucket capped them at its burst: a busy process reads its answers
+late, and paced below the limit). A send the platform refused (429) is not counted: what is left of its count is
+freed. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go on. With
+`refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps a room in every bucket and goes
+again once the hold ends, counted again then: it does not wait another turn, and if the 429 was the workspace's
+after all, the bounced sends' rooms stay taken meanwhile (as many bounced sends as the burst hold up the
+workspace's other sends, replies too, for their Retry-After). Messages people are waiting for
 (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
 workspace's backlog never holds up another's).
 
@@ -48,9 +50,9 @@ class Rate:
 
 class Bucket:
     """A leaky bucket of `rate`: `take` makes room for one send before it goes and counts it; then it `landed`
-    (its answer: counted again from now, at least one send full) or was `refused` (the platform counted nothing:
-    what is left of its count is free again). Sends people wait for take room first: a bulk send waits while one
-    of them does."""
+    (its answer: the bucket holds at least one send from now) or was `refused` (the platform counted nothing: what
+    is left of its count is free again). A bounced send `keep`s a room until it goes `again` (counted again). Sends
+    people wait for take room first: a bulk send waits while one of them does."""
 
     def __init__(self, rate: Rate) -> None:
         self._per_second = rate.per_second
@@ -58,6 +60,7 @@ class Bucket:
         self._level = 0.0  # sends counted, draining at the rate
         self._at = time.monotonic()
         self._going = 0  # sends on their way
+        self._kept = 0  # … of which bounced, keeping their room until they go again
         self._first = 0  # sends people wait for, waiting for room
         self._waiting = 0  # sends waiting for room
         self._changed = asyncio.Event()  # set (and replaced) when a send is answered or one of those takes room
@@ -74,8 +77,9 @@ class Bucket:
 
     def _load(self, level: float) -> float:
         """How full the bucket is for the next send: a send on its way may arrive at any moment, so it fills at
-        least one room until answered (a bucket of burst 1 lets the next one go only after the answer)."""
-        return max(level, 1.0) if self._going else level
+        least one room until answered (a bucket of burst 1 lets the next one go only after the answer), and each
+        bounced send keeps a room until it goes again."""
+        return max(level, float(self._kept), 1.0 if self._going else 0.0)
 
     async def take(self, *, bulk: bool = False) -> float:
         """Room for one send, counted now; returns when that count drains (for `refused`)."""
@@ -99,13 +103,25 @@ class Bucket:
         return self._at + self._level / self._per_second
 
     def landed(self) -> None:
-        """Answered: it reached the platform by now, so it is counted again from now (at least one room full)."""
+        """Answered: it reached the platform by now, so the bucket holds at least one send from now."""
         self._level = max(self._drained(), 1.0)
         self._going -= 1
         self._change()
 
-    def refused(self, drains_at: float) -> None:
-        """The platform counted nothing (or it never went): what is left of its count is free again."""
+    def keep(self) -> None:
+        """Bounced: its room stays taken until it goes again (`again`) or gives up (`refused`)."""
+        self._kept += 1
+
+    def again(self) -> float:
+        """A bounced send goes again: counted again from now (its first count drained meanwhile)."""
+        self._kept -= 1
+        self._level = self._drained() + 1
+        return self._at + self._level / self._per_second
+
+    def refused(self, drains_at: float, *, kept: bool = False) -> None:
+        """The platform counted nothing (or it never went): what is left of its count is free again (`kept`: a
+        bounced send that gives up)."""
+        self._kept -= kept
         left = min(1.0, max(0.0, (drains_at - time.monotonic()) * self._per_second))
         self._level = max(0.0, self._drained() - left)
         self._going -= 1
@@ -120,11 +136,11 @@ Taken = tuple[Bucket, float] | None  # a bucket and when the send's count there 
 Room = list[Taken]  # what a send took, one per key
 
 
-def _settle(room: Sequence[Taken], *, landed: bool) -> None:
+def _settle(room: Sequence[Taken], *, landed: bool, kept: bool = False) -> None:
     for taken in room:
         if taken is not None:
             bucket, drains_at = taken
-            bucket.landed() if landed else bucket.refused(drains_at)
+            bucket.landed() if landed else bucket.refused(drains_at, kept=kept)
 
 
 class Pacer:
@@ -176,11 +192,11 @@ class Pacer:
         self, what: str, keys: tuple[str, ...], call: Callable[[], Awaitable[T]], *, retries: int, refund: bool = False
     ) -> T:
         """`call()` once every bucket in `keys` has room and the sender may still send (bot.core.ports.SENDABLE),
-        counted in each from its answer. A 429 (a ChatError with `retry_after`) holds the first, most specific
-        bucket for its Retry-After and the call goes again, `retries` times at most, before the ChatError is
-        raised. With `refund` (the 429 is taken as the first bucket's), the send keeps its room in every bucket
-        meanwhile: it goes again when the hold ends, without waiting for room again. Any other outcome counts as a
-        send: it may have reached the platform."""
+        counted in each when it goes and held until its answer. A 429 (a ChatError with `retry_after`) holds the
+        first, most specific bucket for its Retry-After and the call goes again, `retries` times at most, before
+        the ChatError is raised. With `refund` (the 429 is taken as the first bucket's), the send keeps a room in
+        every bucket meanwhile: it goes again when the hold ends, without waiting for room again, and is counted
+        again then. Any other outcome counts as a send: it may have reached the platform."""
         kept: Room | None = None  # the room a bounced send keeps (it waits for no bucket while it holds another)
         try:
             for attempt in range(retries + 1):
@@ -189,7 +205,7 @@ class Pacer:
                 else:
                     for key in keys:
                         await self._open(key)
-                    room = kept
+                    room = [None if taken is None else (taken[0], taken[0].again()) for taken in kept]
                 kept = None
                 if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
                     _settle(room, landed=False)
@@ -202,6 +218,9 @@ class Pacer:
                         raise
                     if refund and attempt < retries:
                         kept = room
+                        for taken in kept:
+                            if taken is not None:
+                                taken[0].keep()
                     else:
                         _settle(room, landed=False)  # the platform counted nothing for it
                     if attempt == retries:
@@ -215,8 +234,8 @@ class Pacer:
                 _settle(room, landed=True)
                 return answer
         except BaseException:
-            if kept is not None:
-                _settle(kept, landed=False)
+            if kept is not None:  # stopped while it waited for its hold: not sent
+                _settle(kept, landed=False, kept=True)
             raise
         raise AssertionError("unreachable")
 

@@ -1,4 +1,4 @@
-"""Client-side buckets (handlers/pacing.py): a send waits for every bucket it names and counts from its answer,
+"""Client-side buckets (handlers/pacing.py): a send waits for every bucket it names and is held until its answer,
 a 429 holds only its own bucket, people go before bulk, and a bounced send keeps its room and does not pay twice."""
 
 from __future__ import annotations
@@ -200,6 +200,35 @@ async def test_bounced_bulk_sends_go_again_at_the_workspace_pace_and_a_reply_goe
 
     assert max(went.values()) > 0.8  # the eight bulk retries at 20 a second from 0.5 s, not all at 0.5 s
     assert went["reply"] < 0.75  # at once when its hold ends, not ninth in line
+
+
+async def test_bounced_sends_keep_their_rooms_in_a_larger_bucket_and_count_again_when_they_go() -> None:
+    """Held rooms once capped sends on their way; now a bucket counts a send when it goes. Bounced posts must still
+    keep their rooms (if the 429s were the workspace's, fresh posts would bounce too) and count again when they go
+    (Slack counts that send): with a burst of 3, three bounced posts hold the workspace until they go again."""
+    pacer = Pacer(lambda key: None if key.startswith("channel") else Rate(10, 3))  # the workspace: 10 a second
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    bounced: set[str] = set()
+    went: dict[str, float] = {}
+
+    async def send(channel: str) -> None:
+        async def post() -> str:
+            if channel in ("C0", "C1", "C2") and channel not in bounced:
+                bounced.add(channel)
+                raise ChatError("chat.postMessage: ratelimited", retry_after=0.5)
+            went[channel] = loop.time() - started
+            return "ok"
+
+        BULK.set(True)
+        await pacer.send("post", (f"channel:{channel}", "workspace"), post, retries=1, refund=True)
+
+    first = [asyncio.ensure_future(send(f"C{n}")) for n in range(3)]
+    await asyncio.sleep(0.05)
+    await asyncio.gather(*first, *(send(f"C{n}") for n in range(3, 6)))
+
+    assert all(went[f"C{n}"] > 0.45 for n in range(3, 6))  # none while the three bounced kept their rooms
+    assert max(went.values()) > 0.6  # and the three that went again counted: the rest at 10 a second after them
 
 
 async def test_a_bounced_send_waits_for_no_bucket_while_it_keeps_its_room() -> None:

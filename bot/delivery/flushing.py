@@ -18,9 +18,9 @@ from storage.models import OutboxMessage
 # most 30 s) it still ends inside the lease
 SAFE_TO_SEND = LEASE - timedelta(seconds=35)
 CONCURRENCY = 128  # messages in progress at once per flush (most of them wait for the platform's pacing)
-# a claim or a release that finds the database busy (locked, out of connections) is tried again after each of these
-# pauses before the flush gives up: a flush that stopped claiming ends, and rows it could not release hold their
-# workspace's bulk until their lease runs out
+# a claim (of a flush without a budget) that finds the database busy (locked, out of connections) is tried again
+# after each of these pauses before the flush stops claiming and ends; a release, after the first two (rows a flush
+# could not release hold their workspace's bulk from every other flush until their lease runs out)
 BUSY_PAUSES = (0.25, 0.5, 1.0, 2.0)
 
 

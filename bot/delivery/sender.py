@@ -132,7 +132,7 @@ class Delivery:
         """Give back what the flush holds, trying again while the database is busy: rows left claimed would hold
         their workspace's bulk from every other flush until their lease ran out."""
         release = functools.partial(self._claims.release, paced=state.bulk)
-        for pause in (*BUSY_PAUSES, None):
+        for pause in (*BUSY_PAUSES[:2], None):  # 0.75 s of pauses at most: a stopping process waits for this
             try:
                 await self._write(state, release, state.token, frozenset(state.sending))
                 return
@@ -197,8 +197,9 @@ class Delivery:
                     try:
                         rows = await self._claim(state, room)
                         busy = iter(BUSY_PAUSES)
-                    except DOWN as exc:  # busy a moment (another writer, no free connection): try again shortly
-                        if (pause := next(busy, None)) is not None:
+                    except DOWN as exc:  # busy a moment (another writer, no free connection): a flush without a
+                        # budget (the background one, a worker's) tries again shortly; one after a request leaves it
+                        if state.until == float("inf") and (pause := next(busy, None)) is not None:
                             await asyncio.sleep(pause)  # the sends under way go on meanwhile
                             continue
                         log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)

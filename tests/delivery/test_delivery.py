@@ -342,20 +342,26 @@ async def test_a_claim_that_finds_the_database_busy_is_tried_again_and_the_flush
     with transaction(db) as session:
         for n in range(3):
             Outbox(session, ws.id, clock.now()).dm(f"U{n:05d}", Message(summary="check-in", blocks=[]))
-    claim, busy = _busy_for(2, Claims.claim)
+    real = Claims.claim
+    claim, busy = _busy_for(2, real)
     monkeypatch.setattr(Claims, "claim", claim)
 
-    report_ = await delivery(db, clock, slack_api).flush()
+    flusher = delivery(db, clock, slack_api)
+    report_ = await flusher.flush()
 
     assert report_.sent == 3 and report_.errors == []
     assert busy["calls"] >= 3  # two busy, then claimed
 
-    claim, busy = _busy_for(10, Claims.claim)  # busy past every pause: the flush pauses, as before
+    claim, busy = _busy_for(10, real)  # busy past every pause: the flush pauses, as before
     monkeypatch.setattr(Claims, "claim", claim)
     with transaction(db) as session:
         Outbox(session, ws.id, clock.now()).dm("U09999", Message(summary="check-in", blocks=[]))
-    report_ = await delivery(db, clock, slack_api).flush()
+    report_ = await flusher.flush()
     assert report_.sent == 0 and report_.errors == ["the database is unavailable"] and busy["calls"] == 3
+
+    monkeypatch.setattr(Claims, "claim", _busy_for(1, real)[0])  # a flush after a request: no pause
+    assert (await flusher.flush(budget=2)).errors == ["the database is unavailable"]
+    assert (await flusher.flush()).sent == 1
 
 
 async def test_a_release_that_finds_the_database_busy_is_tried_again(db, clock, slack_api, monkeypatch) -> None:
@@ -375,6 +381,7 @@ async def test_a_release_that_finds_the_database_busy_is_tried_again(db, clock, 
         if slack_api.of("chat.postMessage"):
             break
         await asyncio.sleep(0.02)
+    assert slack_api.of("chat.postMessage")
 
     flushing.cancel()  # stopped while its send is on the way
     await asyncio.gather(flushing, return_exceptions=True)
