@@ -68,7 +68,7 @@ def _take_turn(session: Session, platform: str) -> None:
         log.info("claiming without waiting for its turn: another claim held it past the lock timeout")
 
 
-def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool) -> Subquery:
+def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool, yields: bool) -> Subquery:
     """The claimable rows (and the ones `token` holds, so that its turns go on where its last claim stopped):
     each with `last` (1: bulk) and `turn` (its place among its workspace's). No LIMIT here: on PostgreSQL the
     outer query's SKIP LOCKED then still finds enough rows. Every subquery is uncorrelated or indexed: one claim
@@ -79,16 +79,20 @@ def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool) -
         partition_by=(col(OutboxMessage.workspace_id), BULK_LAST), order_by=col(OutboxMessage.id)
     )
     bulk_elsewhere = (col(held.claimed_by) != token) & col(held.kind).in_(BULK_KINDS)
+    other_instance = ~col(held.claimed_by).startswith(f"{holder}/", autoescape=True)
     held_elsewhere = union(  # a workspace whose bulk another flush is sending, or another instance sent lately
         select(col(held.workspace_id)).where(
-            col(held.status) == "pending", col(held.claimed_until) >= now, bulk_elsewhere
+            col(held.status) == "pending",
+            col(held.claimed_until) >= now,
+            bulk_elsewhere,
+            *(() if yields else (other_instance,)),
         ),
         select(col(held.workspace_id)).where(
             col(held.status) == "sent",
             col(held.claimed_by).is_not(None),
             col(held.sent_at) >= now - KEEPS_PACING,
             bulk_elsewhere,
-            ~col(held.claimed_by).startswith(f"{holder}/", autoescape=True),  # its own next flush goes on with it
+            other_instance,  # its own next flush goes on with it
         ),
     )
     return (
@@ -155,23 +159,25 @@ class Claims:
         return f"{self.holder}/{uuid.uuid4().hex}"[:36]
 
     def claim(
-        self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None
+        self, token: str, limit: int, *, bulk: bool = True, urgent: set[int] | None = None, yields: bool = False
     ) -> list[OutboxMessage]:
         """Claim due rows: people-facing first, then in turns across workspaces (each workspace's first row, then
         each one's second…, counting the rows this flush already holds, so that a workspace paced at its own
         limit never fills every slot while the others wait), oldest first within a turn. At most one row per
         improvement: a row waits while an older row of the same improvement is pending, so one improvement's
-        messages always go out in order. A workspace's bulk rows go to one flush at a time, and stay with its
-        instance KEEPS_PACING after its last send there (its buckets pace them at the workspace's whole limit; two
-        instances would each spend it). A row taken over from a holder whose lease ran out may have been sent: it
-        becomes unsure. `bulk=False`: people-facing rows only (the bulk
-        ones are a worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that
-        hold one up included)."""
+        messages always go out in order. A workspace's bulk rows go to one instance at a time, and stay with it
+        KEEPS_PACING after its last send there (its buckets pace them at the workspace's whole limit; two instances
+        would each spend it); `yields` (a short flush after a request): to one flush at a time (a click's flush
+        takes no bulk rows the background flush is pacing; the background flush is never held off by a click's,
+        it would end and leave the backlog to the next minute's tick). A row taken over from a holder whose lease
+        ran out may have been sent: it becomes unsure. `bulk=False`: people-facing rows only (the bulk ones are a
+        worker's). `urgent` gets the ids of the claimed rows that go as people-facing (bulk rows that hold one up
+        included)."""
         now = self._clock.now()
         with transaction(self._engine) as session:
             if bulk:  # people-facing rows are claimable by any flush: nothing to take turns on
                 _take_turn(session, self._platform)
-            ranked = _ranked(self._platform, token, self.holder, now, bulk)
+            ranked = _ranked(self._platform, token, self.holder, now, bulk, yields)
             candidates = (
                 select(col(OutboxMessage.id), ranked.c.last)
                 .join(ranked, ranked.c.id == col(OutboxMessage.id))

@@ -224,7 +224,10 @@ class Delivery:
 
     async def _claim(self, state: Flush, room: int) -> list[OutboxMessage]:
         try:
-            rows = await asyncio.to_thread(self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent)
+            short = state.until != float("inf")  # a flush after a request: it yields the bulk to the others
+            rows = await asyncio.to_thread(
+                self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent, yields=short
+            )
         except BaseException:  # the claim may have been written although its answer was lost: release it
             state.claimed = True
             raise

@@ -330,8 +330,7 @@ def _busy_for(calls: int, real):
     return call, count
 
 
-async def test_a_claim_that_finds_the_database_busy_is_tried_again_and_the_flush_goes_on(db, clock, slack_api,
-                                                                                        monkeypatch) -> None:  # fmt: skip
+async def test_a_busy_claim_is_tried_again_and_the_flush_goes_on(db, clock, slack_api, monkeypatch) -> None:
     """Under load (many requests writing), a claim can wait past the lock timeout. The flush used to stop claiming
     at once: in the serving process a backlog then waited for the next minute's tick (40-60 s with nothing sent)."""
     from bot.delivery import sender
