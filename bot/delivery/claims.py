@@ -175,8 +175,10 @@ class Claims:
         included)."""
         now = self._clock.now()
         with transaction(self._engine) as session:
-            if bulk:  # people-facing rows are claimable by any flush: nothing to take turns on
-                _take_turn(session, self._platform)
+            if bulk and not yields:  # people-facing rows are claimable by any flush: nothing to take turns on; a
+                _take_turn(session, self._platform)  # click's flush takes no held bulk (64 at once, queued for
+                # the turn, held the background flush's claims up for seconds); beside another instance's first
+                # claim of an unheld workspace it may take a few of its rows: paced by two, a 429 or two at worst
             ranked = _ranked(self._platform, token, self.holder, now, bulk, yields)
             candidates = (
                 select(col(OutboxMessage.id), ranked.c.last)

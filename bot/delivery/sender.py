@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -110,7 +110,7 @@ class Delivery:
                 sent = [(row, where) for row, where, _ in state.to_mark]
                 state.to_mark = []
                 try:
-                    await asyncio.shield(self._write(state, self._claims.mark_sent, sent))
+                    await asyncio.shield(self._write(state, self._claims.mark_sent, sent, pauses=BUSY_PAUSES[:2]))
                     state.report.sent += len(sent)
                 except Exception:  # released below as unsure: whoever sends them next finds them first
                     log.exception("%s delivered messages could not be marked sent", len(sent))
@@ -124,23 +124,26 @@ class Delivery:
         return state.report
 
     @staticmethod
-    async def _write(state: Flush, write: Callable[..., None], *args: object) -> None:
-        """A write to the flush's own rows, one at a time (a renewal beside a marking deadlocked on their rows)."""
-        await asyncio.to_thread(one_at_a_time, state.writes, functools.partial(write, *args))
+    async def _write(state: Flush, write: Callable[..., None], *args: object, pauses: Sequence[float] = ()) -> None:
+        """A write to the flush's own rows, one at a time (a renewal beside a marking deadlocked on their rows),
+        tried again after each of `pauses` while the database is busy (each of these writes can be made twice)."""
+        for pause in (*pauses, None):
+            try:
+                await asyncio.to_thread(one_at_a_time, state.writes, functools.partial(write, *args))
+                return
+            except DOWN:
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
 
     async def _release(self, state: Flush) -> None:
         """Give back what the flush holds, trying again while the database is busy: rows left claimed would hold
         their workspace's bulk from every other flush until their lease ran out."""
         release = functools.partial(self._claims.release, paced=state.bulk)
-        for pause in (*BUSY_PAUSES[:2], None):  # 0.75 s of pauses at most: a stopping process waits for this
-            try:
-                await self._write(state, release, state.token, frozenset(state.sending))
-                return
-            except DOWN as exc:
-                if pause is None:
-                    log.warning("delivery could not give back its rows (%s): they wait for their lease", exc)
-                    return
-                await asyncio.sleep(pause)
+        try:  # 0.75 s of pauses at most: a stopping process waits for this
+            await self._write(state, release, state.token, frozenset(state.sending), pauses=BUSY_PAUSES[:2])
+        except DOWN as exc:
+            log.warning("delivery could not give back its rows (%s): they wait for their lease", exc)
 
     async def _heartbeat(self, state: Flush) -> None:
         """Renew the lease on every row this flush holds, often enough that nobody takes them over."""
@@ -164,7 +167,8 @@ class Delivery:
             while state.to_mark:
                 batch, state.to_mark, marked = state.to_mark, [], False
                 try:
-                    await self._write(state, self._claims.mark_sent, [(row, where) for row, where, _ in batch])
+                    sent = [(row, where) for row, where, _ in batch]  # unmarked, they would be looked for
+                    await self._write(state, self._claims.mark_sent, sent, pauses=BUSY_PAUSES)
                     marked = True
                 except asyncio.CancelledError:  # stopped meanwhile (its write maybe not started): marked on the way
                     state.to_mark = batch + state.to_mark  # out, by the flush (again if it was: that changes nothing)
