@@ -54,18 +54,23 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now)
 
 
-def _take_turn(session: Session, platform: str) -> None:
+def _take_turn(session: Session, platform: str, *, wait: bool = True) -> bool:
     """On PostgreSQL, claims take turns: one that ran beside another would not see the rows that one claims, and
     would take bulk rows of the same workspaces (two flushes pacing one workspace each spend its whole limit). A
     holder that froze mid-claim holds the turn up only for the lock timeout: then this claim goes on without it
-    (SKIP LOCKED still keeps any row from being claimed twice). One turn per platform."""
+    (SKIP LOCKED still keeps any row from being claimed twice). One turn per platform. `wait=False`: the turn only
+    if it is free now (whether it was taken)."""
     if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: one writer at a time already
+        return True  # SQLite: one writer at a time already
+    key = (CLAIMING, zlib.crc32(platform.encode()) >> 1)
+    if not wait:
+        return bool(session.execute(select(func.pg_try_advisory_xact_lock(*key))).scalar())
     try:
         with session.begin_nested():
-            session.execute(select(func.pg_advisory_xact_lock(CLAIMING, zlib.crc32(platform.encode()) >> 1)))
+            session.execute(select(func.pg_advisory_xact_lock(*key)))
     except OperationalError:
         log.info("claiming without waiting for its turn: another claim held it past the lock timeout")
+    return True
 
 
 def _ranked(platform: str, token: str, holder: str, now: datetime, bulk: bool, yields: bool) -> Subquery:
@@ -175,10 +180,11 @@ class Claims:
         included)."""
         now = self._clock.now()
         with transaction(self._engine) as session:
-            if bulk and not yields:  # people-facing rows are claimable by any flush: nothing to take turns on; a
-                _take_turn(session, self._platform)  # click's flush takes no held bulk (64 at once, queued for
-                # the turn, held the background flush's claims up for seconds); beside another instance's first
-                # claim of an unheld workspace it may take a few of its rows: paced by two, a 429 or two at worst
+            # people-facing rows are claimable by any flush: nothing to take turns on; a click's flush takes the
+            # turn only if it is free (64 of them queued for it held the background flush's claims up for seconds),
+            # else people-facing rows only this time
+            if bulk:
+                bulk = _take_turn(session, self._platform, wait=not yields)
             ranked = _ranked(self._platform, token, self.holder, now, bulk, yields)
             candidates = (
                 select(col(OutboxMessage.id), ranked.c.last)

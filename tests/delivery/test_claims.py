@@ -201,10 +201,15 @@ def test_a_claim_whose_turn_is_held_up_goes_on_without_it(db, clock) -> None:
     with db.connect() as frozen:
         frozen.execute(select(func.pg_advisory_lock(CLAIMING, zlib.crc32(b"slack") >> 1)))
         try:
+            started = time.monotonic()
+            click = Claims(db, clock, "slack").claim("click/1", 10, yields=True)
+            click_took = time.monotonic() - started
             rows = Claims(db, clock, "slack").claim("flush-a", 10)
         finally:
             frozen.execute(select(func.pg_advisory_unlock(CLAIMING, zlib.crc32(b"slack") >> 1)))
     assert len(rows) == 2
+    # a click's flush does not wait for the turn: people-facing rows only, at once (the backlog is bulk)
+    assert click == [] and click_took < 0.8
 
 
 def test_a_flushs_pending_bulk_holds_its_workspace_against_the_instances_other_flushes(db, clock) -> None:

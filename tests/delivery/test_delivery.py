@@ -408,5 +408,5 @@ async def test_sent_rows_are_marked_even_when_the_database_is_busy_a_moment(db, 
 
     with Session(db) as session:
         rows = session.exec(select(OutboxMessage)).all()
-    assert report_.sent == 3 and busy["calls"] == 3
+    assert report_.sent == 3 and busy["calls"] >= 3  # two busy (the three may go in one batch or more)
     assert [(m.status, m.unsure_since) for m in rows] == [("sent", None)] * 3
