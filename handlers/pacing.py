@@ -10,11 +10,11 @@ on their way at once (held until answered, a bucket capped them at its burst: a 
 late, and paced below the limit). A send the platform refused (429) is not counted: what is left of its count is
 freed. A 429 holds only the bucket it came from for its Retry-After: other channels and methods go on. With
 `refund` (chat.postMessage: the 429 is taken as the channel's) the send keeps a room in every bucket and goes
-again once the hold ends, counted again then: it does not wait another turn, and if the 429 was the workspace's
-after all, the bounced sends' rooms stay taken meanwhile (as many bounced sends as the burst hold up the
-workspace's other sends, replies too, for their Retry-After). Messages people are waiting for
-(bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared bucket one at a time (one
-workspace's backlog never holds up another's).
+again once the hold ends, counted then (once: the platform counted nothing for the bounce): it does not wait
+another turn, and if the 429 was the workspace's after all, the bounced sends' rooms stay taken meanwhile (as
+many bounced sends as the burst hold up the workspace's other sends, replies too, for their Retry-After).
+Messages people are waiting for (bot.core.ports.BULK unset) go before bulk ones: bulk sends queue for each shared
+bucket one at a time (one workspace's backlog never holds up another's).
 
 (aiolimiter, used before, counts a send when it starts, and nothing in it can count it later; no bucket library
 we know of can.)
@@ -51,8 +51,8 @@ class Rate:
 class Bucket:
     """A leaky bucket of `rate`: `take` makes room for one send before it goes and counts it; then it `landed`
     (its answer: the bucket holds at least one send from now) or was `refused` (the platform counted nothing: what
-    is left of its count is free again). A bounced send `keep`s a room until it goes `again` (counted again). Sends
-    people wait for take room first: a bulk send waits while one of them does."""
+    is left of its count is free again). A bounced send `keep`s a room (instead of its count) until it goes
+    `again` (counted then). Sends people wait for take room first: a bulk send waits while one of them does."""
 
     def __init__(self, rate: Rate) -> None:
         self._per_second = rate.per_second
@@ -79,7 +79,7 @@ class Bucket:
         """How full the bucket is for the next send: a send on its way may arrive at any moment, so it fills at
         least one room until answered (a bucket of burst 1 lets the next one go only after the answer), and each
         bounced send keeps a room until it goes again."""
-        return max(level, float(self._kept), 1.0 if self._going else 0.0)
+        return max(level + self._kept, 1.0 if self._going else 0.0)
 
     async def take(self, *, bulk: bool = False) -> float:
         """Room for one send, counted now; returns when that count drains (for `refused`)."""
@@ -108,22 +108,29 @@ class Bucket:
         self._going -= 1
         self._change()
 
-    def keep(self) -> None:
-        """Bounced: its room stays taken until it goes again (`again`) or gives up (`refused`)."""
+    def keep(self, drains_at: float) -> None:
+        """Bounced (the platform counted nothing): what is left of its count becomes a room that stays taken until
+        it goes again (`again`) or gives up (`refused`)."""
+        self._level = max(0.0, self._drained() - self._left(drains_at))
         self._kept += 1
 
     def again(self) -> float:
-        """A bounced send goes again: counted again from now (its first count drained meanwhile)."""
+        """A bounced send goes again: its room becomes its count, from now (it is counted once: Slack counted
+        nothing the first time)."""
         self._kept -= 1
         self._level = self._drained() + 1
         return self._at + self._level / self._per_second
 
+    def _left(self, drains_at: float) -> float:
+        return min(1.0, max(0.0, (drains_at - time.monotonic()) * self._per_second))
+
     def refused(self, drains_at: float, *, kept: bool = False) -> None:
         """The platform counted nothing (or it never went): what is left of its count is free again (`kept`: a
         bounced send that gives up)."""
-        self._kept -= kept
-        left = min(1.0, max(0.0, (drains_at - time.monotonic()) * self._per_second))
-        self._level = max(0.0, self._drained() - left)
+        if kept:  # its count was freed when it bounced
+            self._kept -= 1
+        else:
+            self._level = max(0.0, self._drained() - self._left(drains_at))
         self._going -= 1
         self._change()
 
@@ -196,7 +203,7 @@ class Pacer:
         first, most specific bucket for its Retry-After and the call goes again, `retries` times at most, before
         the ChatError is raised. With `refund` (the 429 is taken as the first bucket's), the send keeps a room in
         every bucket meanwhile: it goes again when the hold ends, without waiting for room again, and is counted
-        again then. Any other outcome counts as a send: it may have reached the platform."""
+        then. Any other outcome counts as a send: it may have reached the platform."""
         kept: Room | None = None  # the room a bounced send keeps (it waits for no bucket while it holds another)
         try:
             for attempt in range(retries + 1):
@@ -220,7 +227,7 @@ class Pacer:
                         kept = room
                         for taken in kept:
                             if taken is not None:
-                                taken[0].keep()
+                                taken[0].keep(taken[1])
                     else:
                         _settle(room, landed=False)  # the platform counted nothing for it
                     if attempt == retries:
