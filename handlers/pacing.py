@@ -119,6 +119,7 @@ class Bucket:
         nothing the first time)."""
         self._kept -= 1
         self._level = self._drained() + 1
+        self._change()  # a room became a count, which drains: a waiter held by the room may go on a timer now
         return self._at + self._level / self._per_second
 
     def _left(self, drains_at: float) -> float:

@@ -202,7 +202,7 @@ async def test_bounced_bulk_sends_go_again_at_the_workspace_pace_and_a_reply_goe
     assert went["reply"] < 0.75  # at once when its hold ends, not ninth in line
 
 
-async def test_bounced_sends_keep_their_rooms_in_a_larger_bucket_and_count_again_when_they_go() -> None:
+async def test_bounced_sends_keep_their_rooms_in_a_larger_bucket_until_they_go_again() -> None:
     """Held rooms once capped sends on their way; now a bucket counts a send when it goes. Bounced posts must still
     keep their rooms (if the 429s were the workspace's, fresh posts would bounce too) and are counted when they go again
     (Slack counts that send): with a burst of 3, three bounced posts hold the workspace until they go again."""
