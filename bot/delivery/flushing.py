@@ -56,6 +56,11 @@ class Flush:
     wake_later: asyncio.TimerHandle | None = None  # … sender.MARK_EVERY after the first bulk row waiting
     writes: threading.Lock = field(default_factory=threading.Lock)  # its writes to its own rows: one at a time
 
+    @property
+    def short(self) -> bool:
+        """A flush with a budget (the one after a request): it yields bulk to the others and pauses briefly."""
+        return self.until != float("inf")
+
     def people_facing(self, row: OutboxMessage) -> bool:
         return row.kind not in BULK_KINDS or row.id in self.urgent
 

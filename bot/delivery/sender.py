@@ -168,7 +168,7 @@ class Delivery:
                 batch, state.to_mark, marked = state.to_mark, [], False
                 try:
                     sent = [(row, where) for row, where, _ in batch]  # unmarked, they would be looked for
-                    pauses = BUSY_PAUSES if state.until == float("inf") else BUSY_PAUSES[:2]  # a click's: shorter
+                    pauses = BUSY_PAUSES[:2] if state.short else BUSY_PAUSES
                     await self._write(state, self._claims.mark_sent, sent, pauses=pauses)
                     marked = True
                 except asyncio.CancelledError:  # stopped meanwhile (its write maybe not started): marked on the way
@@ -204,7 +204,7 @@ class Delivery:
                         busy = iter(BUSY_PAUSES)
                     except DOWN as exc:  # busy a moment (another writer, no free connection): a flush without a
                         # budget (the background one, a worker's) tries again shortly; one after a request leaves it
-                        if state.until == float("inf") and (pause := next(busy, None)) is not None:
+                        if not state.short and (pause := next(busy, None)) is not None:
                             await asyncio.sleep(pause)  # the sends under way go on meanwhile
                             continue
                         log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
@@ -229,9 +229,8 @@ class Delivery:
 
     async def _claim(self, state: Flush, room: int) -> list[OutboxMessage]:
         try:
-            short = state.until != float("inf")  # a flush after a request: it yields the bulk to the others
             rows = await asyncio.to_thread(
-                self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent, yields=short
+                self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent, yields=state.short
             )
         except BaseException:  # the claim may have been written although its answer was lost: release it
             state.claimed = True
