@@ -100,7 +100,7 @@ class Bucket:
                 self._change()  # a bulk send held back for it looks again
         self._going += 1
         self._level += 1
-        return self._at + self._level / self._per_second
+        return self._drains_at()
 
     def landed(self) -> None:
         """Answered: it reached the platform by now, so the bucket holds at least one send from now."""
@@ -120,6 +120,10 @@ class Bucket:
         self._kept -= 1
         self._level = self._drained() + 1
         self._change()  # a room became a count, which drains: a waiter held by the room may go on a timer now
+        return self._drains_at()
+
+    def _drains_at(self) -> float:
+        """When the send counted last drains (monotonic)."""
         return self._at + self._level / self._per_second
 
     def _left(self, drains_at: float) -> float:
@@ -213,7 +217,7 @@ class Pacer:
                 else:
                     for key in keys:
                         await self._open(key)
-                    room = [None if taken is None else (taken[0], taken[0].again()) for taken in kept]
+                    room = [None if taken is None else (taken[0], taken[0].again()) for taken in kept]  # counted now
                 kept = None
                 if not SENDABLE.get()():  # the wait outlasted the sender's claim: another process may send it now
                     _settle(room, landed=False)
@@ -226,9 +230,8 @@ class Pacer:
                         raise
                     if refund and attempt < retries:
                         kept = room
-                        for taken in kept:
-                            if taken is not None:
-                                taken[0].keep(taken[1])
+                        for bucket, drains_at in filter(None, kept):
+                            bucket.keep(drains_at)
                     else:
                         _settle(room, landed=False)  # the platform counted nothing for it
                     if attempt == retries:

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -38,6 +39,7 @@ from storage.db import DOWN, Unavailable
 from storage.models import Improvement, OutboxMessage, PostedMessage, Workspace
 
 log = logging.getLogger("improvebot.delivery")
+T = TypeVar("T")
 
 # bulk messages sent are marked together, at most this long after they went (one write for many: at a paced 100 a
 # second, one each would be a transaction per message); one that people wait for (and the next message of its
@@ -51,6 +53,16 @@ def _key(row: OutboxMessage) -> str:
     """What a new message carries to be found again: its row, and when the row was written (so another
     deployment's row with the same number never matches)."""
     return f"{row.id}-{int(as_utc(row.created_at).timestamp() * 1000)}"
+
+
+async def _in_thread(call: Callable[[], T], pauses: Sequence[float]) -> T:
+    """`call()` on a worker thread, tried again after each of `pauses` while the database is busy."""
+    for pause in pauses:
+        try:
+            return await asyncio.to_thread(call)
+        except DOWN:
+            await asyncio.sleep(pause)
+    return await asyncio.to_thread(call)
 
 
 class Delivery:
@@ -127,14 +139,7 @@ class Delivery:
     async def _write(state: Flush, write: Callable[..., None], *args: object, pauses: Sequence[float] = ()) -> None:
         """A write to the flush's own rows, one at a time (a renewal beside a marking deadlocked on their rows),
         tried again after each of `pauses` while the database is busy (each of these writes can be made twice)."""
-        for pause in (*pauses, None):
-            try:
-                await asyncio.to_thread(one_at_a_time, state.writes, functools.partial(write, *args))
-                return
-            except DOWN:
-                if pause is None:
-                    raise
-                await asyncio.sleep(pause)
+        await _in_thread(functools.partial(one_at_a_time, state.writes, functools.partial(write, *args)), pauses)
 
     async def _release(self, state: Flush) -> None:
         """Give back what the flush holds, trying again while the database is busy: rows left claimed would hold
@@ -192,7 +197,6 @@ class Delivery:
                 log.error("a delivery task failed", exc_info=task.exception())
 
         claiming = True
-        busy = iter(BUSY_PAUSES)  # the pauses left before a busy database stops the claims
         try:
             while True:
                 finished.clear()  # set again by any send that ends from here on, the claim below included
@@ -200,21 +204,14 @@ class Delivery:
                 claiming = claiming and time.monotonic() < state.until
                 if claiming and state.alive() and (not running or room >= max(1, state.window // 2)):
                     try:
-                        rows = await self._claim(state, room)
-                        busy = iter(BUSY_PAUSES)
-                    except DOWN as exc:  # busy a moment (another writer, no free connection): a flush without a
-                        # budget (the background one, a worker's) tries again shortly; one after a request leaves it
-                        if not state.short and (pause := next(busy, None)) is not None:
-                            await asyncio.sleep(pause)  # the sends under way go on meanwhile
-                            continue
+                        for row in await self._claim(state, room):
+                            task = asyncio.ensure_future(self._deliver(row, state))
+                            running.add(task)
+                            task.add_done_callback(done)
+                    except DOWN as exc:  # busy past every pause: claim no more, but let the sends under way finish
                         log.warning("delivery paused: the database is unavailable (%s)", type(exc).__name__)
                         state.report.errors.append("the database is unavailable")
-                        claiming = False  # claim no more, but let the sends under way finish
-                        rows = []
-                    for row in rows:
-                        task = asyncio.ensure_future(self._deliver(row, state))
-                        running.add(task)
-                        task.add_done_callback(done)
+                        claiming = False
                 if not running:
                     if finished.is_set() and claiming:
                         continue  # a send ended while claiming: what it makes claimable (its next message) goes too
@@ -228,10 +225,12 @@ class Delivery:
                 await asyncio.gather(*left, return_exceptions=True)
 
     async def _claim(self, state: Flush, room: int) -> list[OutboxMessage]:
-        try:
-            rows = await asyncio.to_thread(
-                self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent, yields=state.short
-            )
+        claim = functools.partial(
+            self._claims.claim, state.token, room, bulk=state.bulk, urgent=state.urgent, yields=state.short
+        )
+        try:  # busy a moment (another writer, no free connection): a flush without a budget (the background one, a
+            # worker's) tries again shortly, the sends under way going on meanwhile; one after a request leaves it
+            rows = await _in_thread(claim, () if state.short else BUSY_PAUSES)
         except BaseException:  # the claim may have been written although its answer was lost: release it
             state.claimed = True
             raise
